@@ -1,0 +1,50 @@
+"""Torc server application factory.
+
+Flask and the API modules are imported inside ``create_app`` so that the CLI and runner,
+which share ``app.models``/``app.config``, start without loading the web stack.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from app.version import API_VERSION, __version__
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE": "torc.db",
+    "API_TITLE": "torc",
+    "API_VERSION": API_VERSION,
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/torc-service/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the WSGI app; opens (and migrates) the database named by ``DATABASE``."""
+    from apispec.ext.marshmallow import MarshmallowPlugin
+    from flask import Flask
+    from flask_smorest import Api
+
+    from app.api import register_blueprints, schema_name
+    from app.api.errors import register_error_handlers
+    from app.models.db import open_database
+
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULTS)
+    if config:
+        app.config.from_mapping(config)
+    open_database(str(app.config["DATABASE"]))
+    api = Api(
+        app,
+        spec_kwargs={
+            "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name),
+            "info": {"description": f"Torc workflow orchestration API (torc {__version__})"},
+        },
+    )
+    register_blueprints(api)
+    register_error_handlers(app)
+    return app

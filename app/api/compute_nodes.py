@@ -1,0 +1,33 @@
+"""Compute nodes: the job runners that have worked on a workflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from app.api import wire
+from app.api.common import Crud, equal_filters, operation_ids, register_crud
+from app.api.schemas import ComputeNodeModel, ListComputeNodesArgs
+from app.models.records import COMPUTE_NODES
+from app.models.tables import ComputeNode
+
+blp = Blueprint("compute_nodes", __name__, description="Job runners and their resources")
+
+
+def _filters(args: dict[str, Any]) -> list[Any]:
+    return equal_filters(ComputeNode, args, ("hostname", "is_active", "scheduled_compute_node_id"))
+
+
+register_crud(
+    blp,
+    Crud(
+        COMPUTE_NODES,
+        "/compute_nodes",
+        operation_ids("compute_node", "compute_nodes"),
+        ComputeNodeModel,
+        ListComputeNodesArgs,
+        _filters,
+        wire.compute_node,
+    ),
+)

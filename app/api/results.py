@@ -1,0 +1,41 @@
+"""Results: one row per finished job attempt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from app.api import wire
+from app.api.common import Crud, equal_filters, operation_ids, register_crud
+from app.api.schemas import ListResultsArgs, ResultModel
+from app.models.common import get_workflow
+from app.models.records import RESULTS
+from app.models.status import JobStatus
+from app.models.tables import Result
+
+blp = Blueprint("results", __name__, description="Job results: return codes, times, resources")
+
+
+def _filters(args: dict[str, Any]) -> list[Any]:
+    names = ("job_id", "run_id", "return_code", "compute_node_id")
+    conditions = equal_filters(Result, args, names)
+    if args.get("status") is not None:
+        conditions.append(Result.status == int(JobStatus.parse(args["status"])))
+    if not args.get("all_runs") and args.get("run_id") is None:
+        conditions.append(Result.run_id == get_workflow(args["workflow_id"]).run_id)
+    return conditions
+
+
+register_crud(
+    blp,
+    Crud(
+        RESULTS,
+        "/results",
+        operation_ids("result", "results"),
+        ResultModel,
+        ListResultsArgs,
+        _filters,
+        wire.result,
+    ),
+)

@@ -1,0 +1,547 @@
+"""Marshmallow schemas mirroring the upstream contract's models and parameters.
+
+They validate every request (unknown fields are rejected) and describe every response in the
+served OpenAPI document. Component names follow upstream (``job_model``…) via the resolver in
+``app.api``.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from app.models.records import MAX_LIMIT, SORT_METHODS
+from app.models.status import STATUS_NAMES
+
+StatusField = fields.String(validate=validate.OneOf(STATUS_NAMES), allow_none=True)
+
+
+def Int(**kwargs) -> fields.Integer:  # noqa: N802  (reads like a field class)
+    kwargs.setdefault("allow_none", not kwargs.get("required", False))
+    return fields.Integer(**kwargs)
+
+
+def Str(**kwargs) -> fields.String:  # noqa: N802
+    kwargs.setdefault("allow_none", not kwargs.get("required", False))
+    return fields.String(**kwargs)
+
+
+def Bool(**kwargs) -> fields.Boolean:  # noqa: N802
+    kwargs.setdefault("allow_none", not kwargs.get("required", False))
+    return fields.Boolean(**kwargs)
+
+
+def Float(**kwargs) -> fields.Float:  # noqa: N802
+    kwargs.setdefault("allow_none", not kwargs.get("required", False))
+    return fields.Float(**kwargs)
+
+
+def IdList() -> fields.List:  # noqa: N802
+    return fields.List(fields.Integer(), allow_none=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------
+
+
+class WorkflowModel(Schema):
+    id = Int()
+    name = Str(required=True)
+    user = Str(required=True)
+    description = Str()
+    timestamp = Str()
+    compute_node_expiration_buffer_seconds = Int()
+    compute_node_wait_for_new_jobs_seconds = Int()
+    compute_node_ignore_workflow_completion = Bool()
+    compute_node_wait_for_healthy_database_minutes = Int()
+    compute_node_min_time_for_new_jobs_seconds = Int()
+    jobs_sort_method = Str(validate=validate.OneOf(SORT_METHODS))
+    resource_monitor_config = Str()
+    slurm_defaults = Str()
+    use_pending_failed = Bool()
+    status_id = Int()
+
+
+class WorkflowStatusModel(Schema):
+    id = Int()
+    is_canceled = Bool(required=True)
+    is_archived = Bool()
+    run_id = Int(required=True)
+    has_detected_need_to_run_completion_script = Bool()
+
+
+class JobModel(Schema):
+    id = Int()
+    workflow_id = Int(required=True)
+    name = Str(required=True)
+    command = Str(required=True)
+    invocation_script = Str()
+    status = StatusField
+    cancel_on_blocking_job_failure = Bool()
+    supports_termination = Bool()
+    depends_on_job_ids = IdList()
+    input_file_ids = IdList()
+    output_file_ids = IdList()
+    input_user_data_ids = IdList()
+    output_user_data_ids = IdList()
+    resource_requirements_id = Int()
+    scheduler_id = Int()
+    failure_handler_id = Int()
+    attempt_id = Int(validate=validate.Range(min=1))
+
+
+class JobsModel(Schema):
+    jobs = fields.List(fields.Nested(JobModel), required=True)
+
+
+class CreateJobsResponse(Schema):
+    jobs = fields.List(fields.Nested(JobModel))
+
+
+class FileModel(Schema):
+    id = Int()
+    workflow_id = Int(required=True)
+    name = Str(required=True)
+    path = Str(required=True)
+    st_mtime = Float()
+
+
+class UserDataModel(Schema):
+    id = Int()
+    workflow_id = Int(required=True)
+    is_ephemeral = Bool()
+    name = Str(required=True)
+    data = fields.Raw(allow_none=True)
+
+
+class ResourceRequirementsModel(Schema):
+    id = Int()
+    workflow_id = Int(required=True)
+    name = Str(required=True)
+    num_cpus = Int(validate=validate.Range(min=0))
+    num_gpus = Int(validate=validate.Range(min=0))
+    num_nodes = Int(validate=validate.Range(min=1))
+    memory = Str()
+    runtime = Str()
+
+
+class ResultModel(Schema):
+    id = Int()
+    job_id = Int(required=True)
+    workflow_id = Int(required=True)
+    run_id = Int(required=True)
+    attempt_id = Int(validate=validate.Range(min=1))
+    compute_node_id = Int(required=True)
+    return_code = Int(required=True)
+    exec_time_minutes = Float(required=True)
+    completion_time = Str(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUS_NAMES))
+    peak_memory_bytes = Int()
+    avg_memory_bytes = Int()
+    peak_cpu_percent = Float()
+    avg_cpu_percent = Float()
+
+
+class EventModel(Schema):
+    id = Int()
+    workflow_id = Int(required=True)
+    timestamp = Int(required=True)
+    data = fields.Dict(required=True)
+
+
+class ComputeNodeModel(Schema):
+    id = Int()
+    workflow_id = Int(required=True)
+    hostname = Str(required=True)
+    pid = Int(required=True)
+    start_time = Str(required=True)
+    duration_seconds = Float()
+    is_active = Bool()
+    num_cpus = Int(required=True, validate=validate.Range(min=0))
+    memory_gb = Float(required=True, validate=validate.Range(min=0))
+    num_gpus = Int(required=True, validate=validate.Range(min=0))
+    num_nodes = Int(required=True, validate=validate.Range(min=0))
+    time_limit = Str()
+    scheduler_config_id = Int()
+    compute_node_type = Str(required=True)
+    scheduler = fields.Raw(allow_none=True)
+
+
+class ComputeNodesResources(Schema):
+    id = Int()
+    num_cpus = Int(required=True, validate=validate.Range(min=0))
+    memory_gb = Float(required=True, validate=validate.Range(min=0))
+    num_gpus = Int(required=True, validate=validate.Range(min=0))
+    num_nodes = Int(required=True, validate=validate.Range(min=0))
+    time_limit = Str()
+    scheduler_config_id = Int()
+
+
+class ScheduledComputeNodesModel(Schema):
+    id = Int()
+    workflow_id = Int(required=True)
+    scheduler_id = Int(required=True)
+    scheduler_config_id = Int(required=True)
+    scheduler_type = Str(required=True)
+    status = Str(required=True)
+
+
+class SlurmSchedulerModel(Schema):
+    id = Int()
+    workflow_id = Int(required=True)
+    name = Str()
+    account = Str(required=True)
+    gres = Str()
+    mem = Str()
+    nodes = Int(required=True, validate=validate.Range(min=1))
+    ntasks_per_node = Int()
+    partition = Str()
+    qos = Str()
+    tmp = Str()
+    walltime = Str(required=True)
+    extra = Str()
+
+
+class LocalSchedulerModel(Schema):
+    id = Int()
+    workflow_id = Int(required=True)
+    name = Str()
+    memory = Str()
+    num_cpus = Int()
+
+
+class FailureHandlerModel(Schema):
+    id = Int()
+    workflow_id = Int(required=True)
+    name = Str(required=True)
+    rules = fields.Raw(required=True)
+
+    @validates_schema
+    def rules_text_or_list(self, data: dict, **_kwargs) -> None:
+        if not isinstance(data.get("rules"), str | list):
+            raise ValidationError("rules must be a JSON string (or array) of rule objects", "rules")
+
+
+class WorkflowActionModel(Schema):
+    id = Int()
+    workflow_id = Int(required=True)
+    trigger_type = Str(required=True)
+    action_type = Str(required=True)
+    action_config = fields.Dict(required=True)
+    job_ids = IdList()
+    executed = Bool()
+    executed_at = Str()
+    executed_by = Int()
+    persistent = Bool()
+    is_recovery = Bool(metadata={"description": "Extension: created by slurm regenerate"})
+    trigger_count = Int(metadata={"description": "Extension: triggers seen so far"})
+    required_triggers = Int(metadata={"description": "Extension: triggers needed"})
+
+
+class ClaimActionBody(Schema):
+    compute_node_id = Int(required=True)
+
+
+class ClaimActionResponse(Schema):
+    claimed = fields.Boolean()
+    action_id = fields.Integer()
+
+
+class RemoteWorkerModel(Schema):
+    worker = Str(required=True)
+    workflow_id = Int(required=True)
+
+
+class AccessGroupModel(Schema):
+    id = Int()
+    name = Str(required=True, validate=validate.Length(min=1))
+    description = Str()
+    created_at = Str()
+
+
+class UserGroupMembershipModel(Schema):
+    id = Int()
+    user_name = Str(required=True, validate=validate.Length(min=1))
+    group_id = Int(required=True)
+    role = Str(validate=validate.OneOf(["member", "admin"]))
+    created_at = Str()
+
+
+class WorkflowAccessGroupModel(Schema):
+    workflow_id = Int(required=True)
+    group_id = Int(required=True)
+    created_at = Str()
+
+
+class AccessCheckResponse(Schema):
+    has_access = fields.Boolean(required=True)
+    user_name = fields.String(required=True)
+    workflow_id = fields.Integer(required=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Small responses
+# --------------------------------------------------------------------------------------------
+
+
+class IsCompleteResponse(Schema):
+    is_canceled = fields.Boolean(required=True)
+    is_complete = fields.Boolean(required=True)
+    needs_to_run_completion_script = fields.Boolean(required=True)
+
+
+class IsUninitializedResponse(Schema):
+    is_uninitialized = fields.Boolean(required=True)
+
+
+class ListJobIdsResponse(Schema):
+    job_ids = fields.List(fields.Integer(), required=True)
+    count = fields.Integer(required=True)
+
+
+class GetReadyJobRequirementsResponse(Schema):
+    num_jobs = fields.Integer(required=True)
+    num_cpus = fields.Integer(required=True)
+    num_gpus = fields.Integer(required=True)
+    memory_gb = fields.Float(required=True)
+    max_num_nodes = fields.Integer(required=True)
+    max_runtime = fields.String(required=True)
+
+
+class ProcessChangedJobInputsResponse(Schema):
+    reinitialized_jobs = fields.List(fields.String())
+
+
+class ListMissingUserDataResponse(Schema):
+    user_data = fields.List(fields.Integer())
+
+
+class ListRequiredExistingFilesResponse(Schema):
+    files = fields.List(
+        fields.Integer(),
+        metadata={"description": "IDs of files some job reads and no job writes"},
+    )
+
+
+class ClaimJobsResponse(Schema):
+    jobs = fields.List(fields.Nested(JobModel))
+    reason = fields.String(allow_none=True)
+
+
+class ResetJobStatusResponse(Schema):
+    workflow_id = fields.Integer(required=True)
+    updated_count = fields.Integer(required=True)
+    status = fields.String(required=True)
+    reset_type = fields.String()
+
+
+class MessageResponse(Schema):
+    message = fields.String()
+
+
+class PingResponse(Schema):
+    status = fields.String()
+
+
+class VersionResponse(Schema):
+    version = fields.String()
+    api_version = fields.String()
+
+
+class LatestEventTimestampResponse(Schema):
+    timestamp = fields.Integer(allow_none=True)
+
+
+class JobDependencyModel(Schema):
+    job_id = fields.Integer(required=True)
+    job_name = fields.String(required=True)
+    depends_on_job_id = fields.Integer(required=True)
+    depends_on_job_name = fields.String(required=True)
+    workflow_id = fields.Integer(required=True)
+
+
+class JobFileRelationshipModel(Schema):
+    file_id = fields.Integer(required=True)
+    file_name = fields.String(required=True)
+    file_path = fields.String(required=True)
+    producer_job_id = fields.Integer(allow_none=True)
+    producer_job_name = fields.String(allow_none=True)
+    consumer_job_id = fields.Integer(allow_none=True)
+    consumer_job_name = fields.String(allow_none=True)
+    workflow_id = fields.Integer(required=True)
+
+
+class JobUserDataRelationshipModel(Schema):
+    user_data_id = fields.Integer(required=True)
+    user_data_name = fields.String(required=True)
+    producer_job_id = fields.Integer(allow_none=True)
+    producer_job_name = fields.String(allow_none=True)
+    consumer_job_id = fields.Integer(allow_none=True)
+    consumer_job_name = fields.String(allow_none=True)
+    workflow_id = fields.Integer(required=True)
+
+
+def list_response(item_schema: type[Schema], name: str) -> type[Schema]:
+    """The list envelope ``{items, offset, max_limit, count, total_count, has_more}``."""
+    return type(
+        name,
+        (Schema,),
+        {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "offset": fields.Integer(required=True),
+            "max_limit": fields.Integer(required=True),
+            "count": fields.Integer(required=True),
+            "total_count": fields.Integer(required=True),
+            "has_more": fields.Boolean(required=True),
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Query parameters
+# --------------------------------------------------------------------------------------------
+
+
+class PageArgs(Schema):
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=MAX_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
+    sort_by = fields.String(load_default=None)
+    reverse_sort = fields.Boolean(load_default=False)
+
+
+class OffsetLimitArgs(Schema):
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=MAX_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
+
+
+class WorkflowScopedArgs(PageArgs):
+    workflow_id = fields.Integer(required=True)
+
+
+class WorkflowIdArgs(Schema):
+    workflow_id = fields.Integer(required=True)
+
+
+class ListWorkflowsArgs(PageArgs):
+    name = fields.String()
+    user = fields.String()
+    description = fields.String()
+    is_archived = fields.Boolean()
+
+
+class ListJobsArgs(WorkflowScopedArgs):
+    status = fields.String(validate=validate.OneOf(STATUS_NAMES))
+    needs_file_id = fields.Integer()
+    upstream_job_id = fields.Integer()
+    include_relationships = fields.Boolean(load_default=False)
+    active_compute_node_id = fields.Integer()
+
+
+class ListFilesArgs(WorkflowScopedArgs):
+    produced_by_job_id = fields.Integer()
+    name = fields.String()
+    path = fields.String()
+    is_output = fields.Boolean()
+
+
+class ListUserDataArgs(WorkflowScopedArgs):
+    consumer_job_id = fields.Integer()
+    producer_job_id = fields.Integer()
+    name = fields.String()
+    is_ephemeral = fields.Boolean()
+
+
+class UserDataLinkArgs(Schema):
+    consumer_job_id = fields.Integer()
+    producer_job_id = fields.Integer()
+
+
+class ListResourceRequirementsArgs(WorkflowScopedArgs):
+    job_id = fields.Integer()
+    name = fields.String()
+    memory = fields.String()
+    num_cpus = fields.Integer()
+    num_gpus = fields.Integer()
+    num_nodes = fields.Integer()
+    runtime = fields.String()
+
+
+class ListResultsArgs(WorkflowScopedArgs):
+    job_id = fields.Integer()
+    run_id = fields.Integer()
+    return_code = fields.Integer()
+    status = fields.String(validate=validate.OneOf(STATUS_NAMES))
+    all_runs = fields.Boolean(load_default=False)
+    compute_node_id = fields.Integer()
+
+
+class ListEventsArgs(WorkflowScopedArgs):
+    category = fields.String()
+    after_timestamp = fields.Integer()
+
+
+class ListComputeNodesArgs(WorkflowScopedArgs):
+    hostname = fields.String()
+    is_active = fields.Boolean()
+    scheduled_compute_node_id = fields.Integer()
+
+
+class ListScheduledComputeNodesArgs(WorkflowScopedArgs):
+    scheduler_id = fields.Integer()
+    scheduler_config_id = fields.Integer()
+    status = fields.String()
+
+
+class ListSlurmSchedulersArgs(WorkflowScopedArgs):
+    name = fields.String()
+    account = fields.String()
+    gres = fields.String()
+    mem = fields.String()
+    nodes = fields.Integer()
+    partition = fields.String()
+    qos = fields.String()
+    tmp = fields.String()
+    walltime = fields.String()
+
+
+class ListLocalSchedulersArgs(WorkflowScopedArgs):
+    memory = fields.String()
+    num_cpus = fields.Integer()
+
+
+class InitializeJobsArgs(Schema):
+    only_uninitialized = fields.Boolean(load_default=False)
+    clear_ephemeral_user_data = fields.Boolean(load_default=True)
+
+
+class ClaimNextJobsArgs(Schema):
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=MAX_LIMIT))
+
+
+class ClaimByResourcesArgs(Schema):
+    sort_method = fields.String(load_default=None, validate=validate.OneOf(SORT_METHODS))
+    strict_scheduler_match = fields.Boolean(load_default=False)
+
+
+class ReadyJobRequirementsArgs(Schema):
+    scheduler_config_id = fields.Integer()
+
+
+class DryRunArgs(Schema):
+    dry_run = fields.Boolean(load_default=False)
+
+
+class ForceArgs(Schema):
+    force = fields.Boolean(load_default=False)
+
+
+class FailedOnlyArgs(Schema):
+    failed_only = fields.Boolean(load_default=False)
+
+
+class RetryArgs(Schema):
+    max_retries = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class PendingActionsArgs(Schema):
+    trigger_type = fields.String()

@@ -1,0 +1,101 @@
+"""Configuration files and environment layering shared by ``torc`` and ``torc-server``.
+
+Precedence, lowest first: built-in defaults, ``/etc/torc/config.toml``, the user's
+``~/.config/torc/config.toml``, ``./torc.toml``, ``TORC_<SECTION>__<KEY>`` environment
+variables, then command-line flags (applied by the caller).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "TORC_"
+
+
+class ConfigError(ValueError):
+    """A configuration file or variable that cannot be used."""
+
+
+def config_paths() -> dict[str, Path]:
+    """The three config files, in precedence order (later wins)."""
+    user_dir = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return {
+        "system": Path("/etc/torc/config.toml"),
+        "user": user_dir / "torc" / "config.toml",
+        "local": Path.cwd() / "torc.toml",
+    }
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge: tables merge key by key, everything else replaces."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``TORC_CLIENT__RUN__POLL_INTERVAL=2`` -> ``{"client": {"run": {"poll_interval": "2"}}}``.
+
+    Values stay strings; the consumer of each section converts them to the declared types.
+    """
+    environ = os.environ if environ is None else environ
+    tree: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[path[-1]] = value
+    return tree
+
+
+def load_layers(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Files then environment, merged (flags are applied by the caller)."""
+    merged: dict[str, Any] = {}
+    for path in config_paths().values():
+        merged = merge(merged, read_toml(path))
+    return merge(merged, env_overrides(environ))
+
+
+def coerce(value: Any, kind: type, name: str) -> Any:
+    """Convert a layered value (often a string from the environment) to ``kind``."""
+    if value is None or isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    try:
+        if kind is bool:
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if kind is list:
+            if isinstance(value, str):
+                return [item.strip() for item in value.split(",") if item.strip()]
+            return list(value)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r}") from None

@@ -1,0 +1,1181 @@
+"""Every job status transition, and the workflow run state around them.
+
+API handlers, Huey tasks and admin commands call these functions; nothing else writes
+``job.status``. Each public function is one short write transaction (or joins the caller's).
+
+Dependents are released in the same transaction as the change that frees them (Decision D2):
+a blocked job carries ``unfinished_blockers``, decremented as each blocker reaches a done
+status, so completing a job costs O(its dependents), never O(workflow).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import peewee
+
+from app.errors import InvalidInput, InvalidTransition
+from app.models import actions
+from app.models.common import chunks, get_job, get_workflow, require_same_workflow
+from app.models.db import write_transaction
+from app.models.events import id_list, record_event
+from app.models.status import (
+    ACTIVE,
+    COMPLETE,
+    DONE_FOR_UNBLOCKING,
+    DONE_FOR_WORKFLOW,
+    FAILURE,
+    RESETTABLE_FAILED,
+    TERMINAL,
+    JobStatus,
+    codes,
+)
+from app.models.tables import (
+    ComputeNode,
+    File,
+    Job,
+    JobDependsOn,
+    JobInputFile,
+    JobInputUserData,
+    JobOutputFile,
+    JobOutputUserData,
+    Result,
+    ScheduledComputeNode,
+    UserData,
+    Workflow,
+    WorkflowResult,
+)
+
+logger = logging.getLogger(__name__)
+
+DONE_CODES = codes(DONE_FOR_UNBLOCKING)
+NOT_DONE_CODES = sorted(int(s) for s in JobStatus if s not in DONE_FOR_WORKFLOW)
+
+# Jobs that initialize_jobs (re)evaluates; others keep their status.
+INITIALIZABLE = frozenset(
+    {
+        JobStatus.UNINITIALIZED,
+        JobStatus.BLOCKED,
+        JobStatus.READY,
+        JobStatus.TERMINATED,
+        JobStatus.PENDING_FAILED,
+    }
+)
+
+# Downstream resets leave these alone: running work, and jobs the user switched off.
+KEEP_ON_RESET = [int(JobStatus.PENDING), int(JobStatus.RUNNING), int(JobStatus.DISABLED)]
+
+# Jobs a runner may report finished.
+COMPLETABLE = frozenset({JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PENDING_FAILED})
+
+# Return code recorded for jobs whose runner vanished (orphans).
+ORPHAN_RETURN_CODE = -128
+
+
+def label(code: int) -> str:
+    return JobStatus(code).label
+
+
+# --------------------------------------------------------------------------------------------
+# The core: move jobs between statuses and propagate the consequences.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Moves:
+    """Jobs that changed status in one operation: job_id -> (old, new)."""
+
+    workflow_id: int
+    changes: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # Jobs whose new status cancels dependents that ask for it (failed with rc != 0 etc.).
+    poisoned: set[int] = field(default_factory=set)
+
+    def add(self, job_id: int, old: int, new: int, poison: bool = False) -> None:
+        self.changes[job_id] = (old, new)
+        if poison:
+            self.poisoned.add(job_id)
+
+
+def _move_jobs(
+    job_ids: Iterable[int], new: JobStatus, allowed_from: Iterable[int], **extra: Any
+) -> dict[int, int]:
+    """Conditionally set ``new`` on jobs currently in ``allowed_from``; return {id: old}.
+
+    The UPDATE re-checks the old status, so a concurrent writer can never be overwritten;
+    only rows it actually changed are reported.
+    """
+    allowed = [int(s) for s in allowed_from]
+    moved: dict[int, int] = {}
+    ids = list(job_ids)
+    for part in chunks(ids):
+        old_by_id = {
+            row.id: row.status
+            for row in Job.select(Job.id, Job.status).where(
+                Job.id.in_(part), Job.status.in_(allowed)
+            )
+        }
+        if not old_by_id:
+            continue
+        updated = (
+            Job.update(status=int(new), **extra)
+            .where(Job.id.in_(list(old_by_id)), Job.status.in_(allowed))
+            .returning(Job.id)
+            .execute()
+        )
+        for row in updated:
+            moved[row.id] = old_by_id[row.id]
+    return moved
+
+
+def _propagate(moves: Moves) -> None:
+    """Everything that follows from status changes: counters, releases, cascades, actions."""
+    if not moves.changes:
+        return
+    became_done = [
+        job_id
+        for job_id, (old, new) in moves.changes.items()
+        if old not in DONE_FOR_UNBLOCKING and new in DONE_FOR_UNBLOCKING
+    ]
+    became_undone = [
+        job_id
+        for job_id, (old, new) in moves.changes.items()
+        if old in DONE_FOR_UNBLOCKING and new not in DONE_FOR_UNBLOCKING
+    ]
+    by_new_status: dict[int, list[int]] = {}
+    for job_id, (_old, new) in moves.changes.items():
+        by_new_status.setdefault(new, []).append(job_id)
+    for new, ids in by_new_status.items():
+        actions.count_job_triggers(moves.workflow_id, ids, JobStatus(new))
+    if became_undone:
+        _adjust_blocker_counts(became_undone, +1)
+    if became_done:
+        _release_dependents(moves.workflow_id, became_done, moves.poisoned & set(became_done))
+        check_workflow_complete(moves.workflow_id)
+
+
+def _dependents_of(blocker_ids: list[int]) -> list[tuple[int, int]]:
+    edges: list[tuple[int, int]] = []
+    for part in chunks(blocker_ids):
+        query = JobDependsOn.select(JobDependsOn.job_id, JobDependsOn.depends_on_job_id).where(
+            JobDependsOn.depends_on_job_id.in_(part)
+        )
+        edges.extend(query.tuples())
+    return edges
+
+
+def _adjust_blocker_counts(blocker_ids: list[int], sign: int) -> dict[int, int]:
+    """Add ``sign`` per finished blocker to each dependent's counter; return {dependent: n}."""
+    per_dependent = Counter(job_id for job_id, _ in _dependents_of(blocker_ids))
+    by_amount: dict[int, list[int]] = {}
+    for job_id, amount in per_dependent.items():
+        by_amount.setdefault(amount, []).append(job_id)
+    for amount, ids in by_amount.items():
+        for part in chunks(ids):
+            Job.update(unfinished_blockers=Job.unfinished_blockers + sign * amount).where(
+                Job.id.in_(part)
+            ).execute()
+    return dict(per_dependent)
+
+
+def _release_dependents(workflow_id: int, finished: list[int], poisoned: set[int]) -> None:
+    """Release blocked dependents whose last blocker just finished; cascade cancellations.
+
+    A dependent whose blockers included a failure of this run is canceled when it asks for
+    that (``cancel_on_blocking_job_failure``, Decision D11), and the cancellation travels on
+    down the graph in the same transaction.
+    """
+    frontier, frontier_poison = finished, poisoned
+    while frontier:
+        edges = _dependents_of(frontier)
+        if not edges:
+            return
+        _adjust_blocker_counts(frontier, -1)
+        poisoned_dependents = {job_id for job_id, blocker in edges if blocker in frontier_poison}
+        for part in chunks(list(poisoned_dependents)):
+            Job.update(has_failed_blocker=True).where(Job.id.in_(part)).execute()
+        to_ready, to_cancel = _split_releasable(list({job_id for job_id, _ in edges}))
+        released = _move_jobs(to_ready, JobStatus.READY, [JobStatus.BLOCKED])
+        canceled = _move_jobs(to_cancel, JobStatus.CANCELED, [JobStatus.BLOCKED])
+        if released:
+            actions.count_job_triggers(workflow_id, list(released), JobStatus.READY)
+            record_event(workflow_id, "job", "jobs_ready", **id_list(list(released)))
+        if canceled:
+            actions.count_job_triggers(workflow_id, list(canceled), JobStatus.CANCELED)
+            record_event(
+                workflow_id,
+                "job",
+                "job_canceled",
+                reason="blocking job failed",
+                **id_list(list(canceled)),
+            )
+        frontier = list(canceled)
+        frontier_poison = set(canceled)
+
+
+def _split_releasable(candidate_ids: list[int]) -> tuple[list[int], list[int]]:
+    to_ready: list[int] = []
+    to_cancel: list[int] = []
+    for part in chunks(candidate_ids):
+        query = Job.select(
+            Job.id, Job.has_failed_blocker, Job.cancel_on_blocking_job_failure
+        ).where(
+            Job.id.in_(part),
+            Job.status == int(JobStatus.BLOCKED),
+            Job.unfinished_blockers <= 0,
+        )
+        for job_id, failed_blocker, cancel_on_failure in query.tuples():
+            (to_cancel if failed_blocker and cancel_on_failure else to_ready).append(job_id)
+    return to_ready, to_cancel
+
+
+def workflow_is_done(workflow_id: int) -> bool:
+    """True when no job is outside the done statuses (a workflow with no jobs is done)."""
+    pending = (
+        Job.select(Job.id)
+        .where(Job.workflow_id == workflow_id, Job.status.in_(NOT_DONE_CODES))
+        .limit(1)
+    )
+    return not pending.exists()
+
+
+def check_workflow_complete(workflow_id: int, announce: bool = True) -> bool:
+    """Fire on_workflow_complete once every job is done; return whether it is done.
+
+    ``announce`` records the completion event; callers pass it when a job just finished,
+    which is the one moment a workflow becomes complete.
+    """
+    if not workflow_is_done(workflow_id):
+        return False
+    if actions.trigger_workflow_complete(workflow_id):
+        Workflow.update(has_detected_need_to_run_completion_script=True).where(
+            Workflow.id == workflow_id
+        ).execute()
+    if announce:
+        record_event(workflow_id, "workflow", "workflow_complete")
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Workflow run state
+# --------------------------------------------------------------------------------------------
+
+
+def is_complete(workflow_id: int) -> dict[str, bool]:
+    workflow = get_workflow(workflow_id)
+    done = bool(workflow.is_canceled) or workflow_is_done(workflow_id)
+    return {
+        "is_canceled": bool(workflow.is_canceled),
+        "is_complete": done,
+        "needs_to_run_completion_script": bool(workflow.has_detected_need_to_run_completion_script),
+    }
+
+
+def is_uninitialized(workflow_id: int) -> bool:
+    get_workflow(workflow_id)
+    others = (
+        Job.select(Job.id)
+        .where(
+            Job.workflow_id == workflow_id,
+            Job.status.not_in([int(JobStatus.UNINITIALIZED), int(JobStatus.DISABLED)]),
+        )
+        .limit(1)
+    )
+    return not others.exists()
+
+
+def cancel_workflow(workflow_id: int) -> None:
+    """Mark the workflow canceled; its pending and running jobs become canceled."""
+    with write_transaction():
+        get_workflow(workflow_id)
+        Workflow.update(is_canceled=True).where(Workflow.id == workflow_id).execute()
+        active_ids = [
+            row.id
+            for row in Job.select(Job.id).where(
+                Job.workflow_id == workflow_id, Job.status.in_(codes(ACTIVE))
+            )
+        ]
+        moved = _move_jobs(active_ids, JobStatus.CANCELED, ACTIVE, active_compute_node_id=None)
+        moves = Moves(workflow_id)
+        for job_id, old in moved.items():
+            moves.add(job_id, old, JobStatus.CANCELED)
+        record_event(workflow_id, "workflow", "workflow_canceled", **id_list(list(moved)))
+        _propagate(moves)
+
+
+def reset_workflow_status(workflow_id: int, force: bool = False) -> None:
+    """Clear canceled/archived/completion flags; refused while work is in flight."""
+    with write_transaction():
+        get_workflow(workflow_id)
+        if not force:
+            _refuse_if_active(workflow_id, "reset the workflow status")
+        Workflow.update(
+            is_canceled=False,
+            is_archived=False,
+            has_detected_need_to_run_completion_script=False,
+        ).where(Workflow.id == workflow_id).execute()
+        record_event(workflow_id, "workflow", "workflow_status_reset", force=force)
+
+
+def _refuse_if_active(workflow_id: int, what: str) -> None:
+    active_jobs = (
+        Job.select().where(Job.workflow_id == workflow_id, Job.status.in_(codes(ACTIVE))).count()
+    )
+    active_nodes = (
+        ScheduledComputeNode.select()
+        .where(
+            ScheduledComputeNode.workflow_id == workflow_id,
+            ScheduledComputeNode.status.in_(["pending", "active"]),
+        )
+        .count()
+    )
+    if active_jobs or active_nodes:
+        raise InvalidInput(
+            f"Cannot {what}: {active_jobs} job(s) are pending or running and "
+            f"{active_nodes} scheduled compute node(s) are pending or active; use force to "
+            "override"
+        )
+
+
+def update_workflow_status(workflow_id: int, fields: dict[str, Any]) -> None:
+    allowed = {"run_id", "is_canceled", "is_archived", "has_detected_need_to_run_completion_script"}
+    values = {key: value for key, value in fields.items() if key in allowed and value is not None}
+    with write_transaction():
+        get_workflow(workflow_id)
+        if values:
+            Workflow.update(**values).where(Workflow.id == workflow_id).execute()
+            record_event(workflow_id, "workflow", "workflow_status_updated", **values)
+
+
+def reset_job_status(workflow_id: int, failed_only: bool = False) -> int:
+    """Send jobs back to uninitialized: all of them, or only the failed kinds."""
+    with write_transaction():
+        get_workflow(workflow_id)
+        query = Job.update(
+            status=int(JobStatus.UNINITIALIZED),
+            unfinished_blockers=0,
+            has_failed_blocker=False,
+            active_compute_node_id=None,
+        ).where(Job.workflow_id == workflow_id)
+        if failed_only:
+            query = query.where(Job.status.in_(codes(RESETTABLE_FAILED)))
+        count = query.execute()
+        record_event(
+            workflow_id,
+            "workflow",
+            "jobs_reset",
+            count=count,
+            reset_type="failed_only" if failed_only else "all",
+        )
+        return count
+
+
+# --------------------------------------------------------------------------------------------
+# initialize_jobs
+# --------------------------------------------------------------------------------------------
+
+
+def initialize_jobs(workflow_id: int, only_uninitialized: bool = False) -> dict[str, int]:
+    """Materialise implicit edges, then set every initializable job ready or blocked.
+
+    With ``only_uninitialized`` (reinitialize), jobs downstream of an uninitialized job are
+    reset first so the whole affected chain runs again. The first initialization of a
+    workflow starts run 1; later runs are bumped by the client, as upstream does.
+    """
+    with write_transaction():
+        workflow = get_workflow(workflow_id)
+        add_implicit_dependencies(workflow_id)
+        _refuse_cycles(workflow_id)
+        if only_uninitialized:
+            _reset_downstream_of_uninitialized(workflow_id)
+        counts = _evaluate_blockers(workflow_id)
+        _drop_results_of_unfinished_jobs(workflow_id)
+        actions.reset_for_initialize(workflow_id)
+        run_id = workflow.run_id or 1
+        Workflow.update(
+            run_id=run_id,
+            is_canceled=False,
+            has_detected_need_to_run_completion_script=False,
+        ).where(Workflow.id == workflow_id).execute()
+        record_event(
+            workflow_id,
+            "workflow",
+            "workflow_reinitialized" if only_uninitialized else "workflow_started",
+            run_id=run_id,
+            **counts,
+        )
+        check_workflow_complete(workflow_id)
+        return counts
+
+
+def add_implicit_dependencies(workflow_id: int) -> None:
+    """Producer -> consumer edges from shared files and user data, added once."""
+    for output_link, input_link, column in (
+        (JobOutputFile, JobInputFile, "file_id"),
+        (JobOutputUserData, JobInputUserData, "user_data_id"),
+    ):
+        producer = output_link.alias("producer")
+        consumer = input_link.alias("consumer")
+        pairs = (
+            consumer.select(consumer.job_id, producer.job_id, consumer.workflow_id)
+            .join(
+                producer,
+                on=(getattr(producer, column) == getattr(consumer, column)),
+            )
+            .where(consumer.workflow_id == workflow_id, consumer.job_id != producer.job_id)
+            .distinct()
+        )
+        JobDependsOn.insert_from(
+            pairs, [JobDependsOn.job_id, JobDependsOn.depends_on_job_id, JobDependsOn.workflow_id]
+        ).on_conflict_ignore().execute()
+
+
+def _refuse_cycles(workflow_id: int) -> None:
+    """Reject a dependency cycle: its jobs could never run. Names the jobs involved."""
+    edges = list(
+        JobDependsOn.select(JobDependsOn.job_id, JobDependsOn.depends_on_job_id)
+        .where(JobDependsOn.workflow_id == workflow_id)
+        .tuples()
+    )
+    if not edges:
+        return
+    remaining = cycle_members(edges)
+    if remaining:
+        names = [
+            row.name
+            for row in Job.select(Job.name).where(Job.id.in_(remaining[:20])).order_by(Job.id)
+        ]
+        raise InvalidInput(
+            "Circular dependency detected involving jobs: " + ", ".join(names),
+            details={"job_ids": remaining[:1000]},
+        )
+
+
+def cycle_members(edges: list[tuple[int, int]]) -> list[int]:
+    """Jobs left after repeatedly removing jobs with no remaining blockers (Kahn)."""
+    blockers_left: Counter[int] = Counter()
+    dependents: dict[int, list[int]] = {}
+    nodes: set[int] = set()
+    for job_id, blocker in edges:
+        blockers_left[job_id] += 1
+        dependents.setdefault(blocker, []).append(job_id)
+        nodes.add(job_id)
+        nodes.add(blocker)
+    queue = [node for node in nodes if blockers_left[node] == 0]
+    removed = 0
+    while queue:
+        node = queue.pop()
+        removed += 1
+        for dependent in dependents.get(node, ()):
+            blockers_left[dependent] -= 1
+            if blockers_left[dependent] == 0:
+                queue.append(dependent)
+    if removed == len(nodes):
+        return []
+    return sorted(node for node in nodes if blockers_left[node] > 0)
+
+
+def _reset_downstream_of_uninitialized(workflow_id: int) -> None:
+    frontier = [
+        row.id
+        for row in Job.select(Job.id).where(
+            Job.workflow_id == workflow_id, Job.status == int(JobStatus.UNINITIALIZED)
+        )
+    ]
+    seen = set(frontier)
+    while frontier:
+        dependents = {job_id for job_id, _ in _dependents_of(frontier)} - seen
+        seen |= dependents
+        frontier = list(dependents)
+        for part in chunks(frontier):
+            Job.update(status=int(JobStatus.UNINITIALIZED)).where(
+                Job.id.in_(part), Job.status.not_in(KEEP_ON_RESET)
+            ).execute()
+
+
+def _evaluate_blockers(workflow_id: int) -> dict[str, int]:
+    targets = codes(INITIALIZABLE)
+    blocker = Job.alias("blocker")
+    unfinished = (
+        JobDependsOn.select(peewee.fn.COUNT(JobDependsOn.depends_on_job_id))
+        .join(blocker, on=(blocker.id == JobDependsOn.depends_on_job_id))
+        .where(
+            JobDependsOn.job_id == Job.id,
+            (blocker.status.not_in(DONE_CODES)) | (blocker.status.in_(targets)),
+        )
+    )
+    Job.update(unfinished_blockers=unfinished, has_failed_blocker=False).where(
+        Job.workflow_id == workflow_id, Job.status.in_(targets)
+    ).execute()
+    blocked = (
+        Job.update(status=int(JobStatus.BLOCKED))
+        .where(
+            Job.workflow_id == workflow_id,
+            Job.status.in_(targets),
+            Job.unfinished_blockers > 0,
+        )
+        .execute()
+    )
+    ready = (
+        Job.update(status=int(JobStatus.READY))
+        .where(
+            Job.workflow_id == workflow_id,
+            Job.status.in_(targets),
+            Job.unfinished_blockers <= 0,
+        )
+        .execute()
+    )
+    return {"ready": ready, "blocked": blocked}
+
+
+def _drop_results_of_unfinished_jobs(workflow_id: int) -> None:
+    unfinished = Job.select(Job.id).where(
+        Job.workflow_id == workflow_id, Job.status.not_in(codes(COMPLETE))
+    )
+    WorkflowResult.delete().where(
+        WorkflowResult.workflow_id == workflow_id, WorkflowResult.job_id.in_(unfinished)
+    ).execute()
+
+
+# --------------------------------------------------------------------------------------------
+# Claiming
+# --------------------------------------------------------------------------------------------
+
+
+def claim_next_jobs(workflow_id: int, limit: int) -> list[int]:
+    """Hand up to ``limit`` ready jobs, oldest first, to one caller; they become pending."""
+    with write_transaction():
+        workflow = get_workflow(workflow_id)
+        if workflow.is_canceled or limit <= 0:
+            return []
+        ready_ids = [
+            row.id
+            for row in Job.select(Job.id)
+            .where(Job.workflow_id == workflow_id, Job.status == int(JobStatus.READY))
+            .order_by(Job.id)
+            .limit(limit)
+        ]
+        return _claim(workflow_id, ready_ids)
+
+
+def _claim(workflow_id: int, job_ids: list[int], compute_node_id: int | None = None) -> list[int]:
+    moved = _move_jobs(job_ids, JobStatus.PENDING, [JobStatus.READY])
+    claimed = [job_id for job_id in job_ids if job_id in moved]
+    if claimed:
+        record_event(
+            workflow_id, "job", "jobs_claimed", compute_node_id=compute_node_id, **id_list(claimed)
+        )
+    return claimed
+
+
+@dataclass
+class Capacity:
+    """What a compute node offers one claim: the ComputeNodesResources body."""
+
+    num_cpus: int
+    memory_bytes: int
+    num_gpus: int
+    num_nodes: int
+    time_limit_seconds: float | None = None
+    scheduler_config_id: int | None = None
+    compute_node_id: int | None = None
+
+    def fits(self, rr: dict[str, Any]) -> bool:
+        return (
+            rr["num_cpus"] <= self.num_cpus
+            and rr["memory_bytes"] <= self.memory_bytes
+            and rr["num_gpus"] <= self.num_gpus
+            and rr["num_nodes"] <= self.num_nodes
+            and (
+                self.time_limit_seconds is None or rr["runtime_seconds"] <= self.time_limit_seconds
+            )
+        )
+
+    def how_many(self, rr: dict[str, Any], wanted: int) -> int:
+        """How many jobs needing ``rr`` fit in what is left (at most ``wanted``)."""
+        count = wanted
+        for need, left in (
+            (rr["num_cpus"], self.num_cpus),
+            (rr["memory_bytes"], self.memory_bytes),
+            (rr["num_gpus"], self.num_gpus),
+        ):
+            if need > 0:
+                count = min(count, left // need)
+        if rr["num_nodes"] > 1:
+            count = min(count, self.num_nodes // rr["num_nodes"])
+        return max(count, 0)
+
+    def take(self, rr: dict[str, Any], count: int) -> None:
+        self.num_cpus -= rr["num_cpus"] * count
+        self.memory_bytes -= rr["memory_bytes"] * count
+        self.num_gpus -= rr["num_gpus"] * count
+        if rr["num_nodes"] > 1:
+            self.num_nodes -= rr["num_nodes"] * count
+
+
+SORT_KEYS = {
+    "gpus_runtime_memory": lambda rr: (
+        -rr["num_gpus"],
+        -rr["runtime_seconds"],
+        -rr["memory_bytes"],
+    ),
+    "gpus_memory_runtime": lambda rr: (
+        -rr["num_gpus"],
+        -rr["memory_bytes"],
+        -rr["runtime_seconds"],
+    ),
+}
+SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
+
+
+def claim_jobs_based_on_resources(
+    workflow_id: int,
+    limit: int,
+    capacity: Capacity,
+    sort_method: str = "none",
+    strict_scheduler_match: bool = False,
+) -> tuple[list[int], str | None]:
+    """Claim ready jobs that fit ``capacity`` together; return (job IDs, reason if none)."""
+    from app.models.tables import ResourceRequirements
+
+    with write_transaction():
+        workflow = get_workflow(workflow_id)
+        if workflow.is_canceled:
+            return [], "Workflow is canceled"
+        if limit <= 0:
+            return [], "limit is zero"
+        requirements = [
+            rr
+            for rr in ResourceRequirements.select()
+            .where(ResourceRequirements.workflow_id == workflow_id)
+            .dicts()
+            if capacity.fits(rr)
+        ]
+        if not requirements:
+            return [], "No resource requirements fit the offered resources"
+        scheduler_filters: list[Any] = [
+            Job.scheduler_id.is_null() | (Job.scheduler_id == capacity.scheduler_config_id)
+        ]
+        chosen = _choose_fitting_jobs(
+            workflow_id, limit, capacity, requirements, sort_method, scheduler_filters
+        )
+        if not chosen and not strict_scheduler_match:
+            chosen = _choose_fitting_jobs(
+                workflow_id, limit, capacity, requirements, sort_method, []
+            )
+        claimed = _claim(workflow_id, chosen, capacity.compute_node_id)
+        return claimed, None if claimed else "No ready jobs fit the offered resources"
+
+
+def _choose_fitting_jobs(
+    workflow_id: int,
+    limit: int,
+    offered: Capacity,
+    requirements: list[dict[str, Any]],
+    sort_method: str,
+    extra_filters: list[Any],
+) -> list[int]:
+    capacity = dataclasses.replace(offered)
+    ready = [Job.workflow_id == workflow_id, Job.status == int(JobStatus.READY), *extra_filters]
+    chosen: list[int] = []
+    if sort_method not in SORT_KEYS:
+        # Natural (ID) order across requirement kinds, skipping jobs that no longer fit.
+        by_id = {rr["id"]: rr for rr in requirements}
+        query = (
+            Job.select(Job.id, Job.resource_requirements_id)
+            .where(*ready, Job.resource_requirements_id.in_(list(by_id)))
+            .order_by(Job.id)
+            .limit(limit)
+        )
+        for job_id, rr_id in query.tuples():
+            rr = by_id[rr_id]
+            if capacity.how_many(rr, 1):
+                capacity.take(rr, 1)
+                chosen.append(job_id)
+        return chosen
+    for rr in sorted(requirements, key=lambda rr: (SORT_KEYS[sort_method](rr), rr["id"])):
+        wanted = capacity.how_many(rr, limit - len(chosen))
+        if wanted <= 0:
+            continue
+        query = (
+            Job.select(Job.id)
+            .where(*ready, Job.resource_requirements_id == rr["id"])
+            .order_by(Job.id)
+            .limit(wanted)
+        )
+        ids = [row.id for row in query]
+        capacity.take(rr, len(ids))
+        chosen.extend(ids)
+        if len(chosen) >= limit:
+            break
+    return chosen
+
+
+def ready_job_requirements(
+    workflow_id: int, scheduler_config_id: int | None = None
+) -> dict[str, Any]:
+    """Totals over the ready jobs (optionally of one scheduler): what an allocation needs."""
+    from app.models.tables import ResourceRequirements as RR
+
+    get_workflow(workflow_id)
+    query = (
+        Job.select(
+            peewee.fn.COUNT(Job.id),
+            peewee.fn.SUM(RR.num_cpus),
+            peewee.fn.SUM(RR.num_gpus),
+            peewee.fn.SUM(RR.memory_bytes),
+            peewee.fn.MAX(RR.num_nodes),
+            peewee.fn.MAX(RR.runtime_seconds),
+        )
+        .join(RR, on=(RR.id == Job.resource_requirements_id))
+        .where(Job.workflow_id == workflow_id, Job.status == int(JobStatus.READY))
+    )
+    if scheduler_config_id is not None:
+        query = query.where(Job.scheduler_id == scheduler_config_id)
+    num_jobs, cpus, gpus, memory, nodes, runtime = query.tuples().get()
+    from app.models.units import format_runtime
+
+    return {
+        "num_jobs": num_jobs or 0,
+        "num_cpus": cpus or 0,
+        "num_gpus": gpus or 0,
+        "memory_gb": (memory or 0) / 1024**3,
+        "max_num_nodes": nodes or 0,
+        "max_runtime": format_runtime(runtime or 0),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# One job's run: start, complete, retry
+# --------------------------------------------------------------------------------------------
+
+
+def _check_run_id(workflow: Workflow, run_id: int) -> None:
+    if int(run_id) != workflow.run_id:
+        raise InvalidInput(
+            f"run_id {run_id} does not match the workflow's current run_id {workflow.run_id}"
+        )
+
+
+def start_job(job_id: int, run_id: int, compute_node_id: int) -> None:
+    """pending -> running on ``compute_node_id``; remembers the inputs the job runs with."""
+    with write_transaction():
+        job = get_job(job_id)
+        workflow = get_workflow(job.workflow_id)
+        _check_run_id(workflow, run_id)
+        require_same_workflow(ComputeNode, [compute_node_id], job.workflow_id, "compute_node_id")
+        if job.status != JobStatus.PENDING:
+            raise InvalidTransition(
+                job_id, label(job.status), "running", "only a pending job can be started"
+            )
+        moved = _move_jobs(
+            [job_id],
+            JobStatus.RUNNING,
+            [JobStatus.PENDING],
+            active_compute_node_id=compute_node_id,
+            input_hash=compute_input_hashes([job_id])[job_id],
+        )
+        if not moved:
+            raise InvalidTransition(job_id, label(job.status), "running", "job changed status")
+        record_event(
+            job.workflow_id,
+            "job",
+            "job_started",
+            job_id=job_id,
+            job_name=job.name,
+            run_id=run_id,
+            attempt_id=job.attempt_id,
+            compute_node_id=compute_node_id,
+        )
+        _propagate(Moves(job.workflow_id, {job_id: (JobStatus.PENDING, JobStatus.RUNNING)}))
+
+
+RESULT_FIELDS = (
+    "compute_node_id",
+    "return_code",
+    "exec_time_minutes",
+    "completion_time",
+    "peak_memory_bytes",
+    "avg_memory_bytes",
+    "peak_cpu_percent",
+    "avg_cpu_percent",
+)
+
+
+def complete_job(job_id: int, status: JobStatus, run_id: int, result: dict[str, Any]) -> int:
+    """Record a finished attempt and move the job to ``status``; return the result ID."""
+    if status not in TERMINAL:
+        raise InvalidInput(
+            f"complete_job status must be one of {', '.join(s.label for s in sorted(TERMINAL))}; "
+            f"got {status.label}"
+        )
+    with write_transaction():
+        job = get_job(job_id)
+        workflow = get_workflow(job.workflow_id)
+        _check_run_id(workflow, run_id)
+        _check_result_matches(job, run_id, result)
+        if job.status not in COMPLETABLE:
+            reason = (
+                "the job has already finished"
+                if job.status in COMPLETE
+                else "only a pending, running or pending_failed job can be completed"
+            )
+            raise InvalidTransition(job_id, label(job.status), status.label, reason)
+        result_id = _store_result(job, run_id, status, result)
+        moved = _move_jobs([job_id], status, COMPLETABLE, active_compute_node_id=None)
+        if not moved:
+            raise InvalidTransition(job_id, label(job.status), status.label, "job changed status")
+        poison = status in FAILURE and int(result["return_code"]) != 0
+        record_event(
+            job.workflow_id,
+            "job",
+            f"job_{status.label}",
+            job_id=job_id,
+            job_name=job.name,
+            run_id=run_id,
+            attempt_id=job.attempt_id,
+            return_code=result["return_code"],
+            compute_node_id=result.get("compute_node_id"),
+        )
+        moves = Moves(job.workflow_id)
+        moves.add(job_id, job.status, status, poison=poison)
+        _propagate(moves)
+        return result_id
+
+
+def _check_result_matches(job: Job, run_id: int, result: dict[str, Any]) -> None:
+    for key, expected in (("job_id", job.id), ("workflow_id", job.workflow_id), ("run_id", run_id)):
+        given = result.get(key)
+        if given is not None and int(given) != int(expected):
+            raise InvalidInput(f"result {key} {given} does not match {key} {expected}")
+
+
+def _store_result(job: Job, run_id: int, status: JobStatus, result: dict[str, Any]) -> int:
+    values = {key: result.get(key) for key in RESULT_FIELDS}
+    values["attempt_id"] = result.get("attempt_id") or job.attempt_id
+    result_id = Result.insert(
+        job_id=job.id, workflow_id=job.workflow_id, run_id=run_id, status=int(status), **values
+    ).execute()
+    WorkflowResult.insert(
+        workflow_id=job.workflow_id, job_id=job.id, result_id=result_id
+    ).on_conflict_replace().execute()
+    return result_id
+
+
+def retry_job(job_id: int, run_id: int, max_retries: int) -> None:
+    """Reserve another attempt for a failed job: back to ready with attempt_id + 1.
+
+    ``max_retries`` counts retries after the first attempt (Decision D5), so attempts run
+    1 .. max_retries + 1.
+    """
+    allowed = (JobStatus.RUNNING, JobStatus.FAILED, JobStatus.TERMINATED, JobStatus.PENDING_FAILED)
+    with write_transaction():
+        job = get_job(job_id)
+        workflow = get_workflow(job.workflow_id)
+        _check_run_id(workflow, run_id)
+        if job.status not in allowed:
+            raise InvalidTransition(
+                job_id,
+                label(job.status),
+                "ready",
+                "only a running, failed, terminated or pending_failed job can be retried",
+            )
+        if job.attempt_id > max_retries:
+            raise InvalidInput(
+                f"Job {job_id} has used all {max_retries} retries (attempt {job.attempt_id})"
+            )
+        moved = _move_jobs(
+            [job_id],
+            JobStatus.READY,
+            [job.status],
+            attempt_id=job.attempt_id + 1,
+            active_compute_node_id=None,
+        )
+        if not moved:
+            raise InvalidTransition(job_id, label(job.status), "ready", "job changed status")
+        record_event(
+            job.workflow_id,
+            "job",
+            "job_retried",
+            job_id=job_id,
+            job_name=job.name,
+            run_id=run_id,
+            attempt_id=job.attempt_id + 1,
+            max_retries=max_retries,
+        )
+        _propagate(Moves(job.workflow_id, {job_id: (job.status, JobStatus.READY)}))
+
+
+def manage_status_change(job_id: int, status: JobStatus, run_id: int) -> None:
+    """Set a job's status by hand, with the consequences the graph implies.
+
+    Moving to a complete status needs a result for this run; moving a complete job back to
+    an unfinished status sends everything downstream of it back to uninitialized.
+    """
+    with write_transaction():
+        job = get_job(job_id)
+        workflow = get_workflow(job.workflow_id)
+        _check_run_id(workflow, run_id)
+        result = None
+        if status in COMPLETE:
+            result = (
+                Result.select()
+                .where(Result.job_id == job_id, Result.run_id == run_id)
+                .order_by(Result.id.desc())
+                .first()
+            )
+            if result is None:
+                raise InvalidTransition(
+                    job_id, label(job.status), status.label, f"no result exists for run {run_id}"
+                )
+        if job.status in COMPLETE and status not in COMPLETE:
+            _reset_downstream(job.workflow_id, job_id)
+        poison = status in FAILURE and result is not None and result.return_code != 0
+        _set_status_by_hand(job, status, poison)
+
+
+def _reset_downstream(workflow_id: int, job_id: int) -> None:
+    frontier, seen = [job_id], {job_id}
+    downstream: list[int] = []
+    while frontier:
+        dependents = {dependent for dependent, _ in _dependents_of(frontier)} - seen
+        seen |= dependents
+        frontier = list(dependents)
+        downstream.extend(frontier)
+    for part in chunks(downstream):
+        Job.update(
+            status=int(JobStatus.UNINITIALIZED), unfinished_blockers=0, has_failed_blocker=False
+        ).where(Job.id.in_(part), Job.status.not_in(KEEP_ON_RESET)).execute()
+    if downstream:
+        record_event(
+            workflow_id, "job", "jobs_reset", reason="upstream job reset", **id_list(downstream)
+        )
+
+
+def _set_status_by_hand(job: Job, status: JobStatus, poison: bool) -> None:
+    if job.status == status:
+        return
+    moved = _move_jobs([job.id], status, [job.status])
+    if not moved:
+        raise InvalidTransition(job.id, label(job.status), status.label, "job changed status")
+    record_event(
+        job.workflow_id,
+        "job",
+        f"job_{status.label}",
+        job_id=job.id,
+        job_name=job.name,
+        previous_status=label(job.status),
+        manual=True,
+    )
+    moves = Moves(job.workflow_id)
+    moves.add(job.id, job.status, status, poison=poison)
+    _propagate(moves)
+
+
+def set_job_status(job_id: int, status: JobStatus) -> None:
+    """A status set through a plain job update (how ``disabled`` is entered, and how a
+    pending_failed job is classified as failed); consequences propagate as usual."""
+    with write_transaction():
+        job = get_job(job_id)
+        _set_status_by_hand(job, status, poison=status in (JobStatus.FAILED, JobStatus.TERMINATED))
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs: hashes, changed inputs, required files and user data
+# --------------------------------------------------------------------------------------------
+
+
+def job_relationships(job_ids: list[int]) -> dict[int, dict[str, list[int]]]:
+    """The five relation lists of each job, as the wire model names them."""
+    result: dict[int, dict[str, list[int]]] = {
+        job_id: {
+            "depends_on_job_ids": [],
+            "input_file_ids": [],
+            "output_file_ids": [],
+            "input_user_data_ids": [],
+            "output_user_data_ids": [],
+        }
+        for job_id in job_ids
+    }
+    for model, column, key in (
+        (JobDependsOn, "depends_on_job_id", "depends_on_job_ids"),
+        (JobInputFile, "file_id", "input_file_ids"),
+        (JobOutputFile, "file_id", "output_file_ids"),
+        (JobInputUserData, "user_data_id", "input_user_data_ids"),
+        (JobOutputUserData, "user_data_id", "output_user_data_ids"),
+    ):
+        other = getattr(model, column)
+        for part in chunks(job_ids):
+            query = model.select(model.job_id, other).where(model.job_id.in_(part)).order_by(other)
+            for job_id, other_id in query.tuples():
+                result[job_id][key].append(other_id)
+    return result
+
+
+def compute_input_hashes(job_ids: list[int]) -> dict[int, str]:
+    """SHA-256 of what defines a job's run.
+
+    Command, invocation script, relations, input user data contents and input file
+    modification times: if any differs from when the job last started, it must run again.
+    """
+    relations = job_relationships(job_ids)
+    jobs = {
+        row["id"]: row
+        for part in chunks(job_ids)
+        for row in Job.select(Job.id, Job.command, Job.invocation_script)
+        .where(Job.id.in_(part))
+        .dicts()
+    }
+    data_ids = sorted({i for rel in relations.values() for i in rel["input_user_data_ids"]})
+    data_by_id = {
+        row.id: row.data
+        for part in chunks(data_ids)
+        for row in UserData.select(UserData.id, UserData.data).where(UserData.id.in_(part))
+    }
+    file_ids = sorted({i for rel in relations.values() for i in rel["input_file_ids"]})
+    mtime_by_id = {
+        row.id: row.st_mtime
+        for part in chunks(file_ids)
+        for row in File.select(File.id, File.st_mtime).where(File.id.in_(part))
+    }
+    hashes: dict[int, str] = {}
+    for job_id in job_ids:
+        rel = relations[job_id]
+        document = {
+            "command": jobs[job_id]["command"],
+            "invocation_script": jobs[job_id]["invocation_script"],
+            **rel,
+            "input_user_data": [data_by_id.get(i) for i in rel["input_user_data_ids"]],
+            "input_file_mtimes": [mtime_by_id.get(i) for i in rel["input_file_ids"]],
+        }
+        hashes[job_id] = hashlib.sha256(
+            orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+        ).hexdigest()
+    return hashes
+
+
+def process_changed_job_inputs(workflow_id: int, dry_run: bool = False) -> list[str]:
+    """Completed jobs whose inputs differ from the ones they ran with go back to uninitialized.
+
+    Returns the names of those jobs. Their downstream is reset by the reinitialize that
+    follows (``initialize_jobs(only_uninitialized=True)``).
+    """
+    with write_transaction():
+        get_workflow(workflow_id)
+        finished = {
+            row.id: (row.name, row.input_hash)
+            for row in Job.select(Job.id, Job.name, Job.input_hash).where(
+                Job.workflow_id == workflow_id,
+                Job.status == int(JobStatus.COMPLETED),
+                Job.input_hash.is_null(False),
+            )
+        }
+        current = compute_input_hashes(list(finished))
+        changed = [job_id for job_id, (_, stored) in finished.items() if current[job_id] != stored]
+        if changed and not dry_run:
+            for part in chunks(changed):
+                Job.update(status=int(JobStatus.UNINITIALIZED)).where(Job.id.in_(part)).execute()
+            record_event(
+                workflow_id, "job", "jobs_reset", reason="inputs changed", **id_list(changed)
+            )
+        return sorted(finished[job_id][0] for job_id in changed)
+
+
+def required_existing_files(workflow_id: int) -> list[int]:
+    """Files some job reads that no job writes: they must exist before the run."""
+    get_workflow(workflow_id)
+    produced = JobOutputFile.select(JobOutputFile.file_id).where(
+        JobOutputFile.workflow_id == workflow_id
+    )
+    query = (
+        JobInputFile.select(JobInputFile.file_id)
+        .where(JobInputFile.workflow_id == workflow_id, JobInputFile.file_id.not_in(produced))
+        .distinct()
+        .order_by(JobInputFile.file_id)
+    )
+    return [row.file_id for row in query]
+
+
+def missing_user_data(workflow_id: int) -> list[int]:
+    """User data some job reads that holds no data and that no job writes."""
+    get_workflow(workflow_id)
+    produced = JobOutputUserData.select(JobOutputUserData.user_data_id).where(
+        JobOutputUserData.workflow_id == workflow_id
+    )
+    query = (
+        JobInputUserData.select(JobInputUserData.user_data_id)
+        .join(UserData, on=(UserData.id == JobInputUserData.user_data_id))
+        .where(
+            JobInputUserData.workflow_id == workflow_id,
+            JobInputUserData.user_data_id.not_in(produced),
+            UserData.data.is_null() | (UserData.data == "null"),
+        )
+        .distinct()
+        .order_by(JobInputUserData.user_data_id)
+    )
+    return [row.user_data_id for row in query]
+
+
+def job_ids(workflow_id: int) -> list[int]:
+    get_workflow(workflow_id)
+    return [
+        row.id for row in Job.select(Job.id).where(Job.workflow_id == workflow_id).order_by(Job.id)
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# The periodic safety net
+# --------------------------------------------------------------------------------------------
+
+
+def workflows_needing_sweep() -> list[int]:
+    """Workflows with blocked jobs, or complete but with on_workflow_complete not yet fired."""
+    blocked = Job.select(Job.workflow_id).where(Job.status == int(JobStatus.BLOCKED)).distinct()
+    waiting = actions.workflows_awaiting_completion()
+    return sorted({row.workflow_id for row in blocked} | set(waiting))
+
+
+def sweep_workflow(workflow_id: int) -> int:
+    """Recount blockers of blocked jobs from scratch and release what is free.
+
+    Dependents are normally released by the transaction that frees them; this catches
+    anything a crash or a hand edit of the database left behind. Returns jobs released.
+    """
+    with write_transaction():
+        blocker = Job.alias("blocker")
+        unfinished = (
+            JobDependsOn.select(peewee.fn.COUNT(JobDependsOn.depends_on_job_id))
+            .join(blocker, on=(blocker.id == JobDependsOn.depends_on_job_id))
+            .where(JobDependsOn.job_id == Job.id, blocker.status.not_in(DONE_CODES))
+        )
+        Job.update(unfinished_blockers=unfinished).where(
+            Job.workflow_id == workflow_id, Job.status == int(JobStatus.BLOCKED)
+        ).execute()
+        free = [
+            row.id
+            for row in Job.select(Job.id).where(
+                Job.workflow_id == workflow_id,
+                Job.status == int(JobStatus.BLOCKED),
+                Job.unfinished_blockers <= 0,
+            )
+        ]
+        to_ready, to_cancel = _split_releasable(free)
+        moves = Moves(workflow_id)
+        for job_id, old in _move_jobs(to_ready, JobStatus.READY, [JobStatus.BLOCKED]).items():
+            moves.add(job_id, old, JobStatus.READY)
+        for job_id, old in _move_jobs(to_cancel, JobStatus.CANCELED, [JobStatus.BLOCKED]).items():
+            moves.add(job_id, old, JobStatus.CANCELED, poison=True)
+        if moves.changes:
+            record_event(
+                workflow_id, "job", "jobs_released_by_sweep", **id_list(list(moves.changes))
+            )
+        _propagate(moves)
+        if not moves.changes:
+            check_workflow_complete(workflow_id, announce=False)
+        return len(moves.changes)

@@ -1,0 +1,334 @@
+"""Create, read, update and delete for the plain records of a workflow.
+
+Status changes never happen here (see ``lifecycle``); this module checks references: every
+ID a record points at must exist in the same workflow, so nothing half-valid is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import peewee
+
+from app.errors import Conflict, InvalidInput, not_found
+from app.models.common import get_workflow, require_same_workflow, utc_now_text
+from app.models.db import write_transaction
+from app.models.events import record_event
+from app.models.status import JobStatus
+from app.models.tables import (
+    BaseModel,
+    ComputeNode,
+    Event,
+    FailureHandler,
+    File,
+    Job,
+    LocalScheduler,
+    ResourceRequirements,
+    Result,
+    ScheduledComputeNode,
+    SlurmScheduler,
+    UserData,
+    Workflow,
+)
+from app.models.units import parse_memory, parse_runtime
+
+MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class Page:
+    offset: int = 0
+    limit: int = MAX_LIMIT
+    sort_by: str | None = None
+    reverse_sort: bool = False
+
+
+def list_page(
+    model: type[BaseModel], conditions: list[Any], page: Page, sortable: set[str] | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of ``model`` rows matching ``conditions`` and the total number that match."""
+    query = model.select()
+    if conditions:
+        query = query.where(*conditions)
+    total = query.count()
+    order_field = _sort_field(model, page.sort_by, sortable)
+    order = order_field.desc() if page.reverse_sort else order_field.asc()
+    tiebreak = _primary_sort_field(model)
+    rows = list(
+        query.order_by(order, tiebreak.desc() if page.reverse_sort else tiebreak.asc())
+        .offset(page.offset)
+        .limit(page.limit)
+        .dicts()
+    )
+    return rows, total
+
+
+def _primary_sort_field(model: type[BaseModel]) -> peewee.Field:
+    if "id" in model._meta.fields:
+        return model._meta.fields["id"]
+    return model._meta.sorted_fields[0]
+
+
+def _sort_field(model: type[BaseModel], sort_by: str | None, sortable: set[str] | None):
+    if not sort_by:
+        return _primary_sort_field(model)
+    allowed = sortable or set(model._meta.fields)
+    if sort_by not in allowed or sort_by not in model._meta.fields:
+        raise InvalidInput(
+            f"cannot sort by {sort_by!r}; choose one of {', '.join(sorted(allowed))}"
+        )
+    return model._meta.fields[sort_by]
+
+
+def get_row(model: type[BaseModel], record_id: int, label: str) -> dict[str, Any]:
+    row = model.select().where(model._meta.primary_key == record_id).dicts().first()
+    if row is None:
+        raise not_found(label, record_id)
+    return row
+
+
+# --------------------------------------------------------------------------------------------
+# Generic workflow-owned records
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A table of records that belong to one workflow, and how to check incoming values."""
+
+    model: type[BaseModel]
+    label: str
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] = lambda values: values
+
+
+def _columns(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
+    fields = model._meta.fields
+    return {key: value for key, value in values.items() if key in fields and key != "id"}
+
+
+def create_record(kind: Kind, values: dict[str, Any]) -> int:
+    with write_transaction():
+        workflow_id = int(values["workflow_id"])
+        get_workflow(workflow_id)
+        prepared = kind.prepare(dict(values))
+        return kind.model.insert(**_columns(kind.model, prepared)).execute()
+
+
+def update_record(kind: Kind, record_id: int, values: dict[str, Any]) -> None:
+    with write_transaction():
+        current = get_row(kind.model, record_id, kind.label)
+        given_workflow = values.get("workflow_id")
+        if given_workflow is not None and int(given_workflow) != current["workflow_id"]:
+            raise InvalidInput(
+                f"{kind.label} {record_id} belongs to workflow {current['workflow_id']}, "
+                f"not {given_workflow}"
+            )
+        prepared = kind.prepare({**current, **values, "workflow_id": current["workflow_id"]})
+        columns = _columns(kind.model, prepared)
+        kind.model.update(**columns).where(kind.model._meta.primary_key == record_id).execute()
+
+
+def delete_record(kind: Kind, record_id: int) -> dict[str, Any]:
+    with write_transaction():
+        row = get_row(kind.model, record_id, kind.label)
+        kind.model.delete().where(kind.model._meta.primary_key == record_id).execute()
+        return row
+
+
+def delete_workflow_records(kind: Kind, workflow_id: int) -> int:
+    with write_transaction():
+        get_workflow(workflow_id)
+        return kind.model.delete().where(kind.model.workflow_id == workflow_id).execute()
+
+
+# --------------------------------------------------------------------------------------------
+# Per-kind checks
+# --------------------------------------------------------------------------------------------
+
+
+def _prepare_resource_requirements(values: dict[str, Any]) -> dict[str, Any]:
+    for key in ("num_cpus", "num_gpus", "num_nodes"):
+        if values.get(key) is not None and int(values[key]) < 0:
+            raise InvalidInput(f"{key} must not be negative")
+    if values.get("num_nodes") is not None and int(values["num_nodes"]) < 1:
+        raise InvalidInput("num_nodes must be at least 1")
+    memory = values.get("memory") or "1m"
+    runtime = values.get("runtime") or "P0DT1M"
+    try:
+        values["memory_bytes"] = parse_memory(memory)
+        values["runtime_seconds"] = parse_runtime(runtime)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    values["memory"], values["runtime"] = memory, runtime
+    return values
+
+
+def _reject_default_name(values: dict[str, Any]) -> dict[str, Any]:
+    if values.get("name") == DEFAULT_RR_NAME:
+        raise Conflict(f"the resource requirements name {DEFAULT_RR_NAME!r} is reserved")
+    return _prepare_resource_requirements(values)
+
+
+def _prepare_json_text(field: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def prepare(values: dict[str, Any]) -> dict[str, Any]:
+        if field in values and not isinstance(values[field], str | type(None)):
+            values[field] = orjson.dumps(values[field]).decode()
+        return values
+
+    return prepare
+
+
+RULE_KEYS = {"exit_codes", "match_all_exit_codes", "recovery_script", "max_retries"}
+
+
+def _prepare_failure_handler(values: dict[str, Any]) -> dict[str, Any]:
+    rules = values.get("rules")
+    if not isinstance(rules, str):
+        rules = orjson.dumps(rules).decode()
+    try:
+        parsed = orjson.loads(rules)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"rules must be a JSON array of rule objects: {exc}") from None
+    if not isinstance(parsed, list) or not all(isinstance(rule, dict) for rule in parsed):
+        raise InvalidInput("rules must be a JSON array of rule objects")
+    for index, rule in enumerate(parsed):
+        unknown = set(rule) - RULE_KEYS
+        if unknown:
+            raise InvalidInput(
+                f"rules[{index}] has unknown keys {sorted(unknown)}; allowed: {sorted(RULE_KEYS)}"
+            )
+    values["rules"] = rules
+    return values
+
+
+def _prepare_result(values: dict[str, Any]) -> dict[str, Any]:
+    require_same_workflow(Job, [values["job_id"]], int(values["workflow_id"]), "job_id")
+    values["status"] = int(JobStatus.parse(values["status"]))
+    return values
+
+
+def _prepare_compute_node(values: dict[str, Any]) -> dict[str, Any]:
+    scheduler = values.get("scheduler")
+    if isinstance(scheduler, str):
+        scheduler = orjson.loads(scheduler)
+    if isinstance(scheduler, dict) and scheduler.get("scheduled_compute_node_id") is not None:
+        values["scheduled_compute_node_id"] = int(scheduler["scheduled_compute_node_id"])
+    return _prepare_json_text("scheduler")(values)
+
+
+def _prepare_event(values: dict[str, Any]) -> dict[str, Any]:
+    data = values.get("data")
+    values["category"] = data.get("category") if isinstance(data, dict) else None
+    values["data"] = orjson.dumps(data).decode()
+    return values
+
+
+RESOURCE_REQUIREMENTS = Kind(ResourceRequirements, "Resource requirements", _reject_default_name)
+FILES = Kind(File, "File")
+USER_DATA = Kind(UserData, "User data", _prepare_json_text("data"))
+RESULTS = Kind(Result, "Result", _prepare_result)
+EVENTS = Kind(Event, "Event", _prepare_event)
+COMPUTE_NODES = Kind(ComputeNode, "Compute node", _prepare_compute_node)
+SCHEDULED_COMPUTE_NODES = Kind(ScheduledComputeNode, "Scheduled compute node")
+SLURM_SCHEDULERS = Kind(SlurmScheduler, "Slurm scheduler")
+LOCAL_SCHEDULERS = Kind(LocalScheduler, "Local scheduler")
+FAILURE_HANDLERS = Kind(FailureHandler, "Failure handler", _prepare_failure_handler)
+
+
+def update_resource_requirements(record_id: int, values: dict[str, Any]) -> None:
+    """Updating keeps the reserved ``default`` name, but a record can't be renamed to it."""
+    current = get_row(ResourceRequirements, record_id, RESOURCE_REQUIREMENTS.label)
+    renaming_to_default = (
+        values.get("name") == DEFAULT_RR_NAME and current["name"] != DEFAULT_RR_NAME
+    )
+    kind = (
+        RESOURCE_REQUIREMENTS
+        if renaming_to_default
+        else Kind(ResourceRequirements, RESOURCE_REQUIREMENTS.label, _prepare_resource_requirements)
+    )
+    update_record(kind, record_id, values)
+
+
+# --------------------------------------------------------------------------------------------
+# Workflows
+# --------------------------------------------------------------------------------------------
+
+DEFAULT_RR_NAME = "default"
+SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
+
+WORKFLOW_FIELDS = {
+    "name",
+    "user",
+    "description",
+    "compute_node_expiration_buffer_seconds",
+    "compute_node_wait_for_new_jobs_seconds",
+    "compute_node_ignore_workflow_completion",
+    "compute_node_wait_for_healthy_database_minutes",
+    "compute_node_min_time_for_new_jobs_seconds",
+    "jobs_sort_method",
+    "resource_monitor_config",
+    "slurm_defaults",
+    "use_pending_failed",
+}
+
+
+def _workflow_values(values: dict[str, Any]) -> dict[str, Any]:
+    chosen = {
+        key: value for key, value in values.items() if key in WORKFLOW_FIELDS and value is not None
+    }
+    method = chosen.get("jobs_sort_method")
+    if method is not None and method not in SORT_METHODS:
+        raise InvalidInput(
+            f"unknown jobs_sort_method {method!r}; expected one of {', '.join(SORT_METHODS)}"
+        )
+    for key in ("resource_monitor_config", "slurm_defaults"):
+        if key in chosen and not isinstance(chosen[key], str):
+            chosen[key] = orjson.dumps(chosen[key]).decode()
+    return chosen
+
+
+def create_workflow(values: dict[str, Any]) -> int:
+    """A new workflow with its ``default`` resource requirements (1 CPU, 1m, one minute)."""
+    with write_transaction():
+        workflow_id = Workflow.insert(
+            timestamp=values.get("timestamp") or utc_now_text(), **_workflow_values(values)
+        ).execute()
+        ResourceRequirements.insert(
+            workflow_id=workflow_id,
+            name=DEFAULT_RR_NAME,
+            **_prepare_resource_requirements({}),
+        ).execute()
+        record_event(workflow_id, "workflow", "workflow_created", name=values["name"])
+        return workflow_id
+
+
+def update_workflow(workflow_id: int, values: dict[str, Any]) -> None:
+    with write_transaction():
+        get_workflow(workflow_id)
+        chosen = _workflow_values(values)
+        if chosen:
+            Workflow.update(**chosen).where(Workflow.id == workflow_id).execute()
+
+
+def delete_workflow(workflow_id: int) -> dict[str, Any]:
+    """Delete a workflow and, by cascade, everything that belongs to it."""
+    with write_transaction():
+        row = get_row(Workflow, workflow_id, "Workflow")
+        Workflow.delete().where(Workflow.id == workflow_id).execute()
+        return row
+
+
+def default_resource_requirements_id(workflow_id: int) -> int:
+    row = ResourceRequirements.get_or_none(
+        ResourceRequirements.workflow_id == workflow_id,
+        ResourceRequirements.name == DEFAULT_RR_NAME,
+    )
+    if row is None:
+        # A workflow imported from an older database may lack it; create it on demand.
+        return ResourceRequirements.insert(
+            workflow_id=workflow_id, name=DEFAULT_RR_NAME, **_prepare_resource_requirements({})
+        ).execute()
+    return row.id

@@ -1,0 +1,63 @@
+"""SQLite-only details: pragmas, ``BEGIN IMMEDIATE`` and the in-process write lock.
+
+Durability choice: WAL journal with ``synchronous=NORMAL``. A crash of the server process
+(including ``kill -9``) loses no committed transaction; a power loss or kernel crash can lose
+the last transactions committed since the previous WAL sync, but never corrupts the file.
+Set ``TORC_SQLITE_SYNCHRONOUS=FULL`` to make every commit survive power loss as well, at the
+cost of one fsync per write transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+
+import peewee
+
+BUSY_TIMEOUT_MS = 60_000
+
+
+def sqlite_pragmas() -> dict[str, object]:
+    return {
+        "journal_mode": "wal",
+        "synchronous": os.environ.get("TORC_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
+        "foreign_keys": 1,
+        "busy_timeout": BUSY_TIMEOUT_MS,
+        "cache_size": -64_000,
+        "temp_store": "memory",
+    }
+
+
+class SqliteBackend:
+    """One SQLite file shared by every request thread and the Huey workers of this process.
+
+    SQLite allows one writer at a time. Letting threads race for the file lock makes them
+    sleep in SQLite's busy handler; a process-wide lock queues them instead, so a write waits
+    only as long as the write in front of it. Other processes still meet the busy timeout.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.db = peewee.SqliteDatabase(
+            path,
+            pragmas=sqlite_pragmas(),
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
+        )
+        self._write_lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def write_transaction(self) -> Iterator[None]:
+        with self._write_lock:
+            if self.db.in_transaction():
+                with self.db.atomic():
+                    yield
+            else:
+                with self.db.atomic("IMMEDIATE"):
+                    yield
+
+    def close(self) -> None:
+        if not self.db.is_closed():
+            self.db.close()

@@ -1,0 +1,97 @@
+"""Job status codes and the status sets the lifecycle reasons with.
+
+The integers are stored in the database; JSON uses the lowercase names.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class JobStatus(IntEnum):
+    UNINITIALIZED = 0
+    BLOCKED = 1
+    READY = 2
+    PENDING = 3
+    RUNNING = 4
+    COMPLETED = 5
+    FAILED = 6
+    CANCELED = 7
+    TERMINATED = 8
+    DISABLED = 9
+    PENDING_FAILED = 10
+
+    @property
+    def label(self) -> str:
+        """The wire name, e.g. ``pending_failed``."""
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: str | int) -> JobStatus:
+        """Accept a wire name (any case) or a code; raise ValueError otherwise."""
+        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+            return cls(int(value))
+        try:
+            return cls[str(value).strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown job status {value!r}") from None
+
+
+STATUS_NAMES: tuple[str, ...] = tuple(status.label for status in JobStatus)
+
+# Statuses a finished job can be reported with (complete_job accepts these).
+TERMINAL = frozenset(
+    {
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.CANCELED,
+        JobStatus.TERMINATED,
+        JobStatus.PENDING_FAILED,
+    }
+)
+
+# A blocker in one of these no longer holds its dependents back (Decision D11 adds disabled).
+DONE_FOR_UNBLOCKING = frozenset(
+    {
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.CANCELED,
+        JobStatus.TERMINATED,
+        JobStatus.DISABLED,
+    }
+)
+
+# The workflow is complete when every job is in one of these (pending_failed is not).
+DONE_FOR_WORKFLOW = DONE_FOR_UNBLOCKING
+
+# "Complete" in the upstream sense: a job that finished running (manage_status_change rules).
+COMPLETE = frozenset(
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TERMINATED}
+)
+
+# A blocker finishing in one of these cancels dependents that ask for it.
+FAILURE = frozenset({JobStatus.FAILED, JobStatus.TERMINATED, JobStatus.CANCELED})
+
+# reset-status --failed-only resets these.
+RESETTABLE_FAILED = frozenset(
+    {JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TERMINATED, JobStatus.PENDING_FAILED}
+)
+
+# Trigger satisfaction for job-based workflow actions.
+ACTION_READY_STATES = frozenset(
+    {
+        JobStatus.READY,
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.CANCELED,
+        JobStatus.TERMINATED,
+    }
+)
+ACTION_COMPLETE_STATES = COMPLETE
+
+ACTIVE = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
+
+
+def codes(statuses: frozenset[JobStatus]) -> list[int]:
+    """The integer codes of a status set, sorted, for SQL ``IN`` clauses."""
+    return sorted(int(status) for status in statuses)

@@ -1,0 +1,48 @@
+"""Background work on Huey: one SqliteHuey instance, in its own file beside the database.
+
+Importing this package registers every task. ``configure()`` points the instance at its
+file before a consumer starts; tests may instead set ``huey.immediate = True``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+from huey import SqliteHuey
+
+huey = SqliteHuey("torc", filename="torc_huey.db", results=False, utc=True)
+
+
+class Every:
+    """A periodic-task schedule of N seconds (Huey's crontab only has minutes)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._next = 0.0
+
+    def __call__(self, _now: datetime) -> bool:
+        current = time.monotonic()
+        if current >= self._next:
+            self._next = current + self.seconds
+            return True
+        return False
+
+
+COMPLETION_CHECK = Every(30.0)
+ORPHAN_CHECK = Every(30.0)
+
+
+def huey_path_for(database: str) -> Path:
+    """``/data/torc.db`` -> ``/data/torc_huey.db``."""
+    path = Path(database)
+    return path.with_name(f"{path.stem}_huey.db")
+
+
+def configure(filename: str | Path) -> None:
+    huey.storage_kwargs["filename"] = str(filename)
+    huey.storage = huey.create_storage()
+
+
+from app.tasks import checks  # noqa: E402,F401  (registers the tasks)

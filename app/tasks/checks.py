@@ -1,0 +1,21 @@
+"""Periodic safety-net checks. The lifecycle does the real work; these only call it."""
+
+from __future__ import annotations
+
+import logging
+
+from app.models import lifecycle
+from app.tasks import COMPLETION_CHECK, huey
+
+logger = logging.getLogger(__name__)
+
+
+@huey.periodic_task(COMPLETION_CHECK, retries=0)
+def completion_check() -> None:
+    """Release blocked jobs whose blockers are all done, and notice finished workflows."""
+    for workflow_id in lifecycle.workflows_needing_sweep():
+        released = lifecycle.sweep_workflow(workflow_id)
+        if released:
+            logger.warning(
+                "completion check released %d job(s) in workflow %d", released, workflow_id
+            )
