@@ -20,9 +20,10 @@ class ConfigError(ValueError):
     """A configuration file or variable that cannot be used."""
 
 
-def config_paths() -> dict[str, Path]:
+def config_paths(environ: Mapping[str, str] | None = None) -> dict[str, Path]:
     """The three config files, in precedence order (later wins)."""
-    user_dir = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    environ = os.environ if environ is None else environ
+    user_dir = Path(environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return {
         "system": Path("/etc/torc/config.toml"),
         "user": user_dir / "torc" / "config.toml",
@@ -75,7 +76,7 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 def load_layers(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Files then environment, merged (flags are applied by the caller)."""
     merged: dict[str, Any] = {}
-    for path in config_paths().values():
+    for path in config_paths(environ).values():
         merged = merge(merged, read_toml(path))
     return merge(merged, env_overrides(environ))
 

@@ -19,8 +19,12 @@ from app.version import __version__
 logger = logging.getLogger("torc.server")
 
 
-class Shutdown(Exception):
-    """Raised in the main thread by SIGTERM/SIGINT to leave the serving loop."""
+class Shutdown(SystemExit):
+    """Raised in the main thread by SIGTERM/SIGINT to leave the serving loop.
+
+    A SystemExit, because waitress's loop treats other exceptions raised inside a request
+    handler as that request's error and keeps serving.
+    """
 
 
 def _flags(**given: Any) -> dict[str, Any]:
@@ -85,42 +89,44 @@ def serve(settings: dict[str, Any]) -> None:
     from waitress.server import create_server
 
     from app import create_app
+    from app.models.db import close_database
     from app.tasks import huey_path_for
 
     database = settings["database"] or "torc.db"
-    try:
-        app = create_app({"DATABASE": database})
-    except Exception as exc:  # noqa: BLE001  (any failure to open is fatal and reported)
-        raise click.ClickException(f"cannot open database {database}: {exc}") from None
-    server = create_server(
-        app,
-        host=settings["url"],
-        port=settings["port"],
-        threads=max(1, settings["threads"]),
-        ident="torc-server",
-        channel_timeout=300,
-        connection_limit=1000,
-    )
-    port = server.effective_port
-    print(f"TORC_SERVER_PORT={port}", flush=True)
-    consumer = start_consumer(huey_path_for(database), settings)
-    logger.info(
-        "Starting torc-server version=%s database=%s threads=%s",
-        __version__,
-        Path(database).resolve() if database != ":memory:" else database,
-        settings["threads"],
-    )
-    logger.info("Listening on %s:%s", settings["url"], port)
+    server = consumer = None
     _raise_on_signals()
     try:
-        server.run()
+        try:
+            app = create_app({"DATABASE": database})
+        except Exception as exc:  # noqa: BLE001  (any failure to open is fatal and reported)
+            raise click.ClickException(f"cannot open database {database}: {exc}") from None
+        server = create_server(
+            app,
+            host=settings["url"],
+            port=settings["port"],
+            threads=max(1, settings["threads"]),
+            ident="torc-server",
+            channel_timeout=300,
+            connection_limit=1000,
+        )
+        print(f"TORC_SERVER_PORT={server.effective_port}", flush=True)
+        consumer = start_consumer(huey_path_for(database), settings)
+        logger.info(
+            "Starting torc-server version=%s database=%s threads=%s",
+            __version__,
+            database,
+            settings["threads"],
+        )
+        logger.info("Listening on %s:%s", settings["url"], server.effective_port)
+        server.run()  # returns when a signal raises Shutdown inside it
     except (Shutdown, KeyboardInterrupt):
-        logger.info("Shutting down")
+        pass
     finally:
-        server.close()
-        consumer.stop(graceful=True)
-        from app.models.db import close_database
-
+        logger.info("Shutting down")
+        if server is not None:
+            server.close()
+        if consumer is not None:
+            consumer.stop(graceful=True)
         close_database()
 
 

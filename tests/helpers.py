@@ -63,7 +63,9 @@ def start_server(
     directory.mkdir(parents=True, exist_ok=True)
     database = database or directory / "torc.db"
     log = directory / "server.log"
-    command = server_command("--url", "127.0.0.1", "--port", "0", "--database", str(database), *args)
+    command = server_command(
+        "--url", "127.0.0.1", "--port", "0", "--database", str(database), *args
+    )
     repo = Path(__file__).resolve().parent.parent
     full_env = {**os.environ, "PYTHONPATH": str(repo), **(env or {})}
     with log.open("w") as log_handle:
@@ -112,8 +114,10 @@ def _wait_until_ready(proc: ServerProcess, timeout: float) -> None:
 
 class ApiError(AssertionError):
     def __init__(self, response: requests.Response) -> None:
-        super().__init__(f"{response.request.method} {response.url} -> {response.status_code}: "
-                         f"{response.text[:500]}")
+        super().__init__(
+            f"{response.request.method} {response.url} -> {response.status_code}: "
+            f"{response.text[:500]}"
+        )
         self.response = response
 
 
@@ -127,9 +131,7 @@ class Api:
     def close(self) -> None:
         self.session.close()
 
-    def request(
-        self, method: str, path: str, *, expect: int = 200, **kwargs: Any
-    ) -> Any:
+    def request(self, method: str, path: str, *, expect: int = 200, **kwargs: Any) -> Any:
         response = self.session.request(method, self.base_url + path, timeout=60, **kwargs)
         if response.status_code != expect:
             raise ApiError(response)

@@ -35,8 +35,12 @@ ORPHAN_CHECK = Every(30.0)
 
 
 def huey_path_for(database: str) -> Path:
-    """``/data/torc.db`` -> ``/data/torc_huey.db``."""
-    path = Path(database)
+    """``/data/torc.db`` (or ``sqlite:////data/torc.db``) -> ``/data/torc_huey.db``."""
+    from app.models.db import sqlite_path_from_url
+
+    path = Path(sqlite_path_from_url(database) or "torc.db")
+    if str(path) == ":memory:":
+        return Path("torc_huey.db")
     return path.with_name(f"{path.stem}_huey.db")
 
 

@@ -1,0 +1,149 @@
+"""Schema creation, in-place migration, refusal of newer databases, and cascading deletes."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from app.models import db as db_module
+from app.models.migrate import SchemaError
+from app.models.tables import ALL_MODELS
+from tests.helpers import Api, ServerProcess
+
+
+def applied(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return [row[0] for row in conn.execute("SELECT name FROM schema_migration ORDER BY id")]
+
+
+def test_fresh_database_gets_every_table(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    db_module.open_database(str(path))
+    db_module.close_database()
+    with sqlite3.connect(path) as conn:
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert {model._meta.table_name for model in ALL_MODELS} <= tables
+    assert applied(path) == ["0001_initial"]
+    assert journal == "wal"
+
+
+def test_reopening_keeps_data_and_applies_nothing_twice(tmp_path: Path) -> None:
+    path = tmp_path / "keep.db"
+    db_module.open_database(str(path))
+    from app.models import records
+
+    workflow_id = records.create_workflow({"name": "kept", "user": "u"})
+    db_module.close_database()
+    db_module.open_database(str(path))
+    from app.models.tables import Workflow
+
+    assert Workflow.get_by_id(workflow_id).name == "kept"
+    db_module.close_database()
+    assert applied(path) == ["0001_initial"]
+
+
+def test_new_migration_is_applied_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "old.db"
+    db_module.open_database(str(path))
+    from app.models import records
+
+    workflow_id = records.create_workflow({"name": "before-upgrade", "user": "u"})
+    db_module.close_database()
+
+    newer = tmp_path / "migrations"
+    shutil.copytree(db_module.MIGRATIONS_DIR, newer)
+    (newer / "0002_add_workflow_project.py").write_text(
+        "from peewee import TextField\n\n"
+        "def up(migrator, db):\n"
+        "    migrator.migrate(migrator.add_column('workflow', 'project', TextField(null=True)))\n"
+    )
+    monkeypatch.setattr(db_module, "MIGRATIONS_DIR", newer)
+    monkeypatch.setattr("app.models.migrate.MIGRATIONS_DIR", newer)
+    db_module.open_database(str(path))
+    db_module.close_database()
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(workflow)")}
+        name = conn.execute("SELECT name FROM workflow WHERE id = ?", (workflow_id,)).fetchone()
+    assert "project" in columns
+    assert name == ("before-upgrade",)
+    assert applied(path) == ["0001_initial", "0002_add_workflow_project"]
+
+
+def test_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    db_module.open_database(str(path))
+    db_module.close_database()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO schema_migration (name, applied) VALUES ('0099_future', '2030-01-01')"
+        )
+    with pytest.raises(SchemaError, match="newer version"):
+        db_module.open_database(str(path))
+    db_module.close_database()
+
+
+def test_deleting_a_workflow_deletes_everything_it_owns(api: Api, server: ServerProcess) -> None:
+    wf = api.workflow("doomed")
+    keep = api.workflow("kept")
+    f = api.file(wf, "f")
+    data = api.post("/user_data", {"workflow_id": wf, "name": "d", "data": {"x": 1}})["id"]
+    handler = api.post(
+        "/failure_handlers", {"workflow_id": wf, "name": "h", "rules": '[{"exit_codes": [1]}]'}
+    )["id"]
+    a = api.job(
+        wf, "a", output_file_ids=[f], output_user_data_ids=[data], failure_handler_id=handler
+    )
+    api.job(wf, "b", input_file_ids=[f], input_user_data_ids=[data])
+    api.job(keep, "survivor")
+    api.post(
+        "/slurm_schedulers", {"workflow_id": wf, "account": "x", "nodes": 1, "walltime": "1:00:00"}
+    )
+    api.post("/local_schedulers", {"workflow_id": wf})
+    api.post(
+        "/scheduled_compute_nodes",
+        {
+            "workflow_id": wf,
+            "scheduler_id": 1,
+            "scheduler_config_id": 1,
+            "scheduler_type": "slurm",
+            "status": "pending",
+        },
+    )
+    api.post(
+        f"/workflows/{wf}/actions",
+        {
+            "workflow_id": wf,
+            "trigger_type": "on_jobs_complete",
+            "action_type": "run_commands",
+            "action_config": {"commands": ["true"]},
+            "job_ids": [a],
+        },
+    )
+    api.post(f"/workflows/{wf}/remote_workers", ["host1", "user@host2:22"])
+    group = api.post("/access_groups", {"name": "cascade-team"})["id"]
+    api.post(f"/workflows/{wf}/access_groups", {"workflow_id": wf, "group_id": group})
+    api.initialize(wf)
+    api.claim(wf)
+    api.finish(a)
+
+    deleted = api.delete(f"/workflows/{wf}")
+    assert deleted["id"] == wf
+    with sqlite3.connect(server.database) as conn:
+        for model in ALL_MODELS:
+            if "workflow_id" not in model._meta.fields:
+                continue
+            table = model._meta.table_name
+            count = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE workflow_id = ?", (wf,))
+            assert count.fetchone()[0] == 0, table
+        orphans = conn.execute(
+            "SELECT COUNT(*) FROM workflow_action_job WHERE job_id NOT IN (SELECT id FROM job)"
+        ).fetchone()[0]
+        assert orphans == 0
+    assert api.statuses(keep) == {"survivor": "uninitialized"}
+    assert api.get(f"/access_groups/{group}")["name"] == "cascade-team"
