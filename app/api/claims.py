@@ -17,8 +17,8 @@ from app.api.schemas import (
     ReadyJobRequirementsArgs,
 )
 from app.errors import InvalidInput
-from app.models import lifecycle
-from app.models.lifecycle import Capacity
+from app.models import fitting, lifecycle
+from app.models.fitting import Capacity
 from app.models.tables import Job
 from app.models.units import parse_runtime
 
@@ -90,5 +90,5 @@ def capacity_of(resources: dict[str, Any]) -> Capacity:
 @blp.response(200, GetReadyJobRequirementsResponse)
 @blp.doc(operationId="get_ready_job_requirements")
 def ready_job_requirements(args: dict[str, Any], workflow_id: int) -> Response:
-    totals = lifecycle.ready_job_requirements(workflow_id, args.get("scheduler_config_id"))
+    totals = fitting.ready_job_requirements(workflow_id, args.get("scheduler_config_id"))
     return wire.json_response(totals)

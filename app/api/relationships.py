@@ -20,7 +20,7 @@ from app.api.schemas import (
     OffsetLimitArgs,
     list_response,
 )
-from app.models import lifecycle
+from app.models import inputs
 from app.models.common import get_workflow
 from app.models.records import Page
 from app.models.tables import (
@@ -141,7 +141,7 @@ def job_user_data_relationships(args: dict[str, Any], workflow_id: int) -> Respo
 @blp.response(200, ListJobIdsResponse)
 @blp.doc(operationId="list_job_ids")
 def job_ids(workflow_id: int) -> Response:
-    ids = lifecycle.job_ids(workflow_id)
+    ids = inputs.job_ids(workflow_id)
     return wire.json_response({"job_ids": ids, "count": len(ids)})
 
 
@@ -153,7 +153,7 @@ def job_ids(workflow_id: int) -> Response:
 @blp.response(200, ListRequiredExistingFilesResponse)
 @blp.doc(operationId="list_required_existing_files")
 def required_existing_files(workflow_id: int) -> Response:
-    return wire.json_response({"files": lifecycle.required_existing_files(workflow_id)})
+    return wire.json_response({"files": inputs.required_existing_files(workflow_id)})
 
 
 @blp.route(
@@ -164,4 +164,4 @@ def required_existing_files(workflow_id: int) -> Response:
 @blp.response(200, ListMissingUserDataResponse)
 @blp.doc(operationId="list_missing_user_data")
 def missing_user_data(workflow_id: int) -> Response:
-    return wire.json_response({"user_data": lifecycle.missing_user_data(workflow_id)})
+    return wire.json_response({"user_data": inputs.missing_user_data(workflow_id)})

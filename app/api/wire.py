@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from flask import Response
 
-from app.models.lifecycle import job_relationships
+from app.models.inputs import job_relationships
 from app.models.records import MAX_LIMIT, Page
 from app.models.status import JobStatus
 

@@ -10,22 +10,22 @@ status, so completing a job costs O(its dependents), never O(workflow).
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import peewee
 
 from app.errors import InvalidInput, InvalidTransition
+from app.graph import cycle_members
 from app.models import actions
 from app.models.common import chunks, get_job, get_workflow, require_same_workflow
 from app.models.db import write_transaction
 from app.models.events import id_list, record_event
+from app.models.fitting import Capacity, choose_fitting_jobs, fitting_requirements
+from app.models.inputs import compute_input_hashes
 from app.models.status import (
     ACTIVE,
     COMPLETE,
@@ -39,7 +39,6 @@ from app.models.status import (
 )
 from app.models.tables import (
     ComputeNode,
-    File,
     Job,
     JobDependsOn,
     JobInputFile,
@@ -48,7 +47,6 @@ from app.models.tables import (
     JobOutputUserData,
     Result,
     ScheduledComputeNode,
-    UserData,
     Workflow,
     WorkflowResult,
 )
@@ -457,30 +455,6 @@ def _refuse_cycles(workflow_id: int) -> None:
         )
 
 
-def cycle_members(edges: list[tuple[int, int]]) -> list[int]:
-    """Jobs left after repeatedly removing jobs with no remaining blockers (Kahn)."""
-    blockers_left: Counter[int] = Counter()
-    dependents: dict[int, list[int]] = {}
-    nodes: set[int] = set()
-    for job_id, blocker in edges:
-        blockers_left[job_id] += 1
-        dependents.setdefault(blocker, []).append(job_id)
-        nodes.add(job_id)
-        nodes.add(blocker)
-    queue = [node for node in nodes if blockers_left[node] == 0]
-    removed = 0
-    while queue:
-        node = queue.pop()
-        removed += 1
-        for dependent in dependents.get(node, ()):
-            blockers_left[dependent] -= 1
-            if blockers_left[dependent] == 0:
-                queue.append(dependent)
-    if removed == len(nodes):
-        return []
-    return sorted(node for node in nodes if blockers_left[node] > 0)
-
-
 def _reset_downstream_of_uninitialized(workflow_id: int) -> None:
     frontier = [
         row.id
@@ -574,66 +548,6 @@ def _claim(workflow_id: int, job_ids: list[int], compute_node_id: int | None = N
     return claimed
 
 
-@dataclass
-class Capacity:
-    """What a compute node offers one claim: the ComputeNodesResources body."""
-
-    num_cpus: int
-    memory_bytes: int
-    num_gpus: int
-    num_nodes: int
-    time_limit_seconds: float | None = None
-    scheduler_config_id: int | None = None
-    compute_node_id: int | None = None
-
-    def fits(self, rr: dict[str, Any]) -> bool:
-        return (
-            rr["num_cpus"] <= self.num_cpus
-            and rr["memory_bytes"] <= self.memory_bytes
-            and rr["num_gpus"] <= self.num_gpus
-            and rr["num_nodes"] <= self.num_nodes
-            and (
-                self.time_limit_seconds is None or rr["runtime_seconds"] <= self.time_limit_seconds
-            )
-        )
-
-    def how_many(self, rr: dict[str, Any], wanted: int) -> int:
-        """How many jobs needing ``rr`` fit in what is left (at most ``wanted``)."""
-        count = wanted
-        for need, left in (
-            (rr["num_cpus"], self.num_cpus),
-            (rr["memory_bytes"], self.memory_bytes),
-            (rr["num_gpus"], self.num_gpus),
-        ):
-            if need > 0:
-                count = min(count, left // need)
-        if rr["num_nodes"] > 1:
-            count = min(count, self.num_nodes // rr["num_nodes"])
-        return max(count, 0)
-
-    def take(self, rr: dict[str, Any], count: int) -> None:
-        self.num_cpus -= rr["num_cpus"] * count
-        self.memory_bytes -= rr["memory_bytes"] * count
-        self.num_gpus -= rr["num_gpus"] * count
-        if rr["num_nodes"] > 1:
-            self.num_nodes -= rr["num_nodes"] * count
-
-
-SORT_KEYS = {
-    "gpus_runtime_memory": lambda rr: (
-        -rr["num_gpus"],
-        -rr["runtime_seconds"],
-        -rr["memory_bytes"],
-    ),
-    "gpus_memory_runtime": lambda rr: (
-        -rr["num_gpus"],
-        -rr["memory_bytes"],
-        -rr["runtime_seconds"],
-    ),
-}
-SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
-
-
 def claim_jobs_based_on_resources(
     workflow_id: int,
     limit: int,
@@ -642,113 +556,27 @@ def claim_jobs_based_on_resources(
     strict_scheduler_match: bool = False,
 ) -> tuple[list[int], str | None]:
     """Claim ready jobs that fit ``capacity`` together; return (job IDs, reason if none)."""
-    from app.models.tables import ResourceRequirements
-
     with write_transaction():
         workflow = get_workflow(workflow_id)
         if workflow.is_canceled:
             return [], "Workflow is canceled"
         if limit <= 0:
             return [], "limit is zero"
-        requirements = [
-            rr
-            for rr in ResourceRequirements.select()
-            .where(ResourceRequirements.workflow_id == workflow_id)
-            .dicts()
-            if capacity.fits(rr)
-        ]
+        requirements = fitting_requirements(workflow_id, capacity)
         if not requirements:
             return [], "No resource requirements fit the offered resources"
         scheduler_filters: list[Any] = [
             Job.scheduler_id.is_null() | (Job.scheduler_id == capacity.scheduler_config_id)
         ]
-        chosen = _choose_fitting_jobs(
+        chosen = choose_fitting_jobs(
             workflow_id, limit, capacity, requirements, sort_method, scheduler_filters
         )
         if not chosen and not strict_scheduler_match:
-            chosen = _choose_fitting_jobs(
+            chosen = choose_fitting_jobs(
                 workflow_id, limit, capacity, requirements, sort_method, []
             )
         claimed = _claim(workflow_id, chosen, capacity.compute_node_id)
         return claimed, None if claimed else "No ready jobs fit the offered resources"
-
-
-def _choose_fitting_jobs(
-    workflow_id: int,
-    limit: int,
-    offered: Capacity,
-    requirements: list[dict[str, Any]],
-    sort_method: str,
-    extra_filters: list[Any],
-) -> list[int]:
-    capacity = dataclasses.replace(offered)
-    ready = [Job.workflow_id == workflow_id, Job.status == int(JobStatus.READY), *extra_filters]
-    chosen: list[int] = []
-    if sort_method not in SORT_KEYS:
-        # Natural (ID) order across requirement kinds, skipping jobs that no longer fit.
-        by_id = {rr["id"]: rr for rr in requirements}
-        query = (
-            Job.select(Job.id, Job.resource_requirements_id)
-            .where(*ready, Job.resource_requirements_id.in_(list(by_id)))
-            .order_by(Job.id)
-            .limit(limit)
-        )
-        for job_id, rr_id in query.tuples():
-            rr = by_id[rr_id]
-            if capacity.how_many(rr, 1):
-                capacity.take(rr, 1)
-                chosen.append(job_id)
-        return chosen
-    for rr in sorted(requirements, key=lambda rr: (SORT_KEYS[sort_method](rr), rr["id"])):
-        wanted = capacity.how_many(rr, limit - len(chosen))
-        if wanted <= 0:
-            continue
-        query = (
-            Job.select(Job.id)
-            .where(*ready, Job.resource_requirements_id == rr["id"])
-            .order_by(Job.id)
-            .limit(wanted)
-        )
-        ids = [row.id for row in query]
-        capacity.take(rr, len(ids))
-        chosen.extend(ids)
-        if len(chosen) >= limit:
-            break
-    return chosen
-
-
-def ready_job_requirements(
-    workflow_id: int, scheduler_config_id: int | None = None
-) -> dict[str, Any]:
-    """Totals over the ready jobs (optionally of one scheduler): what an allocation needs."""
-    from app.models.tables import ResourceRequirements as RR
-
-    get_workflow(workflow_id)
-    query = (
-        Job.select(
-            peewee.fn.COUNT(Job.id),
-            peewee.fn.SUM(RR.num_cpus),
-            peewee.fn.SUM(RR.num_gpus),
-            peewee.fn.SUM(RR.memory_bytes),
-            peewee.fn.MAX(RR.num_nodes),
-            peewee.fn.MAX(RR.runtime_seconds),
-        )
-        .join(RR, on=(RR.id == Job.resource_requirements_id))
-        .where(Job.workflow_id == workflow_id, Job.status == int(JobStatus.READY))
-    )
-    if scheduler_config_id is not None:
-        query = query.where(Job.scheduler_id == scheduler_config_id)
-    num_jobs, cpus, gpus, memory, nodes, runtime = query.tuples().get()
-    from app.models.units import format_runtime
-
-    return {
-        "num_jobs": num_jobs or 0,
-        "num_cpus": cpus or 0,
-        "num_gpus": gpus or 0,
-        "memory_gb": (memory or 0) / 1024**3,
-        "max_num_nodes": nodes or 0,
-        "max_runtime": format_runtime(runtime or 0),
-    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -991,75 +819,6 @@ def set_job_status(job_id: int, status: JobStatus) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def job_relationships(job_ids: list[int]) -> dict[int, dict[str, list[int]]]:
-    """The five relation lists of each job, as the wire model names them."""
-    result: dict[int, dict[str, list[int]]] = {
-        job_id: {
-            "depends_on_job_ids": [],
-            "input_file_ids": [],
-            "output_file_ids": [],
-            "input_user_data_ids": [],
-            "output_user_data_ids": [],
-        }
-        for job_id in job_ids
-    }
-    for model, column, key in (
-        (JobDependsOn, "depends_on_job_id", "depends_on_job_ids"),
-        (JobInputFile, "file_id", "input_file_ids"),
-        (JobOutputFile, "file_id", "output_file_ids"),
-        (JobInputUserData, "user_data_id", "input_user_data_ids"),
-        (JobOutputUserData, "user_data_id", "output_user_data_ids"),
-    ):
-        other = getattr(model, column)
-        for part in chunks(job_ids):
-            query = model.select(model.job_id, other).where(model.job_id.in_(part)).order_by(other)
-            for job_id, other_id in query.tuples():
-                result[job_id][key].append(other_id)
-    return result
-
-
-def compute_input_hashes(job_ids: list[int]) -> dict[int, str]:
-    """SHA-256 of what defines a job's run.
-
-    Command, invocation script, relations, input user data contents and input file
-    modification times: if any differs from when the job last started, it must run again.
-    """
-    relations = job_relationships(job_ids)
-    jobs = {
-        row["id"]: row
-        for part in chunks(job_ids)
-        for row in Job.select(Job.id, Job.command, Job.invocation_script)
-        .where(Job.id.in_(part))
-        .dicts()
-    }
-    data_ids = sorted({i for rel in relations.values() for i in rel["input_user_data_ids"]})
-    data_by_id = {
-        row.id: row.data
-        for part in chunks(data_ids)
-        for row in UserData.select(UserData.id, UserData.data).where(UserData.id.in_(part))
-    }
-    file_ids = sorted({i for rel in relations.values() for i in rel["input_file_ids"]})
-    mtime_by_id = {
-        row.id: row.st_mtime
-        for part in chunks(file_ids)
-        for row in File.select(File.id, File.st_mtime).where(File.id.in_(part))
-    }
-    hashes: dict[int, str] = {}
-    for job_id in job_ids:
-        rel = relations[job_id]
-        document = {
-            "command": jobs[job_id]["command"],
-            "invocation_script": jobs[job_id]["invocation_script"],
-            **rel,
-            "input_user_data": [data_by_id.get(i) for i in rel["input_user_data_ids"]],
-            "input_file_mtimes": [mtime_by_id.get(i) for i in rel["input_file_ids"]],
-        }
-        hashes[job_id] = hashlib.sha256(
-            orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-        ).hexdigest()
-    return hashes
-
-
 def process_changed_job_inputs(workflow_id: int, dry_run: bool = False) -> list[str]:
     """Completed jobs whose inputs differ from the ones they ran with go back to uninitialized.
 
@@ -1085,48 +844,6 @@ def process_changed_job_inputs(workflow_id: int, dry_run: bool = False) -> list[
                 workflow_id, "job", "jobs_reset", reason="inputs changed", **id_list(changed)
             )
         return sorted(finished[job_id][0] for job_id in changed)
-
-
-def required_existing_files(workflow_id: int) -> list[int]:
-    """Files some job reads that no job writes: they must exist before the run."""
-    get_workflow(workflow_id)
-    produced = JobOutputFile.select(JobOutputFile.file_id).where(
-        JobOutputFile.workflow_id == workflow_id
-    )
-    query = (
-        JobInputFile.select(JobInputFile.file_id)
-        .where(JobInputFile.workflow_id == workflow_id, JobInputFile.file_id.not_in(produced))
-        .distinct()
-        .order_by(JobInputFile.file_id)
-    )
-    return [row.file_id for row in query]
-
-
-def missing_user_data(workflow_id: int) -> list[int]:
-    """User data some job reads that holds no data and that no job writes."""
-    get_workflow(workflow_id)
-    produced = JobOutputUserData.select(JobOutputUserData.user_data_id).where(
-        JobOutputUserData.workflow_id == workflow_id
-    )
-    query = (
-        JobInputUserData.select(JobInputUserData.user_data_id)
-        .join(UserData, on=(UserData.id == JobInputUserData.user_data_id))
-        .where(
-            JobInputUserData.workflow_id == workflow_id,
-            JobInputUserData.user_data_id.not_in(produced),
-            UserData.data.is_null() | (UserData.data == "null"),
-        )
-        .distinct()
-        .order_by(JobInputUserData.user_data_id)
-    )
-    return [row.user_data_id for row in query]
-
-
-def job_ids(workflow_id: int) -> list[int]:
-    get_workflow(workflow_id)
-    return [
-        row.id for row in Job.select(Job.id).where(Job.workflow_id == workflow_id).order_by(Job.id)
-    ]
 
 
 # --------------------------------------------------------------------------------------------

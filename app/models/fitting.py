@@ -1,0 +1,158 @@
+"""Which ready jobs fit what a runner offers: the selection half of resource claiming.
+
+Claiming itself (ready -> pending) is a transition and lives in ``lifecycle``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import peewee
+
+from app.models.common import get_workflow
+from app.models.status import JobStatus
+from app.models.tables import Job
+from app.models.tables import ResourceRequirements as RR
+from app.models.units import format_runtime
+
+
+@dataclass
+class Capacity:
+    """What a compute node offers one claim: the ComputeNodesResources body."""
+
+    num_cpus: int
+    memory_bytes: int
+    num_gpus: int
+    num_nodes: int
+    time_limit_seconds: float | None = None
+    scheduler_config_id: int | None = None
+    compute_node_id: int | None = None
+
+    def fits(self, rr: dict[str, Any]) -> bool:
+        return (
+            rr["num_cpus"] <= self.num_cpus
+            and rr["memory_bytes"] <= self.memory_bytes
+            and rr["num_gpus"] <= self.num_gpus
+            and rr["num_nodes"] <= self.num_nodes
+            and (
+                self.time_limit_seconds is None or rr["runtime_seconds"] <= self.time_limit_seconds
+            )
+        )
+
+    def how_many(self, rr: dict[str, Any], wanted: int) -> int:
+        """How many jobs needing ``rr`` fit in what is left (at most ``wanted``)."""
+        count = wanted
+        for need, left in (
+            (rr["num_cpus"], self.num_cpus),
+            (rr["memory_bytes"], self.memory_bytes),
+            (rr["num_gpus"], self.num_gpus),
+        ):
+            if need > 0:
+                count = min(count, left // need)
+        if rr["num_nodes"] > 1:
+            count = min(count, self.num_nodes // rr["num_nodes"])
+        return max(count, 0)
+
+    def take(self, rr: dict[str, Any], count: int) -> None:
+        self.num_cpus -= rr["num_cpus"] * count
+        self.memory_bytes -= rr["memory_bytes"] * count
+        self.num_gpus -= rr["num_gpus"] * count
+        if rr["num_nodes"] > 1:
+            self.num_nodes -= rr["num_nodes"] * count
+
+
+SORT_KEYS = {
+    "gpus_runtime_memory": lambda rr: (
+        -rr["num_gpus"],
+        -rr["runtime_seconds"],
+        -rr["memory_bytes"],
+    ),
+    "gpus_memory_runtime": lambda rr: (
+        -rr["num_gpus"],
+        -rr["memory_bytes"],
+        -rr["runtime_seconds"],
+    ),
+}
+SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
+
+
+def fitting_requirements(workflow_id: int, capacity: Capacity) -> list[dict[str, Any]]:
+    """The workflow's resource requirements that one job could run with on ``capacity``."""
+    query = RR.select().where(RR.workflow_id == workflow_id).dicts()
+    return [rr for rr in query if capacity.fits(rr)]
+
+
+def choose_fitting_jobs(
+    workflow_id: int,
+    limit: int,
+    offered: Capacity,
+    requirements: list[dict[str, Any]],
+    sort_method: str,
+    extra_filters: list[Any],
+) -> list[int]:
+    capacity = dataclasses.replace(offered)
+    ready = [Job.workflow_id == workflow_id, Job.status == int(JobStatus.READY), *extra_filters]
+    chosen: list[int] = []
+    if sort_method not in SORT_KEYS:
+        # Natural (ID) order across requirement kinds, skipping jobs that no longer fit.
+        by_id = {rr["id"]: rr for rr in requirements}
+        query = (
+            Job.select(Job.id, Job.resource_requirements_id)
+            .where(*ready, Job.resource_requirements_id.in_(list(by_id)))
+            .order_by(Job.id)
+            .limit(limit)
+        )
+        for job_id, rr_id in query.tuples():
+            rr = by_id[rr_id]
+            if capacity.how_many(rr, 1):
+                capacity.take(rr, 1)
+                chosen.append(job_id)
+        return chosen
+    for rr in sorted(requirements, key=lambda rr: (SORT_KEYS[sort_method](rr), rr["id"])):
+        wanted = capacity.how_many(rr, limit - len(chosen))
+        if wanted <= 0:
+            continue
+        query = (
+            Job.select(Job.id)
+            .where(*ready, Job.resource_requirements_id == rr["id"])
+            .order_by(Job.id)
+            .limit(wanted)
+        )
+        ids = [row.id for row in query]
+        capacity.take(rr, len(ids))
+        chosen.extend(ids)
+        if len(chosen) >= limit:
+            break
+    return chosen
+
+
+def ready_job_requirements(
+    workflow_id: int, scheduler_config_id: int | None = None
+) -> dict[str, Any]:
+    """Totals over the ready jobs (optionally of one scheduler): what an allocation needs."""
+    get_workflow(workflow_id)
+    query = (
+        Job.select(
+            peewee.fn.COUNT(Job.id),
+            peewee.fn.SUM(RR.num_cpus),
+            peewee.fn.SUM(RR.num_gpus),
+            peewee.fn.SUM(RR.memory_bytes),
+            peewee.fn.MAX(RR.num_nodes),
+            peewee.fn.MAX(RR.runtime_seconds),
+        )
+        .join(RR, on=(RR.id == Job.resource_requirements_id))
+        .where(Job.workflow_id == workflow_id, Job.status == int(JobStatus.READY))
+    )
+    if scheduler_config_id is not None:
+        query = query.where(Job.scheduler_id == scheduler_config_id)
+    num_jobs, cpus, gpus, memory, nodes, runtime = query.tuples().get()
+    return {
+        "num_jobs": num_jobs or 0,
+        "num_cpus": cpus or 0,
+        "num_gpus": gpus or 0,
+        "memory_gb": (memory or 0) / 1024**3,
+        "max_num_nodes": nodes or 0,
+        "max_runtime": format_runtime(runtime or 0),
+    }
