@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,55 @@ def coerce(value: Any, kind: type, name: str) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # key in [server] (dotted for sub-tables, e.g. logging.log_dir)
+    default: Any
+    kind: type
+    help: str
+    legacy_env: str | None = None  # an older variable still honoured
+    # Legacy variables act like their flag (above config files) unless they are only a
+    # fallback (DATABASE_URL, RUST_LOG), which config files override.
+    legacy_is_fallback: bool = False
+
+
+def _lookup(tree: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = tree
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def resolve_settings(
+    section: str,
+    settings: tuple[Setting, ...],
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Each setting of ``[section]`` after every layer, converted to its declared type.
+
+    Defaults < config files < ``TORC_<SECTION>__*`` env < legacy env < flags (non-None).
+    Fallback-only legacy variables (``DATABASE_URL``, ``RUST_LOG``) rank just above defaults.
+    """
+    environ = os.environ if environ is None else environ
+    layered = _lookup(load_layers(environ), section) or {}
+    if not isinstance(layered, Mapping):
+        raise ConfigError(f"[{section}] must be a table")
+    result: dict[str, Any] = {}
+    for setting in settings:
+        value = setting.default
+        legacy = environ.get(setting.legacy_env) if setting.legacy_env else None
+        layered_value = _lookup(layered, setting.name)
+        ranked = [legacy, layered_value] if setting.legacy_is_fallback else [layered_value, legacy]
+        for candidate in ranked:
+            if candidate not in (None, ""):
+                value = candidate
+        flag_value = (flags or {}).get(setting.name)
+        if flag_value is not None:
+            value = flag_value
+        result[setting.name] = coerce(value, setting.kind, f"{section}.{setting.name}")
+    return result

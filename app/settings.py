@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from app.config import ConfigError, coerce, load_layers
-
-
-@dataclass(frozen=True)
-class Setting:
-    name: str  # key in [server] (dotted for sub-tables, e.g. logging.log_dir)
-    default: Any
-    kind: type
-    help: str
-    legacy_env: str | None = None  # an older variable still honoured
-    # Legacy variables act like their flag (above config files) unless they are only a
-    # fallback (DATABASE_URL, RUST_LOG), which config files override.
-    legacy_is_fallback: bool = False
-
+from app.config import Setting, resolve_settings
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("url", "localhost", str, "Hostname or IP address to bind to"),
@@ -75,38 +60,8 @@ SETTINGS: tuple[Setting, ...] = (
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
-def _lookup(tree: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = tree
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
 def server_settings(
     flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """Defaults < config files < TORC_SERVER__* env < legacy env < flags (non-None).
-
-    Fallback-only legacy variables (DATABASE_URL, RUST_LOG) rank just above the defaults.
-    """
-    environ = os.environ if environ is None else environ
-    layered = load_layers(environ).get("server", {})
-    if not isinstance(layered, Mapping):
-        raise ConfigError("[server] must be a table")
-    from_files_and_env = _lookup({"server": layered}, "server") or {}
-    result: dict[str, Any] = {}
-    for setting in SETTINGS:
-        value = setting.default
-        legacy = environ.get(setting.legacy_env) if setting.legacy_env else None
-        layered_value = _lookup(from_files_and_env, setting.name)
-        ranked = [legacy, layered_value] if setting.legacy_is_fallback else [layered_value, legacy]
-        for candidate in ranked:
-            if candidate not in (None, ""):
-                value = candidate
-        flag_value = (flags or {}).get(setting.name)
-        if flag_value is not None:
-            value = flag_value
-        result[setting.name] = coerce(value, setting.kind, f"server.{setting.name}")
-    return result
+    """The ``[server]`` settings after every layer (see ``app.config.resolve_settings``)."""
+    return resolve_settings("server", SETTINGS, flags, environ)

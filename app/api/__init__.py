@@ -19,11 +19,13 @@ from app.api import (
     remote_workers,
     resource_requirements,
     results,
+    runners,
     scheduled_compute_nodes,
     slurm_schedulers,
     system,
     user_data,
     workflow_actions,
+    workflow_specs,
     workflows,
 )
 
@@ -32,7 +34,9 @@ API_PREFIX = "/torc-service/v1"
 BLUEPRINTS: tuple[Blueprint, ...] = (
     system.blp,
     workflows.blp,
+    workflow_specs.blp,
     claims.blp,
+    runners.blp,
     relationships.blp,
     workflow_actions.blp,
     jobs.blp,

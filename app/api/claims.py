@@ -17,18 +17,17 @@ from app.api.schemas import (
     ReadyJobRequirementsArgs,
 )
 from app.errors import InvalidInput
-from app.models import fitting, lifecycle
+from app.models import fitting, inputs, lifecycle
 from app.models.fitting import Capacity
-from app.models.tables import Job
 from app.models.units import parse_runtime
 
 blp = Blueprint("claims", __name__, description="Hand ready jobs to job runners")
 
 
 def claimed_jobs(job_ids: list[int]) -> list[dict[str, Any]]:
-    rows = list(Job.select().where(Job.id.in_(job_ids)).order_by(Job.id).dicts()) if job_ids else []
-    by_id = {row["id"]: row for row in wire.jobs(rows)}
-    return [by_id[job_id] for job_id in job_ids]
+    """Full wire jobs (with their relations) in the order given."""
+    by_id = {row["id"]: row for row in wire.jobs(inputs.job_rows(job_ids))}
+    return [by_id[job_id] for job_id in job_ids if job_id in by_id]
 
 
 @blp.route(

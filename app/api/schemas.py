@@ -545,3 +545,70 @@ class RetryArgs(Schema):
 
 class PendingActionsArgs(Schema):
     trigger_type = fields.String()
+
+
+class InitializeSpecArgs(Schema):
+    initialize = fields.Boolean(load_default=False)
+
+
+class WorkflowSpecCreated(Schema):
+    workflow_id = fields.Integer(required=True)
+    job_count = fields.Integer(required=True)
+    ready = fields.Integer()
+    blocked = fields.Integer()
+
+
+# --------------------------------------------------------------------------------------------
+# Extension: the job runner's round trip
+# --------------------------------------------------------------------------------------------
+
+
+class CompletedJob(Schema):
+    job_id = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUS_NAMES))
+    return_code = fields.Integer(required=True)
+    exec_time_minutes = fields.Float(required=True)
+    completion_time = fields.String(required=True)
+    attempt_id = Int(validate=validate.Range(min=1))
+    peak_memory_bytes = Int()
+    avg_memory_bytes = Int()
+    peak_cpu_percent = Float()
+    avg_cpu_percent = Float()
+
+
+class FileMtime(Schema):
+    file_id = fields.Integer(required=True)
+    st_mtime = fields.Float(required=True)
+
+
+class ClaimBody(Schema):
+    limit = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_LIMIT))
+    resources = fields.Nested(ComputeNodesResources, allow_none=True, load_default=None)
+    sort_method = fields.String(load_default="none", validate=validate.OneOf(SORT_METHODS))
+    strict_scheduler_match = fields.Boolean(load_default=False)
+
+
+class RunnerCycleBody(Schema):
+    compute_node_id = fields.Integer(required=True)
+    completed = fields.List(fields.Nested(CompletedJob), load_default=list)
+    started = fields.List(fields.Integer(), load_default=list)
+    file_mtimes = fields.List(fields.Nested(FileMtime), load_default=list)
+    claim = fields.Nested(ClaimBody, allow_none=True, load_default=None)
+    resync = fields.Boolean(load_default=False)
+
+
+class JobOutcome(Schema):
+    job_id = fields.Integer(required=True)
+    ok = fields.Boolean(required=True)
+    error = fields.String(allow_none=True)
+
+
+class RunnerCycleResponse(Schema):
+    completed = fields.List(fields.Nested(JobOutcome))
+    started = fields.List(fields.Nested(JobOutcome))
+    jobs = fields.List(fields.Nested(JobModel))
+    reason = fields.String(allow_none=True)
+    is_complete = fields.Boolean()
+    is_canceled = fields.Boolean()
+    pending_actions = fields.List(fields.Nested(WorkflowActionModel))
+    assigned = fields.List(fields.Nested(JobModel))

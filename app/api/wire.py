@@ -101,8 +101,11 @@ def user_data(row: Row) -> Row:
     return {**row, "data": _json_field(row["data"])}
 
 
+COMPUTE_NODE_INTERNAL = ("last_heartbeat", "scheduled_compute_node_id")
+
+
 def compute_node(row: Row) -> Row:
-    wire = {key: value for key, value in row.items() if key != "last_heartbeat"}
+    wire = {key: value for key, value in row.items() if key not in COMPUTE_NODE_INTERNAL}
     wire["scheduler"] = _json_field(row["scheduler"])
     return wire
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from app.errors import Conflict, InvalidInput, NotFound
+from app.models import sql
 from app.models.common import chunks, get_workflow, require_same_workflow, utc_now_text
 from app.models.db import write_transaction
 from app.models.events import record_event
@@ -67,6 +68,20 @@ def create_action(workflow_id: int, fields: dict[str, Any]) -> int:
                 ).execute()
             _recount(workflow_id, action_id, trigger_type)
         return action_id
+
+
+def pending_actions(workflow_id: int, trigger_types: list[str]) -> list[dict]:
+    """Claimable actions of these triggers (hand-written SQL: runners ask every round trip)."""
+    rows = sql.fetch(
+        "SELECT id FROM workflow_action WHERE workflow_id = ? AND executed = ?"
+        " AND trigger_count >= required_triggers"
+        f" AND trigger_type IN ({sql.marks(len(trigger_types))})",
+        [workflow_id, False, *trigger_types],
+    )
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    return list(WorkflowAction.select().where(WorkflowAction.id.in_(ids)).dicts())
 
 
 def list_actions(workflow_id: int, pending_only: bool = False, trigger_type: str | None = None):
@@ -150,27 +165,20 @@ def count_job_triggers(workflow_id: int, job_ids: list[int], status: JobStatus) 
 
 
 def _has_actions(workflow_id: int, trigger_types: list[str]) -> bool:
-    return (
-        WorkflowAction.select(WorkflowAction.id)
-        .where(
-            WorkflowAction.workflow_id == workflow_id,
-            WorkflowAction.trigger_type.in_(trigger_types),
-        )
-        .limit(1)
-        .exists()
+    rows = sql.fetch(
+        "SELECT 1 FROM workflow_action WHERE workflow_id = ?"
+        f" AND trigger_type IN ({sql.marks(len(trigger_types))}) LIMIT 1",
+        [workflow_id, *trigger_types],
     )
+    return bool(rows)
 
 
 def trigger_workflow_complete(workflow_id: int) -> bool:
     """Make on_workflow_complete actions claimable; True if any became so just now."""
-    updated = (
-        WorkflowAction.update(trigger_count=WorkflowAction.required_triggers)
-        .where(
-            WorkflowAction.workflow_id == workflow_id,
-            WorkflowAction.trigger_type == "on_workflow_complete",
-            WorkflowAction.trigger_count < WorkflowAction.required_triggers,
-        )
-        .execute()
+    updated = sql.execute(
+        "UPDATE workflow_action SET trigger_count = required_triggers WHERE workflow_id = ?"
+        " AND trigger_type = ? AND trigger_count < required_triggers",
+        [workflow_id, "on_workflow_complete"],
     )
     return updated > 0
 

@@ -33,6 +33,16 @@ def get_workflow(workflow_id: int) -> Workflow:
     return workflow
 
 
+def run_state(workflow_id: int) -> tuple[int, bool]:
+    """The workflow's current ``run_id`` and whether it is canceled (one cheap query)."""
+    from app.models import sql
+
+    rows = sql.fetch("SELECT run_id, is_canceled FROM workflow WHERE id = ?", [workflow_id])
+    if not rows:
+        raise not_found("Workflow", workflow_id)
+    return rows[0][0], bool(rows[0][1])
+
+
 def get_job(job_id: int) -> Job:
     job = Job.get_or_none(Job.id == job_id)
     if job is None:
@@ -47,13 +57,19 @@ def require_same_workflow(
 
     An ID that does not exist, or belongs to another workflow, is a 422 naming the IDs.
     """
+    from app.models import sql
+
     unique_ids = list(dict.fromkeys(int(i) for i in ids or ()))
     if not unique_ids:
         return []
     found: set[int] = set()
+    table = model._meta.table_name
     for part in chunks(unique_ids):
-        query = model.select(model.id).where(model.id.in_(part), model.workflow_id == workflow_id)
-        found.update(row.id for row in query)
+        rows = sql.fetch(
+            f"SELECT id FROM {table} WHERE workflow_id = ? AND id IN ({sql.marks(len(part))})",
+            [workflow_id, *part],
+        )
+        found.update(row[0] for row in rows)
     missing = [i for i in unique_ids if i not in found]
     if missing:
         raise InvalidInput(

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from app.models.db import bulk_insert
 from app.models.tables import Event
 
 # Lists of job IDs longer than this are summarised by their count, so initialising a
@@ -19,13 +20,7 @@ def now_ms() -> int:
 
 
 def record_event(workflow_id: int, category: str, event_type: str, **data: Any) -> None:
-    payload = {"category": category, "type": event_type, **data}
-    Event.insert(
-        workflow_id=workflow_id,
-        timestamp=now_ms(),
-        category=category,
-        data=orjson.dumps(payload).decode(),
-    ).execute()
+    record_events(workflow_id, category, [{"type": event_type, **data}])
 
 
 def id_list(job_ids: list[int]) -> dict[str, Any]:
@@ -33,3 +28,13 @@ def id_list(job_ids: list[int]) -> dict[str, Any]:
     if len(job_ids) <= MAX_IDS_IN_EVENT:
         return {"job_ids": sorted(job_ids), "count": len(job_ids)}
     return {"count": len(job_ids)}
+
+
+def record_events(workflow_id: int, category: str, items: list[dict[str, Any]]) -> None:
+    """One event per item (each item carries its own ``type``), in one statement."""
+    timestamp = now_ms()
+    rows = [
+        (workflow_id, timestamp, category, orjson.dumps({"category": category, **item}).decode())
+        for item in items
+    ]
+    bulk_insert(Event, ["workflow_id", "timestamp", "category", "data"], rows)

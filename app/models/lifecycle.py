@@ -18,12 +18,12 @@ from typing import Any
 
 import peewee
 
-from app.errors import InvalidInput, InvalidTransition
+from app.errors import InvalidInput, InvalidTransition, NotFound, TorcError
 from app.graph import cycle_members
-from app.models import actions
-from app.models.common import chunks, get_job, get_workflow, require_same_workflow
-from app.models.db import write_transaction
-from app.models.events import id_list, record_event
+from app.models import actions, sql
+from app.models.common import chunks, get_job, get_workflow, require_same_workflow, run_state
+from app.models.db import bulk_insert, bulk_update, next_ids, write_transaction
+from app.models.events import id_list, record_event, record_events
 from app.models.fitting import Capacity, choose_fitting_jobs, fitting_requirements
 from app.models.inputs import compute_input_hashes
 from app.models.status import (
@@ -110,25 +110,26 @@ def _move_jobs(
     only rows it actually changed are reported.
     """
     allowed = [int(s) for s in allowed_from]
+    allowed_marks = sql.marks(len(allowed))
+    assignments = ", ".join(["status = ?", *(f"{column} = ?" for column in extra)])
     moved: dict[int, int] = {}
-    ids = list(job_ids)
-    for part in chunks(ids):
-        old_by_id = {
-            row.id: row.status
-            for row in Job.select(Job.id, Job.status).where(
-                Job.id.in_(part), Job.status.in_(allowed)
+    for part in chunks(list(job_ids)):
+        marks = sql.marks(len(part))
+        old_by_id = dict(
+            sql.fetch(
+                f"SELECT id, status FROM job WHERE id IN ({marks}) AND status IN ({allowed_marks})",
+                [*part, *allowed],
             )
-        }
+        )
         if not old_by_id:
             continue
-        updated = (
-            Job.update(status=int(new), **extra)
-            .where(Job.id.in_(list(old_by_id)), Job.status.in_(allowed))
-            .returning(Job.id)
-            .execute()
+        updated = sql.fetch(
+            f"UPDATE job SET {assignments} WHERE id IN ({sql.marks(len(old_by_id))})"
+            f" AND status IN ({allowed_marks}) RETURNING id",
+            [int(new), *extra.values(), *old_by_id, *allowed],
         )
-        for row in updated:
-            moved[row.id] = old_by_id[row.id]
+        for (job_id,) in updated:
+            moved[job_id] = old_by_id[job_id]
     return moved
 
 
@@ -152,34 +153,39 @@ def _propagate(moves: Moves) -> None:
     for new, ids in by_new_status.items():
         actions.count_job_triggers(moves.workflow_id, ids, JobStatus(new))
     if became_undone:
-        _adjust_blocker_counts(became_undone, +1)
+        _adjust_blocker_counts(_dependents_of(became_undone), +1)
     if became_done:
         _release_dependents(moves.workflow_id, became_done, moves.poisoned & set(became_done))
         check_workflow_complete(moves.workflow_id)
 
 
 def _dependents_of(blocker_ids: list[int]) -> list[tuple[int, int]]:
+    """(dependent, blocker) edges leaving ``blocker_ids``."""
     edges: list[tuple[int, int]] = []
     for part in chunks(blocker_ids):
-        query = JobDependsOn.select(JobDependsOn.job_id, JobDependsOn.depends_on_job_id).where(
-            JobDependsOn.depends_on_job_id.in_(part)
+        edges.extend(
+            sql.fetch(
+                "SELECT job_id, depends_on_job_id FROM job_depends_on"
+                f" WHERE depends_on_job_id IN ({sql.marks(len(part))})",
+                part,
+            )
         )
-        edges.extend(query.tuples())
     return edges
 
 
-def _adjust_blocker_counts(blocker_ids: list[int], sign: int) -> dict[int, int]:
-    """Add ``sign`` per finished blocker to each dependent's counter; return {dependent: n}."""
-    per_dependent = Counter(job_id for job_id, _ in _dependents_of(blocker_ids))
+def _adjust_blocker_counts(edges: list[tuple[int, int]], sign: int) -> None:
+    """Add ``sign`` per edge to each dependent's count of unfinished blockers."""
+    per_dependent = Counter(job_id for job_id, _ in edges)
     by_amount: dict[int, list[int]] = {}
     for job_id, amount in per_dependent.items():
         by_amount.setdefault(amount, []).append(job_id)
     for amount, ids in by_amount.items():
         for part in chunks(ids):
-            Job.update(unfinished_blockers=Job.unfinished_blockers + sign * amount).where(
-                Job.id.in_(part)
-            ).execute()
-    return dict(per_dependent)
+            sql.execute(
+                "UPDATE job SET unfinished_blockers = unfinished_blockers + ?"
+                f" WHERE id IN ({sql.marks(len(part))})",
+                [sign * amount, *part],
+            )
 
 
 def _release_dependents(workflow_id: int, finished: list[int], poisoned: set[int]) -> None:
@@ -194,10 +200,13 @@ def _release_dependents(workflow_id: int, finished: list[int], poisoned: set[int
         edges = _dependents_of(frontier)
         if not edges:
             return
-        _adjust_blocker_counts(frontier, -1)
+        _adjust_blocker_counts(edges, -1)
         poisoned_dependents = {job_id for job_id, blocker in edges if blocker in frontier_poison}
         for part in chunks(list(poisoned_dependents)):
-            Job.update(has_failed_blocker=True).where(Job.id.in_(part)).execute()
+            sql.execute(
+                f"UPDATE job SET has_failed_blocker = ? WHERE id IN ({sql.marks(len(part))})",
+                [True, *part],
+            )
         to_ready, to_cancel = _split_releasable(list({job_id for job_id, _ in edges}))
         released = _move_jobs(to_ready, JobStatus.READY, [JobStatus.BLOCKED])
         canceled = _move_jobs(to_cancel, JobStatus.CANCELED, [JobStatus.BLOCKED])
@@ -218,29 +227,28 @@ def _release_dependents(workflow_id: int, finished: list[int], poisoned: set[int
 
 
 def _split_releasable(candidate_ids: list[int]) -> tuple[list[int], list[int]]:
+    """Blocked jobs with no unfinished blocker left: those to release, those to cancel."""
     to_ready: list[int] = []
     to_cancel: list[int] = []
     for part in chunks(candidate_ids):
-        query = Job.select(
-            Job.id, Job.has_failed_blocker, Job.cancel_on_blocking_job_failure
-        ).where(
-            Job.id.in_(part),
-            Job.status == int(JobStatus.BLOCKED),
-            Job.unfinished_blockers <= 0,
+        rows = sql.fetch(
+            "SELECT id, has_failed_blocker, cancel_on_blocking_job_failure FROM job"
+            f" WHERE id IN ({sql.marks(len(part))}) AND status = ? AND unfinished_blockers <= 0",
+            [*part, int(JobStatus.BLOCKED)],
         )
-        for job_id, failed_blocker, cancel_on_failure in query.tuples():
+        for job_id, failed_blocker, cancel_on_failure in rows:
             (to_cancel if failed_blocker and cancel_on_failure else to_ready).append(job_id)
     return to_ready, to_cancel
 
 
 def workflow_is_done(workflow_id: int) -> bool:
     """True when no job is outside the done statuses (a workflow with no jobs is done)."""
-    pending = (
-        Job.select(Job.id)
-        .where(Job.workflow_id == workflow_id, Job.status.in_(NOT_DONE_CODES))
-        .limit(1)
+    rows = sql.fetch(
+        f"SELECT 1 FROM job WHERE workflow_id = ? AND status IN ({sql.marks(len(NOT_DONE_CODES))})"
+        " LIMIT 1",
+        [workflow_id, *NOT_DONE_CODES],
     )
-    return not pending.exists()
+    return not rows
 
 
 def check_workflow_complete(workflow_id: int, announce: bool = True) -> bool:
@@ -266,12 +274,17 @@ def check_workflow_complete(workflow_id: int, announce: bool = True) -> bool:
 
 
 def is_complete(workflow_id: int) -> dict[str, bool]:
-    workflow = get_workflow(workflow_id)
-    done = bool(workflow.is_canceled) or workflow_is_done(workflow_id)
+    rows = sql.fetch(
+        "SELECT is_canceled, has_detected_need_to_run_completion_script FROM workflow WHERE id = ?",
+        [workflow_id],
+    )
+    if not rows:
+        raise NotFound(f"Workflow {workflow_id} not found")
+    canceled, needs_script = (bool(value) for value in rows[0])
     return {
-        "is_canceled": bool(workflow.is_canceled),
-        "is_complete": done,
-        "needs_to_run_completion_script": bool(workflow.has_detected_need_to_run_completion_script),
+        "is_canceled": canceled,
+        "is_complete": canceled or workflow_is_done(workflow_id),
+        "needs_to_run_completion_script": needs_script,
     }
 
 
@@ -522,24 +535,24 @@ def _drop_results_of_unfinished_jobs(workflow_id: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def claim_next_jobs(workflow_id: int, limit: int) -> list[int]:
+def claim_next_jobs(workflow_id: int, limit: int, compute_node_id: int | None = None) -> list[int]:
     """Hand up to ``limit`` ready jobs, oldest first, to one caller; they become pending."""
     with write_transaction():
-        workflow = get_workflow(workflow_id)
-        if workflow.is_canceled or limit <= 0:
+        _, canceled = run_state(workflow_id)
+        if canceled or limit <= 0:
             return []
-        ready_ids = [
-            row.id
-            for row in Job.select(Job.id)
-            .where(Job.workflow_id == workflow_id, Job.status == int(JobStatus.READY))
-            .order_by(Job.id)
-            .limit(limit)
-        ]
-        return _claim(workflow_id, ready_ids)
+        rows = sql.fetch(
+            "SELECT id FROM job WHERE workflow_id = ? AND status = ? ORDER BY id LIMIT ?",
+            [workflow_id, int(JobStatus.READY), limit],
+        )
+        return _claim(workflow_id, [row[0] for row in rows], compute_node_id)
 
 
 def _claim(workflow_id: int, job_ids: list[int], compute_node_id: int | None = None) -> list[int]:
-    moved = _move_jobs(job_ids, JobStatus.PENDING, [JobStatus.READY])
+    """ready -> pending; the claiming compute node is remembered so it can resynchronise."""
+    moved = _move_jobs(
+        job_ids, JobStatus.PENDING, [JobStatus.READY], active_compute_node_id=compute_node_id
+    )
     claimed = [job_id for job_id in job_ids if job_id in moved]
     if claimed:
         record_event(
@@ -584,44 +597,102 @@ def claim_jobs_based_on_resources(
 # --------------------------------------------------------------------------------------------
 
 
-def _check_run_id(workflow: Workflow, run_id: int) -> None:
-    if int(run_id) != workflow.run_id:
+def _check_run_id(workflow_id: int, run_id: int) -> None:
+    current, _ = run_state(workflow_id)
+    if int(run_id) != current:
         raise InvalidInput(
-            f"run_id {run_id} does not match the workflow's current run_id {workflow.run_id}"
+            f"run_id {run_id} does not match the workflow's current run_id {current}"
         )
+
+
+# A batch call reports, per job, None when applied or the error that stopped it.
+Outcomes = dict[int, TorcError | None]
 
 
 def start_job(job_id: int, run_id: int, compute_node_id: int) -> None:
     """pending -> running on ``compute_node_id``; remembers the inputs the job runs with."""
+    job = get_job(job_id)
+    _raise_first(start_jobs(job.workflow_id, run_id, compute_node_id, [job_id]))
+
+
+def start_jobs(workflow_id: int, run_id: int, compute_node_id: int, job_ids: list[int]) -> Outcomes:
     with write_transaction():
-        job = get_job(job_id)
-        workflow = get_workflow(job.workflow_id)
-        _check_run_id(workflow, run_id)
-        require_same_workflow(ComputeNode, [compute_node_id], job.workflow_id, "compute_node_id")
-        if job.status != JobStatus.PENDING:
-            raise InvalidTransition(
-                job_id, label(job.status), "running", "only a pending job can be started"
-            )
+        _check_run_id(workflow_id, run_id)
+        require_same_workflow(ComputeNode, [compute_node_id], workflow_id, "compute_node_id")
+        jobs = _jobs_of(workflow_id, job_ids)
+        outcomes: Outcomes = {}
+        startable = []
+        for job_id in job_ids:
+            job = jobs.get(job_id)
+            if job is None:
+                outcomes[job_id] = NotFound(f"Job {job_id} not found in workflow {workflow_id}")
+            elif job.status != JobStatus.PENDING:
+                outcomes[job_id] = InvalidTransition(
+                    job_id, label(job.status), "running", "only a pending job can be started"
+                )
+            else:
+                startable.append(job_id)
         moved = _move_jobs(
-            [job_id],
+            startable,
             JobStatus.RUNNING,
             [JobStatus.PENDING],
             active_compute_node_id=compute_node_id,
-            input_hash=compute_input_hashes([job_id])[job_id],
         )
-        if not moved:
-            raise InvalidTransition(job_id, label(job.status), "running", "job changed status")
-        record_event(
-            job.workflow_id,
+        hashes = compute_input_hashes(list(moved))
+        bulk_update(Job, "input_hash", [(hashes[job_id], job_id) for job_id in moved])
+        record_events(
+            workflow_id,
             "job",
-            "job_started",
-            job_id=job_id,
-            job_name=job.name,
-            run_id=run_id,
-            attempt_id=job.attempt_id,
-            compute_node_id=compute_node_id,
+            [
+                _job_event("job_started", jobs[job_id], run_id, compute_node_id=compute_node_id)
+                for job_id in moved
+            ],
         )
-        _propagate(Moves(job.workflow_id, {job_id: (JobStatus.PENDING, JobStatus.RUNNING)}))
+        for job_id in startable:
+            outcomes[job_id] = (
+                None
+                if job_id in moved
+                else InvalidTransition(job_id, "pending", "running", "job changed status")
+            )
+        return outcomes
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: int
+    workflow_id: int
+    name: str
+    status: int
+    attempt_id: int
+
+
+def _jobs_of(workflow_id: int, job_ids: list[int]) -> dict[int, JobRow]:
+    found: dict[int, JobRow] = {}
+    for part in chunks(list(dict.fromkeys(job_ids))):
+        rows = sql.fetch(
+            "SELECT id, workflow_id, name, status, attempt_id FROM job"
+            f" WHERE workflow_id = ? AND id IN ({sql.marks(len(part))})",
+            [workflow_id, *part],
+        )
+        found.update((row[0], JobRow(*row)) for row in rows)
+    return found
+
+
+def _job_event(kind: str, job: JobRow, run_id: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "job_id": job.id,
+        "job_name": job.name,
+        "run_id": run_id,
+        "attempt_id": job.attempt_id,
+        **extra,
+    }
+
+
+def _raise_first(outcomes: Outcomes) -> None:
+    for error in outcomes.values():
+        if error is not None:
+            raise error
 
 
 RESULT_FIELDS = (
@@ -636,64 +707,121 @@ RESULT_FIELDS = (
 )
 
 
-def complete_job(job_id: int, status: JobStatus, run_id: int, result: dict[str, Any]) -> int:
-    """Record a finished attempt and move the job to ``status``; return the result ID."""
-    if status not in TERMINAL:
-        raise InvalidInput(
-            f"complete_job status must be one of {', '.join(s.label for s in sorted(TERMINAL))}; "
-            f"got {status.label}"
-        )
+@dataclass
+class Report:
+    """One finished attempt as a runner reports it."""
+
+    job_id: int
+    status: JobStatus
+    result: dict[str, Any]
+
+
+def complete_job(job_id: int, status: JobStatus, run_id: int, result: dict[str, Any]) -> None:
+    """Record a finished attempt and move the job to ``status``."""
+    job = get_job(job_id)
+    _raise_first(complete_jobs(job.workflow_id, run_id, [Report(job_id, status, result)]))
+
+
+def complete_jobs(workflow_id: int, run_id: int, reports: list[Report]) -> Outcomes:
+    """Store results and move jobs to their reported statuses; dependents follow at once."""
     with write_transaction():
-        job = get_job(job_id)
-        workflow = get_workflow(job.workflow_id)
-        _check_run_id(workflow, run_id)
-        _check_result_matches(job, run_id, result)
-        if job.status not in COMPLETABLE:
-            reason = (
-                "the job has already finished"
-                if job.status in COMPLETE
-                else "only a pending, running or pending_failed job can be completed"
-            )
-            raise InvalidTransition(job_id, label(job.status), status.label, reason)
-        result_id = _store_result(job, run_id, status, result)
-        moved = _move_jobs([job_id], status, COMPLETABLE, active_compute_node_id=None)
-        if not moved:
-            raise InvalidTransition(job_id, label(job.status), status.label, "job changed status")
-        poison = status in FAILURE and int(result["return_code"]) != 0
-        record_event(
-            job.workflow_id,
+        _check_run_id(workflow_id, run_id)
+        jobs = _jobs_of(workflow_id, [report.job_id for report in reports])
+        outcomes: Outcomes = {}
+        accepted: list[Report] = []
+        for report in reports:
+            error = _completion_error(workflow_id, run_id, jobs.get(report.job_id), report)
+            outcomes[report.job_id] = error
+            if error is None:
+                accepted.append(report)
+        moves = Moves(workflow_id)
+        for status in {report.status for report in accepted}:
+            ids = [r.job_id for r in accepted if r.status == status]
+            moved = _move_jobs(ids, status, COMPLETABLE, active_compute_node_id=None)
+            for report in (r for r in accepted if r.status == status):
+                if report.job_id not in moved:
+                    outcomes[report.job_id] = InvalidTransition(
+                        report.job_id,
+                        label(jobs[report.job_id].status),
+                        status.label,
+                        "job changed status",
+                    )
+                    continue
+                poison = status in FAILURE and int(report.result["return_code"]) != 0
+                moves.add(report.job_id, moved[report.job_id], status, poison=poison)
+        stored = [r for r in accepted if outcomes[r.job_id] is None]
+        _store_results(workflow_id, run_id, jobs, stored)
+        record_events(
+            workflow_id,
             "job",
-            f"job_{status.label}",
-            job_id=job_id,
-            job_name=job.name,
-            run_id=run_id,
-            attempt_id=job.attempt_id,
-            return_code=result["return_code"],
-            compute_node_id=result.get("compute_node_id"),
+            [
+                _job_event(
+                    f"job_{r.status.label}",
+                    jobs[r.job_id],
+                    run_id,
+                    return_code=r.result["return_code"],
+                    compute_node_id=r.result.get("compute_node_id"),
+                )
+                for r in stored
+            ],
         )
-        moves = Moves(job.workflow_id)
-        moves.add(job_id, job.status, status, poison=poison)
         _propagate(moves)
-        return result_id
+        return outcomes
 
 
-def _check_result_matches(job: Job, run_id: int, result: dict[str, Any]) -> None:
-    for key, expected in (("job_id", job.id), ("workflow_id", job.workflow_id), ("run_id", run_id)):
-        given = result.get(key)
+def _completion_error(
+    workflow_id: int, run_id: int, job: JobRow | None, report: Report
+) -> TorcError | None:
+    if report.status not in TERMINAL:
+        allowed = ", ".join(s.label for s in sorted(TERMINAL))
+        return InvalidInput(
+            f"complete_job status must be one of {allowed}; got {report.status.label}"
+        )
+    if job is None:
+        return NotFound(f"Job {report.job_id} not found in workflow {workflow_id}")
+    for key, expected in (("job_id", job.id), ("workflow_id", workflow_id), ("run_id", run_id)):
+        given = report.result.get(key)
         if given is not None and int(given) != int(expected):
-            raise InvalidInput(f"result {key} {given} does not match {key} {expected}")
+            return InvalidInput(f"result {key} {given} does not match {key} {expected}")
+    if job.status not in COMPLETABLE:
+        reason = (
+            "the job has already finished"
+            if job.status in COMPLETE
+            else "only a pending, running or pending_failed job can be completed"
+        )
+        return InvalidTransition(job.id, label(job.status), report.status.label, reason)
+    return None
 
 
-def _store_result(job: Job, run_id: int, status: JobStatus, result: dict[str, Any]) -> int:
-    values = {key: result.get(key) for key in RESULT_FIELDS}
-    values["attempt_id"] = result.get("attempt_id") or job.attempt_id
-    result_id = Result.insert(
-        job_id=job.id, workflow_id=job.workflow_id, run_id=run_id, status=int(status), **values
-    ).execute()
-    WorkflowResult.insert(
-        workflow_id=job.workflow_id, job_id=job.id, result_id=result_id
-    ).on_conflict_replace().execute()
-    return result_id
+RESULT_COLUMNS = ["id", "job_id", "workflow_id", "run_id", "status", "attempt_id", *RESULT_FIELDS]
+
+
+def _store_results(
+    workflow_id: int, run_id: int, jobs: dict[int, JobRow], reports: list[Report]
+) -> None:
+    """Insert the results, and make each the job's latest (workflow_result)."""
+    ids = list(next_ids(Result, len(reports)))
+    rows = [
+        (
+            result_id,
+            report.job_id,
+            workflow_id,
+            run_id,
+            int(report.status),
+            report.result.get("attempt_id") or jobs[report.job_id].attempt_id,
+            *(report.result.get(key) for key in RESULT_FIELDS),
+        )
+        for result_id, report in zip(ids, reports, strict=True)
+    ]
+    bulk_insert(Result, RESULT_COLUMNS, rows)
+    job_ids = [report.job_id for report in reports]
+    for part in chunks(job_ids):
+        sql.execute(f"DELETE FROM workflow_result WHERE job_id IN ({sql.marks(len(part))})", part)
+    bulk_insert(
+        WorkflowResult,
+        ["workflow_id", "job_id", "result_id"],
+        [(workflow_id, job_id, result_id) for job_id, result_id in zip(job_ids, ids, strict=True)],
+    )
 
 
 def retry_job(job_id: int, run_id: int, max_retries: int) -> None:
@@ -705,8 +833,7 @@ def retry_job(job_id: int, run_id: int, max_retries: int) -> None:
     allowed = (JobStatus.RUNNING, JobStatus.FAILED, JobStatus.TERMINATED, JobStatus.PENDING_FAILED)
     with write_transaction():
         job = get_job(job_id)
-        workflow = get_workflow(job.workflow_id)
-        _check_run_id(workflow, run_id)
+        _check_run_id(job.workflow_id, run_id)
         if job.status not in allowed:
             raise InvalidTransition(
                 job_id,
@@ -748,8 +875,7 @@ def manage_status_change(job_id: int, status: JobStatus, run_id: int) -> None:
     """
     with write_transaction():
         job = get_job(job_id)
-        workflow = get_workflow(job.workflow_id)
-        _check_run_id(workflow, run_id)
+        _check_run_id(job.workflow_id, run_id)
         result = None
         if status in COMPLETE:
             result = (

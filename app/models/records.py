@@ -149,7 +149,7 @@ def delete_workflow_records(kind: Kind, workflow_id: int) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def _prepare_resource_requirements(values: dict[str, Any]) -> dict[str, Any]:
+def prepare_resource_requirements(values: dict[str, Any]) -> dict[str, Any]:
     for key in ("num_cpus", "num_gpus", "num_nodes"):
         if values.get(key) is not None and int(values[key]) < 0:
             raise InvalidInput(f"{key} must not be negative")
@@ -169,7 +169,7 @@ def _prepare_resource_requirements(values: dict[str, Any]) -> dict[str, Any]:
 def _reject_default_name(values: dict[str, Any]) -> dict[str, Any]:
     if values.get("name") == DEFAULT_RR_NAME:
         raise Conflict(f"the resource requirements name {DEFAULT_RR_NAME!r} is reserved")
-    return _prepare_resource_requirements(values)
+    return prepare_resource_requirements(values)
 
 
 def _prepare_json_text(field: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -247,7 +247,7 @@ def update_resource_requirements(record_id: int, values: dict[str, Any]) -> None
     kind = (
         RESOURCE_REQUIREMENTS
         if renaming_to_default
-        else Kind(ResourceRequirements, RESOURCE_REQUIREMENTS.label, _prepare_resource_requirements)
+        else Kind(ResourceRequirements, RESOURCE_REQUIREMENTS.label, prepare_resource_requirements)
     )
     update_record(kind, record_id, values)
 
@@ -299,7 +299,7 @@ def create_workflow(values: dict[str, Any]) -> int:
         ResourceRequirements.insert(
             workflow_id=workflow_id,
             name=DEFAULT_RR_NAME,
-            **_prepare_resource_requirements({}),
+            **prepare_resource_requirements({}),
         ).execute()
         record_event(workflow_id, "workflow", "workflow_created", name=values["name"])
         return workflow_id
@@ -329,6 +329,6 @@ def default_resource_requirements_id(workflow_id: int) -> int:
     if row is None:
         # A workflow imported from an older database may lack it; create it on demand.
         return ResourceRequirements.insert(
-            workflow_id=workflow_id, name=DEFAULT_RR_NAME, **_prepare_resource_requirements({})
+            workflow_id=workflow_id, name=DEFAULT_RR_NAME, **prepare_resource_requirements({})
         ).execute()
     return row.id

@@ -1,0 +1,77 @@
+"""``torc``: the command-line interface. Groups are registered explicitly at the bottom."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from app.config import ConfigError
+from app.logs import configure_logging
+from app.version import __version__
+from cli.client import TorcClientError
+from cli.context import Context
+from cli.settings import client_settings
+
+
+class TorcGroup(click.Group):
+    """Turns the client's exceptions into one-line ``Error: …`` messages (exit code 1)."""
+
+    def invoke(self, ctx: click.Context):
+        from cli.spec.errors import SpecError
+
+        try:
+            return super().invoke(ctx)
+        except (TorcClientError, SpecError, ConfigError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=TorcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-level", help="error, warn, info, debug or trace.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    help="Output format.  [default: table]",
+)
+@click.option("--url", help="URL of the torc server (env TORC_API_URL).")
+@click.option("--username", help="Username for basic authentication.")
+@click.option("--password", help="Password for basic authentication (env TORC_PASSWORD).")
+@click.version_option(__version__, prog_name="torc")
+@click.pass_context
+def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
+    """Torc workflow orchestration system."""
+    flags = {
+        "log_level": log_level,
+        "format": fmt,
+        "api_url": url,
+        "username": username,
+        "password": password,
+    }
+    try:
+        settings = client_settings(flags)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(log_level or "warn")
+    logging.getLogger("torc").setLevel(logging.getLogger().level)
+    ctx.obj = Context(settings=settings, format=settings["format"])
+
+
+def register(group: click.Group) -> None:
+    from cli.commands import run, workflows
+
+    workflows.group.add_command(run.workflows_run)
+    for command in (run.run, workflows.group):
+        group.add_command(command)
+
+
+register(cli)
+
+
+def main() -> None:
+    cli(prog_name="torc")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""``[client]`` settings of the ``torc`` command, layered like the server's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from app.config import Setting, resolve_settings
+from cli.client import DEFAULT_URL
+
+SETTINGS: tuple[Setting, ...] = (
+    # None means "not configured": `torc run` then starts an embedded server.
+    Setting("api_url", None, str, f"Torc server API URL (default {DEFAULT_URL})", "TORC_API_URL"),
+    Setting("format", "table", str, "Output format: table or json"),
+    Setting("log_level", "info", str, "Log level: error, warn, info, debug or trace"),
+    Setting("username", None, str, "Username for basic authentication"),
+    Setting("password", None, str, "Password for basic authentication", "TORC_PASSWORD"),
+    Setting("run.poll_interval", 5.0, float, "Job completion poll interval (seconds)"),
+    Setting("run.output_dir", "output", str, "Output directory for job logs"),
+    Setting("run.max_parallel_jobs", None, int, "Maximum parallel jobs (overrides resources)"),
+    Setting("run.num_cpus", None, int, "CPUs available for resource-based scheduling"),
+    Setting("run.memory_gb", None, float, "Memory (GiB) available for resource-based scheduling"),
+    Setting("run.num_gpus", None, int, "GPUs available for resource-based scheduling"),
+)
+
+
+def client_settings(
+    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    return resolve_settings("client", SETTINGS, flags, environ)

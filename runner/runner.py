@@ -1,0 +1,692 @@
+"""The job runner: claim ready jobs, run them, report them, until the workflow is done.
+
+One loop turn reaps finished processes, stops jobs past their runtime, launches queued jobs
+that fit, and hands reports and a claim to the courier (one server round trip in flight at
+a time, on its own thread). The loop sleeps in ``select`` on the jobs' pidfds, the courier's
+pipe and a signal pipe, so a finishing job or an answer from the server wakes it at once;
+with nothing to do it backs off up to the poll interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import signal
+import socket
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.models.units import parse_memory, parse_runtime
+from cli.client import ApiError, TorcClient
+from runner.actions import ActionRunner
+from runner.courier import Courier, Delivery
+from runner.monitor import MonitorConfig, ResourceMonitor, summary
+from runner.process import JobProcess, argv_for
+from runner.resources import Ledger, Need, Resources, detect
+
+logger = logging.getLogger("torc.runner")
+
+FLUSH_SECONDS = 0.1  # longest a finished or started job waits before it is reported
+HEARTBEAT_SECONDS = 30.0
+PREFETCH_ROUNDS = 64  # with short jobs, claim enough for this many rounds of every slot
+MAX_PREFETCH = 512
+MAX_BATCH = 500
+
+
+@dataclass
+class RunnerOptions:
+    workflow_id: int
+    output_dir: Path = Path("output")
+    poll_interval: float = 5.0
+    max_parallel_jobs: int | None = None
+    resources: Resources | None = None
+    scheduler_config_id: int | None = None
+    end_time: float | None = None  # epoch seconds when the allocation ends
+    compute_node_type: str = "local"
+    termination_grace_seconds: float = 30.0
+    resource_monitoring: bool | None = None  # None: as the workflow says
+
+
+@dataclass
+class Running:
+    job: dict[str, Any]
+    process: JobProcess
+    need: Need
+
+
+@dataclass
+class RunSummary:
+    counts: Counter = field(default_factory=Counter)  # status -> jobs this runner finished
+    canceled: bool = False
+    stopped_by_signal: int | None = None
+    complete: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.complete and not self.canceled and self.stopped_by_signal is None
+
+
+class JobRunner:
+    def __init__(self, client: TorcClient, options: RunnerOptions, progress: Any = None) -> None:
+        self.client = client
+        self.options = options
+        self.progress = progress
+        self.workflow_id = options.workflow_id
+        self.output_dir = options.output_dir.resolve()
+        self.capacity = options.resources or detect()
+        self.ledger = Ledger(self.capacity)
+        self.hostname = socket.gethostname()
+        self.queue: deque[dict] = deque()
+        self.running: dict[int, Running] = {}
+        self.started: list[int] = []
+        self.finished: list[dict] = []
+        self.mtimes: list[dict] = []
+        self.summary = RunSummary()
+        self.requirements: dict[int, dict] = {}
+        self.file_paths: dict[int, str] = {}
+        self._recent_seconds: deque[float] = deque(maxlen=50)
+        self._resync = False
+        self._server_has_work = True
+        self._idle_since: float | None = None
+        self._next_poll = 0.0
+        self._backoff = 0.05
+        self._last_contact = time.monotonic()
+        self._unreported_since = time.monotonic()  # when the oldest unsent report appeared
+        self._stop_signal: int | None = None
+        self._started_at = time.time()
+
+    # Set-up and tear-down ----------------------------------------------------------------
+
+    def run(self) -> RunSummary:
+        self._prepare()
+        try:
+            self.actions.run_pending(["on_workflow_start", "on_worker_start"])
+            self._loop()
+            if self.summary.complete:
+                self.actions.run_pending(["on_workflow_complete"])
+            self.actions.run_pending(["on_worker_complete"])
+        finally:
+            self._shutdown()
+        return self.summary
+
+    def _prepare(self) -> None:
+        workflow = self.client.get_workflow(self.workflow_id)
+        self.run_id = self.client.workflow_status(self.workflow_id)["run_id"]
+        self.workflow = workflow
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._attach_log()
+        self._load_requirements()
+        self.compute_node_id = self._register()
+        self.actions = ActionRunner(self.client, self.workflow_id, self.output_dir)
+        self.actions.compute_node_id = self.compute_node_id
+        self.monitor = ResourceMonitor(self._monitor_config(workflow), self._metrics_path())
+        self.courier = Courier(self._send_cycle)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.courier.wake_fd, selectors.EVENT_READ, "courier")
+        self._signal_read, signal_write = os.pipe()
+        os.set_blocking(self._signal_read, False)
+        os.set_blocking(signal_write, False)
+        self.selector.register(self._signal_read, selectors.EVENT_READ, "signal")
+        self._previous_wakeup = signal.set_wakeup_fd(signal_write)
+        self._signal_write = signal_write
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        self.base_env = {
+            **os.environ,
+            "TORC_WORKFLOW_ID": str(self.workflow_id),
+            "TORC_API_URL": self.client.base_url,
+            "TORC_OUTPUT_DIR": str(self.output_dir),
+        }
+        logger.info(
+            "Runner started workflow_id=%s run_id=%s compute_node_id=%s hostname=%s cpus=%s "
+            "memory_gb=%.1f gpus=%s max_parallel_jobs=%s",
+            self.workflow_id,
+            self.run_id,
+            self.compute_node_id,
+            self.hostname,
+            self.capacity.num_cpus,
+            self.capacity.memory_gb,
+            self.capacity.num_gpus,
+            self.options.max_parallel_jobs,
+        )
+
+    def _attach_log(self) -> None:
+        path = (
+            self.output_dir / f"job_runner_{self.hostname}_wf{self.workflow_id}_r{self.run_id}.log"
+        )
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False  # the console gets the progress display instead
+        self._log_handler = handler
+        self.log_path = path
+
+    def _monitor_config(self, workflow: dict) -> MonitorConfig:
+        import json
+
+        raw = workflow.get("resource_monitor_config")
+        config = MonitorConfig.from_workflow(json.loads(raw) if raw else None)
+        if self.options.resource_monitoring is not None:
+            config.enabled = self.options.resource_monitoring
+        return config
+
+    def _metrics_path(self) -> Path:
+        label = f"{self.hostname}_{self.workflow_id}_{self.run_id}"
+        return self.output_dir / "resource_utilization" / f"resource_metrics_{label}.db"
+
+    def _register(self) -> int:
+        node = self.client.post(
+            "/compute_nodes",
+            {
+                "workflow_id": self.workflow_id,
+                "hostname": self.hostname,
+                "pid": os.getpid(),
+                "start_time": _utc_now(),
+                "num_cpus": self.capacity.num_cpus,
+                "memory_gb": round(self.capacity.memory_gb, 3),
+                "num_gpus": self.capacity.num_gpus,
+                "num_nodes": self.capacity.num_nodes,
+                "is_active": True,
+                "compute_node_type": self.options.compute_node_type,
+                "scheduler_config_id": self.options.scheduler_config_id,
+            },
+        )
+        return node["id"]
+
+    def _shutdown(self) -> None:
+        signal.set_wakeup_fd(self._previous_wakeup)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_DFL)
+        self.courier.close()
+        self.monitor.close()
+        self._deactivate()
+        logger.info(
+            "Runner finished workflow_id=%s counts=%s", self.workflow_id, dict(self.summary.counts)
+        )
+        logger.removeHandler(self._log_handler)
+        self._log_handler.close()
+        os.close(self._signal_read)
+        os.close(self._signal_write)
+
+    def _deactivate(self) -> None:
+        try:
+            node = self.client.get(f"/compute_nodes/{self.compute_node_id}")
+            node.update(is_active=False, duration_seconds=round(time.time() - self._started_at, 3))
+            self.client.put(f"/compute_nodes/{self.compute_node_id}", node)
+        except Exception as exc:  # noqa: BLE001  (the run is over; report and go)
+            logger.warning("could not deactivate compute node: %s", exc)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._stop_signal = signum
+
+    # The loop ------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            self._reap()
+            self._enforce_deadlines()
+            if self._stop_signal is not None:
+                self._stop_everything()
+                return
+            delivery = self.courier.take()
+            if delivery is not None:
+                self._receive(delivery)
+            self._launch_queued()
+            self._maybe_send()
+            if self._finished_everything():
+                return
+            self._wait(self._timeout())
+
+    def _finished_everything(self) -> bool:
+        if self.running or self.courier.busy or self._unreported():
+            return False
+        if self.summary.canceled:
+            return True
+        if self.summary.complete and not self.workflow.get(
+            "compute_node_ignore_workflow_completion"
+        ):
+            return True
+        if self.queue or self._server_has_work:
+            self._idle_since = None
+            return False
+        idle_limit = self.workflow.get("compute_node_wait_for_new_jobs_seconds") or 90
+        self._idle_since = self._idle_since or time.monotonic()
+        if time.monotonic() - self._idle_since > idle_limit:
+            logger.info("No new jobs for %ss; exiting", idle_limit)
+            return True
+        return False
+
+    def _wait(self, timeout: float) -> None:
+        for key, _ in self.selector.select(timeout):
+            if key.data == "signal":
+                try:
+                    os.read(self._signal_read, 512)
+                except BlockingIOError:
+                    pass
+
+    def _timeout(self) -> float:
+        now = time.monotonic()
+        candidates = [self.options.poll_interval]
+        if self._unreported():
+            candidates.append(self._unreported_since + FLUSH_SECONDS - now)
+        for entry in self.running.values():
+            for moment in (entry.process.deadline, entry.process.kill_at):
+                if moment is not None:
+                    candidates.append(moment - now)
+        if not self.courier.busy and self._wants_jobs():
+            candidates.append(self._next_poll - now)
+        if not any(entry.process.pidfd is not None for entry in self.running.values()):
+            if self.running:
+                candidates.append(0.01)  # no pidfds: poll the children
+        return max(0.0, min(candidates))
+
+    # Jobs ending ---------------------------------------------------------------------------
+
+    def _reap(self) -> None:
+        for job_id, entry in list(self.running.items()):
+            exit_info = entry.process.poll()
+            if exit_info is None:
+                continue
+            del self.running[job_id]
+            if entry.process.pidfd is not None:
+                self.selector.unregister(entry.process.pidfd)
+                entry.process.close()
+            self.ledger.give(entry.need)
+            self._record_finish(entry, exit_info)
+
+    def _record_finish(self, entry: Running, exit_info) -> None:
+        job, process = entry.job, entry.process
+        elapsed = process.elapsed
+        self._recent_seconds.append(elapsed)
+        usage = self.monitor.finish(job["id"])
+        return_code = exit_info.return_code
+        if process.stop_reason is not None:
+            status = "terminated"
+        elif return_code == 0:
+            return_code, status = self._check_outputs(job)
+        else:
+            status = "failed"
+        report = {
+            "job_id": job["id"],
+            "status": status,
+            "return_code": return_code,
+            "exec_time_minutes": elapsed / 60.0,
+            "completion_time": _utc_now(),
+            "attempt_id": job["attempt_id"],
+        }
+        if self.monitor.config.enabled:
+            report.update(summary(usage, exit_info, elapsed))
+        self.finished.append(report)
+        self.summary.counts[status] += 1
+        logger.info(
+            "Job process completed workflow_id=%s job_id=%s run_id=%s return_code=%s status=%s "
+            "exec_time_s=%.3f",
+            self.workflow_id,
+            job["id"],
+            self.run_id,
+            return_code,
+            status,
+            elapsed,
+        )
+        if self.progress is not None:
+            self.progress.job_finished(job, status)
+
+    def _check_outputs(self, job: dict) -> tuple[int, str]:
+        """Exit 0 with a declared output missing is a failure; present outputs get mtimes."""
+        missing = []
+        for file_id in job.get("output_file_ids") or []:
+            path = self._file_path(file_id)
+            try:
+                self.mtimes.append({"file_id": file_id, "st_mtime": os.stat(path).st_mtime})
+            except OSError:
+                missing.append(path)
+        if missing:
+            logger.error("Job %s exited 0 but did not create %s", job["id"], ", ".join(missing))
+            with open(self._stdio_path(job, "e"), "a") as stderr:
+                stderr.write(f"torc: expected output file(s) missing: {', '.join(missing)}\n")
+            return 1, "failed"
+        return 0, "completed"
+
+    def _file_path(self, file_id: int) -> str:
+        if file_id not in self.file_paths:
+            for record in self.client.paged("/files", workflow_id=self.workflow_id):
+                self.file_paths[record["id"]] = record["path"]
+        return self.file_paths.get(file_id, f"<unknown file {file_id}>")
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for entry in self.running.values():
+            process = entry.process
+            if process.kill_at is not None and now >= process.kill_at:
+                process.stop("grace period over", graceful=False, grace_seconds=0)
+            elif process.deadline is not None and now >= process.deadline:
+                logger.warning("Job %s exceeded its runtime; terminating", entry.job["id"])
+                process.deadline = None
+                self._stop_job(entry, "runtime limit")
+
+    def _stop_job(self, entry: Running, reason: str) -> None:
+        entry.process.stop(
+            reason,
+            graceful=bool(entry.job.get("supports_termination")),
+            grace_seconds=self.options.termination_grace_seconds,
+        )
+
+    def _stop_everything(self) -> None:
+        """SIGTERM/SIGINT: stop our jobs, report them terminated, hand back unstarted ones."""
+        signum = self._stop_signal
+        logger.warning(
+            "Received %s; terminating %d job(s)", signal.Signals(signum).name, len(self.running)
+        )
+        self.summary.stopped_by_signal = signum
+        for entry in self.running.values():
+            self._stop_job(entry, "runner stopped")
+        while self.running:
+            self._enforce_deadlines()
+            self._reap()
+            if self.running:
+                time.sleep(0.01)
+        self._release_queue()
+        self._drain_reports()
+
+    def _release_queue(self) -> None:
+        for job in self.queue:
+            try:
+                self.client.put(f"/jobs/{job['id']}/manage_status_change/ready/{self.run_id}")
+            except ApiError as exc:
+                logger.warning("could not release job %s: %s", job["id"], exc)
+        self.queue.clear()
+
+    # Jobs starting -------------------------------------------------------------------------
+
+    def _launch_queued(self) -> None:
+        while self.queue and self._slot_free():
+            job = self.queue[0]
+            need = self._need(job)
+            if not self.ledger.fits(need):
+                if not self.running and not self.ledger.could_ever_fit(need):
+                    self._fail_unrunnable(self.queue.popleft(), need)
+                    continue
+                return
+            self.queue.popleft()
+            self._launch(job, need)
+
+    def _slot_free(self) -> bool:
+        limit = self.options.max_parallel_jobs
+        return limit is None or len(self.running) < limit
+
+    def _launch(self, job: dict, need: Need) -> None:
+        env = {
+            **self.base_env,
+            "TORC_JOB_ID": str(job["id"]),
+            "TORC_JOB_NAME": job["name"],
+            "TORC_ATTEMPT_ID": str(job["attempt_id"]),
+        }
+        argv = argv_for(job["command"], job.get("invocation_script"))
+        try:
+            process = JobProcess.launch(
+                argv, env, self._stdio_path(job, "o"), self._stdio_path(job, "e"), None
+            )
+        except OSError as exc:
+            self._fail_to_launch(job, exc)
+            return
+        process.deadline = self._deadline(job)
+        self.ledger.take(need)
+        self.running[job["id"]] = Running(job, process, need)
+        if process.pidfd is not None:
+            self.selector.register(process.pidfd, selectors.EVENT_READ, job["id"])
+        self.started.append(job["id"])
+        self.monitor.track(job["id"], process.pid, job["name"])
+        logger.info(
+            "Job started workflow_id=%s job_id=%s run_id=%s compute_node_id=%s attempt_id=%s",
+            self.workflow_id,
+            job["id"],
+            self.run_id,
+            self.compute_node_id,
+            job["attempt_id"],
+        )
+        if self.progress is not None:
+            self.progress.job_started(job)
+
+    def _stdio_path(self, job: dict, suffix: str) -> Path:
+        name = f"job_wf{self.workflow_id}_j{job['id']}_r{self.run_id}_a{job['attempt_id']}.{suffix}"
+        return self.output_dir / "job_stdio" / name
+
+    def _deadline(self, job: dict) -> float | None:
+        """Jobs with declared requirements must finish within their runtime."""
+        requirement = self._requirement(job)
+        if requirement is None or requirement["name"] == "default":
+            return None
+        return time.monotonic() + requirement["runtime_seconds"]
+
+    def _fail_to_launch(self, job: dict, error: OSError) -> None:
+        stderr = self._stdio_path(job, "e")
+        stderr.parent.mkdir(parents=True, exist_ok=True)
+        stderr.write_text(f"torc: could not start the job: {error}\n")
+        self.started.append(job["id"])
+        self.finished.append(
+            {
+                "job_id": job["id"],
+                "status": "failed",
+                "return_code": 127,
+                "exec_time_minutes": 0.0,
+                "completion_time": _utc_now(),
+                "attempt_id": job["attempt_id"],
+            }
+        )
+        self.summary.counts["failed"] += 1
+
+    def _fail_unrunnable(self, job: dict, need: Need) -> None:
+        logger.error("Job %s needs more than this runner has (%s); failing it", job["id"], need)
+        self._fail_to_launch(job, OSError(f"requirements {need} exceed this runner's capacity"))
+
+    def _requirement(self, job: dict) -> dict | None:
+        rr_id = job.get("resource_requirements_id")
+        if rr_id is None:
+            return None
+        if rr_id not in self.requirements:
+            self._load_requirements()
+        return self.requirements.get(rr_id)
+
+    def _load_requirements(self) -> None:
+        for rr in self.client.list_resource_requirements(self.workflow_id):
+            rr["runtime_seconds"] = parse_runtime(rr["runtime"])
+            rr["memory_bytes"] = parse_memory(rr["memory"])
+            self.requirements[rr["id"]] = rr
+
+    def _need(self, job: dict) -> Need:
+        """What the job holds while running; nothing in queue-depth mode, which counts jobs."""
+        if self.options.max_parallel_jobs is not None:
+            return Need(num_cpus=0, memory_bytes=0)
+        requirement = self._requirement(job)
+        if requirement is None:
+            return Need()
+        return Need(
+            requirement["num_cpus"],
+            requirement["memory_bytes"],
+            requirement["num_gpus"],
+            requirement["num_nodes"],
+        )
+
+    # Talking to the server -----------------------------------------------------------------
+
+    def _unreported(self) -> bool:
+        return bool(self.started or self.finished or self.mtimes)
+
+    def _wants_jobs(self) -> bool:
+        if self.summary.canceled or (self.summary.complete and not self.queue):
+            return False
+        return len(self.queue) < self._low_water()
+
+    def _queue_target(self) -> int:
+        """How many claimed-but-unstarted jobs to hold: a few rounds ahead when jobs are
+        short (so a finishing job is replaced without a round trip), else the free slots."""
+        slots = self.options.max_parallel_jobs or max(self.ledger.capacity.num_cpus, 1)
+        if self._prefetching():
+            return min(slots * PREFETCH_ROUNDS, MAX_PREFETCH)
+        return max(slots - len(self.running), 0)
+
+    def _low_water(self) -> int:
+        """Claim again when the queue falls below this (half the target when running ahead)."""
+        target = self._queue_target()
+        return max(target // 2, 1) if self._prefetching() else target
+
+    def _prefetching(self) -> bool:
+        recent = self._recent_seconds
+        return bool(recent) and sum(recent) / len(recent) < 1.0
+
+    def _maybe_send(self) -> None:
+        """Start a round trip if there is news to report, work to ask for, or a heartbeat due."""
+        if self.courier.busy:
+            return
+        now = time.monotonic()
+        must_report = self._unreported() and (
+            not (self.running or self.queue)
+            or now - self._unreported_since >= FLUSH_SECONDS
+            or len(self.finished) >= MAX_BATCH
+        )
+        want = self._wants_jobs() and now >= self._next_poll
+        heartbeat = now - self._last_contact >= HEARTBEAT_SECONDS
+        if must_report or want or heartbeat or self._resync:
+            self.courier.send(self._build_request(want))
+
+    def _build_request(self, want: bool) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "compute_node_id": self.compute_node_id,
+            "started": self.started,
+            "completed": self.finished,
+            "file_mtimes": self.mtimes,
+            "resync": self._resync,
+            "claim": self._claim_body() if want else None,
+        }
+        self.started, self.finished, self.mtimes = [], [], []
+        self._unreported_since = time.monotonic()
+        return request
+
+    def _claim_body(self) -> dict[str, Any]:
+        wanted = max(self._queue_target() - len(self.queue), 1)
+        if self.options.max_parallel_jobs is not None:
+            return {"limit": wanted}
+        return {
+            "limit": wanted,
+            "resources": self._offer(),
+            "sort_method": self.workflow.get("jobs_sort_method") or "none",
+        }
+
+    def _offer(self) -> dict[str, Any]:
+        """Resources to claim against: what is free and not promised to queued jobs, plus
+        (when jobs are short, so the queue runs ahead) a full machine's worth more."""
+        free = self.ledger.free()
+        queued = [self._need(job) for job in self.queue]
+        total = self.ledger.capacity
+        ahead = 1 if self._prefetching() else 0
+        offer = {
+            "num_cpus": max(free.num_cpus - sum(n.num_cpus for n in queued), 0)
+            + ahead * total.num_cpus,
+            "memory_gb": max(free.memory_bytes - sum(n.memory_bytes for n in queued), 0) / 1024**3
+            + ahead * total.memory_gb,
+            "num_gpus": max(free.num_gpus - sum(n.num_gpus for n in queued), 0)
+            + ahead * total.num_gpus,
+            "num_nodes": total.num_nodes,
+            "scheduler_config_id": self.options.scheduler_config_id,
+        }
+        if self.options.end_time is not None:
+            offer["time_limit"] = f"PT{max(int(self.options.end_time - time.time()), 0)}S"
+        return offer
+
+    def _send_cycle(self, request: dict[str, Any]) -> dict[str, Any]:
+        path = f"/workflows/{self.workflow_id}/runner_cycle/{self.run_id}"
+        return self.client.post(path, request)
+
+    def _receive(self, delivery: Delivery) -> None:
+        request = delivery.request
+        if delivery.error is not None:
+            self._requeue(request, delivery.error)
+            return
+        self._last_contact = time.monotonic()
+        response = delivery.response
+        self._resync = False
+        self._check_outcomes(response)
+        claimed = response.get("jobs") or []
+        self.queue.extend(claimed)
+        if self.progress is not None and claimed:
+            self.progress.jobs_claimed(len(claimed))
+        self._adopt(response.get("assigned") or [])
+        if request.get("claim") is not None:
+            self._server_has_work = bool(claimed)
+            self._backoff = 0.05 if claimed else min(self._backoff * 2, self.options.poll_interval)
+            self._next_poll = time.monotonic() + (0 if claimed else self._backoff)
+        self.summary.complete = response["is_complete"] and not response["is_canceled"]
+        if response["is_canceled"]:
+            self._on_canceled()
+        pending = response.get("pending_actions") or []
+        if pending:
+            self.actions.run_pending(["on_jobs_ready", "on_jobs_complete"], pending)
+
+    def _requeue(self, request: dict[str, Any], error: BaseException) -> None:
+        """The round trip failed: keep every report for the next one and resynchronise."""
+        logger.error("Server request failed: %s", error)
+        if isinstance(error, ApiError) and error.status == 422 and "run_id" in error.message:
+            raise error  # the workflow was reinitialized under us: nothing here is current
+        self.started = request["started"] + self.started
+        self.finished = request["completed"] + self.finished
+        self.mtimes = request["file_mtimes"] + self.mtimes
+        self._resync = True
+        self._next_poll = time.monotonic() + self.options.poll_interval
+
+    def _check_outcomes(self, response: dict[str, Any]) -> None:
+        for outcome in response.get("started") or []:
+            if not outcome["ok"] and "running" not in (outcome["error"] or ""):
+                entry = self.running.get(outcome["job_id"])
+                logger.warning(
+                    "Server refused start of job %s: %s", outcome["job_id"], outcome["error"]
+                )
+                if entry is not None:
+                    entry.process.stop("refused by server", graceful=False, grace_seconds=0)
+        for outcome in response.get("completed") or []:
+            if not outcome["ok"] and "already finished" not in (outcome["error"] or ""):
+                logger.warning(
+                    "Server refused result of job %s: %s", outcome["job_id"], outcome["error"]
+                )
+
+    def _adopt(self, assigned: list[dict]) -> None:
+        """After a lost answer: take back pending jobs the server says are ours."""
+        known = set(self.running) | {job["id"] for job in self.queue}
+        for job in assigned:
+            if job["id"] not in known and job["status"] == "pending":
+                self.queue.append(job)
+
+    def _on_canceled(self) -> None:
+        if not self.summary.canceled:
+            logger.warning("Workflow was canceled; stopping %d job(s)", len(self.running))
+        self.summary.canceled = True
+        self.queue.clear()
+        for entry in self.running.values():
+            if entry.process.stop_reason is None:
+                self._stop_job(entry, "workflow canceled")
+
+    def _drain_reports(self) -> None:
+        """Send what is left, synchronously (shutdown)."""
+        delivery = self.courier.wait(timeout=60)
+        if delivery is not None:
+            self._receive(delivery)
+        for _ in range(3):
+            if not self._unreported():
+                return
+            request = self._build_request(False)
+            try:
+                self._receive(Delivery(request, self._send_cycle(request)))
+            except Exception as exc:  # noqa: BLE001
+                self._requeue(request, exc)
+        if self._unreported():
+            logger.error("could not report %d finished job(s)", len(self.finished))
+
+
+def _utc_now() -> str:
+    from app.models.common import utc_now_text
+
+    return utc_now_text()

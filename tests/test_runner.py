@@ -1,0 +1,299 @@
+"""The job runner against a real server: real processes, real files, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Api, ServerProcess, spec_payload, torc
+
+
+def create(api: Api, jobs: list[dict], **extra) -> int:
+    return api.post("/workflow_specs", spec_payload(jobs, **extra), params={"initialize": "true"})[
+        "workflow_id"
+    ]
+
+
+def run(server: ServerProcess, workflow_id: int, tmp_path: Path, *flags: str):
+    return torc(
+        "--url", server.url, "workflows", "run", str(workflow_id),
+        "--output-dir", str(tmp_path / "output"), "--poll-interval", "1", *flags,
+        cwd=tmp_path,
+    )
+
+
+def intervals(path: Path) -> list[tuple[float, float, str]]:
+    """(start, end, name) lines that jobs appended to a shared log."""
+    spans = {}
+    for line in path.read_text().splitlines():
+        kind, name, moment = line.split()
+        spans.setdefault(name, {})[kind] = float(moment)
+    return [(s["start"], s["end"], name) for name, s in spans.items()]
+
+
+def max_overlap(spans: list[tuple[float, float, str]]) -> int:
+    edges = sorted([(start, 1) for start, _, _ in spans] + [(end, -1) for _, end, _ in spans])
+    current = peak = 0
+    for _, delta in edges:
+        current += delta
+        peak = max(peak, current)
+    return peak
+
+
+def timed(name: str, log: Path, seconds: float = 0.3) -> str:
+    return (
+        f"echo start {name} $(date +%s.%N) >> {log}; sleep {seconds}; "
+        f"echo end {name} $(date +%s.%N) >> {log}"
+    )
+
+
+def test_jobs_run_in_dependency_order_with_logs_and_results(
+    api: Api, server: ServerProcess, tmp_path: Path
+) -> None:
+    log = tmp_path / "spans.log"
+    jobs = [
+        {"name": "a", "command": timed("a", log, 0.2)},
+        {"name": "b", "command": timed("b", log, 0.2), "depends_on": [0]},
+        {"name": "c", "command": timed("c", log, 0.2), "depends_on": [0]},
+        {"name": "d", "command": timed("d", log, 0.1), "depends_on": [1, 2]},
+    ]
+    wf = create(api, jobs)
+    result = run(server, wf, tmp_path)
+    assert result.returncode == 0, result.stderr
+    spans = {name: (start, end) for start, end, name in intervals(log)}
+    assert spans["b"][0] >= spans["a"][1] and spans["c"][0] >= spans["a"][1]
+    assert spans["d"][0] >= max(spans["b"][1], spans["c"][1])
+    assert api.statuses(wf) == dict.fromkeys("abcd", "completed")
+    results = api.get("/results", params={"workflow_id": wf})["items"]
+    assert len(results) == 4 and all(r["return_code"] == 0 for r in results)
+    stdio = tmp_path / "output" / "job_stdio"
+    for job in api.get("/jobs", params={"workflow_id": wf})["items"]:
+        assert (stdio / f"job_wf{wf}_j{job['id']}_r1_a1.o").exists()
+        assert (stdio / f"job_wf{wf}_j{job['id']}_r1_a1.e").exists()
+    [runner_log] = (tmp_path / "output").glob(f"job_runner_*_wf{wf}_r1.log")
+    text = runner_log.read_text()
+    assert f"Job started workflow_id={wf} job_id=" in text
+    assert "Job process completed" in text and "status=completed" in text
+
+
+def test_queue_depth_is_never_exceeded(api: Api, server: ServerProcess, tmp_path: Path) -> None:
+    log = tmp_path / "spans.log"
+    wf = create(api, [{"name": f"j{i}", "command": timed(f"j{i}", log, 0.2)} for i in range(9)])
+    assert run(server, wf, tmp_path, "--max-parallel-jobs", "3").returncode == 0
+    spans = intervals(log)
+    assert len(spans) == 9
+    assert max_overlap(spans) <= 3
+
+
+def test_resource_aware_claiming_never_oversubscribes(
+    api: Api, server: ServerProcess, tmp_path: Path
+) -> None:
+    log = tmp_path / "spans.log"
+    two_cpus = {"name": "two", "num_cpus": 2, "memory": "1g", "runtime": "PT1H"}
+    jobs = [
+        {"name": f"j{i}", "command": timed(f"j{i}", log, 0.3), "resource_requirements": 0}
+        for i in range(6)
+    ]
+    wf = create(api, jobs, resource_requirements=[two_cpus])
+    result = run(server, wf, tmp_path, "--num-cpus", "5", "--memory-gb", "8")
+    assert result.returncode == 0, result.stderr
+    spans = intervals(log)
+    assert len(spans) == 6
+    assert max_overlap(spans) == 2  # 5 CPUs fit two 2-CPU jobs, never three
+
+
+def test_memory_is_a_limit_too(api: Api, server: ServerProcess, tmp_path: Path) -> None:
+    log = tmp_path / "spans.log"
+    big = {"name": "big", "num_cpus": 1, "memory": "3g", "runtime": "PT1H"}
+    jobs = [
+        {"name": f"j{i}", "command": timed(f"j{i}", log, 0.3), "resource_requirements": 0}
+        for i in range(4)
+    ]
+    wf = create(api, jobs, resource_requirements=[big])
+    assert run(server, wf, tmp_path, "--num-cpus", "8", "--memory-gb", "7").returncode == 0
+    assert max_overlap(intervals(log)) == 2
+
+
+def test_job_environment(api: Api, server: ServerProcess, tmp_path: Path) -> None:
+    wf = create(api, [{"name": "env_job", "command": "env | grep ^TORC_ | sort"}])
+    assert run(server, wf, tmp_path).returncode == 0
+    job = api.get("/jobs", params={"workflow_id": wf})["items"][0]
+    out = tmp_path / "output" / "job_stdio" / f"job_wf{wf}_j{job['id']}_r1_a1.o"
+    env = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    assert env["TORC_WORKFLOW_ID"] == str(wf)
+    assert env["TORC_JOB_ID"] == str(job["id"])
+    assert env["TORC_JOB_NAME"] == "env_job"
+    assert env["TORC_ATTEMPT_ID"] == "1"
+    assert env["TORC_API_URL"] == server.url
+    assert env["TORC_OUTPUT_DIR"] == str(tmp_path / "output")
+
+
+def test_declared_outputs_are_checked_and_recorded(
+    api: Api, server: ServerProcess, tmp_path: Path
+) -> None:
+    files = [{"name": "made", "path": "made.txt"}, {"name": "never", "path": "never.txt"}]
+    jobs = [
+        {"name": "writer", "command": "echo hi > made.txt", "output_files": [0]},
+        {"name": "liar", "command": "true", "output_files": [1]},
+    ]
+    wf = create(api, jobs, files=files)
+    result = run(server, wf, tmp_path)
+    assert result.returncode == 1
+    assert api.statuses(wf) == {"writer": "completed", "liar": "failed"}
+    results = {r["job_id"]: r for r in api.get("/results", params={"workflow_id": wf})["items"]}
+    liar = next(j for j in api.get("/jobs", params={"workflow_id": wf})["items"] if j["name"] == "liar")
+    assert results[liar["id"]]["return_code"] == 1
+    made = next(f for f in api.get("/files", params={"workflow_id": wf})["items"]
+                if f["name"] == "made")
+    assert made["st_mtime"] == pytest.approx(os.stat(tmp_path / "made.txt").st_mtime)
+
+
+def test_job_past_its_runtime_is_terminated(api: Api, server: ServerProcess, tmp_path: Path) -> None:
+    quick = {"name": "quick", "num_cpus": 1, "memory": "1m", "runtime": "PT1S"}
+    marker = tmp_path / "got_sigterm"
+    jobs = [
+        {"name": "hard", "command": "sleep 30", "resource_requirements": 0},
+        {
+            "name": "graceful",
+            "command": f"trap 'touch {marker}; exit 0' TERM; sleep 30 & wait",
+            "resource_requirements": 0,
+            "supports_termination": True,
+        },
+    ]
+    wf = create(api, jobs, resource_requirements=[quick])
+    started = time.monotonic()
+    result = run(server, wf, tmp_path)
+    assert time.monotonic() - started < 25
+    assert result.returncode == 1
+    assert api.statuses(wf) == {"hard": "terminated", "graceful": "terminated"}
+    assert marker.exists()
+    codes = {r["job_id"]: r["return_code"] for r in api.get("/results", params={"workflow_id": wf})["items"]}
+    assert -9 in codes.values()
+
+
+def test_failure_cancels_dependents_and_exit_code_is_non_zero(
+    api: Api, server: ServerProcess, tmp_path: Path
+) -> None:
+    wf = create(api, [{"name": "bad", "command": "exit 4"},
+                      {"name": "after", "command": "true", "depends_on": [0]}])
+    result = run(server, wf, tmp_path)
+    assert result.returncode == 1
+    assert api.statuses(wf) == {"bad": "failed", "after": "canceled"}
+    [res] = api.get("/results", params={"workflow_id": wf})["items"]
+    assert res["return_code"] == 4
+
+
+def test_chained_jobs_do_not_wait_for_the_poll_interval(
+    api: Api, server: ServerProcess, tmp_path: Path
+) -> None:
+    jobs = [{"name": "j0", "command": "true"}]
+    jobs += [{"name": f"j{i}", "command": "true", "depends_on": [i - 1]} for i in range(1, 15)]
+    wf = create(api, jobs)
+    started = time.monotonic()
+    result = torc("--url", server.url, "workflows", "run", str(wf), "--output-dir",
+                  str(tmp_path / "out"), "--poll-interval", "5", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    # 15 dependent steps; one poll interval each would be over a minute.
+    assert time.monotonic() - started < 15
+
+
+def test_summary_monitoring_fills_results(api: Api, server: ServerProcess, tmp_path: Path) -> None:
+    monitor = json.dumps({"enabled": True, "granularity": "summary", "sample_interval_seconds": 1})
+    wf = create(
+        api,
+        [{"name": "busy", "command": "python3 -c 'x=bytearray(50_000_000); import time; time.sleep(1.5)'"},
+         {"name": "blink", "command": "true"}],
+        workflow={"resource_monitor_config": monitor},
+    )
+    assert run(server, wf, tmp_path).returncode == 0
+    for result in api.get("/results", params={"workflow_id": wf})["items"]:
+        for key in ("peak_memory_bytes", "avg_memory_bytes", "peak_cpu_percent", "avg_cpu_percent"):
+            assert result[key] is not None, (key, result)
+    busy = max(api.get("/results", params={"workflow_id": wf})["items"],
+               key=lambda r: r["peak_memory_bytes"])
+    assert busy["peak_memory_bytes"] > 50_000_000
+
+
+def test_time_series_monitoring_writes_the_metrics_database(
+    api: Api, server: ServerProcess, tmp_path: Path
+) -> None:
+    monitor = json.dumps({"enabled": True, "granularity": "time_series", "sample_interval_seconds": 0.2})
+    wf = create(api, [{"name": "sleeper", "command": "sleep 1.2"}],
+                workflow={"resource_monitor_config": monitor})
+    assert run(server, wf, tmp_path).returncode == 0
+    [db_path] = (tmp_path / "output" / "resource_utilization").glob(f"resource_metrics_*_{wf}_1.db")
+    with sqlite3.connect(db_path) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(job_resource_samples)")]
+        assert columns == ["job_id", "timestamp", "cpu_percent", "memory_bytes", "num_processes"]
+        assert [row[1] for row in db.execute("PRAGMA table_info(job_metadata)")] == [
+            "job_id", "job_name"]
+        assert db.execute("SELECT COUNT(*) FROM job_resource_samples").fetchone()[0] >= 2
+        assert db.execute("SELECT job_name FROM job_metadata").fetchall() == [("sleeper",)]
+
+
+def test_actions_run_for_every_trigger(api: Api, server: ServerProcess, tmp_path: Path) -> None:
+    def action(trigger: str, jobs: list[int] | None = None, **extra) -> dict:
+        body = {"trigger_type": trigger, "action_type": "run_commands",
+                "commands": [f"echo {trigger} >> actions.log"], **extra}
+        if jobs is not None:
+            body["jobs"] = jobs
+        return body
+
+    actions = [
+        action("on_workflow_start"),
+        action("on_worker_start", persistent=True),
+        action("on_jobs_ready", [1]),
+        action("on_jobs_complete", [0, 1]),
+        action("on_workflow_complete"),
+        action("on_worker_complete", persistent=True),
+    ]
+    jobs = [{"name": "first", "command": "sleep 0.2"},
+            {"name": "second", "command": "true", "depends_on": [0]}]
+    wf = create(api, jobs, actions=actions)
+    assert run(server, wf, tmp_path).returncode == 0
+    lines = (tmp_path / "output" / "actions.log").read_text().split()
+    assert lines[:2] == ["on_workflow_start", "on_worker_start"]
+    assert lines.index("on_jobs_ready") < lines.index("on_jobs_complete")
+    assert lines[-2:] == ["on_workflow_complete", "on_worker_complete"]
+    assert sorted(lines) == sorted(a["trigger_type"] for a in actions)
+
+
+def test_sigterm_to_the_runner_leaves_nothing_running(
+    api: Api, server: ServerProcess, tmp_path: Path
+) -> None:
+    wf = create(api, [{"name": f"long{i}", "command": "sleep 60"} for i in range(4)])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "--url", server.url, "workflows", "run", str(wf),
+         "--output-dir", str(tmp_path / "out"), "--max-parallel-jobs", "2"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if list(api.statuses(wf).values()).count("running") == 2:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    statuses = api.statuses(wf)
+    assert "running" not in statuses.values() and "pending" not in statuses.values(), statuses
+    assert list(statuses.values()).count("terminated") == 2
+    nodes = api.get("/compute_nodes", params={"workflow_id": wf})["items"]
+    assert nodes and not any(node["is_active"] for node in nodes)
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    result = torc("--url", "http://127.0.0.1:9/torc-service/v1", "workflows", "run", "1",
+                  cwd=tmp_path)
+    assert result.returncode == 1
+    assert "http://127.0.0.1:9/torc-service/v1" in result.stderr
+    assert "Traceback" not in result.stderr
