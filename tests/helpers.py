@@ -237,18 +237,26 @@ def assert_error_shape(response: requests.Response, status: int) -> dict:
     return body
 
 
-def torc(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-         timeout: float = 300) -> subprocess.CompletedProcess:
+def torc(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Run the real ``torc`` command line in a subprocess."""
     repo = Path(__file__).resolve().parent.parent
     full_env = {**os.environ, "PYTHONPATH": str(repo), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "cli.main", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
 def spec_payload(jobs: list[dict], **extra: Any) -> dict:
     """An expanded-workflow payload for POST /workflow_specs."""
-    return {"workflow": {"name": "test", "user": "tester", **extra.pop("workflow", {})},
-            "jobs": jobs, **extra}
+    return {
+        "workflow": {"name": "test", "user": "tester", **extra.pop("workflow", {})},
+        "jobs": jobs,
+        **extra,
+    }

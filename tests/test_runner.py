@@ -24,8 +24,16 @@ def create(api: Api, jobs: list[dict], **extra) -> int:
 
 def run(server: ServerProcess, workflow_id: int, tmp_path: Path, *flags: str):
     return torc(
-        "--url", server.url, "workflows", "run", str(workflow_id),
-        "--output-dir", str(tmp_path / "output"), "--poll-interval", "1", *flags,
+        "--url",
+        server.url,
+        "workflows",
+        "run",
+        str(workflow_id),
+        "--output-dir",
+        str(tmp_path / "output"),
+        "--poll-interval",
+        "1",
+        *flags,
         cwd=tmp_path,
     )
 
@@ -149,14 +157,19 @@ def test_declared_outputs_are_checked_and_recorded(
     assert result.returncode == 1
     assert api.statuses(wf) == {"writer": "completed", "liar": "failed"}
     results = {r["job_id"]: r for r in api.get("/results", params={"workflow_id": wf})["items"]}
-    liar = next(j for j in api.get("/jobs", params={"workflow_id": wf})["items"] if j["name"] == "liar")
+    liar = next(
+        j for j in api.get("/jobs", params={"workflow_id": wf})["items"] if j["name"] == "liar"
+    )
     assert results[liar["id"]]["return_code"] == 1
-    made = next(f for f in api.get("/files", params={"workflow_id": wf})["items"]
-                if f["name"] == "made")
+    made = next(
+        f for f in api.get("/files", params={"workflow_id": wf})["items"] if f["name"] == "made"
+    )
     assert made["st_mtime"] == pytest.approx(os.stat(tmp_path / "made.txt").st_mtime)
 
 
-def test_job_past_its_runtime_is_terminated(api: Api, server: ServerProcess, tmp_path: Path) -> None:
+def test_job_past_its_runtime_is_terminated(
+    api: Api, server: ServerProcess, tmp_path: Path
+) -> None:
     quick = {"name": "quick", "num_cpus": 1, "memory": "1m", "runtime": "PT1S"}
     marker = tmp_path / "got_sigterm"
     jobs = [
@@ -175,15 +188,23 @@ def test_job_past_its_runtime_is_terminated(api: Api, server: ServerProcess, tmp
     assert result.returncode == 1
     assert api.statuses(wf) == {"hard": "terminated", "graceful": "terminated"}
     assert marker.exists()
-    codes = {r["job_id"]: r["return_code"] for r in api.get("/results", params={"workflow_id": wf})["items"]}
+    codes = {
+        r["job_id"]: r["return_code"]
+        for r in api.get("/results", params={"workflow_id": wf})["items"]
+    }
     assert -9 in codes.values()
 
 
 def test_failure_cancels_dependents_and_exit_code_is_non_zero(
     api: Api, server: ServerProcess, tmp_path: Path
 ) -> None:
-    wf = create(api, [{"name": "bad", "command": "exit 4"},
-                      {"name": "after", "command": "true", "depends_on": [0]}])
+    wf = create(
+        api,
+        [
+            {"name": "bad", "command": "exit 4"},
+            {"name": "after", "command": "true", "depends_on": [0]},
+        ],
+    )
     result = run(server, wf, tmp_path)
     assert result.returncode == 1
     assert api.statuses(wf) == {"bad": "failed", "after": "canceled"}
@@ -198,8 +219,18 @@ def test_chained_jobs_do_not_wait_for_the_poll_interval(
     jobs += [{"name": f"j{i}", "command": "true", "depends_on": [i - 1]} for i in range(1, 15)]
     wf = create(api, jobs)
     started = time.monotonic()
-    result = torc("--url", server.url, "workflows", "run", str(wf), "--output-dir",
-                  str(tmp_path / "out"), "--poll-interval", "5", cwd=tmp_path)
+    result = torc(
+        "--url",
+        server.url,
+        "workflows",
+        "run",
+        str(wf),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--poll-interval",
+        "5",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     # 15 dependent steps; one poll interval each would be over a minute.
     assert time.monotonic() - started < 15
@@ -209,40 +240,58 @@ def test_summary_monitoring_fills_results(api: Api, server: ServerProcess, tmp_p
     monitor = json.dumps({"enabled": True, "granularity": "summary", "sample_interval_seconds": 1})
     wf = create(
         api,
-        [{"name": "busy", "command": "python3 -c 'x=bytearray(50_000_000); import time; time.sleep(1.5)'"},
-         {"name": "blink", "command": "true"}],
+        [
+            {
+                "name": "busy",
+                "command": "python3 -c 'x=bytearray(50_000_000); import time; time.sleep(1.5)'",
+            },
+            {"name": "blink", "command": "true"},
+        ],
         workflow={"resource_monitor_config": monitor},
     )
     assert run(server, wf, tmp_path).returncode == 0
     for result in api.get("/results", params={"workflow_id": wf})["items"]:
         for key in ("peak_memory_bytes", "avg_memory_bytes", "peak_cpu_percent", "avg_cpu_percent"):
             assert result[key] is not None, (key, result)
-    busy = max(api.get("/results", params={"workflow_id": wf})["items"],
-               key=lambda r: r["peak_memory_bytes"])
+    busy = max(
+        api.get("/results", params={"workflow_id": wf})["items"],
+        key=lambda r: r["peak_memory_bytes"],
+    )
     assert busy["peak_memory_bytes"] > 50_000_000
 
 
 def test_time_series_monitoring_writes_the_metrics_database(
     api: Api, server: ServerProcess, tmp_path: Path
 ) -> None:
-    monitor = json.dumps({"enabled": True, "granularity": "time_series", "sample_interval_seconds": 0.2})
-    wf = create(api, [{"name": "sleeper", "command": "sleep 1.2"}],
-                workflow={"resource_monitor_config": monitor})
+    monitor = json.dumps(
+        {"enabled": True, "granularity": "time_series", "sample_interval_seconds": 0.2}
+    )
+    wf = create(
+        api,
+        [{"name": "sleeper", "command": "sleep 1.2"}],
+        workflow={"resource_monitor_config": monitor},
+    )
     assert run(server, wf, tmp_path).returncode == 0
     [db_path] = (tmp_path / "output" / "resource_utilization").glob(f"resource_metrics_*_{wf}_1.db")
     with sqlite3.connect(db_path) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(job_resource_samples)")]
         assert columns == ["job_id", "timestamp", "cpu_percent", "memory_bytes", "num_processes"]
         assert [row[1] for row in db.execute("PRAGMA table_info(job_metadata)")] == [
-            "job_id", "job_name"]
+            "job_id",
+            "job_name",
+        ]
         assert db.execute("SELECT COUNT(*) FROM job_resource_samples").fetchone()[0] >= 2
         assert db.execute("SELECT job_name FROM job_metadata").fetchall() == [("sleeper",)]
 
 
 def test_actions_run_for_every_trigger(api: Api, server: ServerProcess, tmp_path: Path) -> None:
     def action(trigger: str, jobs: list[int] | None = None, **extra) -> dict:
-        body = {"trigger_type": trigger, "action_type": "run_commands",
-                "commands": [f"echo {trigger} >> actions.log"], **extra}
+        body = {
+            "trigger_type": trigger,
+            "action_type": "run_commands",
+            "commands": [f"echo {trigger} >> actions.log"],
+            **extra,
+        }
         if jobs is not None:
             body["jobs"] = jobs
         return body
@@ -255,8 +304,10 @@ def test_actions_run_for_every_trigger(api: Api, server: ServerProcess, tmp_path
         action("on_workflow_complete"),
         action("on_worker_complete", persistent=True),
     ]
-    jobs = [{"name": "first", "command": "sleep 0.2"},
-            {"name": "second", "command": "true", "depends_on": [0]}]
+    jobs = [
+        {"name": "first", "command": "sleep 0.2"},
+        {"name": "second", "command": "true", "depends_on": [0]},
+    ]
     wf = create(api, jobs, actions=actions)
     assert run(server, wf, tmp_path).returncode == 0
     lines = (tmp_path / "output" / "actions.log").read_text().split()
@@ -272,9 +323,25 @@ def test_sigterm_to_the_runner_leaves_nothing_running(
     wf = create(api, [{"name": f"long{i}", "command": "sleep 60"} for i in range(4)])
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--url", server.url, "workflows", "run", str(wf),
-         "--output-dir", str(tmp_path / "out"), "--max-parallel-jobs", "2"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "--url",
+            server.url,
+            "workflows",
+            "run",
+            str(wf),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--max-parallel-jobs",
+            "2",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -292,8 +359,9 @@ def test_sigterm_to_the_runner_leaves_nothing_running(
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
-    result = torc("--url", "http://127.0.0.1:9/torc-service/v1", "workflows", "run", "1",
-                  cwd=tmp_path)
+    result = torc(
+        "--url", "http://127.0.0.1:9/torc-service/v1", "workflows", "run", "1", cwd=tmp_path
+    )
     assert result.returncode == 1
     assert "http://127.0.0.1:9/torc-service/v1" in result.stderr
     assert "Traceback" not in result.stderr
