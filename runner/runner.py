@@ -549,7 +549,9 @@ class JobRunner:
             or now - self._unreported_since >= FLUSH_SECONDS
             or len(self.finished) >= MAX_BATCH
         )
-        want = self._wants_jobs() and now >= self._next_poll
+        # Finished jobs may release dependents: ask for work whenever we report them; only
+        # pure polling waits for the back-off.
+        want = self._wants_jobs() and (now >= self._next_poll or bool(self.finished))
         heartbeat = now - self._last_contact >= HEARTBEAT_SECONDS
         if must_report or want or heartbeat or self._resync:
             self.courier.send(self._build_request(want))

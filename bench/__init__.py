@@ -1,0 +1,1 @@
+"""Benchmarks: torc against the process-spawn floor and peer workflow systems."""
