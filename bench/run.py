@@ -39,8 +39,14 @@ def env() -> dict[str, str]:
 def run_peer(module: str, workload: Workload, workdir: Path) -> float:
     path = workdir / "workload.json"
     path.write_text(json.dumps({"jobs": workload.jobs, "slots": workload.slots}))
-    done = subprocess.run([sys.executable, "-m", module, str(path)], cwd=workdir, env=env(),
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", module, str(path)],
+        cwd=workdir,
+        env=env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
 
 
@@ -50,8 +56,16 @@ def run_torc(workload: Workload, workdir: Path, server_url: str | None) -> float
     command = [sys.executable, "-m", "cli.main"]
     if server_url:
         command += ["--url", server_url]
-    command += ["run", str(spec), "--max-parallel-jobs", str(workload.slots),
-                "--output-dir", str(workdir / "output"), "--database", str(workdir / "torc.db")]
+    command += [
+        "run",
+        str(spec),
+        "--max-parallel-jobs",
+        str(workload.slots),
+        "--output-dir",
+        str(workdir / "output"),
+        "--database",
+        str(workdir / "torc.db"),
+    ]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=workdir, env=env(), capture_output=True, text=True)
     elapsed = time.perf_counter() - started
@@ -66,9 +80,24 @@ class Server:
     def __enter__(self) -> str:
         self.dir = Path(tempfile.mkdtemp(prefix="torc-bench-server-"))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.server", "run", "--url", "127.0.0.1", "--port", "0",
-             "--database", str(self.dir / "torc.db"), "--threads", "4"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env(),
+            [
+                sys.executable,
+                "-m",
+                "app.server",
+                "run",
+                "--url",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--database",
+                str(self.dir / "torc.db"),
+                "--threads",
+                "4",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env(),
         )
         port = int(self.proc.stdout.readline().strip().split("=")[1])
         time.sleep(0.5)
@@ -91,9 +120,14 @@ def measure(name: str, workload: Workload, repeat: int, server_url: str | None) 
             else:
                 seconds.append(run_peer(PEERS[name][0], workload, workdir))
     median = statistics.median(seconds)
-    return {"system": name, "workload": workload.name, "jobs": len(workload.jobs),
-            "seconds": seconds, "median_seconds": median,
-            "jobs_per_second": len(workload.jobs) / median}
+    return {
+        "system": name,
+        "workload": workload.name,
+        "jobs": len(workload.jobs),
+        "seconds": seconds,
+        "median_seconds": median,
+        "jobs_per_second": len(workload.jobs) / median,
+    }
 
 
 def available(name: str) -> bool:
@@ -102,18 +136,24 @@ def available(name: str) -> bool:
 
 
 def report(rows: list[dict]) -> str:
-    lines = ["| workload | system | jobs/s | median s | vs floor | vs best peer |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| workload | system | jobs/s | median s | vs floor | vs best peer |",
+        "|---|---|---|---|---|---|",
+    ]
     for workload in dict.fromkeys(row["workload"] for row in rows):
         mine = [row for row in rows if row["workload"] == workload]
         floor = next(r["jobs_per_second"] for r in mine if r["system"] == "floor")
-        peers = [r["jobs_per_second"] for r in mine if not r["system"].startswith(("torc", "floor"))]
+        peers = [
+            r["jobs_per_second"] for r in mine if not r["system"].startswith(("torc", "floor"))
+        ]
         best = max(peers) if peers else None
         for row in mine:
             rate = row["jobs_per_second"]
             versus_best = f"{rate / best:.2f}" if best and row["system"].startswith("torc") else ""
-            lines.append(f"| {workload} | {row['system']} | {rate:.0f} | "
-                         f"{row['median_seconds']:.2f} | {rate / floor:.2f} | {versus_best} |")
+            lines.append(
+                f"| {workload} | {row['system']} | {rate:.0f} | "
+                f"{row['median_seconds']:.2f} | {rate / floor:.2f} | {versus_best} |"
+            )
     return "\n".join(lines)
 
 
@@ -136,10 +176,12 @@ def main() -> None:
                 print(f"{key} {system}: {row['jobs_per_second']:.0f} jobs/s", file=sys.stderr)
                 rows.append(row)
     args.out.mkdir(parents=True, exist_ok=True)
-    machine = {"python": platform.python_version(), "cpus": os.cpu_count(),
-               "platform": platform.platform()}
-    (args.out / "results.json").write_text(json.dumps({"machine": machine, "rows": rows},
-                                                      indent=2))
+    machine = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+    (args.out / "results.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
     table = report(rows)
     (args.out / "results.md").write_text(table + "\n")
     print(table)

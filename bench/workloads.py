@@ -23,8 +23,9 @@ class Workload:
 
 
 def independent(count: int = 1000) -> Workload:
-    return Workload("W1", f"{count} independent `true` jobs, 2 slots",
-                    [(f"job_{i}", []) for i in range(count)])
+    return Workload(
+        "W1", f"{count} independent `true` jobs, 2 slots", [(f"job_{i}", []) for i in range(count)]
+    )
 
 
 def stages(stage_count: int = 100, width: int = 10) -> Workload:
@@ -34,8 +35,11 @@ def stages(stage_count: int = 100, width: int = 10) -> Workload:
         names = [f"s{stage}_j{k}" for k in range(width)]
         jobs.extend((name, list(previous)) for name in names)
         previous = names
-    return Workload("W2", f"{stage_count} stages x {width} jobs, each stage after all of the "
-                    "previous, 2 slots", jobs)
+    return Workload(
+        "W2",
+        f"{stage_count} stages x {width} jobs, each stage after all of the previous, 2 slots",
+        jobs,
+    )
 
 
 WORKLOADS = {"W1": independent, "W2": stages}

@@ -15,7 +15,7 @@ def main() -> None:
 
     workload = json.load(open(sys.argv[1]))
     done = Path(tempfile.mkdtemp(prefix="luigi-bench-"))
-    deps_of = dict((name, deps) for name, deps in workload["jobs"])
+    deps_of = dict(workload["jobs"])
 
     class Job(luigi.Task):
         job = luigi.Parameter()
@@ -31,8 +31,12 @@ def main() -> None:
             Path(self.output().path).touch()
 
     started = time.perf_counter()
-    luigi.build([Job(job=name) for name in deps_of], workers=workload["slots"],
-                local_scheduler=True, log_level="WARNING")
+    luigi.build(
+        [Job(job=name) for name in deps_of],
+        workers=workload["slots"],
+        local_scheduler=True,
+        log_level="WARNING",
+    )
     print(json.dumps({"seconds": time.perf_counter() - started}))
 
 

@@ -17,8 +17,13 @@ def main() -> None:
     workload = json.load(open(sys.argv[1]))
     started = time.perf_counter()
     run_dir = tempfile.mkdtemp(prefix="parsl-bench-")
-    parsl.load(Config(executors=[ThreadPoolExecutor(max_threads=workload["slots"])],
-                      run_dir=run_dir, strategy="none"))
+    parsl.load(
+        Config(
+            executors=[ThreadPoolExecutor(max_threads=workload["slots"])],
+            run_dir=run_dir,
+            strategy="none",
+        )
+    )
 
     @bash_app
     def job(inputs=()):

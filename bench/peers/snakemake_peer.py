@@ -28,7 +28,9 @@ def main() -> None:
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "snakemake", "-j", str(workload["slots"]), "--quiet", "all"],
-        cwd=workdir, check=True, capture_output=True,
+        cwd=workdir,
+        check=True,
+        capture_output=True,
     )
     print(json.dumps({"seconds": time.perf_counter() - started}))
 
