@@ -14,10 +14,28 @@ from cli.client import TorcClient
 Payload = dict[str, Any]
 
 
+def dependencies(payload: Payload) -> list[list[int]]:
+    """Each job's blockers: explicit ``depends_on`` plus producers of what it reads."""
+    jobs = payload["jobs"]
+    producers: dict[tuple[str, int], list[int]] = {}
+    for index, job in enumerate(jobs):
+        for kind in ("files", "user_data"):
+            for item in job.get(f"output_{kind}", []):
+                producers.setdefault((kind, item), []).append(index)
+    result = []
+    for index, job in enumerate(jobs):
+        found = list(job.get("depends_on", []))
+        for kind in ("files", "user_data"):
+            for item in job.get(f"input_{kind}", []):
+                found.extend(p for p in producers.get((kind, item), []) if p != index)
+        result.append(list(dict.fromkeys(found)))
+    return result
+
+
 def plan(payload: Payload) -> dict[str, Any]:
     jobs = payload["jobs"]
     names = [job["name"] for job in jobs]
-    graph = WorkflowGraph(names, [job.get("depends_on", []) for job in jobs])
+    graph = WorkflowGraph(names, dependencies(payload))
     schedulers = payload.get("slurm_schedulers", [])
     stages = []
     for number, members in enumerate(graph.stages(), start=1):

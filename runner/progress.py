@@ -22,7 +22,7 @@ class RunProgress:
         self.counts: Counter[str] = Counter()
         self.running = 0
         self.started_at = time.monotonic()
-        self._last_draw = 0.0
+        self._last_draw = time.monotonic()
         self.live = sys.stderr.isatty() if live is None else live
         self._bar: Progress | None = None
         if self.live:

@@ -89,24 +89,30 @@ def create_from_spec(
     dry_run: bool = False,
     initialize: bool = False,
 ) -> int | None:
-    """Validate, expand and send a spec; return the new workflow's ID (None for a dry run)."""
-    from cli.spec import build_payload, format_validation, load_spec, validate_spec
+    """Validate, expand and send a spec; return the new workflow's ID (None for a dry run).
+
+    The spec is checked in full before anything is sent, and the server creates the whole
+    workflow in one transaction: on any error nothing exists afterwards.
+    """
+    from cli.spec import compile_spec, format_validation, load_spec, validate_spec
 
     if not Path(file).exists():
         raise click.ClickException(f"{file}: no such file")
     loaded = load_spec(file)
-    result = validate_spec(
-        loaded, user=user, resource_monitoring=monitoring, skip_checks=skip_checks
-    )
     if dry_run:
+        result = validate_spec(
+            loaded, user=user, resource_monitoring=monitoring, skip_checks=skip_checks
+        )
         ctx.emit(result, text=format_validation(result))
         if not result["valid"]:
             raise SystemExit(1)
         return None
-    if not result["valid"]:
-        raise click.ClickException(result["errors"][0])
-    payload = build_payload(loaded, user=user, resource_monitoring=monitoring)
-    created = ctx.client.create_workflow_from_spec(payload, initialize=initialize)
+    compiled = compile_spec(
+        loaded, user=user, resource_monitoring=monitoring, skip_checks=skip_checks
+    )
+    for warning in compiled.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    created = ctx.client.create_workflow_from_spec(compiled.payload, initialize=initialize)
     return created["workflow_id"]
 
 

@@ -1,0 +1,181 @@
+"""Reading a spec file in any of the four formats into a plain mapping plus source positions."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import json5
+import yaml
+
+from cli.spec.errors import SpecError, SpecPath
+from cli.spec.kdl import KdlSyntaxError, parse_kdl
+from cli.spec.positions import DuplicateKey, Positions, json5_positions, yaml_positions
+
+# The extension's own parser comes first; the others are fallbacks for misnamed files. KDL goes
+# last for non-KDL files because KDL v2 accepts so much bare text that it would "succeed" on
+# broken YAML and then report confusing node errors.
+_PARSER_ORDER = {
+    ".yaml": ("yaml", "json5", "kdl"),
+    ".yml": ("yaml", "json5", "kdl"),
+    ".json": ("json", "json5", "yaml", "kdl"),
+    ".json5": ("json5", "yaml", "kdl"),
+    ".kdl": ("kdl", "yaml", "json5"),
+}
+_UNKNOWN_EXTENSION_ORDER = ("yaml", "json", "json5", "kdl")
+_JSON5_ERROR = re.compile(r"^<string>:(\d+) (.*) at column (\d+)$", re.DOTALL)
+
+
+@dataclass
+class LoadedSpec:
+    """A parsed spec: ``data`` is the raw mapping, ``locate`` maps a spec path to (line, col)."""
+
+    data: dict[str, Any]
+    path: str
+    format: str
+    _positions: Positions | None = field(default=None, repr=False)
+    _build_positions: Callable[[], Positions] | None = field(default=None, repr=False)
+
+    def locate(self, path: SpecPath) -> tuple[int, int] | None:
+        """Position of ``path`` or of its nearest ancestor that has one."""
+        if self._positions is None:
+            self._positions = self._build_positions() if self._build_positions else {}
+        for end in range(len(path), 0, -1):
+            position = self._positions.get(tuple(path[:end]))
+            if position:
+                return position
+        return None
+
+
+class ParseFailure(Exception):
+    def __init__(self, message: str, line: int | None = None, column: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """Parse ``path`` with the parser its extension names, falling back to the other formats."""
+    label = str(path)
+    text = _read(Path(path), label)
+    order = _PARSER_ORDER.get(Path(path).suffix.lower(), _UNKNOWN_EXTENSION_ORDER)
+    first_failure: ParseFailure | None = None
+    for fmt in order:
+        try:
+            return _parse(fmt, text, label)
+        except ParseFailure as failure:
+            first_failure = first_failure or failure
+        except SpecError:
+            if fmt == order[0]:
+                raise
+    assert first_failure is not None
+    raise SpecError(first_failure.message, label, first_failure.line, first_failure.column)
+
+
+def _read(path: Path, label: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("spec file not found", label) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read spec file: {exc}", label) from None
+    if not text.strip():
+        raise SpecError("spec file is empty", label)
+    return text
+
+
+def _parse(fmt: str, text: str, label: str) -> LoadedSpec:
+    if fmt == "yaml":
+        data, positions = _parse_yaml(text)
+        spec = LoadedSpec(data, label, fmt, _positions=positions)
+    elif fmt == "kdl":
+        data, positions = _parse_kdl(text, label)
+        spec = LoadedSpec(data, label, fmt, _positions=positions)
+    else:
+        data = _parse_json(text, fmt)
+        spec = LoadedSpec(data, label, fmt, _build_positions=lambda: json5_positions(text))
+    if not isinstance(spec.data, dict):
+        raise ParseFailure(
+            f"the workflow spec must be a mapping of fields at the top level, not {_kind(data)}", 1
+        )
+    return spec
+
+
+def _parse_yaml(text: str) -> tuple[Any, Positions]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+        return data, yaml_positions(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        context = f" ({exc.context})" if exc.context else ""
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, 1)
+        raise ParseFailure(f"invalid YAML{context}: {exc.problem}", line, column) from None
+    except yaml.YAMLError as exc:
+        raise ParseFailure(f"invalid YAML: {exc}") from None
+    except DuplicateKey as exc:
+        raise ParseFailure(f"invalid YAML: {exc}", exc.line, exc.column) from None
+    finally:
+        loader.dispose()
+
+
+def _parse_kdl(text: str, label: str) -> tuple[dict[str, Any], Positions]:
+    try:
+        return parse_kdl(text, label)
+    except KdlSyntaxError as exc:
+        raise ParseFailure(str(exc), exc.line) from None
+
+
+def _parse_json(text: str, fmt: str) -> Any:
+    try:
+        if fmt == "json":
+            return json.loads(text, object_pairs_hook=_reject_duplicates)
+        return json5.loads(text, object_pairs_hook=_reject_duplicates)
+    except _DuplicateKeyFound as exc:
+        _raise_duplicate(text, fmt, exc.key)
+    except json.JSONDecodeError as exc:
+        raise ParseFailure(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    except ValueError as exc:
+        match = _JSON5_ERROR.match(str(exc))
+        if match:
+            line, message, column = match.groups()
+            raise ParseFailure(f"invalid JSON5: {message}", int(line), int(column)) from None
+        raise ParseFailure(f"invalid {fmt.upper()}: {exc}") from None
+
+
+class _DuplicateKeyFound(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise _DuplicateKeyFound(key)
+            seen.add(key)
+    return result
+
+
+def _raise_duplicate(text: str, fmt: str, key: str) -> None:
+    """Duplicate keys are found while parsing; the scanner finds where the second one is."""
+    try:
+        json5_positions(text)
+    except DuplicateKey as exc:
+        raise ParseFailure(f"invalid {fmt.upper()}: {exc}", exc.line, exc.column) from None
+    raise ParseFailure(f"invalid {fmt.upper()}: duplicate key '{key}'")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    return "empty" if value is None else f"a single value ({type(value).__name__})"

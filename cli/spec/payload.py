@@ -1,0 +1,220 @@
+"""The pipeline from a spec file to the creation payload, stage by stage.
+
+Stages: schema check -> parameter expansion -> named components -> job references -> cycles ->
+actions and scheduler checks. In collect mode each stage ends at a checkpoint, so a later stage
+never runs on the broken output of an earlier one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cli.spec.actions import action_records
+from cli.spec.checks import check_scheduler_fit, heterogeneous_scheduler_warning
+from cli.spec.components import (
+    failure_handler_records,
+    resource_monitor_config,
+    resource_requirements_records,
+    slurm_defaults,
+    slurm_scheduler_records,
+)
+from cli.spec.errors import Diagnostics, StageFailed
+from cli.spec.expand import (
+    ExpandedFile,
+    ExpandedJob,
+    ExpandedUserData,
+    expand_file,
+    expand_job,
+    expand_user_data,
+    parameter_set,
+    parse_shared_parameters,
+)
+from cli.spec.graph import blockers_of, describe_cycle, find_cycle
+from cli.spec.loader import LoadedSpec, load_spec
+from cli.spec.models import WorkflowSpec
+from cli.spec.parameters import Parameter
+from cli.spec.resolve import Catalog, JobResolver, index_names
+from cli.spec.schema import build_workflow
+
+DEFAULT_JOBS_SORT_METHOD = "gpus_runtime_memory"
+_OPTIONAL_WORKFLOW_FIELDS = (
+    "description",
+    "compute_node_expiration_buffer_seconds",
+    "compute_node_wait_for_new_jobs_seconds",
+    "compute_node_ignore_workflow_completion",
+    "compute_node_wait_for_healthy_database_minutes",
+    "compute_node_min_time_for_new_jobs_seconds",
+)
+
+
+@dataclass
+class Options:
+    user: str | None = None
+    resource_monitoring: bool = True
+    skip_checks: bool = False
+
+
+@dataclass
+class CompiledSpec:
+    """The payload to POST, the warnings found on the way, and the dry-run summary counts."""
+
+    payload: dict[str, Any]
+    warnings: list[str]
+    compilation: Compilation
+
+
+def as_loaded(source: str | Path | LoadedSpec) -> LoadedSpec:
+    return source if isinstance(source, LoadedSpec) else load_spec(source)
+
+
+def compile_spec(
+    source: str | Path | LoadedSpec,
+    *,
+    user: str | None = None,
+    resource_monitoring: bool = True,
+    skip_checks: bool = False,
+) -> CompiledSpec:
+    """Like build_payload, but also returns the warnings; raises SpecError on the first error."""
+    loaded = as_loaded(source)
+    diag = Diagnostics(loaded.path, loaded.locate, fail_fast=True)
+    compilation = Compilation(loaded, diag, Options(user, resource_monitoring, skip_checks))
+    return CompiledSpec(compilation.run(), diag.warnings, compilation)
+
+
+@dataclass
+class Compilation:
+    """One run of the pipeline; its attributes fill in as the stages succeed."""
+
+    loaded: LoadedSpec
+    diag: Diagnostics
+    options: Options
+    spec: WorkflowSpec | None = None
+    jobs: list[ExpandedJob] = field(default_factory=list)
+    files: list[ExpandedFile] = field(default_factory=list)
+    user_data: list[ExpandedUserData] = field(default_factory=list)
+    expanded: bool = False
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def run(self) -> dict[str, Any]:
+        spec = self.spec = build_workflow(self.loaded.data, self.diag)
+        self.diag.checkpoint()
+        if spec is None:  # unreachable: a failed build has reported errors above
+            raise StageFailed
+        self._expand(spec)
+        self.diag.checkpoint()
+        self.expanded = True
+        catalog = self._components(spec)
+        self.diag.checkpoint()
+        self._jobs(catalog)
+        self.diag.checkpoint()
+        self._cycles()
+        self.payload["actions"] = action_records(spec.actions, catalog, self.diag)
+        self._scheduler_checks(spec)
+        self.diag.checkpoint()
+        return self.payload
+
+    def _expand(self, spec: WorkflowSpec) -> None:
+        shared = parse_shared_parameters(spec.parameters, self.diag)
+        self.files = _expand_all(spec.files, "files", "file", shared, expand_file, self.diag)
+        self.user_data = _expand_all(
+            spec.user_data, "user_data", "user data", shared, expand_user_data, self.diag
+        )
+        self.jobs = _expand_all(spec.jobs, "jobs", "job", shared, expand_job, self.diag)
+        if not self.jobs and not self.diag.errors:
+            self.diag.error(
+                "no jobs remain after parameter expansion (a parameter with no "
+                'values, such as "[]", removes the jobs that use it)',
+                ("jobs",),
+            )
+
+    def _components(self, spec: WorkflowSpec) -> Catalog:
+        rr_records, rr_index = resource_requirements_records(spec.resource_requirements, self.diag)
+        fh_records, fh_index = failure_handler_records(spec.failure_handlers, self.diag)
+        defaults = slurm_defaults(spec.slurm_defaults, self.diag)
+        scheduler_records, scheduler_index = slurm_scheduler_records(
+            spec.slurm_schedulers, defaults, self.diag
+        )
+        self.payload.update(
+            workflow=self._workflow_record(spec, defaults),
+            resource_requirements=rr_records,
+            failure_handlers=fh_records,
+            slurm_schedulers=scheduler_records,
+            files=[{"name": f.name, "path": f.path} for f in self.files],
+            user_data=[
+                {"name": u.name, "data": u.data, "is_ephemeral": u.is_ephemeral}
+                for u in self.user_data
+            ],
+        )
+        return Catalog(
+            jobs=_index(self.jobs, "job", "jobs", self.diag),
+            files=_index(self.files, "file", "files", self.diag),
+            user_data=_index(self.user_data, "user data", "user_data", self.diag),
+            resource_requirements=rr_index,
+            failure_handlers=fh_index,
+            slurm_schedulers=scheduler_index,
+            file_paths=[f.path for f in self.files],
+        )
+
+    def _workflow_record(self, spec: WorkflowSpec, defaults: dict[str, Any]) -> dict[str, Any]:
+        user = self.options.user or spec.user or os.environ.get("USER") or "unknown"
+        record: dict[str, Any] = {"name": spec.name, "user": user}
+        for key in _OPTIONAL_WORKFLOW_FIELDS:
+            if getattr(spec, key) is not None:
+                record[key] = getattr(spec, key)
+        record["jobs_sort_method"] = spec.jobs_sort_method or DEFAULT_JOBS_SORT_METHOD
+        record["resource_monitor_config"] = resource_monitor_config(
+            spec.resource_monitor, self.options.resource_monitoring
+        )
+        if defaults:
+            record["slurm_defaults"] = json.dumps(defaults)
+        record["use_pending_failed"] = spec.use_pending_failed
+        return record
+
+    def _jobs(self, catalog: Catalog) -> None:
+        resolver = JobResolver(catalog, self.diag)
+        self.payload["jobs"] = [resolver.resolve(job, i) for i, job in enumerate(self.jobs)]
+
+    def _cycles(self) -> None:
+        records = self.payload["jobs"]
+        cycle = find_cycle(blockers_of(records))
+        if cycle:
+            first = self.jobs[cycle[0]]
+            self.diag.error(describe_cycle(cycle, records), ("jobs", first.spec_index))
+
+    def _scheduler_checks(self, spec: WorkflowSpec) -> None:
+        resources = {rr.name: rr for rr in spec.resource_requirements}
+        schedulers = {s.name: s for s in spec.slurm_schedulers}
+        check_scheduler_fit(self.jobs, resources, schedulers, self.options.skip_checks, self.diag)
+        warning = heterogeneous_scheduler_warning(
+            self.jobs, spec.slurm_schedulers, spec.jobs_sort_method
+        )
+        if warning:
+            self.diag.warn(warning)
+
+
+Expander = Callable[[Any, int, Any, Diagnostics], list[Any]]
+
+
+def _expand_all(
+    specs: Sequence[Any],
+    key: str,
+    label: str,
+    shared: dict[str, Parameter],
+    expander: Expander,
+    diag: Diagnostics,
+) -> list[Any]:
+    expanded: list[Any] = []
+    for index, spec in enumerate(specs):
+        where = f"{label} '{spec.name}'" if spec.name is not None else f"{label} #{index + 1}"
+        params = parameter_set(spec, shared, where, (key, index), diag)
+        expanded.extend(expander(spec, index, params, diag))
+    return expanded
+
+
+def _index(items: Sequence[Any], kind: str, key: str, diag: Diagnostics) -> dict[str, int]:
+    return index_names([i.name for i in items], [i.spec_index for i in items], kind, key, diag)
