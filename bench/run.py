@@ -77,6 +77,8 @@ def run_torc(workload: Workload, workdir: Path, server_url: str | None) -> float
 class Server:
     """A torc-server for the warm measurements."""
 
+    last_pid: int | None = None
+
     def __enter__(self) -> str:
         self.dir = Path(tempfile.mkdtemp(prefix="torc-bench-server-"))
         self.proc = subprocess.Popen(
@@ -100,6 +102,7 @@ class Server:
             env=env(),
         )
         port = int(self.proc.stdout.readline().strip().split("=")[1])
+        Server.last_pid = self.proc.pid
         time.sleep(0.5)
         return f"http://127.0.0.1:{port}/torc-service/v1"
 

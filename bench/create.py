@@ -1,0 +1,91 @@
+"""Create + initialize from a spec file, end to end: ``python -m bench.create [--sizes ...]``.
+
+For each size: write a spec (independent jobs, and 1 -> N-2 -> 1 fan-out/fan-in), then time
+parse + expand (client) and send + store + initialize (one request to a running server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+from bench.run import Server
+from cli.client import TorcClient
+from cli.spec import compile_spec
+
+
+def independent_spec(count: int) -> dict:
+    return {
+        "name": f"independent_{count}",
+        "jobs": [{"name": "job_{i}", "command": "true", "parameters": {"i": f"1:{count}"}}],
+    }
+
+
+def fan_spec(count: int) -> dict:
+    return {
+        "name": f"fan_{count}",
+        "jobs": [
+            {"name": "start", "command": "true"},
+            {
+                "name": "work_{i}",
+                "command": "true",
+                "depends_on": ["start"],
+                "parameters": {"i": f"1:{count - 2}"},
+            },
+            {"name": "end", "command": "true", "depends_on_regexes": ["^work_"]},
+        ],
+    }
+
+
+def measure(url: str, spec: dict, workdir: Path, server_pid: int) -> dict:
+    path = workdir / f"{spec['name']}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    started = time.perf_counter()
+    compiled = compile_spec(path)
+    expanded = time.perf_counter()
+    client = TorcClient(url, timeout=3600)
+    created = client.create_workflow_from_spec(compiled.payload, initialize=True)
+    finished = time.perf_counter()
+    client.close()
+    rss = psutil.Process(server_pid).memory_info().rss
+    return {
+        "spec": spec["name"],
+        "jobs": created["job_count"],
+        "expand_seconds": expanded - started,
+        "create_initialize_seconds": finished - expanded,
+        "total_seconds": finished - started,
+        "server_rss_mb": rss / 1024**2,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, Server() as url:
+        server_pid = Server.last_pid
+        for size in (int(s) for s in args.sizes.split(",")):
+            for spec in (independent_spec(size), fan_spec(size)):
+                row = measure(url, spec, Path(tmp), server_pid)
+                print(json.dumps(row), file=sys.stderr)
+                rows.append(row)
+    print("| spec | jobs | expand s | create+initialize s | total s | server RSS MB |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['spec']} | {r['jobs']} | {r['expand_seconds']:.2f} | "
+            f"{r['create_initialize_seconds']:.2f} | {r['total_seconds']:.2f} | "
+            f"{r['server_rss_mb']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
