@@ -59,10 +59,10 @@ def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
 
 
 def register(group: click.Group) -> None:
-    from cli.commands import run, workflows
+    from cli.commands import jobs, results, run, user_data, workflows
 
     workflows.group.add_command(run.workflows_run)
-    for command in (run.run, workflows.group):
+    for command in (run.run, workflows.group, jobs.group, results.group, user_data.group):
         group.add_command(command)
 
 

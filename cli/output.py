@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 import orjson
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -37,18 +38,45 @@ def cell(value: Any) -> str:
 
 
 def print_table(rows: Iterable[dict], columns: Sequence[Column], title: str | None = None) -> None:
-    table = Table(title=title, show_lines=False, header_style="bold", title_justify="left")
-    for header, _ in columns:
-        table.add_column(header, overflow="fold")
-    count = 0
-    for row in rows:
-        table.add_row(*(cell(row.get(key)) for _, key in columns))
-        count += 1
+    cells = [[cell(row.get(key)) for _, key in columns] for row in rows]
     console = Console(width=_width(), highlight=False, soft_wrap=False)
-    if count == 0:
+    if not cells:
         console.print("(none)")
         return
+    table = Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        header_style="bold",
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    widths = fitted_widths([header for header, _ in columns], cells, console.width)
+    for (header, _), width in zip(columns, widths, strict=True):
+        table.add_column(header, width=width, overflow="fold")
+    for values in cells:
+        table.add_row(*values)
     console.print(table)
+
+
+def fitted_widths(headers: Sequence[str], cells: list[list[str]], total: int) -> list[int]:
+    """Column widths that fit ``total``: columns keep their natural width (widest value, or
+    the header's longest word) and only the widest columns give way, down to 6."""
+    widths = [
+        max(
+            [max((len(word) for word in header.split()), default=0)]
+            + [len(row[index]) for row in cells]
+        )
+        for index, header in enumerate(headers)
+    ]
+    budget = total - 2 * (len(headers) - 1) - 1  # one pad and one separator between columns
+    while sum(widths) > budget:
+        widest = max(range(len(widths)), key=widths.__getitem__)
+        if widths[widest] <= 6:
+            break
+        widths[widest] -= 1
+    return widths
 
 
 def _width() -> int:

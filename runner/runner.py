@@ -14,6 +14,7 @@ import os
 import selectors
 import signal
 import socket
+import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -137,6 +138,7 @@ class JobRunner:
             signal.signal(signum, self._on_signal)
         self.base_env = {
             **os.environ,
+            "PATH": _path_with_torc(),
             "TORC_WORKFLOW_ID": str(self.workflow_id),
             "TORC_API_URL": self.client.base_url,
             "TORC_OUTPUT_DIR": str(self.output_dir),
@@ -686,6 +688,15 @@ class JobRunner:
                 self._requeue(request, exc)
         if self._unreported():
             logger.error("could not report %d finished job(s)", len(self.finished))
+
+
+def _path_with_torc() -> str:
+    """PATH with this installation's scripts first, so jobs can call ``torc`` themselves."""
+    scripts = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if (Path(scripts) / "torc").exists() and scripts not in path.split(os.pathsep):
+        return scripts + os.pathsep + path
+    return path
 
 
 def _utc_now() -> str:

@@ -52,10 +52,11 @@ def run_cycle(cycle: Cycle) -> dict[str, Any]:
             [time.time(), cycle.compute_node_id],
         )
         _record_mtimes(cycle.workflow_id, cycle.file_mtimes)
-        completed = lifecycle.complete_jobs(cycle.workflow_id, cycle.run_id, cycle.completed)
+        # Starts first: a job may have started and finished since the last round trip.
         started = lifecycle.start_jobs(
             cycle.workflow_id, cycle.run_id, cycle.compute_node_id, cycle.started
         )
+        completed = lifecycle.complete_jobs(cycle.workflow_id, cycle.run_id, cycle.completed)
         claimed, reason = _claim(cycle)
         status = lifecycle.is_complete(cycle.workflow_id)
         assigned = _assigned(cycle) if cycle.resync else []

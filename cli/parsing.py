@@ -1,0 +1,27 @@
+"""Parsing of user input shared by commands."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+
+def id_list(text: str | None) -> list[int] | None:
+    """``"1,2 3"`` -> ``[1, 2, 3]``; None stays None."""
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise click.BadParameter(f"expected IDs separated by commas, got {text!r}") from None
+
+
+def json_value(text: str | None, what: str = "--data") -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"{what} must be JSON: {exc}") from None
