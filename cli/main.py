@@ -59,11 +59,75 @@ def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
 
 
 def register(group: click.Group) -> None:
-    from cli.commands import jobs, results, run, user_data, workflows
+    """Every command group and top-level command, in help order."""
+    from cli.commands import (
+        compute_nodes,
+        config,
+        events,
+        failure_handlers,
+        files,
+        job_dependencies,
+        jobs,
+        logs,
+        misc,
+        plot_resources,
+        reports,
+        resource_requirements,
+        results,
+        run,
+        scheduled_compute_nodes,
+        user_data,
+        workflows,
+    )
 
     workflows.group.add_command(run.workflows_run)
-    for command in (run.run, workflows.group, jobs.group, results.group, user_data.group):
+    commands = [
+        run.run,
+        workflows.group,
+        jobs.group,
+        files.group,
+        user_data.group,
+        events.group,
+        results.group,
+        compute_nodes.group,
+        scheduled_compute_nodes.group,
+        reports.group,
+        logs.group,
+        job_dependencies.group,
+        resource_requirements.group,
+        failure_handlers.group,
+        config.group,
+        *misc.COMMANDS,
+        *plot_resources.COMMANDS,
+    ]
+    for command in commands:
         group.add_command(command)
+    add_format_options(group)
+
+
+def add_format_options(group: click.Group) -> None:
+    """Let ``-f/--format`` follow the subcommand too (``torc jobs list 1 -f json``).
+
+    Leaves that define their own ``-f`` (``config show``, ``plot-resources``) keep it.
+    """
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            add_format_options(command)
+        elif not any("-f" in getattr(p, "opts", ()) for p in command.params):
+            command.params.append(
+                click.Option(
+                    ["-f", "--format", "local_format"],
+                    type=click.Choice(["table", "json"]),
+                    expose_value=False,
+                    callback=_set_format,
+                    help="Output format (same as the global -f).",
+                )
+            )
+
+
+def _set_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.find_object(Context).format = value
 
 
 register(cli)

@@ -1,0 +1,5 @@
+"""``torc plot-resources``."""
+
+from __future__ import annotations
+
+COMMANDS: list = []
