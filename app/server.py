@@ -147,6 +147,7 @@ def start_consumer(huey_file: Path, settings: dict[str, Any]):
     tasks.configure(huey_file)
     tasks.COMPLETION_CHECK.seconds = settings["completion_check_interval_secs"]
     tasks.ORPHAN_CHECK.seconds = settings["orphan_check_interval_secs"]
+    tasks.settings.heartbeat_timeout_seconds = settings["heartbeat_timeout_secs"]
 
     class SecondScheduler(Scheduler):
         # Periodic tasks decide for themselves (tasks.Every); ask them every second.

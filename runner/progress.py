@@ -48,7 +48,7 @@ class RunProgress:
 
     @property
     def done(self) -> int:
-        return sum(self.counts.values())
+        return sum(count for status, count in self.counts.items() if status != "retried")
 
     def rate(self) -> float:
         elapsed = time.monotonic() - self.started_at

@@ -21,10 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.failure_rules import decide
 from app.models.units import parse_memory, parse_runtime
 from cli.client import ApiError, TorcClient
 from runner.actions import ActionRunner
 from runner.courier import Courier, Delivery
+from runner.failures import HandlerCache, RecoveryScripts
+from runner.heartbeat import Heartbeat
 from runner.monitor import MonitorConfig, ResourceMonitor, summary
 from runner.process import JobProcess, argv_for
 from runner.resources import Ledger, Need, Resources, detect
@@ -50,6 +53,7 @@ class RunnerOptions:
     compute_node_type: str = "local"
     termination_grace_seconds: float = 30.0
     resource_monitoring: bool | None = None  # None: as the workflow says
+    heartbeat_seconds: float = 30.0
 
 
 @dataclass
@@ -85,7 +89,9 @@ class JobRunner:
         self.running: dict[int, Running] = {}
         self.started: list[int] = []
         self.finished: list[dict] = []
+        self.retries: list[dict] = []
         self.mtimes: list[dict] = []
+        self.awaiting_recovery: dict[int, tuple[Running, dict, Any]] = {}
         self.summary = RunSummary()
         self.requirements: dict[int, dict] = {}
         self.file_paths: dict[int, str] = {}
@@ -126,8 +132,14 @@ class JobRunner:
         self.actions.compute_node_id = self.compute_node_id
         self.monitor = ResourceMonitor(self._monitor_config(workflow), self._metrics_path())
         self.courier = Courier(self._send_cycle)
+        self.handlers = HandlerCache(self.client)
+        self.recovery = RecoveryScripts()
+        self.heartbeat = Heartbeat(
+            self.client.base_url, self.compute_node_id, self._heartbeat_interval()
+        )
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.courier.wake_fd, selectors.EVENT_READ, "courier")
+        self.selector.register(self.recovery.wake_fd, selectors.EVENT_READ, "recovery")
         self._signal_read, signal_write = os.pipe()
         os.set_blocking(self._signal_read, False)
         os.set_blocking(signal_write, False)
@@ -155,6 +167,16 @@ class JobRunner:
             self.capacity.num_gpus,
             self.options.max_parallel_jobs,
         )
+
+    def _heartbeat_interval(self) -> float:
+        """Often enough for the server's orphan timeout (a quarter of it, at most 30 s)."""
+        try:
+            timeout = float(self.client.version().get("heartbeat_timeout_secs") or 0)
+        except Exception:  # noqa: BLE001  (an older server: use the default)
+            timeout = 0.0
+        if timeout > 0:
+            return max(min(self.options.heartbeat_seconds, timeout / 4), 0.2)
+        return self.options.heartbeat_seconds
 
     def _attach_log(self) -> None:
         path = (
@@ -204,7 +226,9 @@ class JobRunner:
         signal.set_wakeup_fd(self._previous_wakeup)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
+        self.heartbeat.stop()
         self.courier.close()
+        self.recovery.close()
         self.monitor.close()
         self._deactivate()
         logger.info(
@@ -231,6 +255,7 @@ class JobRunner:
     def _loop(self) -> None:
         while True:
             self._reap()
+            self._collect_recoveries()
             self._enforce_deadlines()
             if self._stop_signal is not None:
                 self._stop_everything()
@@ -245,7 +270,7 @@ class JobRunner:
             self._wait(self._timeout())
 
     def _finished_everything(self) -> bool:
-        if self.running or self.courier.busy or self._unreported():
+        if self.running or self.recovery.running or self.courier.busy or self._unreported():
             return False
         if self.summary.canceled:
             return True
@@ -323,8 +348,6 @@ class JobRunner:
         }
         if self.monitor.config.enabled:
             report.update(summary(usage, exit_info, elapsed))
-        self.finished.append(report)
-        self.summary.counts[status] += 1
         logger.info(
             "Job process completed workflow_id=%s job_id=%s run_id=%s return_code=%s status=%s "
             "exec_time_s=%.3f",
@@ -335,8 +358,83 @@ class JobRunner:
             status,
             elapsed,
         )
+        if status == "failed":
+            self._handle_failure(entry, report)
+        else:
+            self._finish(job, report)
+
+    def _finish(self, job: dict, report: dict) -> None:
+        self.finished.append(report)
+        self.summary.counts[report["status"]] += 1
+        logger.info(
+            "Job completed workflow_id=%s job_id=%s run_id=%s status=%s",
+            self.workflow_id,
+            job["id"],
+            self.run_id,
+            report["status"],
+        )
         if self.progress is not None:
-            self.progress.job_finished(job, status)
+            self.progress.job_finished(job, report["status"])
+
+    def _handle_failure(self, entry: Running, report: dict) -> None:
+        """Apply the job's failure handler: retry, recover then retry, or fail."""
+        job = entry.job
+        rules = self.handlers.rules(job.get("failure_handler_id"))
+        decision = decide(
+            rules,
+            report["return_code"],
+            job["attempt_id"],
+            bool(self.workflow.get("use_pending_failed")),
+        )
+        if decision.action == "pending_failed":
+            self._finish(job, {**report, "status": "pending_failed"})
+        elif decision.action == "fail":
+            if decision.rule is not None:
+                logger.info("Job %s used all %d retries", job["id"], decision.rule.max_retries)
+            self._finish(job, report)
+        elif decision.action == "retry":
+            self._retry(job, report, decision.rule.max_retries)
+        else:
+            self._start_recovery(entry, report, decision)
+
+    def _retry(self, job: dict, report: dict, max_retries: int) -> None:
+        logger.info(
+            "Retrying job %s (attempt %s failed with return code %s)",
+            job["id"],
+            job["attempt_id"],
+            report["return_code"],
+        )
+        self.retries.append({"job_id": job["id"], "max_retries": max_retries, "result": report})
+        self.summary.counts["retried"] += 1
+        if self.progress is not None:
+            self.progress.job_finished(job, "retried")
+
+    def _start_recovery(self, entry: Running, report: dict, decision) -> None:
+        job = entry.job
+        env = {
+            **self._job_env(job),
+            "TORC_RETURN_CODE": str(report["return_code"]),
+        }
+        log_path = self._stdio_path(job, "recovery.log")
+        logger.info(
+            "Running recovery script for job %s: %s", job["id"], decision.rule.recovery_script
+        )
+        self.awaiting_recovery[job["id"]] = (entry, report, decision)
+        self.recovery.start(job["id"], decision.rule.recovery_script, env, log_path)
+
+    def _collect_recoveries(self) -> None:
+        for recovery in self.recovery.finished():
+            entry, report, decision = self.awaiting_recovery.pop(recovery.job_id)
+            if recovery.ok:
+                self._retry(entry.job, report, decision.rule.max_retries)
+            else:
+                logger.error(
+                    "Recovery script for job %s failed with return code %s; "
+                    "the job is marked failed",
+                    recovery.job_id,
+                    recovery.return_code,
+                )
+                self._finish(entry.job, report)
 
     def _check_outputs(self, job: dict) -> tuple[int, str]:
         """Exit 0 with a declared output missing is a failure; present outputs get mtimes."""
@@ -421,13 +519,16 @@ class JobRunner:
         limit = self.options.max_parallel_jobs
         return limit is None or len(self.running) < limit
 
-    def _launch(self, job: dict, need: Need) -> None:
-        env = {
+    def _job_env(self, job: dict) -> dict[str, str]:
+        return {
             **self.base_env,
             "TORC_JOB_ID": str(job["id"]),
             "TORC_JOB_NAME": job["name"],
             "TORC_ATTEMPT_ID": str(job["attempt_id"]),
         }
+
+    def _launch(self, job: dict, need: Need) -> None:
+        env = self._job_env(job)
         argv = argv_for(job["command"], job.get("invocation_script"))
         try:
             process = JobProcess.launch(
@@ -470,17 +571,15 @@ class JobRunner:
         stderr.parent.mkdir(parents=True, exist_ok=True)
         stderr.write_text(f"torc: could not start the job: {error}\n")
         self.started.append(job["id"])
-        self.finished.append(
-            {
-                "job_id": job["id"],
-                "status": "failed",
-                "return_code": 127,
-                "exec_time_minutes": 0.0,
-                "completion_time": _utc_now(),
-                "attempt_id": job["attempt_id"],
-            }
-        )
-        self.summary.counts["failed"] += 1
+        report = {
+            "job_id": job["id"],
+            "status": "failed",
+            "return_code": 127,
+            "exec_time_minutes": 0.0,
+            "completion_time": _utc_now(),
+            "attempt_id": job["attempt_id"],
+        }
+        self._finish(job, report)
 
     def _fail_unrunnable(self, job: dict, need: Need) -> None:
         logger.error("Job %s needs more than this runner has (%s); failing it", job["id"], need)
@@ -517,7 +616,7 @@ class JobRunner:
     # Talking to the server -----------------------------------------------------------------
 
     def _unreported(self) -> bool:
-        return bool(self.started or self.finished or self.mtimes)
+        return bool(self.started or self.finished or self.retries or self.mtimes)
 
     def _wants_jobs(self) -> bool:
         if self.summary.canceled or (self.summary.complete and not self.queue):
@@ -553,7 +652,9 @@ class JobRunner:
         )
         # Finished jobs may release dependents: ask for work whenever we report them; only
         # pure polling waits for the back-off.
-        want = self._wants_jobs() and (now >= self._next_poll or bool(self.finished))
+        want = self._wants_jobs() and (
+            now >= self._next_poll or bool(self.finished) or bool(self.retries)
+        )
         heartbeat = now - self._last_contact >= HEARTBEAT_SECONDS
         if must_report or want or heartbeat or self._resync:
             self.courier.send(self._build_request(want))
@@ -563,11 +664,12 @@ class JobRunner:
             "compute_node_id": self.compute_node_id,
             "started": self.started,
             "completed": self.finished,
+            "retried": self.retries,
             "file_mtimes": self.mtimes,
             "resync": self._resync,
             "claim": self._claim_body() if want else None,
         }
-        self.started, self.finished, self.mtimes = [], [], []
+        self.started, self.finished, self.retries, self.mtimes = [], [], [], []
         self._unreported_since = time.monotonic()
         return request
 
@@ -638,6 +740,7 @@ class JobRunner:
             raise error  # the workflow was reinitialized under us: nothing here is current
         self.started = request["started"] + self.started
         self.finished = request["completed"] + self.finished
+        self.retries = request["retried"] + self.retries
         self.mtimes = request["file_mtimes"] + self.mtimes
         self._resync = True
         self._next_poll = time.monotonic() + self.options.poll_interval

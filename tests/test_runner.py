@@ -268,7 +268,7 @@ def test_time_series_monitoring_writes_the_metrics_database(
     )
     wf = create(
         api,
-        [{"name": "sleeper", "command": "sleep 1.2"}],
+        [{"name": "sleeper", "command": "sleep 2"}],
         workflow={"resource_monitor_config": monitor},
     )
     assert run(server, wf, tmp_path).returncode == 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask_smorest import Blueprint
 
 from app.api import wire
 from app.api.common import Crud, equal_filters, operation_ids, register_crud
-from app.api.schemas import ComputeNodeModel, ListComputeNodesArgs
+from app.api.schemas import ComputeNodeModel, HeartbeatResponse, ListComputeNodesArgs
+from app.models import records
 from app.models.records import COMPUTE_NODES
 from app.models.tables import ComputeNode
 
@@ -31,3 +33,13 @@ register_crud(
         wire.compute_node,
     ),
 )
+
+
+@blp.route(
+    "/compute_nodes/<int:record_id>/heartbeat", methods=["POST"], endpoint="compute_node_heartbeat"
+)
+@blp.response(200, HeartbeatResponse)
+@blp.doc(operationId="compute_node_heartbeat")
+def heartbeat(record_id: int) -> Response:
+    """Extension: a runner's sign of life. Silent runners' jobs become orphans."""
+    return wire.json_response({"id": record_id, "last_heartbeat": records.heartbeat(record_id)})

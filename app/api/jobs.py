@@ -11,6 +11,7 @@ from app.api import wire
 from app.api.common import listed, page_of
 from app.api.schemas import (
     CreateJobsResponse,
+    FailedAttempt,
     JobModel,
     JobsModel,
     ListJobsArgs,
@@ -169,10 +170,12 @@ def manage_status_change(job_id: int, status: str, run_id: int) -> Response:
 
 @blp.route("/jobs/<int:job_id>/retry/<int:run_id>", methods=["POST"], endpoint="retry_job")
 @blp.arguments(RetryArgs, location="query")
+@blp.arguments(FailedAttempt, required=False)
 @blp.response(200, JobModel)
 @blp.doc(operationId="retry_job")
-def retry_job(args: dict[str, Any], job_id: int, run_id: int) -> Response:
-    lifecycle.retry_job(job_id, run_id, args["max_retries"])
+def retry_job(args: dict[str, Any], failed: dict[str, Any], job_id: int, run_id: int) -> Response:
+    """Reserve another attempt; a body, if given, is recorded as the failed attempt's result."""
+    lifecycle.retry_job(job_id, run_id, args["max_retries"], failed or None)
     return job_response(job_id)
 
 

@@ -11,7 +11,7 @@ from app.api import wire
 from app.api.claims import capacity_of, claimed_jobs
 from app.api.schemas import RunnerCycleBody, RunnerCycleResponse
 from app.models.cycle import ClaimRequest, Cycle, run_cycle
-from app.models.lifecycle import Outcomes, Report
+from app.models.lifecycle import Outcomes, Report, Retry
 from app.models.status import JobStatus
 
 blp = Blueprint(
@@ -39,6 +39,7 @@ def runner_cycle(body: dict[str, Any], workflow_id: int, run_id: int) -> Respons
     return wire.json_response(
         {
             "completed": _outcomes(outcome["completed"]),
+            "retried": _outcomes(outcome["retried"]),
             "started": _outcomes(outcome["started"]),
             "jobs": claimed_jobs(outcome["claimed"]),
             "reason": outcome["reason"],
@@ -74,6 +75,16 @@ def _cycle(body: dict[str, Any], workflow_id: int, run_id: int) -> Cycle:
             for item in body["completed"]
         ],
         started=body["started"],
+        retried=[
+            Retry(
+                item["job_id"],
+                item["max_retries"],
+                None
+                if item["result"] is None
+                else {**item["result"], "compute_node_id": body["compute_node_id"]},
+            )
+            for item in body["retried"]
+        ],
         file_mtimes=[(item["file_id"], item["st_mtime"]) for item in body["file_mtimes"]],
         claim=request,
         resync=body["resync"],

@@ -346,6 +346,7 @@ class PingResponse(Schema):
 class VersionResponse(Schema):
     version = fields.String()
     api_version = fields.String()
+    heartbeat_timeout_secs = fields.Float()
 
 
 class LatestEventTimestampResponse(Schema):
@@ -539,6 +540,24 @@ class FailedOnlyArgs(Schema):
     failed_only = fields.Boolean(load_default=False)
 
 
+class FailedAttempt(Schema):
+    """Extension: the result of the attempt being retried, recorded as a failed result."""
+
+    job_id = Int()
+    workflow_id = Int()
+    run_id = Int()
+    attempt_id = Int()
+    compute_node_id = Int()
+    return_code = Int()
+    exec_time_minutes = Float()
+    completion_time = Str()
+    status = Str()
+    peak_memory_bytes = Int()
+    avg_memory_bytes = Int()
+    peak_cpu_percent = Float()
+    avg_cpu_percent = Float()
+
+
 class RetryArgs(Schema):
     max_retries = fields.Integer(required=True, validate=validate.Range(min=0))
 
@@ -588,9 +607,16 @@ class ClaimBody(Schema):
     strict_scheduler_match = fields.Boolean(load_default=False)
 
 
+class RetriedJob(Schema):
+    job_id = fields.Integer(required=True)
+    max_retries = fields.Integer(required=True, validate=validate.Range(min=0))
+    result = fields.Nested(CompletedJob, allow_none=True, load_default=None)
+
+
 class RunnerCycleBody(Schema):
     compute_node_id = fields.Integer(required=True)
     completed = fields.List(fields.Nested(CompletedJob), load_default=list)
+    retried = fields.List(fields.Nested(RetriedJob), load_default=list)
     started = fields.List(fields.Integer(), load_default=list)
     file_mtimes = fields.List(fields.Nested(FileMtime), load_default=list)
     claim = fields.Nested(ClaimBody, allow_none=True, load_default=None)
@@ -605,6 +631,7 @@ class JobOutcome(Schema):
 
 class RunnerCycleResponse(Schema):
     completed = fields.List(fields.Nested(JobOutcome))
+    retried = fields.List(fields.Nested(JobOutcome))
     started = fields.List(fields.Nested(JobOutcome))
     jobs = fields.List(fields.Nested(JobModel))
     reason = fields.String(allow_none=True)
@@ -612,3 +639,8 @@ class RunnerCycleResponse(Schema):
     is_canceled = fields.Boolean()
     pending_actions = fields.List(fields.Nested(WorkflowActionModel))
     assigned = fields.List(fields.Nested(JobModel))
+
+
+class HeartbeatResponse(Schema):
+    id = fields.Integer()
+    last_heartbeat = fields.Float()

@@ -23,4 +23,13 @@ def ping() -> Response:
 @blp.response(200, VersionResponse)
 @blp.doc(operationId="get_version")
 def version() -> Response:
-    return wire.json_response({"version": __version__, "api_version": API_VERSION})
+    from app.tasks import settings
+
+    return wire.json_response(
+        {
+            "version": __version__,
+            "api_version": API_VERSION,
+            # Extension: runners heartbeat well within this.
+            "heartbeat_timeout_secs": settings.heartbeat_timeout_seconds,
+        }
+    )

@@ -36,6 +36,7 @@ class Cycle:
     compute_node_id: int
     completed: list[lifecycle.Report]
     started: list[int]
+    retried: list[lifecycle.Retry]
     file_mtimes: list[tuple[int, float]]
     claim: ClaimRequest | None
     # After a lost answer the runner asks for every job the server has assigned to it.
@@ -57,12 +58,14 @@ def run_cycle(cycle: Cycle) -> dict[str, Any]:
             cycle.workflow_id, cycle.run_id, cycle.compute_node_id, cycle.started
         )
         completed = lifecycle.complete_jobs(cycle.workflow_id, cycle.run_id, cycle.completed)
+        retried = lifecycle.retry_jobs(cycle.workflow_id, cycle.run_id, cycle.retried)
         claimed, reason = _claim(cycle)
         status = lifecycle.is_complete(cycle.workflow_id)
         assigned = _assigned(cycle) if cycle.resync else []
         pending = actions.pending_actions(cycle.workflow_id, ACTION_TRIGGERS_DURING_RUN)
     return {
         "completed": completed,
+        "retried": retried,
         "started": started,
         "claimed": claimed,
         "reason": reason,

@@ -19,9 +19,17 @@ from typing import Any
 import peewee
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, TorcError
+from app.failure_rules import decide, parse_rules
 from app.graph import cycle_members
 from app.models import actions, sql
-from app.models.common import chunks, get_job, get_workflow, require_same_workflow, run_state
+from app.models.common import (
+    chunks,
+    get_job,
+    get_workflow,
+    require_same_workflow,
+    run_state,
+    utc_now_text,
+)
 from app.models.db import bulk_insert, bulk_update, next_ids, write_transaction
 from app.models.events import id_list, record_event, record_events
 from app.models.fitting import Capacity, choose_fitting_jobs, fitting_requirements
@@ -824,47 +832,95 @@ def _store_results(
     )
 
 
-def retry_job(job_id: int, run_id: int, max_retries: int) -> None:
+# What a retry's record of the failed attempt must carry.
+RETRY_RESULT_FIELDS = ("compute_node_id", "return_code", "exec_time_minutes", "completion_time")
+
+RETRYABLE = frozenset(
+    {JobStatus.RUNNING, JobStatus.FAILED, JobStatus.TERMINATED, JobStatus.PENDING_FAILED}
+)
+
+
+@dataclass
+class Retry:
+    """A failed attempt to try again; ``result`` (optional) records the failed attempt."""
+
+    job_id: int
+    max_retries: int
+    result: dict[str, Any] | None = None
+
+
+def retry_job(
+    job_id: int, run_id: int, max_retries: int, result: dict[str, Any] | None = None
+) -> None:
     """Reserve another attempt for a failed job: back to ready with attempt_id + 1.
 
     ``max_retries`` counts retries after the first attempt (Decision D5), so attempts run
     1 .. max_retries + 1.
     """
-    allowed = (JobStatus.RUNNING, JobStatus.FAILED, JobStatus.TERMINATED, JobStatus.PENDING_FAILED)
+    job = get_job(job_id)
+    _raise_first(retry_jobs(job.workflow_id, run_id, [Retry(job_id, max_retries, result)]))
+
+
+def retry_jobs(workflow_id: int, run_id: int, retries: list[Retry]) -> Outcomes:
     with write_transaction():
-        job = get_job(job_id)
-        _check_run_id(job.workflow_id, run_id)
-        if job.status not in allowed:
-            raise InvalidTransition(
-                job_id,
-                label(job.status),
-                "ready",
-                "only a running, failed, terminated or pending_failed job can be retried",
-            )
-        if job.attempt_id > max_retries:
-            raise InvalidInput(
-                f"Job {job_id} has used all {max_retries} retries (attempt {job.attempt_id})"
-            )
-        moved = _move_jobs(
-            [job_id],
-            JobStatus.READY,
-            [job.status],
-            attempt_id=job.attempt_id + 1,
-            active_compute_node_id=None,
+        _check_run_id(workflow_id, run_id)
+        jobs = _jobs_of(workflow_id, [retry.job_id for retry in retries])
+        outcomes: Outcomes = {}
+        for retry in retries:
+            job = jobs.get(retry.job_id)
+            error = _retry_error(workflow_id, job, retry)
+            outcomes[retry.job_id] = error or _reserve_retry(workflow_id, run_id, job, retry)
+        return outcomes
+
+
+def _retry_error(workflow_id: int, job: JobRow | None, retry: Retry) -> TorcError | None:
+    if job is None:
+        return NotFound(f"Job {retry.job_id} not found in workflow {workflow_id}")
+    if job.status not in RETRYABLE:
+        return InvalidTransition(
+            job.id,
+            label(job.status),
+            "ready",
+            "only a running, failed, terminated or pending_failed job can be retried",
         )
-        if not moved:
-            raise InvalidTransition(job_id, label(job.status), "ready", "job changed status")
-        record_event(
-            job.workflow_id,
-            "job",
-            "job_retried",
-            job_id=job_id,
-            job_name=job.name,
-            run_id=run_id,
-            attempt_id=job.attempt_id + 1,
-            max_retries=max_retries,
+    if job.attempt_id > retry.max_retries:
+        return InvalidInput(
+            f"Job {job.id} has used all {retry.max_retries} retries (attempt {job.attempt_id})"
         )
-        _propagate(Moves(job.workflow_id, {job_id: (job.status, JobStatus.READY)}))
+    missing = [key for key in RETRY_RESULT_FIELDS if (retry.result or {}).get(key) is None]
+    if retry.result is not None and missing:
+        return InvalidInput(f"the failed attempt's result needs {', '.join(missing)}")
+    return None
+
+
+def _reserve_retry(workflow_id: int, run_id: int, job: JobRow, retry: Retry) -> TorcError | None:
+    moved = _move_jobs(
+        [job.id],
+        JobStatus.READY,
+        [job.status],
+        attempt_id=job.attempt_id + 1,
+        active_compute_node_id=None,
+    )
+    if not moved:
+        return InvalidTransition(job.id, label(job.status), "ready", "job changed status")
+    if retry.result is not None:
+        failed = {**retry.result, "attempt_id": job.attempt_id}
+        _store_results(
+            workflow_id, run_id, {job.id: job}, [Report(job.id, JobStatus.FAILED, failed)]
+        )
+    record_event(
+        workflow_id,
+        "job",
+        "job_retried",
+        job_id=job.id,
+        job_name=job.name,
+        run_id=run_id,
+        attempt_id=job.attempt_id + 1,
+        max_retries=retry.max_retries,
+        return_code=(retry.result or {}).get("return_code"),
+    )
+    _propagate(Moves(workflow_id, {job.id: (job.status, JobStatus.READY)}))
+    return None
 
 
 def manage_status_change(job_id: int, status: JobStatus, run_id: int) -> None:
@@ -1022,3 +1078,101 @@ def sweep_workflow(workflow_id: int) -> int:
         if not moves.changes:
             check_workflow_complete(workflow_id, announce=False)
         return len(moves.changes)
+
+
+# --------------------------------------------------------------------------------------------
+# Orphans: jobs whose runner stopped heartbeating
+# --------------------------------------------------------------------------------------------
+
+
+def handle_orphans(now: float, timeout_seconds: float) -> dict[str, int]:
+    """Retire runners silent for ``timeout_seconds`` and deal with the jobs they held.
+
+    Jobs they had claimed but not started go back to ready (nothing ran). Jobs they were
+    running are finished as failed with return code -128, through the same path as any
+    other failure, so dependents are canceled or a failure handler / ``torc recover`` can
+    retry them. Runners that never sent a heartbeat are left alone.
+    """
+    counts = {"compute_nodes": 0, "requeued": 0, "failed": 0}
+    with write_transaction():
+        stale = sql.fetch(
+            "SELECT id, workflow_id FROM compute_node WHERE is_active = ?"
+            " AND last_heartbeat IS NOT NULL AND last_heartbeat < ?",
+            [True, now - timeout_seconds],
+        )
+        for node_id, workflow_id in stale:
+            sql.execute("UPDATE compute_node SET is_active = ? WHERE id = ?", [False, node_id])
+            record_event(workflow_id, "compute_node", "compute_node_lost", compute_node_id=node_id)
+            requeued, failed = _release_orphaned_jobs(workflow_id, node_id)
+            counts["compute_nodes"] += 1
+            counts["requeued"] += requeued
+            counts["failed"] += failed
+    return counts
+
+
+def _release_orphaned_jobs(workflow_id: int, node_id: int) -> tuple[int, int]:
+    rows = sql.fetch(
+        "SELECT id, status FROM job WHERE active_compute_node_id = ? AND status IN (?, ?)",
+        [node_id, int(JobStatus.PENDING), int(JobStatus.RUNNING)],
+    )
+    pending = [job_id for job_id, status in rows if status == JobStatus.PENDING]
+    running = [job_id for job_id, status in rows if status == JobStatus.RUNNING]
+    requeued = _move_jobs(
+        pending, JobStatus.READY, [JobStatus.PENDING], active_compute_node_id=None
+    )
+    if requeued:
+        actions.count_job_triggers(workflow_id, list(requeued), JobStatus.READY)
+        record_event(
+            workflow_id,
+            "job",
+            "jobs_orphaned",
+            action="requeued",
+            compute_node_id=node_id,
+            **id_list(list(requeued)),
+        )
+    if running:
+        run_id, _ = run_state(workflow_id)
+        result = {
+            "compute_node_id": node_id,
+            "return_code": ORPHAN_RETURN_CODE,
+            "exec_time_minutes": 0.0,
+            "completion_time": utc_now_text(),
+        }
+        # Jobs whose handler retries them go straight back to ready (running -> ready, as a
+        # runner's retry does), so their dependents are never canceled on the way.
+        retries = _handler_retries(running, ORPHAN_RETURN_CODE, result)
+        if retries:
+            retry_jobs(workflow_id, run_id, retries)
+        retried = {retry.job_id for retry in retries}
+        failing = [job_id for job_id in running if job_id not in retried]
+        complete_jobs(
+            workflow_id, run_id, [Report(job_id, JobStatus.FAILED, result) for job_id in failing]
+        )
+        record_event(
+            workflow_id,
+            "job",
+            "jobs_orphaned",
+            action="failed",
+            compute_node_id=node_id,
+            return_code=ORPHAN_RETURN_CODE,
+            retried=sorted(retried),
+            **id_list(running),
+        )
+    return len(requeued), len(running)
+
+
+def _handler_retries(job_ids: list[int], return_code: int, result: dict[str, Any]) -> list[Retry]:
+    """Retries the jobs' failure handlers ask for (rules with a recovery script are left to
+    ``torc recover``: the script must run where the job's files are)."""
+    rows = sql.fetch(
+        "SELECT job.id, job.attempt_id, failure_handler.rules FROM job JOIN failure_handler"
+        " ON failure_handler.id = job.failure_handler_id"
+        f" WHERE job.id IN ({sql.marks(len(job_ids))})",
+        job_ids,
+    )
+    retries = []
+    for job_id, attempt_id, rules in rows:
+        decision = decide(parse_rules(rules), return_code, attempt_id, use_pending_failed=False)
+        if decision.action == "retry":
+            retries.append(Retry(job_id, decision.rule.max_retries, result))
+    return retries

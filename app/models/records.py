@@ -332,3 +332,20 @@ def default_resource_requirements_id(workflow_id: int) -> int:
             workflow_id=workflow_id, name=DEFAULT_RR_NAME, **prepare_resource_requirements({})
         ).execute()
     return row.id
+
+
+def heartbeat(compute_node_id: int) -> float:
+    """Record that a runner is alive; return the time stored."""
+    import time
+
+    from app.models import sql
+
+    now = time.time()
+    with write_transaction():
+        changed = sql.execute(
+            "UPDATE compute_node SET last_heartbeat = ?, is_active = ? WHERE id = ?",
+            [now, True, compute_node_id],
+        )
+    if not changed:
+        raise not_found("Compute node", compute_node_id)
+    return now

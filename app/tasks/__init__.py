@@ -34,6 +34,15 @@ COMPLETION_CHECK = Every(30.0)
 ORPHAN_CHECK = Every(30.0)
 
 
+class TaskSettings:
+    """Values the server sets at start-up for the tasks to read."""
+
+    heartbeat_timeout_seconds: float = 120.0
+
+
+settings = TaskSettings()
+
+
 def huey_path_for(database: str) -> Path:
     """``/data/torc.db`` (or ``sqlite:////data/torc.db``) -> ``/data/torc_huey.db``."""
     from app.models.db import sqlite_path_from_url

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from app.models import lifecycle
-from app.tasks import COMPLETION_CHECK, huey
+from app.tasks import COMPLETION_CHECK, ORPHAN_CHECK, huey, settings
 
 logger = logging.getLogger(__name__)
 
@@ -19,3 +20,16 @@ def completion_check() -> None:
             logger.warning(
                 "completion check released %d job(s) in workflow %d", released, workflow_id
             )
+
+
+@huey.periodic_task(ORPHAN_CHECK, retries=0)
+def orphan_check() -> None:
+    """Runners silent past the heartbeat timeout are gone: their jobs are orphans."""
+    counts = lifecycle.handle_orphans(time.time(), settings.heartbeat_timeout_seconds)
+    if counts["compute_nodes"]:
+        logger.warning(
+            "orphan check: %d runner(s) lost; %d job(s) requeued, %d failed",
+            counts["compute_nodes"],
+            counts["requeued"],
+            counts["failed"],
+        )

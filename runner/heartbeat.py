@@ -1,0 +1,32 @@
+"""A thread that tells the server this runner is alive, whatever the main loop is doing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from cli.client import TorcClient
+
+logger = logging.getLogger("torc.runner")
+
+
+class Heartbeat:
+    def __init__(self, base_url: str, compute_node_id: int, interval: float) -> None:
+        self._client = TorcClient(base_url, timeout=30)
+        self._path = f"/compute_nodes/{compute_node_id}/heartbeat"
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._client.post(self._path)
+            except Exception as exc:  # noqa: BLE001  (keep beating; the server may come back)
+                logger.warning("heartbeat failed: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._client.close()
