@@ -73,6 +73,8 @@ class TorcClient:
         self.timeout = timeout
         # How long to keep retrying when the server cannot be reached (0: fail at once).
         self.retry_seconds = retry_seconds
+        self.username = username
+        self.password = password
         self.session = requests.Session()
         if username:
             self.session.auth = (username, password or "")

@@ -23,7 +23,7 @@ from typing import Any
 
 from app.failure_rules import decide
 from app.models.units import parse_memory, parse_runtime
-from cli.client import ApiError, TorcClient
+from cli.client import ApiError, ServerUnreachable, TorcClient, TorcClientError
 from runner.actions import ActionRunner
 from runner.courier import Courier, Delivery
 from runner.failures import HandlerCache, RecoveryScripts
@@ -39,6 +39,12 @@ HEARTBEAT_SECONDS = 30.0
 PREFETCH_ROUNDS = 64  # with short jobs, claim enough for this many rounds of every slot
 MAX_PREFETCH = 512
 MAX_BATCH = 500
+DEFAULT_OUTAGE_MINUTES = 20.0  # compute_node_wait_for_healthy_database_minutes default
+MAX_RETRY_DELAY = 30.0
+
+
+class ServerLost(TorcClientError):
+    """The server stayed unreachable (or failing) longer than the workflow allows."""
 
 
 @dataclass
@@ -105,6 +111,9 @@ class JobRunner:
         self._unreported_since = time.monotonic()  # when the oldest unsent report appeared
         self._stop_signal: int | None = None
         self._started_at = time.time()
+        self._outage_since: float | None = None  # first failed round trip of the current outage
+        self._retry_at = 0.0
+        self._retry_delay = 0.5
 
     # Set-up and tear-down ----------------------------------------------------------------
 
@@ -112,7 +121,11 @@ class JobRunner:
         self._prepare()
         try:
             self.actions.run_pending(["on_workflow_start", "on_worker_start"])
-            self._loop()
+            try:
+                self._loop()
+            except TorcClientError:
+                self._abandon_jobs()
+                raise
             if self.summary.complete:
                 self.actions.run_pending(["on_workflow_complete"])
             self.actions.run_pending(["on_worker_complete"])
@@ -131,6 +144,19 @@ class JobRunner:
         self.actions = ActionRunner(self.client, self.workflow_id, self.output_dir)
         self.actions.compute_node_id = self.compute_node_id
         self.monitor = ResourceMonitor(self._monitor_config(workflow), self._metrics_path())
+        # Its own client: a requests session is not meant to be shared between threads, and
+        # this one must fail fast so the loop (not the HTTP layer) decides when to retry.
+        self.cycle_client = TorcClient(
+            self.client.base_url,
+            username=self.client.username,
+            password=self.client.password,
+            timeout=self.client.timeout,
+        )
+        wait_minutes = workflow.get("compute_node_wait_for_healthy_database_minutes")
+        self.outage_limit = 60 * float(
+            DEFAULT_OUTAGE_MINUTES if wait_minutes is None else wait_minutes
+        )
+        self.client.retry_seconds = max(self.client.retry_seconds, self.outage_limit)
         self.courier = Courier(self._send_cycle)
         self.handlers = HandlerCache(self.client)
         self.recovery = RecoveryScripts()
@@ -228,6 +254,7 @@ class JobRunner:
             signal.signal(signum, signal.SIG_DFL)
         self.heartbeat.stop()
         self.courier.close()
+        self.cycle_client.close()
         self.recovery.close()
         self.monitor.close()
         self._deactivate()
@@ -299,14 +326,16 @@ class JobRunner:
     def _timeout(self) -> float:
         now = time.monotonic()
         candidates = [self.options.poll_interval]
+        retry_in = self._retry_at - now  # while the server is down, no sending before this
         if self._unreported():
-            candidates.append(self._unreported_since + FLUSH_SECONDS - now)
+            candidates.append(max(self._unreported_since + FLUSH_SECONDS - now, retry_in))
         for entry in self.running.values():
             for moment in (entry.process.deadline, entry.process.kill_at):
                 if moment is not None:
                     candidates.append(moment - now)
         if not self.courier.busy and self._wants_jobs():
-            candidates.append(self._next_poll - now)
+            candidates.append(max(self._next_poll - now, retry_in))
+
         if not any(entry.process.pidfd is not None for entry in self.running.values()):
             if self.running:
                 candidates.append(0.01)  # no pidfds: poll the children
@@ -493,6 +522,17 @@ class JobRunner:
         self._release_queue()
         self._drain_reports()
 
+    def _abandon_jobs(self) -> None:
+        """The server is gone for good: stop our jobs rather than leave them running unseen
+        (the server's orphan detection gives them back once it returns)."""
+        for entry in self.running.values():
+            entry.process.stop("server lost", graceful=False, grace_seconds=0)
+        deadline = time.monotonic() + 10
+        while any(entry.process.poll() is None for entry in self.running.values()):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+
     def _release_queue(self) -> None:
         for job in self.queue:
             try:
@@ -645,6 +685,8 @@ class JobRunner:
         if self.courier.busy:
             return
         now = time.monotonic()
+        if now < self._retry_at:
+            return  # the server is down: wait out the back-off
         must_report = self._unreported() and (
             not (self.running or self.queue)
             or now - self._unreported_since >= FLUSH_SECONDS
@@ -706,7 +748,7 @@ class JobRunner:
 
     def _send_cycle(self, request: dict[str, Any]) -> dict[str, Any]:
         path = f"/workflows/{self.workflow_id}/runner_cycle/{self.run_id}"
-        return self.client.post(path, request)
+        return self.cycle_client.post(path, request)
 
     def _receive(self, delivery: Delivery) -> None:
         request = delivery.request
@@ -714,6 +756,12 @@ class JobRunner:
             self._requeue(request, delivery.error)
             return
         self._last_contact = time.monotonic()
+        if self._outage_since is not None:
+            logger.info(
+                "Server reachable again after %.0fs", self._last_contact - self._outage_since
+            )
+        self._outage_since = None
+        self._retry_delay = 0.5
         response = delivery.response
         self._resync = False
         self._check_outcomes(response)
@@ -734,16 +782,37 @@ class JobRunner:
             self.actions.run_pending(["on_jobs_ready", "on_jobs_complete"], pending)
 
     def _requeue(self, request: dict[str, Any], error: BaseException) -> None:
-        """The round trip failed: keep every report for the next one and resynchronise."""
-        logger.error("Server request failed: %s", error)
-        if isinstance(error, ApiError) and error.status == 422 and "run_id" in error.message:
-            raise error  # the workflow was reinitialized under us: nothing here is current
+        """The round trip failed: keep every report for the next one and resynchronise.
+
+        An unreachable or failing server (5xx) is waited out with growing back-off for up to
+        the workflow's ``compute_node_wait_for_healthy_database_minutes``; running jobs go on
+        meanwhile. Anything else means the request itself is wrong, so the runner stops.
+        """
+        if not _transient(error):
+            logger.error("Server refused the runner's report: %s", error)
+            raise error
         self.started = request["started"] + self.started
         self.finished = request["completed"] + self.finished
         self.retries = request["retried"] + self.retries
         self.mtimes = request["file_mtimes"] + self.mtimes
         self._resync = True
-        self._next_poll = time.monotonic() + self.options.poll_interval
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since = now
+        down_for = now - self._outage_since
+        if down_for > self.outage_limit:
+            raise ServerLost(
+                f"the torc server has not answered for {down_for:.0f}s "
+                f"(limit {self.outage_limit:.0f}s): {error}"
+            )
+        logger.warning(
+            "Server request failed (down %.0fs), retrying in %.1fs: %s",
+            down_for,
+            self._retry_delay,
+            error,
+        )
+        self._retry_at = now + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, MAX_RETRY_DELAY)
 
     def _check_outcomes(self, response: dict[str, Any]) -> None:
         for outcome in response.get("started") or []:
@@ -791,6 +860,13 @@ class JobRunner:
                 self._requeue(request, exc)
         if self._unreported():
             logger.error("could not report %d finished job(s)", len(self.finished))
+
+
+def _transient(error: BaseException) -> bool:
+    """Worth retrying: no answer, or the server failing rather than refusing."""
+    if isinstance(error, ServerUnreachable):
+        return True
+    return isinstance(error, ApiError) and error.status >= 500
 
 
 def _path_with_torc() -> str:

@@ -260,3 +260,42 @@ def spec_payload(jobs: list[dict], **extra: Any) -> dict:
         "jobs": jobs,
         **extra,
     }
+
+
+def start_runner(
+    server_url: str,
+    workflow_id: int,
+    cwd: Path,
+    *extra: str,
+    stderr: Path | None = None,
+) -> subprocess.Popen:
+    """``torc workflows run`` in the background (two parallel jobs, half-second polling)."""
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    command = [
+        sys.executable,
+        "-m",
+        "cli.main",
+        "--url",
+        server_url,
+        "workflows",
+        "run",
+        str(workflow_id),
+        "--output-dir",
+        str(cwd / "output"),
+        "--max-parallel-jobs",
+        "2",
+        "-p",
+        "0.5",
+        *extra,
+    ]
+    with open(stderr or os.devnull, "w") as err:
+        return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+
+
+def wait_for(predicate, timeout: float = 30.0) -> None:
+    """Poll ``predicate`` every 0.1 s until it is true (fail after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from tests.helpers import Api, ServerProcess, spec_payload, torc
+from tests.helpers import Api, ServerProcess, spec_payload, start_runner, torc, wait_for
 
 QUICK_EXIT = {"compute_node_wait_for_new_jobs_seconds": 1}
 
@@ -198,39 +194,6 @@ def test_pending_failed_reset_by_reset_status(api: Api, server: ServerProcess, t
     assert api.statuses(wf) == {"bad": "pending_failed"}
     api.post(f"/workflows/{wf}/reset_job_status", params={"failed_only": "true"})
     assert api.statuses(wf) == {"bad": "uninitialized"}
-
-
-def start_runner(server_url: str, workflow_id: int, cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "--url",
-            server_url,
-            "workflows",
-            "run",
-            str(workflow_id),
-            "--output-dir",
-            str(cwd / "output"),
-            "--max-parallel-jobs",
-            "2",
-            "-p",
-            "0.5",
-        ],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def test_killed_runner_is_detected_and_its_work_finished_by_another(make_server, tmp_path: Path):
