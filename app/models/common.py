@@ -43,6 +43,16 @@ def run_state(workflow_id: int) -> tuple[int, bool]:
     return rows[0][0], bool(rows[0][1])
 
 
+def job_workflow_id(job_id: int) -> int:
+    """The workflow a job belongs to (one cheap query; 404 when there is no such job)."""
+    from app.models import sql
+
+    rows = sql.fetch("SELECT workflow_id FROM job WHERE id = ?", [job_id])
+    if not rows:
+        raise not_found("Job", job_id)
+    return rows[0][0]
+
+
 def get_job(job_id: int) -> Job:
     job = Job.get_or_none(Job.id == job_id)
     if job is None:

@@ -26,6 +26,7 @@ from app.models.common import (
     chunks,
     get_job,
     get_workflow,
+    job_workflow_id,
     require_same_workflow,
     run_state,
     utc_now_text,
@@ -619,8 +620,8 @@ Outcomes = dict[int, TorcError | None]
 
 def start_job(job_id: int, run_id: int, compute_node_id: int) -> None:
     """pending -> running on ``compute_node_id``; remembers the inputs the job runs with."""
-    job = get_job(job_id)
-    _raise_first(start_jobs(job.workflow_id, run_id, compute_node_id, [job_id]))
+    workflow_id = job_workflow_id(job_id)
+    _raise_first(start_jobs(workflow_id, run_id, compute_node_id, [job_id]))
 
 
 def start_jobs(workflow_id: int, run_id: int, compute_node_id: int, job_ids: list[int]) -> Outcomes:
@@ -726,8 +727,8 @@ class Report:
 
 def complete_job(job_id: int, status: JobStatus, run_id: int, result: dict[str, Any]) -> None:
     """Record a finished attempt and move the job to ``status``."""
-    job = get_job(job_id)
-    _raise_first(complete_jobs(job.workflow_id, run_id, [Report(job_id, status, result)]))
+    workflow_id = job_workflow_id(job_id)
+    _raise_first(complete_jobs(workflow_id, run_id, [Report(job_id, status, result)]))
 
 
 def complete_jobs(workflow_id: int, run_id: int, reports: list[Report]) -> Outcomes:

@@ -1,0 +1,175 @@
+"""Claim + start + complete throughput with concurrent runners: ``python -m bench.claims``.
+
+Workload C. Each simulated runner is its own process with its own HTTP session and does what
+the real job runner does with no-op jobs: one ``runner_cycle`` round trip per turn that reports
+the jobs it finished, marks the jobs it took as started and claims the next batch (queue
+depth). The figure is job lifecycles per second: jobs / wall time from the moment every
+runner is ready until the workflow is complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import time
+from typing import Any
+
+from bench.run import Server
+from cli.client import TorcClient
+
+BATCH = 200  # jobs claimed per round trip by one runner
+
+
+def create_workflow(client: TorcClient, jobs: int) -> tuple[int, int]:
+    payload = {
+        "workflow": {"name": f"claims_{jobs}", "user": "bench"},
+        "jobs": [{"name": f"job_{i}", "command": "true"} for i in range(jobs)],
+    }
+    workflow_id = client.create_workflow_from_spec(payload, initialize=True)["workflow_id"]
+    return workflow_id, client.workflow_status(workflow_id)["run_id"]
+
+
+def register(client: TorcClient, workflow_id: int, index: int) -> int:
+    node = client.post(
+        "/compute_nodes",
+        {
+            "workflow_id": workflow_id,
+            "hostname": f"bench-runner-{index}",
+            "pid": index,
+            "start_time": "2026-01-01T00:00:00.000Z",
+            "num_cpus": 1,
+            "memory_gb": 1.0,
+            "num_gpus": 0,
+            "num_nodes": 1,
+            "is_active": True,
+            "compute_node_type": "local",
+        },
+    )
+    return node["id"]
+
+
+def report(job: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "job_id": job["id"],
+        "status": "completed",
+        "return_code": 0,
+        "exec_time_minutes": 0.0,
+        "completion_time": "2026-01-01T00:00:00.000Z",
+        "attempt_id": job.get("attempt_id") or 1,
+    }
+
+
+def runner(url: str, workflow_id: int, run_id: int, index: int, barrier, counts) -> None:
+    client = TorcClient(url, timeout=600)
+    node = register(client, workflow_id, index)
+    path = f"/workflows/{workflow_id}/runner_cycle/{run_id}"
+    barrier.wait()
+    held: list[dict] = []
+    done = 0
+    while True:
+        answer = client.post(
+            path,
+            {
+                "compute_node_id": node,
+                "started": [job["id"] for job in held],
+                "completed": [report(job) for job in held],
+                "claim": {"limit": BATCH},
+            },
+        )
+        done += len(held)
+        held = answer["jobs"]
+        if not held:
+            break
+    counts[index] = done
+    client.close()
+
+
+def contract_runner(url: str, workflow_id: int, run_id: int, index: int, barrier, counts) -> None:
+    """The same work through the upstream per-job endpoints (one request per transition)."""
+    client = TorcClient(url, timeout=600)
+    node = register(client, workflow_id, index)
+    barrier.wait()
+    done = 0
+    while True:
+        claimed = client.post(f"/workflows/{workflow_id}/claim_next_jobs", limit=BATCH)["jobs"]
+        if not claimed:
+            break
+        for job in claimed:
+            client.put(f"/jobs/{job['id']}/start_job/{run_id}/{node}")
+            body = {**report(job), "workflow_id": workflow_id, "run_id": run_id}
+            body["compute_node_id"] = node
+            client.post(f"/jobs/{job['id']}/complete_job/completed/{run_id}", body)
+            done += 1
+    counts[index] = done
+    client.close()
+
+
+def measure(url: str, runners: int, jobs: int, contract: bool = False) -> dict[str, Any]:
+    client = TorcClient(url, timeout=600)
+    workflow_id, run_id = create_workflow(client, jobs)
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(runners + 1)
+    counts = context.Array("i", runners)
+    target = contract_runner if contract else runner
+    workers = [
+        context.Process(target=target, args=(url, workflow_id, run_id, i, barrier, counts))
+        for i in range(runners)
+    ]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    seconds = time.perf_counter() - started
+    complete = client.is_complete(workflow_id)["is_complete"]
+    client.close()
+    if sum(counts) != jobs or not complete:
+        raise RuntimeError(f"{sum(counts)} of {jobs} jobs completed (complete={complete})")
+    return {
+        "path": "per-job endpoints" if contract else "runner_cycle",
+        "runners": runners,
+        "jobs": jobs,
+        "seconds": seconds,
+        "lifecycles_per_second": jobs / seconds,
+        "per_runner": list(counts),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runners", default="1,4,8,16")
+    parser.add_argument("--jobs", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument(
+        "--contract",
+        action="store_true",
+        help="also measure the upstream per-job endpoints (claim, start_job, complete_job)",
+    )
+    args = parser.parse_args()
+    rows = []
+    with Server() as url:
+        for contract in (False, True) if args.contract else (False,):
+            for count in (int(n) for n in args.runners.split(",")):
+                runs = [measure(url, count, args.jobs, contract) for _ in range(args.repeat)]
+                runs.sort(key=lambda row: row["seconds"])
+                median = runs[len(runs) // 2]
+                print(json.dumps(median), file=sys.stderr)
+                rows.append(median)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(rows, handle, indent=2)
+    print("| path | runners | jobs | seconds | lifecycles/s |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| {row['path']} | {row['runners']} | {row['jobs']} | {row['seconds']:.2f} | "
+            f"{row['lifecycles_per_second']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
