@@ -290,6 +290,17 @@ class IsCompleteResponse(Schema):
     needs_to_run_completion_script = fields.Boolean(required=True)
 
 
+class JobStatusCountsResponse(Schema):
+    workflow_id = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    counts = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "Jobs per status name; every status is present."},
+    )
+
+
 class IsUninitializedResponse(Schema):
     is_uninitialized = fields.Boolean(required=True)
 

@@ -37,7 +37,7 @@ PAYLOAD_DOC = {
 @blp.doc(operationId="create_workflow_from_spec", requestBody=PAYLOAD_DOC)
 def create_from_spec(args: dict) -> Response:
     try:
-        payload = orjson.loads(request.get_data())
+        payload = orjson.loads(request.get_data(cache=False))  # not kept twice
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Invalid JSON body: {exc}") from None
     return wire.json_response(create_from_payload(payload, initialize=args["initialize"]))

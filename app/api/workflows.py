@@ -16,6 +16,7 @@ from app.api.schemas import (
     InitializeJobsArgs,
     IsCompleteResponse,
     IsUninitializedResponse,
+    JobStatusCountsResponse,
     LatestEventTimestampResponse,
     ListWorkflowsArgs,
     MessageResponse,
@@ -25,6 +26,7 @@ from app.api.schemas import (
     WorkflowStatusModel,
     list_response,
 )
+from app.models import jobs as job_records
 from app.models import lifecycle, records
 from app.models.common import get_workflow
 from app.models.tables import Event, Workflow
@@ -117,6 +119,21 @@ def is_complete(workflow_id: int) -> Response:
 @blp.doc(operationId="is_workflow_uninitialized")
 def is_uninitialized(workflow_id: int) -> Response:
     return wire.json_response({"is_uninitialized": lifecycle.is_uninitialized(workflow_id)})
+
+
+@blp.route(
+    "/workflows/<int:workflow_id>/job_status_counts",
+    methods=["GET"],
+    endpoint="get_job_status_counts",
+)
+@blp.response(200, JobStatusCountsResponse)
+@blp.doc(operationId="get_job_status_counts")
+def job_status_counts(workflow_id: int) -> Response:
+    """Extension: how many jobs the workflow has in each status (one query)."""
+    counts = job_records.status_counts(workflow_id)
+    return wire.json_response(
+        {"workflow_id": workflow_id, "total": sum(counts.values()), "counts": counts}
+    )
 
 
 @blp.route(

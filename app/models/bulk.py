@@ -110,7 +110,7 @@ def _records(payload: Record, key: str, required: bool = False) -> list[Record]:
 
 def _indexes(record: Record, key: str, size: int, where: str) -> list[int]:
     values = record.get(key)
-    if values is None:
+    if not values:
         return []
     if not isinstance(values, list):
         raise _fail(f"{where}.{key}", "expected a list of indexes")
@@ -207,8 +207,14 @@ def _check_jobs(plan: Plan) -> None:
         _index(job, "failure_handler", len(plan.failure_handlers), where)
         _index(job, "scheduler", len(plan.slurm_schedulers), where)
         for key, (_, _, target) in JOB_LINKS.items():
-            job[key] = _indexes(job, key, sizes[target], where)
-        if position in job["depends_on"]:
+            indexes = _indexes(job, key, sizes[target], where)
+            # Store only links that exist: a million jobs with five empty lists each would
+            # cost the server half a gigabyte.
+            if indexes:
+                job[key] = indexes
+            else:
+                job.pop(key, None)
+        if position in job.get("depends_on", ()):
             raise _fail(f"{where}.depends_on", "a job cannot depend on itself")
         for text in (job["command"], job.get("invocation_script") or ""):
             for _, name in USER_DATA_PLACEHOLDER.findall(text):
@@ -375,28 +381,26 @@ def _insert_jobs(
     def pick(table: list[int], index: int | None) -> int | None:
         return None if index is None else table[index]
 
-    rows = []
-    for job_id, job in zip(ids, plan.jobs, strict=True):
+    def row(job_id: int, job: Record) -> tuple:
         script = job.get("invocation_script")
-        rows.append(
-            (
-                job_id,
-                workflow_id,
-                job["name"],
-                USER_DATA_PLACEHOLDER.sub(user_data_id, job["command"]),
-                USER_DATA_PLACEHOLDER.sub(user_data_id, script) if script else script,
-                int(JobStatus.UNINITIALIZED),
-                job.get("cancel_on_blocking_job_failure", True) is not False,
-                bool(job.get("supports_termination")),
-                pick(rr_ids, job.get("resource_requirements")) or default_rr,
-                pick(scheduler_ids, job.get("scheduler")),
-                pick(handler_ids, job.get("failure_handler")),
-                1,
-                0,
-                False,
-            )
+        return (
+            job_id,
+            workflow_id,
+            job["name"],
+            USER_DATA_PLACEHOLDER.sub(user_data_id, job["command"]),
+            USER_DATA_PLACEHOLDER.sub(user_data_id, script) if script else script,
+            int(JobStatus.UNINITIALIZED),
+            job.get("cancel_on_blocking_job_failure", True) is not False,
+            bool(job.get("supports_termination")),
+            pick(rr_ids, job.get("resource_requirements")) or default_rr,
+            pick(scheduler_ids, job.get("scheduler")),
+            pick(handler_ids, job.get("failure_handler")),
+            1,
+            0,
+            False,
         )
-    bulk_insert(Job, JOB_COLUMNS, rows)
+
+    bulk_insert(Job, JOB_COLUMNS, (row(*pair) for pair in zip(ids, plan.jobs, strict=True)))
     return ids
 
 
@@ -404,11 +408,11 @@ def _insert_job_links(workflow_id: int, jobs: list[Record], ids: dict[str, list[
     job_ids = ids["jobs"]
     for key, (table, column, target) in JOB_LINKS.items():
         targets = ids[target]
-        rows = [
+        rows = (
             (job_id, targets[index], workflow_id)
             for job_id, job in zip(job_ids, jobs, strict=True)
-            for index in job[key]
-        ]
+            for index in job.get(key, ())
+        )
         bulk_insert(table, ["job_id", column, "workflow_id"], rows)
 
 

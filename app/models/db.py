@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,13 +67,14 @@ def close_database() -> None:
         _backend = None
 
 
-def bulk_insert(model: type[peewee.Model], columns: list[str], rows: list[tuple]) -> None:
+def bulk_insert(model: type[peewee.Model], columns: list[str], rows: Iterable[tuple]) -> None:
     """Insert many rows with one prepared statement (``executemany``).
 
     Peewee builds SQL text per row batch, which costs seconds at 100,000 rows; the driver's
-    executemany reuses one statement. Call inside ``write_transaction()``.
+    executemany reuses one statement. ``rows`` may be a generator, so a million rows never
+    exist at once. Call inside ``write_transaction()``.
     """
-    if not rows:
+    if isinstance(rows, list | tuple) and not rows:
         return
     db = database.obj
     placeholders = ", ".join([db.param] * len(columns))

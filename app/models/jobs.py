@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.errors import InvalidInput
-from app.models import lifecycle
+from app.models import lifecycle, sql
 from app.models.common import chunks, get_job, get_workflow, require_same_workflow
 from app.models.db import write_transaction
 from app.models.events import id_list, record_event
@@ -216,3 +216,15 @@ def link_user_data(
         table.insert(
             job_id=job_id, user_data_id=user_data_id, workflow_id=workflow_id
         ).on_conflict_ignore().execute()
+
+
+def status_counts(workflow_id: int) -> dict[str, int]:
+    """Jobs of the workflow per status name; every status is present (zero when unused)."""
+    get_workflow(workflow_id)
+    rows = sql.fetch(
+        "SELECT status, COUNT(*) FROM job WHERE workflow_id = ? GROUP BY status", [workflow_id]
+    )
+    counts = dict.fromkeys((status.label for status in JobStatus), 0)
+    for code, count in rows:
+        counts[JobStatus(code).label] = count
+    return counts

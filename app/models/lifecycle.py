@@ -458,6 +458,13 @@ def add_implicit_dependencies(workflow_id: int) -> None:
 
 def _refuse_cycles(workflow_id: int) -> None:
     """Reject a dependency cycle: its jobs could never run. Names the jobs involved."""
+    backward = sql.fetch(
+        "SELECT 1 FROM job_depends_on WHERE workflow_id = ? AND depends_on_job_id >= job_id"
+        " LIMIT 1",
+        [workflow_id],
+    )
+    if not backward:
+        return  # every job depends only on jobs created before it: no cycle is possible
     edges = list(
         JobDependsOn.select(JobDependsOn.job_id, JobDependsOn.depends_on_job_id)
         .where(JobDependsOn.workflow_id == workflow_id)
