@@ -168,6 +168,10 @@ class TorcClient:
     def is_complete(self, workflow_id: int) -> dict:
         return self.get(f"/workflows/{workflow_id}/is_complete")
 
+    def job_status_counts(self, workflow_id: int) -> dict[str, int]:
+        """Jobs per status name, every status present (server extension, one query)."""
+        return self.get(f"/workflows/{workflow_id}/job_status_counts")["counts"]
+
     def initialize_jobs(self, workflow_id: int, only_uninitialized: bool = False) -> dict:
         return self.post(
             f"/workflows/{workflow_id}/initialize_jobs", only_uninitialized=only_uninitialized

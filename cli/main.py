@@ -11,7 +11,7 @@ from app.logs import configure_logging
 from app.version import __version__
 from cli.client import TorcClientError
 from cli.context import Context
-from cli.settings import client_settings
+from cli.settings import client_settings, default_settings
 
 
 class TorcGroup(click.Group):
@@ -52,7 +52,10 @@ def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
     try:
         settings = client_settings(flags)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        if ctx.invoked_subcommand != "config":
+            raise click.ClickException(str(exc)) from None
+        # `torc config validate/init/show` must still run, to report or repair the problem.
+        settings = default_settings(flags)
     configure_logging(log_level or "warn")
     logging.getLogger("torc").setLevel(logging.getLogger().level)
     ctx.obj = Context(settings=settings, format=settings["format"])

@@ -28,3 +28,10 @@ def client_settings(
     flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     return resolve_settings("client", SETTINGS, flags, environ)
+
+
+def default_settings(flags: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Built-in defaults plus flags, ignoring files and environment (for repairing them)."""
+    return {
+        setting.name: (flags or {}).get(setting.name) or setting.default for setting in SETTINGS
+    }

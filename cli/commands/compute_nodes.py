@@ -1,10 +1,98 @@
-"""``torc compute-nodes``."""
+"""``torc compute-nodes``: the job runners that have worked on a workflow."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
+
+from cli.context import Context, pass_context
+from cli.options import MAX_LIMIT, list_params, resolve_workflow_id, workflow_argument
+from cli.units import human_duration
+
+COLUMNS = [
+    ("ID", "id"),
+    ("Hostname", "hostname"),
+    ("PID", "pid"),
+    ("Type", "compute_node_type"),
+    ("CPUs", "num_cpus"),
+    ("Memory (GB)", "memory_gb"),
+    ("GPUs", "num_gpus"),
+    ("Nodes", "num_nodes"),
+    ("Active", "is_active"),
+    ("Start Time", "start"),
+    ("Duration", "duration"),
+]
+
+
+def short_list_options(function: Callable) -> Callable:
+    """``-l/--limit``, ``-o/--offset``, ``-s/--sort-by``, ``-r/--reverse-sort``.
+
+    The node lists give every list flag a short form (``cli.options.list_options`` gives
+    ``-l`` and at most ``-o``); the parameter names match, so ``list_params`` reads them.
+    """
+    decorators = [
+        click.option(
+            "-l",
+            "--limit",
+            type=click.IntRange(1),
+            default=MAX_LIMIT,
+            show_default=True,
+            help="Maximum number of records to return.",
+        ),
+        click.option(
+            "-o",
+            "--offset",
+            type=click.IntRange(0),
+            default=0,
+            show_default=True,
+            help="Number of records to skip.",
+        ),
+        click.option("-s", "--sort-by", help="Field to sort by."),
+        click.option("-r", "--reverse-sort", is_flag=True, help="Sort in descending order."),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
 
 
 @click.group("compute-nodes")
 def group() -> None:
-    """Compute node commands."""
+    """Compute node management commands."""
+
+
+@group.command("get")
+@click.argument("node_id", type=int)
+@pass_context
+def get(ctx: Context, node_id: int) -> None:
+    """Show one compute node."""
+    ctx.emit(ctx.client.get(f"/compute_nodes/{node_id}"))
+
+
+@group.command("list")
+@workflow_argument
+@short_list_options
+@click.option(
+    "--scheduled-compute-node", type=int, help="Only nodes started by this scheduled compute node."
+)
+@pass_context
+def list_nodes(ctx: Context, workflow_id: int | None, scheduled_compute_node, **options) -> None:
+    """List the compute nodes of a workflow."""
+    nodes = list(
+        ctx.client.paged(
+            "/compute_nodes",
+            workflow_id=resolve_workflow_id(ctx, workflow_id),
+            scheduled_compute_node_id=scheduled_compute_node,
+            **list_params(options),
+        )
+    )
+    ctx.emit({"compute_nodes": nodes}, rows=[_display(n) for n in nodes], columns=COLUMNS)
+
+
+def _display(node: dict) -> dict:
+    duration = node.get("duration_seconds")
+    return {
+        **node,
+        "start": (node.get("start_time") or "").replace("T", " ")[:19],
+        "duration": "" if duration is None else human_duration(duration),
+    }

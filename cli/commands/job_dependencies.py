@@ -1,10 +1,95 @@
-"""``torc job-dependencies``."""
+"""``torc job-dependencies``: how a workflow's jobs connect to each other, files and data."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import click
+
+from cli.context import Context, pass_context
+from cli.options import MAX_LIMIT, resolve_workflow_id, workflow_argument
+
+LINK_COLUMNS = [
+    ("Producer ID", "producer_job_id"),
+    ("Producer", "producer_job_name"),
+    ("Consumer ID", "consumer_job_id"),
+    ("Consumer", "consumer_job_name"),
+]
+
+
+class Relationship(NamedTuple):
+    command: str
+    help: str
+    endpoint: str  # under /workflows/{id}/, also the JSON key of the list
+    columns: list[tuple[str, str]]
+
+
+RELATIONSHIPS = (
+    Relationship(
+        "job-job",
+        "List job-to-job dependencies of a workflow.",
+        "job_dependencies",
+        [
+            ("Job ID", "job_id"),
+            ("Job", "job_name"),
+            ("Depends On ID", "depends_on_job_id"),
+            ("Depends On", "depends_on_job_name"),
+        ],
+    ),
+    Relationship(
+        "job-file",
+        "List which jobs write and read each file of a workflow.",
+        "job_file_relationships",
+        [("File ID", "file_id"), ("File", "file_name"), ("Path", "file_path"), *LINK_COLUMNS],
+    ),
+    Relationship(
+        "job-user-data",
+        "List which jobs write and read each user data record of a workflow.",
+        "job_user_data_relationships",
+        [("User Data ID", "user_data_id"), ("User Data", "user_data_name"), *LINK_COLUMNS],
+    ),
+)
+
+
+def page_options(function: Callable) -> Callable:
+    """``-l/--limit`` and ``--offset`` for lists the server does not sort."""
+    limit = click.option(
+        "-l",
+        "--limit",
+        type=click.IntRange(1),
+        default=MAX_LIMIT,
+        show_default=True,
+        help="Maximum number of records to return.",
+    )
+    offset = click.option(
+        "--offset",
+        type=click.IntRange(0),
+        default=0,
+        show_default=True,
+        help="Number of records to skip.",
+    )
+    return limit(offset(function))
 
 
 @click.group("job-dependencies")
 def group() -> None:
-    """Job dependency commands."""
+    """Job dependency and relationship queries."""
+
+
+def relationship_command(relationship: Relationship) -> click.Command:
+    @click.command(relationship.command, help=relationship.help)
+    @workflow_argument
+    @page_options
+    @pass_context
+    def command(ctx: Context, workflow_id: int | None, limit: int, offset: int) -> None:
+        workflow_id = resolve_workflow_id(ctx, workflow_id)
+        path = f"/workflows/{workflow_id}/{relationship.endpoint}"
+        rows = list(ctx.client.paged(path, limit=limit, offset=offset))
+        ctx.emit({relationship.endpoint: rows}, rows=rows, columns=relationship.columns)
+
+    return command
+
+
+for _relationship in RELATIONSHIPS:
+    group.add_command(relationship_command(_relationship))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from app.models.status import STATUS_NAMES
 from cli.context import Context, pass_context
 from cli.options import list_options, list_params, resolve_workflow_id, workflow_argument
 from cli.parsing import id_list
@@ -18,21 +19,7 @@ COLUMNS = [
     ("RR ID", "resource_requirements_id"),
     ("Command", "command"),
 ]
-STATUS_CHOICES = click.Choice(
-    [
-        "uninitialized",
-        "blocked",
-        "ready",
-        "pending",
-        "running",
-        "completed",
-        "failed",
-        "canceled",
-        "terminated",
-        "disabled",
-        "pending_failed",
-    ]
-)
+STATUS_CHOICES = click.Choice(STATUS_NAMES)
 
 
 @click.group("jobs")

@@ -13,6 +13,7 @@ import click
 from cli.commands.workflows import create_from_spec, is_spec_path, workflow_id_arg
 from cli.context import Context, pass_context
 from cli.embedded import EmbeddedServer
+from cli.workflow_manager import record_input_mtimes
 from runner.resources import detect
 
 DEFAULT_DATABASE = "torc.db"
@@ -110,6 +111,7 @@ def _initialize_if_new(ctx: Context, workflow_id: int) -> None:
         client.update_workflow_status(
             workflow_id, {**status, "run_id": status["run_id"] + 1, "is_canceled": False}
         )
+    record_input_mtimes(client, workflow_id)  # the baseline for reinitialize's change checks
     client.initialize_jobs(workflow_id)
 
 

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import click
 
-from cli import execution_plan
+from cli import execution_plan, workflow_manager
+from cli.commands import workflow_restart, workflow_transfer
+from cli.commands.workflow_args import confirm, optional_id, pick_workflow, user_option
 from cli.context import Context, current_user, pass_context
+from cli.options import list_options, list_params
+from cli.units import status_title
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json", ".json5", ".kdl")
+LIST_COLUMNS = [
+    ("ID", "id"),
+    ("Name", "name"),
+    ("User", "user"),
+    ("Description", "description"),
+    ("Timestamp", "timestamp"),
+]
+ACTION_COLUMNS = [
+    ("ID", "id"),
+    ("Trigger", "trigger_type"),
+    ("Action", "action_type"),
+    ("Jobs", "jobs"),
+    ("Executed", "executed"),
+    ("Persistent", "persistent"),
+    ("Triggers", "triggers"),
+]
 
 
 @click.group("workflows")
@@ -110,6 +132,8 @@ def create_from_spec(
     compiled = compile_spec(
         loaded, user=user, resource_monitoring=monitoring, skip_checks=skip_checks
     )
+    # Required input files that exist now give reinitialize its change-detection baseline.
+    workflow_manager.baseline_payload_mtimes(compiled.payload)
     for warning in compiled.warnings:
         click.echo(f"Warning: {warning}", err=True)
     created = ctx.client.create_workflow_from_spec(compiled.payload, initialize=initialize)
@@ -143,3 +167,204 @@ def execution_plan_command(ctx: Context, spec_or_id: str) -> None:
         payload = execution_plan.from_workflow(ctx.client, workflow_id_arg(spec_or_id))
     result = execution_plan.plan(payload)
     ctx.emit(result, text=execution_plan.render(result))
+
+
+# --------------------------------------------------------------------------------------------
+# Records
+# --------------------------------------------------------------------------------------------
+
+
+@group.command("list")
+@click.option("-u", "--user", help="User whose workflows to list (default: $USER).")
+@click.option("--all-users", is_flag=True, help="List every user's workflows (overrides --user).")
+@list_options()
+@click.option("--archived-only", is_flag=True, help="Show only archived workflows.")
+@click.option("--include-archived", is_flag=True, help="Show archived workflows too.")
+@pass_context
+def list_workflows(
+    ctx: Context,
+    user: str | None,
+    all_users: bool,
+    archived_only: bool,
+    include_archived: bool,
+    **options,
+) -> None:
+    """List workflows (by default the user's workflows that are not archived)."""
+    if archived_only and include_archived:
+        raise click.UsageError("--archived-only and --include-archived exclude each other")
+    params = list_params(options)
+    workflows = list(
+        ctx.client.paged(
+            "/workflows",
+            user=None if all_users else user or current_user(),
+            is_archived=None if include_archived else archived_only,
+            **params,
+        )
+    )
+    ctx.emit(workflows, rows=workflows, columns=LIST_COLUMNS)
+
+
+@group.command("get")
+@optional_id(metavar="[ID]")
+@user_option
+@pass_context
+def get(ctx: Context, workflow_id: int | None, user: str | None) -> None:
+    """Show one workflow."""
+    ctx.emit(ctx.client.get_workflow(pick_workflow(ctx, workflow_id, user)))
+
+
+@group.command("update")
+@optional_id(metavar="[ID]")
+@click.option("-n", "--name", help="New name.")
+@click.option("-d", "--description", help="New description.")
+@click.option("--owner-user", help="New owner.")
+@pass_context
+def update(ctx: Context, workflow_id, name, description, owner_user) -> None:
+    """Change a workflow's name, description or owner."""
+    changes = {"name": name, "description": description, "user": owner_user}
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if not changes:
+        raise click.UsageError(
+            "nothing to change: give -n/--name, -d/--description or --owner-user"
+        )
+    workflow_id = pick_workflow(ctx, workflow_id)
+    workflow = ctx.client.get_workflow(workflow_id)
+    updated = ctx.client.put(f"/workflows/{workflow_id}", {**workflow, **changes})
+    ctx.emit(updated, text=f"Updated workflow {workflow_id}")
+
+
+@group.command("cancel")
+@optional_id()
+@pass_context
+def cancel(ctx: Context, workflow_id: int | None) -> None:
+    """Cancel a workflow (its pending and running jobs) and its Slurm allocations."""
+    workflow_id = pick_workflow(ctx, workflow_id)
+    answer = ctx.client.put(f"/workflows/{workflow_id}/cancel")
+    allocations = cancel_slurm_allocations(ctx, workflow_id)
+    ctx.emit(
+        {"workflow_id": workflow_id, **answer, "canceled_slurm_jobs": allocations},
+        text=f"Successfully canceled workflow {workflow_id}",
+    )
+
+
+def cancel_slurm_allocations(ctx: Context, workflow_id: int) -> list[int]:
+    """``scancel`` the workflow's pending or active Slurm allocations (where Slurm exists)."""
+    allocations = [
+        node["scheduler_id"]
+        for node in ctx.client.paged("/scheduled_compute_nodes", workflow_id=workflow_id)
+        if node["scheduler_type"] == "slurm" and node["status"] in ("pending", "active")
+    ]
+    scancel = shutil.which("scancel")
+    if allocations and scancel is None:
+        click.echo("Warning: scancel not found; Slurm allocations left running", err=True)
+        return []
+    for job_id in allocations:
+        subprocess.run([scancel, str(job_id)], check=False)
+    return allocations
+
+
+@group.command("delete")
+@click.argument("workflow_ids", type=int, nargs=-1, metavar="[IDS]...")
+@click.option("--no-prompts", is_flag=True, help="Skip the confirmation prompt.")
+@click.option("--force", is_flag=True, help="Delete even if another user owns the workflow.")
+@pass_context
+def delete(ctx: Context, workflow_ids: tuple[int, ...], no_prompts: bool, force: bool) -> None:
+    """Delete workflows and everything in them."""
+    ids = list(workflow_ids) or [pick_workflow(ctx, None)]
+    workflows = [ctx.client.get_workflow(workflow_id) for workflow_id in ids]
+    others = [w for w in workflows if w["user"] != current_user()]
+    if others and not force:
+        owned = ", ".join(f"{w['id']} ({w['user']})" for w in others)
+        raise click.ClickException(
+            f"workflow(s) {owned} belong to another user; use --force to delete them"
+        )
+    names = ", ".join(f"{w['id']} ({w['name']})" for w in workflows)
+    confirm(f"Delete workflow(s) {names} and all their data?", no_prompts, required=True)
+    deleted = [ctx.client.delete(f"/workflows/{w['id']}") for w in workflows]
+    lines = [f"Successfully deleted workflow {w['id']}" for w in deleted]
+    ctx.emit({"workflows": deleted}, text="\n".join(lines))
+
+
+@group.command("archive")
+@click.argument("is_archived", type=click.BOOL)
+@click.argument("workflow_ids", type=int, nargs=-1)
+@pass_context
+def archive(ctx: Context, is_archived: bool, workflow_ids: tuple[int, ...]) -> None:
+    """Archive (true) or unarchive (false) workflows."""
+    ids = list(workflow_ids) or [pick_workflow(ctx, None, archived=not is_archived)]
+    statuses = {workflow_id: ctx.client.workflow_status(workflow_id) for workflow_id in ids}
+    updated = [
+        ctx.client.update_workflow_status(workflow_id, {**status, "is_archived": is_archived})
+        for workflow_id, status in statuses.items()
+    ]
+    verb = "archived" if is_archived else "unarchived"
+    lines = [f"Successfully {verb} workflow {workflow_id}" for workflow_id in ids]
+    ctx.emit({"workflows": updated}, text="\n".join(lines))
+
+
+# --------------------------------------------------------------------------------------------
+# Run state
+# --------------------------------------------------------------------------------------------
+
+
+@group.command("status")
+@optional_id()
+@user_option
+@pass_context
+def status(ctx: Context, workflow_id: int | None, user: str | None) -> None:
+    """Show a workflow's run state and how many jobs are in each status."""
+    workflow_id = pick_workflow(ctx, workflow_id, user)
+    state = ctx.client.workflow_status(workflow_id)
+    counts = workflow_manager.job_counts(ctx.client, workflow_id)
+    data = {**state, "total_jobs": sum(counts.values()), "job_counts": counts}
+    lines = [
+        f"Workflow {workflow_id} status:",
+        f"  Run ID: {state['run_id']}",
+        f"  Is Canceled: {str(state['is_canceled']).lower()}",
+        f"  Is Archived: {str(state['is_archived']).lower()}",
+        f"  Jobs: {data['total_jobs']}",
+        *(f"    {status_title(name)}: {count}" for name, count in counts.items()),
+    ]
+    ctx.emit(data, text="\n".join(lines))
+
+
+@group.command("is-complete")
+@optional_id(metavar="[ID]")
+@pass_context
+def is_complete(ctx: Context, workflow_id: int | None) -> None:
+    """Check whether a workflow is complete."""
+    workflow_id = pick_workflow(ctx, workflow_id)
+    answer = ctx.client.is_complete(workflow_id)
+    lines = [
+        f"Workflow {workflow_id} completion status:",
+        f"  Is Complete: {str(answer['is_complete']).lower()}",
+        f"  Is Canceled: {str(answer['is_canceled']).lower()}",
+    ]
+    ctx.emit(answer, text="\n".join(lines))
+
+
+@group.command("list-actions")
+@optional_id()
+@user_option
+@pass_context
+def list_actions(ctx: Context, workflow_id: int | None, user: str | None) -> None:
+    """List a workflow's actions and whether they have run (to debug triggers)."""
+    actions = ctx.client.list_actions(pick_workflow(ctx, workflow_id, user))
+    rows = [
+        {
+            **action,
+            "jobs": _id_summary(action.get("job_ids") or []),
+            "triggers": f"{action['trigger_count']}/{action['required_triggers']}",
+        }
+        for action in actions
+    ]
+    ctx.emit({"actions": actions}, rows=rows, columns=ACTION_COLUMNS)
+
+
+def _id_summary(ids: list[int], shown: int = 5) -> str:
+    text = ",".join(str(i) for i in ids[:shown])
+    return f"{text} (+{len(ids) - shown} more)" if len(ids) > shown else text
+
+
+for name, command in {**workflow_restart.COMMANDS, **workflow_transfer.COMMANDS}.items():
+    group.add_command(command, name)

@@ -1,0 +1,347 @@
+"""Initialize, reinitialize and reset a workflow: the client's half of a restart.
+
+The server owns every status change. What only the client can see is the file system: which
+input files exist, which outputs vanished, which files changed since the jobs ran. This module
+gathers that, records it on the server (file modification times), and then calls the
+endpoints in the order a restart needs. Relative file paths are resolved against the current
+directory, as the job runner resolves them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from app.models.status import STATUS_NAMES
+from cli.client import TorcClient
+
+JOB_STATUSES = STATUS_NAMES
+ACTIVE = frozenset({"pending", "running"})
+FINISHED = frozenset({"completed", "failed", "canceled", "terminated", "pending_failed"})
+# Jobs that run anyway (or never will) are not counted as "reset" by a reinitialize.
+NOT_RERUN = frozenset({"uninitialized", "blocked", "ready", "pending", "running", "disabled"})
+HASH_REASON = "job definition or input user data changed"
+
+
+def disk_mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
+def job_counts(client: TorcClient, workflow_id: int) -> dict[str, int]:
+    """Jobs per status, statuses with no jobs left out (no job list is transferred)."""
+    counts = client.job_status_counts(workflow_id)
+    return {status: counts[status] for status in JOB_STATUSES if counts.get(status)}
+
+
+def refuse_if_active(client: TorcClient, workflow_id: int, what: str, force: bool) -> None:
+    if force:
+        return
+    active = sum(job_counts(client, workflow_id).get(status, 0) for status in ACTIVE)
+    if active:
+        raise click.ClickException(
+            f"Cannot {what} workflow {workflow_id}: {active} job(s) are pending or running. "
+            "Wait for them to finish, or use --force."
+        )
+
+
+def next_run_id(status: dict) -> int:
+    """The server turns run 0 into run 1 by itself; later runs are bumped by the client."""
+    return status["run_id"] + 1 if status["run_id"] > 0 else 1
+
+
+def bump_run(client: TorcClient, workflow_id: int) -> int:
+    status = client.workflow_status(workflow_id)
+    if status["run_id"] > 0:
+        client.update_workflow_status(
+            workflow_id, {**status, "run_id": status["run_id"] + 1, "is_canceled": False}
+        )
+    return next_run_id(status)
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks shared by initialize and reinitialize
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class InputCheck:
+    missing_files: list[str] = field(default_factory=list)
+    missing_user_data: list[str] = field(default_factory=list)
+    existing_outputs: list[str] = field(default_factory=list)
+    # Required input files present on disk whose recorded st_mtime differs: file -> mtime.
+    baseline: dict[int, float] = field(default_factory=dict)
+    files: dict[int, dict] = field(default_factory=dict)
+
+    def raise_if_missing(self, workflow_id: int, force: bool) -> None:
+        problems = []
+        if self.missing_files:
+            problems.append("missing required input files: " + ", ".join(self.missing_files))
+        if self.missing_user_data:
+            problems.append("missing user data: " + ", ".join(self.missing_user_data))
+        if problems and not force:
+            raise click.ClickException(
+                f"workflow {workflow_id} has {'; '.join(problems)} (use --force to go ahead)"
+            )
+
+
+def check_inputs(client: TorcClient, workflow_id: int) -> InputCheck:
+    files = {f["id"]: f for f in client.paged("/files", workflow_id=workflow_id)}
+    check = InputCheck(files=files)
+    required = client.get(f"/workflows/{workflow_id}/required_existing_files")["files"]
+    for file_id in required:
+        mtime = disk_mtime(files[file_id]["path"])
+        if mtime is None:
+            check.missing_files.append(files[file_id]["path"])
+        elif mtime != files[file_id]["st_mtime"]:
+            check.baseline[file_id] = mtime
+    for data_id in client.get(f"/workflows/{workflow_id}/missing_user_data")["user_data"]:
+        record = client.get(f"/user_data/{data_id}")
+        check.missing_user_data.append(f"{record['name']} (ID {data_id})")
+    for record in client.paged("/files", workflow_id=workflow_id, is_output=True):
+        if disk_mtime(record["path"]) is not None:
+            check.existing_outputs.append(record["path"])
+    return check
+
+
+def record_mtimes(client: TorcClient, files: dict[int, dict], mtimes: dict[int, float]) -> None:
+    for file_id, mtime in mtimes.items():
+        client.put(f"/files/{file_id}", {**files[file_id], "st_mtime": mtime})
+
+
+def record_input_mtimes(client: TorcClient, workflow_id: int) -> None:
+    """Give change detection a baseline: the current st_mtime of each required input file."""
+    check = check_inputs(client, workflow_id)
+    record_mtimes(client, check.files, check.baseline)
+
+
+def baseline_payload_mtimes(payload: dict[str, Any]) -> None:
+    """Set st_mtime on the payload's files that jobs read, nobody writes, and exist on disk."""
+    jobs = payload.get("jobs") or []
+    read = {index for job in jobs for index in job.get("input_files") or []}
+    written = {index for job in jobs for index in job.get("output_files") or []}
+    files = payload.get("files") or []
+    for index in sorted(read - written):
+        mtime = disk_mtime(files[index]["path"])
+        if mtime is not None:
+            files[index]["st_mtime"] = mtime
+
+
+# --------------------------------------------------------------------------------------------
+# initialize: a full restart
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class InitializeReport:
+    workflow_id: int
+    run_id: int
+    dry_run: bool
+    jobs: int
+    finished_jobs: int
+    check: InputCheck
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "workflow_id": self.workflow_id,
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "jobs": self.jobs,
+            "ready": self.counts.get("ready"),
+            "blocked": self.counts.get("blocked"),
+            "missing_files": self.check.missing_files,
+            "missing_user_data": self.check.missing_user_data,
+            "existing_output_files": self.check.existing_outputs,
+        }
+
+
+def plan_initialize(client: TorcClient, workflow_id: int, force: bool) -> InitializeReport:
+    """Everything initialize checks, without changing anything; raises on missing inputs."""
+    status = client.workflow_status(workflow_id)
+    refuse_if_active(client, workflow_id, "initialize", force)
+    check = check_inputs(client, workflow_id)
+    check.raise_if_missing(workflow_id, force)
+    counts = job_counts(client, workflow_id)
+    return InitializeReport(
+        workflow_id=workflow_id,
+        run_id=next_run_id(status),
+        dry_run=True,
+        jobs=sum(counts.values()),
+        finished_jobs=sum(counts.get(name, 0) for name in FINISHED),
+        check=check,
+    )
+
+
+def apply_initialize(client: TorcClient, report: InitializeReport) -> None:
+    """Reset every job to uninitialized, start a new run, and evaluate the whole graph."""
+    workflow_id = report.workflow_id
+    record_mtimes(client, report.check.files, report.check.baseline)
+    client.post(f"/workflows/{workflow_id}/reset_job_status", failed_only=False)
+    report.run_id = bump_run(client, workflow_id)
+    answer = client.initialize_jobs(workflow_id, only_uninitialized=False)
+    report.counts = {key: answer.get(key, 0) for key in ("ready", "blocked")}
+    report.dry_run = False
+
+
+# --------------------------------------------------------------------------------------------
+# reinitialize: rerun what changed
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReinitializeReport:
+    workflow_id: int
+    run_id: int
+    dry_run: bool
+    reset_jobs: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "workflow_id": self.workflow_id,
+            "run_id": self.run_id,
+            "reset_jobs": self.reset_jobs,
+            "reasons": self.reasons,
+            "dry_run": self.dry_run,
+        }
+
+
+@dataclass
+class Changes:
+    """What the file system says about the completed jobs of a workflow."""
+
+    jobs: dict[int, dict]
+    files: dict[int, dict]
+    changed_files: dict[int, float] = field(default_factory=dict)
+    missing_outputs: dict[int, list[str]] = field(default_factory=dict)
+    changed_inputs: dict[int, list[str]] = field(default_factory=dict)
+
+
+def find_changes(client: TorcClient, workflow_id: int) -> Changes:
+    jobs = {
+        job["id"]: job
+        for job in client.paged("/jobs", workflow_id=workflow_id, include_relationships=True)
+    }
+    files = {f["id"]: f for f in client.paged("/files", workflow_id=workflow_id)}
+    changes = Changes(jobs, files, changed_files=changed_since_recorded(files))
+    for job_id, job in jobs.items():
+        if job["status"] != "completed":
+            continue
+        missing = [files[i]["path"] for i in job["output_file_ids"] if not _exists(files[i])]
+        changed = [files[i]["path"] for i in job["input_file_ids"] if i in changes.changed_files]
+        if missing:
+            changes.missing_outputs[job_id] = missing
+        elif changed:
+            changes.changed_inputs[job_id] = changed
+    return changes
+
+
+def changed_since_recorded(files: dict[int, dict]) -> dict[int, float]:
+    """Files whose st_mtime on disk differs from the recorded one (files never recorded and
+    files gone from disk are not "changed")."""
+    changed = {}
+    for file_id, record in files.items():
+        mtime = disk_mtime(record["path"])
+        if record["st_mtime"] is not None and mtime is not None and mtime != record["st_mtime"]:
+            changed[file_id] = mtime
+    return changed
+
+
+def _exists(record: dict) -> bool:
+    return disk_mtime(record["path"]) is not None
+
+
+def reinitialize(
+    client: TorcClient, workflow_id: int, force: bool = False, dry_run: bool = False
+) -> ReinitializeReport:
+    status = client.workflow_status(workflow_id)
+    refuse_if_active(client, workflow_id, "reinitialize", force)
+    check_inputs(client, workflow_id).raise_if_missing(workflow_id, force)
+    changes = find_changes(client, workflow_id)
+    if not dry_run:
+        record_mtimes(client, changes.files, changes.changed_files)
+        for job_id in changes.missing_outputs:
+            client.put(f"/jobs/{job_id}/manage_status_change/uninitialized/{status['run_id']}")
+    answer = client.post(f"/workflows/{workflow_id}/process_changed_job_inputs", dry_run=dry_run)
+    direct = _direct_reasons(changes, answer["reinitialized_jobs"])
+    report = ReinitializeReport(workflow_id, next_run_id(status), dry_run)
+    _add_downstream(client, workflow_id, changes.jobs, direct, report)
+    if not dry_run:
+        report.run_id = bump_run(client, workflow_id)
+        client.initialize_jobs(workflow_id, only_uninitialized=True)
+    return report
+
+
+def _direct_reasons(changes: Changes, hash_changed: Iterable[str]) -> dict[int, str]:
+    """Why each directly affected job reruns (the first reason found wins)."""
+    reasons = {
+        job_id: "output file missing: " + ", ".join(paths)
+        for job_id, paths in changes.missing_outputs.items()
+    }
+    for job_id, paths in changes.changed_inputs.items():
+        reasons.setdefault(job_id, "input file changed: " + ", ".join(paths))
+    names = set(hash_changed)
+    for job_id, job in changes.jobs.items():
+        if job["name"] in names:
+            reasons.setdefault(job_id, HASH_REASON)
+    return reasons
+
+
+def _add_downstream(
+    client: TorcClient,
+    workflow_id: int,
+    jobs: dict[int, dict],
+    direct: dict[int, str],
+    report: ReinitializeReport,
+) -> None:
+    """Direct jobs plus everything downstream that ran before and will run again."""
+    dependents = dependents_by_job(client, workflow_id)
+    reasons = dict(direct)
+    queue = deque(direct)
+    while queue:
+        job_id = queue.popleft()
+        for dependent in dependents.get(job_id, ()):
+            if dependent not in reasons and jobs[dependent]["status"] not in NOT_RERUN:
+                reasons[dependent] = f"downstream of {jobs[job_id]['name']}"
+                queue.append(dependent)
+    for job_id in sorted(reasons):
+        name = jobs[job_id]["name"]
+        report.reset_jobs.append(name)
+        report.reasons[name] = reasons[job_id]
+
+
+def dependents_by_job(client: TorcClient, workflow_id: int) -> dict[int, set[int]]:
+    """Job -> jobs that wait for it: explicit edges and shared files and user data."""
+    dependents: dict[int, set[int]] = {}
+    for edge in client.list_job_dependencies(workflow_id):
+        dependents.setdefault(edge["depends_on_job_id"], set()).add(edge["job_id"])
+    for link in client.list_producer_consumer_links(workflow_id):
+        producer, consumer = link["producer_job_id"], link["consumer_job_id"]
+        if producer is not None and consumer is not None and producer != consumer:
+            dependents.setdefault(producer, set()).add(consumer)
+    return dependents
+
+
+# --------------------------------------------------------------------------------------------
+# reset-status
+# --------------------------------------------------------------------------------------------
+
+
+def reset_status(
+    client: TorcClient, workflow_id: int, failed_only: bool = False, force: bool = False
+) -> dict[str, Any]:
+    """Clear the run flags (the server refuses while work is in flight), then reset jobs."""
+    if client.workflow_status(workflow_id)["is_archived"]:
+        raise click.ClickException(
+            "Cannot reset archived workflow status. Unarchive the workflow first."
+        )
+    client.post(f"/workflows/{workflow_id}/reset_status", force=force)
+    return client.post(f"/workflows/{workflow_id}/reset_job_status", failed_only=failed_only)
