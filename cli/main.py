@@ -74,6 +74,7 @@ def register(group: click.Group) -> None:
         logs,
         misc,
         plot_resources,
+        recovery,
         reports,
         resource_requirements,
         results,
@@ -86,6 +87,8 @@ def register(group: click.Group) -> None:
     workflows.group.add_command(run.workflows_run)
     commands = [
         run.run,
+        recovery.watch_command,
+        recovery.recover_command,
         workflows.group,
         jobs.group,
         files.group,

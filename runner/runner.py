@@ -375,8 +375,9 @@ class JobRunner:
             "completion_time": _utc_now(),
             "attempt_id": job["attempt_id"],
         }
-        if self.monitor.config.enabled:
-            report.update(summary(usage, exit_info, elapsed))
+        # Without monitoring the figures come from the exit's rusage, which costs nothing and
+        # lets recovery tell an out-of-memory failure from others.
+        report.update(summary(usage, exit_info, elapsed))
         logger.info(
             "Job process completed workflow_id=%s job_id=%s run_id=%s return_code=%s status=%s "
             "exec_time_s=%.3f",

@@ -292,12 +292,19 @@ LATER_GROUPS = {
     "remote",
     "submit",
     "submit-slurm",
-    "watch",
-    "recover",
     "tui",
     "access-groups",
 }
 LATER_COMMANDS = {"workflows create-slurm", "workflows submit", "workflows sync-status"}
+# Flags that arrive with a later issue: Slurm auto-scheduling comes with the Slurm commands.
+LATER_FLAGS = {
+    "watch": {
+        "--auto-schedule",
+        "--auto-schedule-threshold",
+        "--auto-schedule-cooldown",
+        "--auto-schedule-stranded-timeout",
+    }
+}
 
 
 def find(path: str) -> click.Command | None:
@@ -335,7 +342,10 @@ def test_seed_command_accepts_its_flags(path: str) -> None:
         pytest.fail(f"`torc {path}` is in the seed's CLI reference but does not exist")
     accepted = options(command)
     missing = [
-        flag for flag in SEED_FLAGS[path] if not any(set(flag.split("/")) <= o for o in accepted)
+        flag
+        for flag in SEED_FLAGS[path]
+        if not any(set(flag.split("/")) <= o for o in accepted)
+        and flag not in LATER_FLAGS.get(path, ())
     ]
     assert not missing, f"`torc {path}` lacks {missing}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Response
@@ -9,10 +10,17 @@ from flask_smorest import Blueprint
 
 from app.api import wire
 from app.api.common import Crud, equal_filters, operation_ids, register_crud
-from app.api.schemas import ComputeNodeModel, HeartbeatResponse, ListComputeNodesArgs
-from app.models import records
+from app.api.schemas import (
+    ComputeNodeModel,
+    DetectOrphansBody,
+    DetectOrphansResponse,
+    HeartbeatResponse,
+    ListComputeNodesArgs,
+)
+from app.models import lifecycle, records
 from app.models.records import COMPUTE_NODES
 from app.models.tables import ComputeNode
+from app.tasks import settings as task_settings
 
 blp = Blueprint("compute_nodes", __name__, description="Job runners and their resources")
 
@@ -43,3 +51,20 @@ register_crud(
 def heartbeat(record_id: int) -> Response:
     """Extension: a runner's sign of life. Silent runners' jobs become orphans."""
     return wire.json_response({"id": record_id, "last_heartbeat": records.heartbeat(record_id)})
+
+
+@blp.route(
+    "/workflows/<int:workflow_id>/detect_orphans", methods=["POST"], endpoint="detect_orphans"
+)
+@blp.arguments(DetectOrphansBody, required=False)
+@blp.response(200, DetectOrphansResponse)
+@blp.doc(operationId="detect_orphans")
+def detect_orphans(body: dict[str, Any], workflow_id: int) -> Response:
+    """Extension: find this workflow's orphaned jobs now (``torc recover`` runs it first)."""
+    counts = lifecycle.detect_orphans(
+        workflow_id,
+        body.get("lost_compute_node_ids") or [],
+        time.time(),
+        task_settings.heartbeat_timeout_seconds,
+    )
+    return wire.json_response(counts)

@@ -652,6 +652,22 @@ class RunnerCycleResponse(Schema):
     assigned = fields.List(fields.Nested(JobModel))
 
 
+class DetectOrphansBody(Schema):
+    lost_compute_node_ids = fields.List(
+        fields.Integer(),
+        load_default=list,
+        metadata={"description": "Runners the caller knows are gone (e.g. dead local PIDs)."},
+    )
+
+
+class DetectOrphansResponse(Schema):
+    compute_nodes = fields.Integer(metadata={"description": "Runners marked inactive."})
+    requeued = fields.Integer(metadata={"description": "Claimed jobs put back to ready."})
+    failed = fields.Integer(
+        metadata={"description": "Running jobs finished as orphans (return code -128)."}
+    )
+
+
 class HeartbeatResponse(Schema):
     id = fields.Integer()
     last_heartbeat = fields.Float()

@@ -1118,11 +1118,65 @@ def handle_orphans(now: float, timeout_seconds: float) -> dict[str, int]:
     return counts
 
 
+def detect_orphans(
+    workflow_id: int, lost_node_ids: list[int], now: float, timeout_seconds: float
+) -> dict[str, int]:
+    """``torc recover``'s first step, for one workflow and at once.
+
+    Retires the runners the caller knows are gone (``lost_node_ids``, e.g. dead local PIDs)
+    and those silent past the heartbeat timeout, then treats as orphans the running jobs
+    whose runner is inactive or unknown, and the claimed jobs of inactive runners.
+    """
+    counts = {"compute_nodes": 0, "requeued": 0, "failed": 0}
+    with write_transaction():
+        get_workflow(workflow_id)
+        lost = require_same_workflow(
+            ComputeNode, lost_node_ids, workflow_id, "lost_compute_node_ids"
+        )
+        silent = sql.fetch(
+            "SELECT id FROM compute_node WHERE workflow_id = ? AND is_active = ?"
+            " AND last_heartbeat IS NOT NULL AND last_heartbeat < ?",
+            [workflow_id, True, now - timeout_seconds],
+        )
+        for node_id in dict.fromkeys([*lost, *(row[0] for row in silent)]):
+            retired = sql.execute(
+                "UPDATE compute_node SET is_active = ? WHERE id = ? AND is_active = ?",
+                [False, node_id, True],
+            )
+            if retired:
+                counts["compute_nodes"] += 1
+                record_event(
+                    workflow_id, "compute_node", "compute_node_lost", compute_node_id=node_id
+                )
+        stranded = sql.fetch(
+            "SELECT job.id, job.status, job.active_compute_node_id FROM job"
+            " LEFT JOIN compute_node ON compute_node.id = job.active_compute_node_id"
+            " WHERE job.workflow_id = ? AND (compute_node.id IS NULL OR compute_node.is_active = ?)"
+            " AND (job.status = ? OR (job.status = ? AND compute_node.id IS NOT NULL))",
+            [workflow_id, False, int(JobStatus.RUNNING), int(JobStatus.PENDING)],
+        )
+        by_node: dict[int | None, list[tuple[int, int]]] = {}
+        for job_id, status, node_id in stranded:
+            by_node.setdefault(node_id, []).append((job_id, status))
+        for node_id, rows in by_node.items():
+            requeued, failed = _release_jobs(workflow_id, node_id, rows)
+            counts["requeued"] += requeued
+            counts["failed"] += failed
+    return counts
+
+
 def _release_orphaned_jobs(workflow_id: int, node_id: int) -> tuple[int, int]:
     rows = sql.fetch(
         "SELECT id, status FROM job WHERE active_compute_node_id = ? AND status IN (?, ?)",
         [node_id, int(JobStatus.PENDING), int(JobStatus.RUNNING)],
     )
+    return _release_jobs(workflow_id, node_id, rows)
+
+
+def _release_jobs(
+    workflow_id: int, node_id: int | None, rows: list[tuple[int, int]]
+) -> tuple[int, int]:
+    """Claimed jobs of a lost runner go back to ready; its running jobs fail (rc -128)."""
     pending = [job_id for job_id, status in rows if status == JobStatus.PENDING]
     running = [job_id for job_id, status in rows if status == JobStatus.RUNNING]
     requeued = _move_jobs(

@@ -70,7 +70,7 @@ def run(
     """Run a workflow locally: create it from a spec file (or take an existing ID),
     initialize it and run its jobs on this machine until it finishes."""
     output = Path(output_dir or ctx.settings["run.output_dir"])
-    with _server(ctx, database, output):
+    with server_session(ctx, database, output):
         if is_spec_path(spec_or_id):
             workflow_id = create_from_spec(
                 ctx, spec_or_id, skip_checks=skip_checks, initialize=True
@@ -84,7 +84,7 @@ def run(
 
 
 @contextlib.contextmanager
-def _server(ctx: Context, database: str | None, output: Path) -> Iterator[None]:
+def server_session(ctx: Context, database: str | None, output: Path) -> Iterator[None]:
     """The configured server, or an embedded one on a free loopback port."""
     if ctx.url_configured:
         ctx.client.ping()

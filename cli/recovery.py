@@ -1,0 +1,382 @@
+"""Recover a finished workflow's failed jobs: behind ``torc recover`` and ``torc watch -r``.
+
+The steps, in order: hand orphaned jobs back (runners that died), refuse while the workflow
+is still running, diagnose every failed or terminated job from its last result (out of
+memory, timeout, unknown), raise the memory or runtime of the resource requirements the
+recoverable jobs use, run the user's recovery hook, then reset those jobs (their downstream
+follows) and start a new run. ``--dry-run`` stops after the plan.
+
+Output lines follow the seed's texts; they go through ``say`` so ``torc watch`` can copy them
+to its log file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shlex
+import socket
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import psutil
+
+from app.models.units import parse_memory, parse_runtime
+from cli.client import TorcClient
+from cli.reporting.diagnosis import Requirements, diagnose_failure
+from cli.workflow_manager import bump_run
+
+Say = Callable[[str], None]
+FAILED = ("failed", "terminated")
+UNITS = (("g", 1024**3), ("m", 1024**2), ("k", 1024))
+
+
+class RecoveryError(click.ClickException):
+    """Recovery cannot go ahead (still running, hook failed, nothing to do)."""
+
+
+@dataclass
+class RecoveryOptions:
+    memory_multiplier: float = 1.5
+    runtime_multiplier: float = 1.4
+    retry_unknown: bool = False
+    recovery_hook: str | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class Diagnosis:
+    job_id: int
+    job_name: str
+    cause: str  # oom, timeout or unknown
+    details: dict[str, Any]
+
+
+@dataclass
+class Change:
+    """New memory or runtime for one resource requirements record."""
+
+    resource_requirements_id: int
+    name: str
+    field: str  # memory or runtime
+    old: str | None
+    new: str
+    job_ids: list[int]
+
+
+@dataclass
+class RecoveryReport:
+    workflow_id: int
+    dry_run: bool
+    orphans: dict[str, int] = field(default_factory=dict)
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    retry_job_ids: list[int] = field(default_factory=list)
+    skipped_job_ids: list[int] = field(default_factory=list)
+    hook_ran: bool = False
+    run_id: int | None = None
+
+    def count(self, cause: str) -> int:
+        return sum(1 for diagnosis in self.diagnoses if diagnosis.cause == cause)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "workflow_id": self.workflow_id,
+            "dry_run": self.dry_run,
+            "orphans": self.orphans,
+            "failed_jobs": [
+                {
+                    "job_id": d.job_id,
+                    "job_name": d.job_name,
+                    "cause": d.cause,
+                    "return_code": d.details.get("return_code"),
+                    "oom_reason": d.details.get("oom_reason"),
+                    "timeout_reason": d.details.get("timeout_reason"),
+                    "peak_memory_bytes": d.details.get("peak_memory_bytes"),
+                    "exec_time_minutes": d.details.get("exec_time_minutes"),
+                }
+                for d in self.diagnoses
+            ],
+            "resource_changes": [vars(change) for change in self.changes],
+            "oom_fixes": self.count("oom"),
+            "timeout_fixes": self.count("timeout"),
+            "retried_job_ids": self.retry_job_ids,
+            "skipped_job_ids": self.skipped_job_ids,
+            "recovery_hook_ran": self.hook_ran,
+            "run_id": self.run_id,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Step 1 and 2: orphans, then make sure nothing is running
+# --------------------------------------------------------------------------------------------
+
+
+def clean_orphans(client: TorcClient, workflow_id: int) -> dict[str, int]:
+    """Runners on this host whose process is gone are lost; the server does the rest."""
+    hostname = socket.gethostname()
+    lost = [
+        node["id"]
+        for node in client.paged("/compute_nodes", workflow_id=workflow_id, is_active=True)
+        if node.get("hostname") == hostname
+        and node.get("compute_node_type", "local") == "local"
+        and not psutil.pid_exists(int(node.get("pid") or 0))
+    ]
+    return client.post(f"/workflows/{workflow_id}/detect_orphans", {"lost_compute_node_ids": lost})
+
+
+def require_finished(client: TorcClient, workflow_id: int) -> None:
+    if not client.is_complete(workflow_id)["is_complete"]:
+        raise RecoveryError(
+            f"Workflow {workflow_id} is not complete: jobs are still waiting or running. "
+            f"Wait for it to finish (or use `torc watch {workflow_id} --recover`)."
+        )
+    active = list(client.paged("/compute_nodes", workflow_id=workflow_id, is_active=True))
+    if active:
+        hosts = ", ".join(sorted({f"{n['hostname']} (pid {n['pid']})" for n in active}))
+        raise RecoveryError(
+            f"Workflow {workflow_id} still has {len(active)} active worker(s): {hosts}. "
+            "Wait for them to exit before recovering."
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Step 3: diagnosis
+# --------------------------------------------------------------------------------------------
+
+
+def diagnose(client: TorcClient, workflow_id: int) -> list[Diagnosis]:
+    """One verdict per failed or terminated job, from its latest result."""
+    failed = [job for status in FAILED for job in client.list_jobs(workflow_id, status=status)]
+    if not failed:
+        return []
+    requirements = {rr["id"]: rr for rr in client.list_resource_requirements(workflow_id)}
+    latest: dict[int, dict] = {}
+    for result in client.list_results(workflow_id):
+        known = latest.get(result["job_id"])
+        if known is None or (result["run_id"], result["attempt_id"], result["id"]) > (
+            known["run_id"],
+            known["attempt_id"],
+            known["id"],
+        ):
+            latest[result["job_id"]] = result
+    diagnoses = []
+    for job in sorted(failed, key=lambda job: job["id"]):
+        record = requirements.get(job.get("resource_requirements_id"), {})
+        result = latest.get(job["id"])
+        if result is None:
+            diagnoses.append(Diagnosis(job["id"], job["name"], "unknown", {}))
+            continue
+        details = diagnose_failure(result, job["name"], _declared(record))
+        diagnoses.append(Diagnosis(job["id"], job["name"], _cause(details), details))
+    return diagnoses
+
+
+def _cause(details: dict[str, Any]) -> str:
+    # The runner stopping a job at its runtime limit is certain; a peak above a memory
+    # request (often the 1m default) is only a hint, so the timeout wins then.
+    if details["timeout_reason"] == "runtime_limit":
+        return "timeout"
+    if details["likely_oom"]:
+        return "oom"
+    return "timeout" if details["likely_timeout"] else "unknown"
+
+
+def _declared(record: dict[str, Any]) -> Requirements:
+    """The job's requirements; the implicit ``default`` record declares no memory or runtime."""
+    if not record or record.get("name") == "default":
+        return Requirements(record_id=record.get("id"))
+    return Requirements.from_record(record)
+
+
+# --------------------------------------------------------------------------------------------
+# Step 4: new resource values
+# --------------------------------------------------------------------------------------------
+
+
+def format_memory(count: float) -> str:
+    """Bytes as whole g, m or k units, rounded down (at least 1k)."""
+    for suffix, size in UNITS:
+        if count >= size:
+            return f"{math.floor(count / size)}{suffix}"
+    return "1k"
+
+
+def format_runtime_minutes(seconds: float) -> str:
+    """``PT{h}H{m}M``, ``PT{h}H`` or ``PT{m}M``, rounded up to whole minutes (at least 1)."""
+    minutes = max(1, math.ceil(seconds / 60))
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return f"PT{hours}H{minutes}M"
+    return f"PT{hours}H" if hours else f"PT{minutes}M"
+
+
+def plan_changes(
+    diagnoses: list[Diagnosis], requirements: dict[int, dict], options: RecoveryOptions
+) -> list[Change]:
+    """One change per record and resource: jobs sharing a record share the new value."""
+    changes: list[Change] = []
+    for cause, resource in (("oom", "memory"), ("timeout", "runtime")):
+        groups: dict[int, list[Diagnosis]] = {}
+        for diagnosis in diagnoses:
+            rr_id = diagnosis.details.get("resource_requirements_id")
+            if diagnosis.cause == cause and rr_id in requirements:
+                groups.setdefault(rr_id, []).append(diagnosis)
+        for rr_id, group in groups.items():
+            record = requirements[rr_id]
+            if resource == "memory":
+                new = _new_memory(record, group, options.memory_multiplier)
+            else:
+                new = _new_runtime(record, group, options.runtime_multiplier)
+            changes.append(
+                Change(
+                    rr_id,
+                    record["name"],
+                    resource,
+                    record.get(resource),
+                    new,
+                    [d.job_id for d in group],
+                )
+            )
+    return changes
+
+
+def _new_memory(record: dict, group: list[Diagnosis], multiplier: float) -> str:
+    peaks = [d.details["peak_memory_bytes"] for d in group if d.details.get("peak_memory_bytes")]
+    basis = max(peaks) if peaks else _parsed_or_none(parse_memory, record.get("memory"))
+    return format_memory((basis or 1024**3) * multiplier)
+
+
+def _new_runtime(record: dict, group: list[Diagnosis], multiplier: float) -> str:
+    declared = _parsed_or_none(parse_runtime, record.get("runtime"))
+    used = max(float(d.details.get("exec_time_minutes") or 0) * 60 for d in group)
+    return format_runtime_minutes(max(declared or 0.0, used) * multiplier)
+
+
+def _parsed_or_none(parse: Callable[[str], float], text: str | None) -> float | None:
+    try:
+        return parse(text) if text else None
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Step 5: the user's hook
+# --------------------------------------------------------------------------------------------
+
+
+def run_hook(command: str, workflow_id: int) -> None:
+    """Run the hook directly (no shell) with the workflow ID as its last argument."""
+    argv = shlex.split(command)
+    if not argv:
+        raise RecoveryError("--recovery-hook is empty")
+    if "/" not in argv[0] and Path(argv[0]).is_file():
+        argv[0] = f"./{argv[0]}"
+    env = {**os.environ, "TORC_WORKFLOW_ID": str(workflow_id)}
+    try:
+        completed = subprocess.run([*argv, str(workflow_id)], env=env, check=False)
+    except OSError as exc:
+        raise RecoveryError(f"recovery hook could not start: {exc}") from None
+    if completed.returncode != 0:
+        raise RecoveryError(
+            f"recovery hook `{command}` exited with code {completed.returncode}; recovery stopped"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The whole recovery
+# --------------------------------------------------------------------------------------------
+
+
+def recover(
+    client: TorcClient, workflow_id: int, options: RecoveryOptions, say: Say
+) -> RecoveryReport:
+    report = RecoveryReport(workflow_id, options.dry_run)
+    report.orphans = clean_orphans(client, workflow_id)
+    if report.orphans.get("failed") or report.orphans.get("requeued"):
+        say(
+            f"Orphaned jobs: {report.orphans['failed']} marked failed, "
+            f"{report.orphans['requeued']} returned to ready"
+        )
+    require_finished(client, workflow_id)
+    say("Diagnosing failures...")
+    report.diagnoses = diagnose(client, workflow_id)
+    if not report.diagnoses:
+        say(f"No failed jobs in workflow {workflow_id}; nothing to recover.")
+        return report
+    say("Applying recovery heuristics...")
+    requirements = {rr["id"]: rr for rr in client.list_resource_requirements(workflow_id)}
+    report.changes = plan_changes(report.diagnoses, requirements, options)
+    _say_changes(report, say)
+    include_unknown = options.retry_unknown or options.recovery_hook is not None
+    for diagnosis in report.diagnoses:
+        if diagnosis.cause != "unknown" or include_unknown:
+            report.retry_job_ids.append(diagnosis.job_id)
+        else:
+            report.skipped_job_ids.append(diagnosis.job_id)
+    if report.skipped_job_ids:
+        say(
+            f"  {len(report.skipped_job_ids)} job(s) with unknown failure cause "
+            "(skipped, use --retry-unknown to include)"
+        )
+    if not report.retry_job_ids:
+        unknown = report.count("unknown")
+        say(f"No recoverable jobs found. {unknown} job(s) failed with unknown causes.")
+        say("Use --retry-unknown to retry jobs with unknown failure causes.")
+        say("Or use the Torc MCP server with your AI assistant to investigate.")
+        return report
+    if options.dry_run:
+        say(f"[dry run] Would reset {len(report.retry_job_ids)} job(s) for retry; no changes made")
+        return report
+    _apply(client, workflow_id, report, options, say)
+    return report
+
+
+def _say_changes(report: RecoveryReport, say: Say) -> None:
+    for change in report.changes:
+        label = "OOM" if change.field == "memory" else "Timeout"
+        verb = "memory" if change.field == "memory" else "runtime"
+        for job_id in change.job_ids:
+            name = next(d.job_name for d in report.diagnoses if d.job_id == job_id)
+            say(
+                f"  Job {job_id} ({name}): {label} detected, increasing {verb} "
+                f"{change.old} -> {change.new}"
+            )
+    say(f"  Applied fixes: {report.count('oom')} OOM, {report.count('timeout')} timeout")
+
+
+def _apply(
+    client: TorcClient,
+    workflow_id: int,
+    report: RecoveryReport,
+    options: RecoveryOptions,
+    say: Say,
+) -> None:
+    for change in report.changes:
+        record = client.get(f"/resource_requirements/{change.resource_requirements_id}")
+        record[change.field] = change.new
+        client.put(f"/resource_requirements/{change.resource_requirements_id}", record)
+    if options.recovery_hook:
+        say(f"Running recovery hook: {options.recovery_hook}")
+        run_hook(options.recovery_hook, workflow_id)
+        report.hook_ran = True
+    say(f"Resetting {len(report.retry_job_ids)} job(s) for retry...")
+    run_id = client.workflow_status(workflow_id)["run_id"]
+    for job_id in report.retry_job_ids:
+        client.put(f"/jobs/{job_id}/manage_status_change/uninitialized/{run_id}")
+    say(f"  Reset {len(report.retry_job_ids)} job(s)")
+    say("Reinitializing workflow...")
+    report.run_id = bump_run(client, workflow_id)
+    client.initialize_jobs(workflow_id, only_uninitialized=True)
+    say(f"Recovery complete for workflow {workflow_id}")
+    memory = sum(len(c.job_ids) for c in report.changes if c.field == "memory")
+    runtime = sum(len(c.job_ids) for c in report.changes if c.field == "runtime")
+    if memory:
+        say(f"  - {memory} job(s) had memory increased")
+    if runtime:
+        say(f"  - {runtime} job(s) had runtime increased")
+    say(f"Reset {len(report.retry_job_ids)} job(s).")

@@ -1,0 +1,253 @@
+"""``torc recover`` and ``torc watch``: diagnosis, resource increases, resets, hooks, exit codes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Api, ServerProcess, spec_payload, start_runner, torc, wait_for
+
+QUICK_EXIT = {"compute_node_wait_for_new_jobs_seconds": 1}
+HOG = """
+import pathlib, sys, time
+marker = pathlib.Path(sys.argv[1])
+mode = sys.argv[2]
+if mode == "always" or not marker.exists():
+    marker.touch()
+    if sys.argv[3] == "memory":
+        hog = bytearray(80 * 1024 * 1024)
+        for i in range(0, len(hog), 4096):
+            hog[i] = 1
+        sys.exit(1)
+    time.sleep(30)
+time.sleep(float(sys.argv[4]) if len(sys.argv) > 4 else 0)
+"""
+
+
+@pytest.fixture
+def hog(tmp_path: Path) -> Path:
+    script = tmp_path / "hog.py"
+    script.write_text(HOG)
+    return script
+
+
+def hog_command(script: Path, marker: Path, mode: str, kind: str, then: float = 0) -> str:
+    return f"{sys.executable} {script} {marker} {mode} {kind} {then}"
+
+
+def create(api: Api, jobs: list[dict], requirements: list[dict] | None = None) -> int:
+    payload = spec_payload(jobs, workflow=QUICK_EXIT, resource_requirements=requirements or [])
+    return api.post("/workflow_specs", payload, params={"initialize": "true"})["workflow_id"]
+
+
+def run(server: ServerProcess, workflow_id: int, cwd: Path):
+    return torc(
+        "--url", server.url, "workflows", "run", str(workflow_id), "--output-dir",
+        str(cwd / "output"), "-p", "0.5", cwd=cwd,
+    )  # fmt: skip
+
+
+def recover(server: ServerProcess, workflow_id: int, cwd: Path, *args: str):
+    return torc("--url", server.url, "recover", str(workflow_id), *args, cwd=cwd)
+
+
+def requirement(api: Api, workflow_id: int, name: str) -> dict:
+    items = api.get("/resource_requirements", params={"workflow_id": workflow_id})["items"]
+    return next(item for item in items if item["name"] == name)
+
+
+def test_oom_is_diagnosed_and_memory_raised(api, server, tmp_path: Path, hog: Path):
+    marker = tmp_path / "ran_once"
+    jobs = [
+        {"name": "big", "command": hog_command(hog, marker, "once", "memory"),
+         "resource_requirements": 0},
+        {"name": "after", "command": "true", "depends_on": [0]},
+    ]  # fmt: skip
+    wf = create(api, jobs, [{"name": "small", "memory": "20m", "num_cpus": 1}])
+    assert run(server, wf, tmp_path).returncode == 1
+    assert api.statuses(wf) == {"big": "failed", "after": "canceled"}
+
+    preview = recover(server, wf, tmp_path, "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    assert "Diagnosing failures..." in preview.stdout
+    assert f"Job {jobs_id(api, wf, 'big')} (big): OOM detected, increasing memory 20m -> " in (
+        preview.stdout
+    )
+    assert "Applied fixes: 1 OOM, 0 timeout" in preview.stdout
+    assert requirement(api, wf, "small")["memory"] == "20m"  # a dry run changes nothing
+    assert api.statuses(wf) == {"big": "failed", "after": "canceled"}
+
+    done = recover(server, wf, tmp_path, "-f", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    [change] = report["resource_changes"]
+    new_memory = requirement(api, wf, "small")["memory"]
+    assert change["old"] == "20m" and change["new"] == new_memory
+    assert new_memory.endswith("m") and int(new_memory[:-1]) >= 120  # 80 MB peak x 1.5
+    assert report["oom_fixes"] == 1 and report["failed_jobs"][0]["oom_reason"] == (
+        "memory_exceeded"
+    )
+    assert api.statuses(wf) == {"big": "ready", "after": "blocked"}
+    assert api.run_id(wf) == 2
+    assert run(server, wf, tmp_path).returncode == 0
+    assert set(api.statuses(wf).values()) == {"completed"}
+
+
+def jobs_id(api: Api, workflow_id: int, name: str) -> int:
+    items = api.get("/jobs", params={"workflow_id": workflow_id})["items"]
+    return next(job["id"] for job in items if job["name"] == name)
+
+
+def test_timeout_is_diagnosed_and_runtime_raised(api, server, tmp_path: Path, hog: Path):
+    marker = tmp_path / "slow_once"
+    jobs = [
+        {"name": "slow", "command": hog_command(hog, marker, "once", "time", 1),
+         "resource_requirements": 0},
+    ]  # fmt: skip
+    wf = create(api, jobs, [{"name": "short", "runtime": "PT2S", "num_cpus": 1}])
+    assert run(server, wf, tmp_path).returncode == 1
+    assert api.statuses(wf) == {"slow": "terminated"}
+    result = recover(server, wf, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Timeout detected, increasing runtime PT2S -> PT1M" in result.stdout
+    assert "Applied fixes: 0 OOM, 1 timeout" in result.stdout
+    assert requirement(api, wf, "short")["runtime"] == "PT1M"
+    assert run(server, wf, tmp_path).returncode == 0
+    assert api.statuses(wf) == {"slow": "completed"}
+
+
+def test_unknown_failures_are_skipped_unless_asked(api, server, tmp_path: Path):
+    marker = tmp_path / "fixed"
+    wf = create(api, [{"name": "buggy", "command": f"test -f {marker} || exit 3"}])
+    run(server, wf, tmp_path)
+    skipped = recover(server, wf, tmp_path)
+    assert skipped.returncode == 1
+    for line in (
+        "  1 job(s) with unknown failure cause (skipped, use --retry-unknown to include)",
+        "No recoverable jobs found. 1 job(s) failed with unknown causes.",
+        "Use --retry-unknown to retry jobs with unknown failure causes.",
+    ):
+        assert line in skipped.stdout.splitlines()
+    assert api.statuses(wf) == {"buggy": "failed"}
+    marker.touch()
+    retried = recover(server, wf, tmp_path, "--retry-unknown")
+    assert retried.returncode == 0, retried.stderr
+    assert "Reset 1 job(s)." in retried.stdout
+    assert run(server, wf, tmp_path).returncode == 0
+
+
+def test_recovery_hook_gets_the_workflow_and_can_stop_recovery(api, server, tmp_path: Path):
+    wf = create(api, [{"name": "buggy", "command": "exit 3"}])
+    run(server, wf, tmp_path)
+    seen = tmp_path / "hook_saw"
+    (tmp_path / "fix.sh").write_text(f'echo "$1 $TORC_WORKFLOW_ID" > {seen}\n')
+    (tmp_path / "broken.sh").write_text("exit 4\n")
+    failed = recover(server, wf, tmp_path, "--recovery-hook", "bash broken.sh")
+    assert failed.returncode == 1 and "exited with code 4" in failed.stderr
+    assert api.statuses(wf) == {"buggy": "failed"}  # nothing reset when the hook fails
+    fixed = recover(server, wf, tmp_path, "--recovery-hook", "bash fix.sh")
+    assert fixed.returncode == 0, fixed.stderr
+    assert seen.read_text().split() == [str(wf), str(wf)]
+    assert api.statuses(wf) == {"buggy": "ready"}  # unknown failures retried with a hook
+
+
+def test_recover_refuses_a_running_workflow(api, server, tmp_path: Path):
+    wf = create(api, [{"name": "waiting", "command": "true"}])
+    result = recover(server, wf, tmp_path)
+    assert result.returncode == 1
+    assert f"Workflow {wf} is not complete" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_recover_finds_a_dead_local_runner_at_once(api, server, tmp_path: Path):
+    marker = tmp_path / "go"
+    wf = create(api, [{"name": "long", "command": f"test -f {marker} || sleep 60"}])
+    runner = start_runner(server.url, wf, tmp_path)
+    wait_for(lambda: api.statuses(wf)["long"] == "running")
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    # No heartbeat timeout to wait for: the runner's PID on this host is gone.
+    result = recover(server, wf, tmp_path, "--retry-unknown")
+    assert result.returncode == 0, result.stderr
+    assert "Orphaned jobs: 1 marked failed" in result.stdout
+    results = api.get("/results", params={"workflow_id": wf, "all_runs": "true"})["items"]
+    assert [r["return_code"] for r in results] == [-128]
+    marker.touch()
+    assert run(server, wf, tmp_path).returncode == 0
+    assert api.statuses(wf) == {"long": "completed"}
+
+
+def watch(server: ServerProcess, workflow_id: int, cwd: Path, *args: str):
+    return torc(
+        "--url", server.url, "watch", str(workflow_id), "-p", "0.3", "-o", str(cwd / "output"),
+        *args, cwd=cwd, timeout=240,
+    )  # fmt: skip
+
+
+def test_watch_reports_success_and_logs_it(api, server, tmp_path: Path):
+    wf = create(api, [{"name": f"j{i}", "command": "sleep 0.2"} for i in range(4)])
+    runner = start_runner(server.url, wf, tmp_path)
+    result = watch(server, wf, tmp_path, "-s")
+    runner.wait(timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"Watching workflow {wf} (poll interval: 0.3s, job counts enabled)"
+    assert any(line.startswith("completed=") and "blocked=" in line for line in lines)
+    assert lines[-1] == "Workflow completed successfully (4 jobs)"
+    log = tmp_path / "output" / f"watch_{socket.gethostname()}_wf{wf}.log"
+    assert "Workflow completed successfully (4 jobs)" in log.read_text()
+
+
+def test_watch_without_recover_exits_non_zero_on_failures(api, server, tmp_path: Path):
+    wf = create(api, [{"name": "bad", "command": "exit 2"}, {"name": "good", "command": "true"}])
+    run(server, wf, tmp_path)
+    result = watch(server, wf, tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-5:] == [
+        "Workflow completed with failures:",
+        "  - Failed: 1",
+        "  - Canceled: 0",
+        "  - Terminated: 0",
+        "  - Completed: 1",
+    ]
+
+
+def test_watch_recovers_an_oom_and_runs_the_job_again(api, server, tmp_path: Path, hog: Path):
+    marker = tmp_path / "ran_once"
+    jobs = [
+        {"name": "big", "command": hog_command(hog, marker, "once", "memory"),
+         "resource_requirements": 0},
+        {"name": "after", "command": "true", "depends_on": [0]},
+    ]  # fmt: skip
+    wf = create(api, jobs, [{"name": "small", "memory": "20m", "num_cpus": 1}])
+    run(server, wf, tmp_path)
+    result = watch(server, wf, tmp_path, "--recover", "-m", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = result.stdout
+    assert f"Watching workflow {wf} (poll interval: 0.3s, recover enabled, max retries: 2)" in text
+    assert "Attempting automatic recovery (attempt 1/2)" in text
+    assert "OOM detected, increasing memory 20m -> " in text
+    assert "Recovery initiated. Resuming monitoring..." in text
+    assert text.splitlines()[-1] == "Workflow completed successfully (2 jobs)"
+    assert set(api.statuses(wf).values()) == {"completed"}
+
+
+def test_watch_gives_up_after_max_retries(api, server, tmp_path: Path, hog: Path):
+    jobs = [
+        {"name": "always_big", "command": hog_command(hog, tmp_path / "m", "always", "memory"),
+         "resource_requirements": 0},
+    ]  # fmt: skip
+    wf = create(api, jobs, [{"name": "small", "memory": "20m", "num_cpus": 1}])
+    run(server, wf, tmp_path)
+    result = watch(server, wf, tmp_path, "-r", "-m", "1")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert "Attempting automatic recovery (attempt 1/1)" in lines
+    assert lines[-2:] == [
+        "Max retries (1) exceeded. Manual intervention required.",
+        "Use the Torc MCP server with your AI assistant to investigate.",
+    ]
