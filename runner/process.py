@@ -28,7 +28,17 @@ def _resolve(program: str) -> str | None:
     return shutil.which(program)
 
 
+@lru_cache(maxsize=4096)
+def _argv(command: str, invocation_script: str | None) -> tuple[str, ...]:
+    return tuple(_split(command, invocation_script))
+
+
 def argv_for(command: str, invocation_script: str | None = None) -> list[str]:
+    """The argument vector that runs ``command`` (cached: sweeps repeat commands)."""
+    return list(_argv(command, invocation_script))
+
+
+def _split(command: str, invocation_script: str | None = None) -> list[str]:
     """The argument vector that runs ``command`` (prefixed by ``invocation_script``)."""
     full = f"{invocation_script} {command}" if invocation_script else command
     if not SHELL_SYNTAX.search(full):
@@ -42,8 +52,8 @@ def argv_for(command: str, invocation_script: str | None = None) -> list[str]:
 
 
 @lru_cache(maxsize=64)
-def _ensure_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
+def _ensure_dir(path: str) -> None:
+    os.makedirs(path, exist_ok=True)
 
 
 @dataclass
@@ -61,8 +71,8 @@ class JobProcess:
     pidfd: int | None
     started_monotonic: float
     started_wall: float
-    stdout_path: Path
-    stderr_path: Path
+    stdout_path: str
+    stderr_path: str
     deadline: float | None = None  # monotonic time the runtime limit runs out
     kill_at: float | None = None  # monotonic time a SIGTERMed job gets SIGKILL
     stop_reason: str | None = None  # why the runner stopped it (then status terminated)
@@ -70,13 +80,13 @@ class JobProcess:
 
     @classmethod
     def launch(
-        cls, argv: list[str], env: dict[str, str], stdout: Path, stderr: Path, cwd: Path | None
+        cls, argv: list[str], env: dict[str, str], stdout: str, stderr: str, cwd: Path | None
     ) -> JobProcess:
-        _ensure_dir(stdout.parent)
+        _ensure_dir(os.path.dirname(stdout))
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, str(stdout), OPEN_FLAGS, 0o644),
-            (os.POSIX_SPAWN_OPEN, 2, str(stderr), OPEN_FLAGS, 0o644),
+            (os.POSIX_SPAWN_OPEN, 1, stdout, OPEN_FLAGS, 0o644),
+            (os.POSIX_SPAWN_OPEN, 2, stderr, OPEN_FLAGS, 0o644),
         ]
         if cwd is not None:
             # posix_spawn has no chdir action before Python 3.13's; run through a shell.
