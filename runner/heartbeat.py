@@ -11,8 +11,11 @@ logger = logging.getLogger("torc.runner")
 
 
 class Heartbeat:
-    def __init__(self, base_url: str, compute_node_id: int, interval: float) -> None:
-        self._client = TorcClient(base_url, timeout=30)
+    def __init__(self, client: TorcClient, compute_node_id: int, interval: float) -> None:
+        # Its own session (sessions are not shared between threads), same server and login.
+        self._client = TorcClient(
+            client.base_url, username=client.username, password=client.password, timeout=30
+        )
         self._path = f"/compute_nodes/{compute_node_id}/heartbeat"
         self._interval = interval
         self._stop = threading.Event()

@@ -165,9 +165,7 @@ class JobRunner:
         self.courier = Courier(self._send_cycle)
         self.handlers = HandlerCache(self.client)
         self.recovery = RecoveryScripts()
-        self.heartbeat = Heartbeat(
-            self.client.base_url, self.compute_node_id, self._heartbeat_interval()
-        )
+        self.heartbeat = Heartbeat(self.client, self.compute_node_id, self._heartbeat_interval())
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.courier.wake_fd, selectors.EVENT_READ, "courier")
         self.selector.register(self.recovery.wake_fd, selectors.EVENT_READ, "recovery")
