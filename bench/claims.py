@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from bench.run import Server
+from bench.server import Server
 from cli.client import TorcClient
 
 BATCH = 200  # jobs claimed per round trip by one runner
@@ -138,37 +138,44 @@ def measure(url: str, runners: int, jobs: int, contract: bool = False) -> dict[s
     }
 
 
+def run(runner_counts: list[int], jobs: int, repeat: int, contract: bool = False) -> list[dict]:
+    """Median of ``repeat`` runs for each runner count (and path, with ``contract``)."""
+    rows = []
+    with Server() as url:
+        for per_job in (False, True) if contract else (False,):
+            for count in runner_counts:
+                runs = sorted(
+                    (measure(url, count, jobs, per_job) for _ in range(repeat)),
+                    key=lambda row: row["seconds"],
+                )
+                print(json.dumps(runs[len(runs) // 2]), file=sys.stderr)
+                rows.append(runs[len(runs) // 2])
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| path | runners | jobs | seconds | lifecycles/s |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {r['path']} | {r['runners']} | {r['jobs']} | {r['seconds']:.2f} | "
+        f"{r['lifecycles_per_second']:.0f} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runners", default="1,4,8,16")
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument(
         "--contract",
         action="store_true",
         help="also measure the upstream per-job endpoints (claim, start_job, complete_job)",
     )
     args = parser.parse_args()
-    rows = []
-    with Server() as url:
-        for contract in (False, True) if args.contract else (False,):
-            for count in (int(n) for n in args.runners.split(",")):
-                runs = [measure(url, count, args.jobs, contract) for _ in range(args.repeat)]
-                runs.sort(key=lambda row: row["seconds"])
-                median = runs[len(runs) // 2]
-                print(json.dumps(median), file=sys.stderr)
-                rows.append(median)
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(rows, handle, indent=2)
-    print("| path | runners | jobs | seconds | lifecycles/s |")
-    print("|---|---|---|---|---|")
-    for row in rows:
-        print(
-            f"| {row['path']} | {row['runners']} | {row['jobs']} | {row['seconds']:.2f} | "
-            f"{row['lifecycles_per_second']:.0f} |"
-        )
+    counts = [int(n) for n in args.runners.split(",")]
+    print(table(run(counts, args.jobs, args.repeat, args.contract)))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.workloads import WORKLOADS, Workload
+from bench import claims as claims_bench
+from bench import create as create_bench
+from bench.server import Server, env
+from bench.workloads import WORKLOADS, Workload, stages
 
 REPO = Path(__file__).resolve().parent.parent
 PEERS = {
@@ -29,11 +32,6 @@ PEERS = {
     "snakemake": ("bench.peers.snakemake_peer", "snakemake"),
     "luigi": ("bench.peers.luigi_peer", "luigi"),
 }
-
-
-def env() -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TORC_")}
-    return {**clean, "PYTHONPATH": str(REPO)}
 
 
 def run_peer(module: str, workload: Workload, workdir: Path) -> float:
@@ -72,43 +70,6 @@ def run_torc(workload: Workload, workdir: Path, server_url: str | None) -> float
     if done.returncode != 0:
         raise RuntimeError(f"torc run failed: {done.stderr[-2000:]}")
     return elapsed
-
-
-class Server:
-    """A torc-server for the warm measurements."""
-
-    last_pid: int | None = None
-
-    def __enter__(self) -> str:
-        self.dir = Path(tempfile.mkdtemp(prefix="torc-bench-server-"))
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app.server",
-                "run",
-                "--url",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--database",
-                str(self.dir / "torc.db"),
-                "--threads",
-                "4",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env(),
-        )
-        port = int(self.proc.stdout.readline().strip().split("=")[1])
-        Server.last_pid = self.proc.pid
-        time.sleep(0.5)
-        return f"http://127.0.0.1:{port}/torc-service/v1"
-
-    def __exit__(self, *_exc) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
 
 
 def measure(name: str, workload: Workload, repeat: int, server_url: str | None) -> dict:
@@ -160,34 +121,68 @@ def report(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--jobs", type=int, default=1000, help="W1 size (W2 is 100 x 10)")
-    parser.add_argument("--workloads", default="W1,W2")
+    parser.add_argument("--workloads", default="W1,W2,W3,C")
+    parser.add_argument("--jobs", type=int, default=1000, help="W1 size")
+    parser.add_argument("--w2-shape", default="100x10", help="W2 stages x jobs per stage")
     parser.add_argument("--systems", default="floor,torc,torc (cold),parsl,dask,snakemake,luigi")
+    parser.add_argument("--w3-sizes", default="10000,100000,1000000")
+    parser.add_argument("--c-runners", default="1,4,8,16")
+    parser.add_argument("--c-jobs", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
-    args = parser.parse_args()
-    workloads = {"W1": lambda: WORKLOADS["W1"](args.jobs), "W2": WORKLOADS["W2"]}
+    return parser.parse_args()
+
+
+def run_w1_w2(args: argparse.Namespace, keys: list[str]) -> list[dict]:
+    stage_count, width = (int(n) for n in args.w2_shape.split("x"))
+    workloads = {"W1": lambda: WORKLOADS["W1"](args.jobs), "W2": lambda: stages(stage_count, width)}
     systems = [s for s in args.systems.split(",") if s.startswith("torc") or available(s)]
     rows = []
     with Server() as url:
-        for key in args.workloads.split(","):
+        for key in keys:
             workload = workloads[key]()
             for system in systems:
                 row = measure(system, workload, args.repeat, url)
                 print(f"{key} {system}: {row['jobs_per_second']:.0f} jobs/s", file=sys.stderr)
                 rows.append(row)
+    return rows
+
+
+def main() -> None:
+    args = parse_args()
+    keys = args.workloads.split(",")
+    results: dict = {"machine": machine_facts(), "command": " ".join(sys.argv)}
+    tables = []
+    if flows := [key for key in keys if key in ("W1", "W2")]:
+        results["rows"] = run_w1_w2(args, flows)
+        tables.append("### W1, W2: jobs/s through `torc run`\n\n" + report(results["rows"]))
+    if "W3" in keys:
+        sizes = [int(size) for size in args.w3_sizes.split(",")]
+        results["w3"] = create_bench.run(sizes, args.repeat)
+        tables.append("### W3: create + initialize\n\n" + create_bench.table(results["w3"]))
+    if "C" in keys:
+        counts = [int(count) for count in args.c_runners.split(",")]
+        results["c"] = claims_bench.run(counts, args.c_jobs, args.repeat)
+        tables.append("### C: claim + start + complete\n\n" + claims_bench.table(results["c"]))
     args.out.mkdir(parents=True, exist_ok=True)
-    machine = {
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    text = "\n\n".join(tables)
+    (args.out / "results.md").write_text(text + "\n")
+    print(text)
+
+
+def machine_facts() -> dict:
+    import psutil
+
+    return {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
         "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
     }
-    (args.out / "results.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
-    table = report(rows)
-    (args.out / "results.md").write_text(table + "\n")
-    print(table)
 
 
 if __name__ == "__main__":
