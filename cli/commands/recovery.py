@@ -8,15 +8,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from cli.commands.run import server_session
 from cli.context import Context, pass_context
 from cli.output import print_json
-from cli.recovery import RecoveryOptions, recover
 from cli.workflow_manager import job_counts
+
+if TYPE_CHECKING:
+    from cli.recovery import RecoveryOptions
 
 WATCH_COUNTS = ("completed", "running", "pending", "failed", "blocked")
 UNSUCCESSFUL = ("failed", "canceled", "terminated")
@@ -86,6 +88,8 @@ def recover_command(
 
     Runs orphan detection first, then needs a finished workflow with no active workers.
     """
+    from cli.recovery import RecoveryOptions, recover  # psutil and friends: only when used
+
     options = RecoveryOptions(
         memory_multiplier, runtime_multiplier, retry_unknown, recovery_hook, dry_run
     )
@@ -139,6 +143,8 @@ def watch_command(
     Exits 0 when every job completed, 1 on failures (without --recover), when no failed job
     is recoverable, or when the recovery attempts are used up.
     """
+    from cli.recovery import RecoveryOptions
+
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     log_path = output / f"watch_{socket.gethostname()}_wf{workflow_id}.log"
@@ -178,6 +184,8 @@ class Watcher:
         self.log.flush()
 
     def watch(self, options: RecoveryOptions | None, max_retries: int) -> int:
+        from cli.recovery import recover
+
         attempt = 0
         while True:
             self._announce(options, max_retries)

@@ -149,7 +149,8 @@ def run_workflow(
         summary = JobRunner(ctx.client, options, progress).run()
     finally:
         progress.close()
-    statuses = Counter(job["status"] for job in ctx.client.list_jobs(workflow_id))
+    counts = ctx.client.job_status_counts(workflow_id)
+    statuses = Counter({status: count for status, count in counts.items() if count})
     _report(workflow_id, statuses, time.monotonic() - started, options.output_dir)
     if summary.stopped_by_signal is not None:
         return 128 + summary.stopped_by_signal
