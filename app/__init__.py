@@ -27,9 +27,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the WSGI app; opens (and migrates) the database named by ``DATABASE``."""
     from apispec.ext.marshmallow import MarshmallowPlugin
     from flask import Flask
-    from flask_smorest import Api
 
-    from app.api import register_blueprints, schema_name
+    from app.api import TorcApi, prepare_app, register_blueprints, schema_name
     from app.api.errors import register_error_handlers
     from app.models.db import open_database
 
@@ -38,7 +37,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     open_database(str(app.config["DATABASE"]))
-    api = Api(
+    prepare_app(app)
+    api = TorcApi(
         app,
         spec_kwargs={
             "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name),

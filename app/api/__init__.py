@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask import Flask
 from flask_smorest import Api, Blueprint
 
 from app.api import (
@@ -28,6 +29,8 @@ from app.api import (
     workflow_specs,
     workflows,
 )
+from app.api.common import Int64Converter, JsonProvider
+from app.api.schemas import DefaultErrorResponse
 
 API_PREFIX = "/torc-service/v1"
 
@@ -53,6 +56,18 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     remote_workers.blp,
     access_groups.blp,
 )
+
+
+class TorcApi(Api):
+    """flask-smorest's Api, documenting the error shape ``app.api.errors`` really sends."""
+
+    ERROR_SCHEMA = DefaultErrorResponse
+
+
+def prepare_app(app: Flask) -> None:
+    """Request parsing the routes rely on; call before registering the blueprints."""
+    app.url_map.converters["int"] = Int64Converter
+    app.json = JsonProvider(app)
 
 
 def schema_name(schema: object) -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from app.api import wire
-from app.api.common import listed, page_of
+from app.api.common import Blueprint, listed, page_of
 from app.api.schemas import (
     AccessCheckResponse,
     AccessGroupModel,

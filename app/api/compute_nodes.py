@@ -6,10 +6,9 @@ import time
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from app.api import wire
-from app.api.common import Crud, equal_filters, operation_ids, register_crud
+from app.api.common import Blueprint, Crud, equal_filters, operation_ids, register_crud
 from app.api.schemas import (
     ComputeNodeModel,
     DetectOrphansBody,

@@ -40,7 +40,8 @@ def error_body(status: int, kind: str, message: str, details: Any = None) -> dic
 def error_response(
     status: int, kind: str, message: str, details: Any = None, headers: dict | None = None
 ) -> Response:
-    body = orjson.dumps(error_body(status, kind, message, details))
+    # Validation details key list items by index (``{"jobs": {3: {...}}}``): not JSON keys.
+    body = orjson.dumps(error_body(status, kind, message, details), option=orjson.OPT_NON_STR_KEYS)
     return Response(body, status=status, mimetype="application/json", headers=headers)
 
 

@@ -6,10 +6,9 @@ from typing import Any
 
 import peewee
 from flask import Response
-from flask_smorest import Blueprint
 
 from app.api import wire
-from app.api.common import page_of
+from app.api.common import Blueprint, page_of
 from app.api.schemas import (
     JobDependencyModel,
     JobFileRelationshipModel,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Response, request
-from flask_smorest import Blueprint
 
 from app.api import wire
+from app.api.common import Blueprint
 from app.api.schemas import RemoteWorkerModel
 from app.errors import BadRequest, NotFound
 from app.models.common import get_workflow

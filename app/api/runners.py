@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from app.api import wire
 from app.api.claims import capacity_of, claimed_jobs
+from app.api.common import Blueprint
 from app.api.schemas import RunnerCycleBody, RunnerCycleResponse
 from app.models.cycle import ClaimRequest, Cycle, run_cycle
 from app.models.lifecycle import Outcomes, Report, Retry

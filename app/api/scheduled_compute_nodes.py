@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from app.api import wire
-from app.api.common import Crud, equal_filters, operation_ids, register_crud
+from app.api.common import Blueprint, Crud, equal_filters, operation_ids, register_crud
 from app.api.schemas import ListScheduledComputeNodesArgs, ScheduledComputeNodesModel
 from app.models.records import SCHEDULED_COMPUTE_NODES
 from app.models.tables import ScheduledComputeNode

@@ -7,17 +7,76 @@ served OpenAPI document. Component names follow upstream (``job_model``…) via 
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.models.db import MAX_INTEGER, MIN_INTEGER
 from app.models.records import MAX_LIMIT, SORT_METHODS
 from app.models.status import STATUS_NAMES
+
+# The most memory a compute node can offer that still counts in bytes as a database integer.
+MAX_MEMORY_GB = MAX_INTEGER / 1024**3
+# A retry stores attempt_id + 1, and attempt_id may reach max_retries: that must still fit.
+MAX_RETRIES_RANGE = validate.Range(min=0, max=MAX_INTEGER - 1)
+
+
+class Integer(fields.Integer):
+    """A JSON integer the database can store.
+
+    Strict, as upstream's server is: ``1.5``, ``1.0`` and ``"1"`` are not integers (marshmallow
+    would truncate 1.5 to 1). The 64-bit range makes a larger value a 422 naming the field
+    instead of an overflow inside SQLite (a 500), and puts the range in the served document.
+    """
+
+    def __init__(self, *, strict: bool = True, **kwargs: Any) -> None:
+        super().__init__(strict=strict, **kwargs)
+        self.validators.insert(0, validate.Range(min=MIN_INTEGER, max=MAX_INTEGER))
+
+
+class QueryInteger(Integer):
+    """A query argument: query strings are text, so ``?limit=5`` is the integer 5."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=False, **kwargs)
+
+
+class Boolean(fields.Boolean):
+    """A JSON ``true`` or ``false``; marshmallow alone also takes 0, 1.0, "yes", "on"…"""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class Number(fields.Float):
+    """A JSON number (an integer or a float); marshmallow alone also takes "1.5"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class JsonText(fields.Raw):
+    """Any JSON value, loaded as its JSON text: the form the database keeps it in.
+
+    A string is a JSON string like any other value (``"a b"`` comes back as ``"a b"``), never
+    text to be parsed later, so whatever is accepted can be read back.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return orjson.dumps(value).decode()
+
 
 StatusField = fields.String(validate=validate.OneOf(STATUS_NAMES), allow_none=True)
 
 
 def Int(**kwargs) -> fields.Integer:  # noqa: N802  (reads like a field class)
     kwargs.setdefault("allow_none", not kwargs.get("required", False))
-    return fields.Integer(**kwargs)
+    return Integer(**kwargs)
 
 
 def Str(**kwargs) -> fields.String:  # noqa: N802
@@ -27,16 +86,16 @@ def Str(**kwargs) -> fields.String:  # noqa: N802
 
 def Bool(**kwargs) -> fields.Boolean:  # noqa: N802
     kwargs.setdefault("allow_none", not kwargs.get("required", False))
-    return fields.Boolean(**kwargs)
+    return Boolean(**kwargs)
 
 
 def Float(**kwargs) -> fields.Float:  # noqa: N802
     kwargs.setdefault("allow_none", not kwargs.get("required", False))
-    return fields.Float(**kwargs)
+    return Number(**kwargs)
 
 
 def IdList() -> fields.List:  # noqa: N802
-    return fields.List(fields.Integer(), allow_none=True)
+    return fields.List(Integer(), allow_none=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,7 +170,7 @@ class UserDataModel(Schema):
     workflow_id = Int(required=True)
     is_ephemeral = Bool()
     name = Str(required=True)
-    data = fields.Raw(allow_none=True)
+    data = JsonText(allow_none=True)
 
 
 class ResourceRequirementsModel(Schema):
@@ -158,19 +217,19 @@ class ComputeNodeModel(Schema):
     duration_seconds = Float()
     is_active = Bool()
     num_cpus = Int(required=True, validate=validate.Range(min=0))
-    memory_gb = Float(required=True, validate=validate.Range(min=0))
+    memory_gb = Float(required=True, validate=validate.Range(min=0, max=MAX_MEMORY_GB))
     num_gpus = Int(required=True, validate=validate.Range(min=0))
     num_nodes = Int(required=True, validate=validate.Range(min=0))
     time_limit = Str()
     scheduler_config_id = Int()
     compute_node_type = Str(required=True)
-    scheduler = fields.Raw(allow_none=True)
+    scheduler = JsonText(allow_none=True)
 
 
 class ComputeNodesResources(Schema):
     id = Int()
     num_cpus = Int(required=True, validate=validate.Range(min=0))
-    memory_gb = Float(required=True, validate=validate.Range(min=0))
+    memory_gb = Float(required=True, validate=validate.Range(min=0, max=MAX_MEMORY_GB))
     num_gpus = Int(required=True, validate=validate.Range(min=0))
     num_nodes = Int(required=True, validate=validate.Range(min=0))
     time_limit = Str()
@@ -244,7 +303,7 @@ class ClaimActionBody(Schema):
 
 class ClaimActionResponse(Schema):
     claimed = fields.Boolean()
-    action_id = fields.Integer()
+    action_id = Integer()
 
 
 class RemoteWorkerModel(Schema):
@@ -276,12 +335,38 @@ class WorkflowAccessGroupModel(Schema):
 class AccessCheckResponse(Schema):
     has_access = fields.Boolean(required=True)
     user_name = fields.String(required=True)
-    workflow_id = fields.Integer(required=True)
+    workflow_id = Integer(required=True)
 
 
 # --------------------------------------------------------------------------------------------
 # Small responses
 # --------------------------------------------------------------------------------------------
+
+
+class ErrorDetail(Schema):
+    type = fields.String(required=True, metadata={"description": "e.g. NotFound"})
+    message = fields.String(required=True)
+    details = fields.Raw(metadata={"description": "The offending fields of an invalid request"})
+
+
+class DefaultErrorResponse(Schema):
+    """Every error response, whatever the route (``app.api.errors``).
+
+    The contract's ``default_error_response`` (``error``, ``errorNum``, ``errorMessage``,
+    ``code``) plus ``message``, where upstream's server puts the text.
+    """
+
+    error = fields.Nested(ErrorDetail, required=True)
+    code = Integer(required=True)
+    errorNum = Integer(required=True)
+    errorMessage = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class InitializeJobsResponse(Schema):
+    message = fields.String(required=True)
+    ready = Integer(metadata={"description": "Extension: jobs now ready"})
+    blocked = Integer(metadata={"description": "Extension: jobs now blocked"})
 
 
 class IsCompleteResponse(Schema):
@@ -291,11 +376,11 @@ class IsCompleteResponse(Schema):
 
 
 class JobStatusCountsResponse(Schema):
-    workflow_id = fields.Integer(required=True)
-    total = fields.Integer(required=True)
+    workflow_id = Integer(required=True)
+    total = Integer(required=True)
     counts = fields.Dict(
         keys=fields.String(),
-        values=fields.Integer(),
+        values=Integer(),
         required=True,
         metadata={"description": "Jobs per status name; every status is present."},
     )
@@ -306,16 +391,17 @@ class IsUninitializedResponse(Schema):
 
 
 class ListJobIdsResponse(Schema):
-    job_ids = fields.List(fields.Integer(), required=True)
-    count = fields.Integer(required=True)
+    job_ids = fields.List(Integer(), required=True)
+    count = Integer(required=True)
 
 
 class GetReadyJobRequirementsResponse(Schema):
-    num_jobs = fields.Integer(required=True)
+    num_jobs = Integer(required=True)
+    # Totals over many jobs, not stored values: they may pass the 64-bit range.
     num_cpus = fields.Integer(required=True)
     num_gpus = fields.Integer(required=True)
     memory_gb = fields.Float(required=True)
-    max_num_nodes = fields.Integer(required=True)
+    max_num_nodes = Integer(required=True)
     max_runtime = fields.String(required=True)
 
 
@@ -324,12 +410,12 @@ class ProcessChangedJobInputsResponse(Schema):
 
 
 class ListMissingUserDataResponse(Schema):
-    user_data = fields.List(fields.Integer())
+    user_data = fields.List(Integer())
 
 
 class ListRequiredExistingFilesResponse(Schema):
     files = fields.List(
-        fields.Integer(),
+        Integer(),
         metadata={"description": "IDs of files some job reads and no job writes"},
     )
 
@@ -340,8 +426,8 @@ class ClaimJobsResponse(Schema):
 
 
 class ResetJobStatusResponse(Schema):
-    workflow_id = fields.Integer(required=True)
-    updated_count = fields.Integer(required=True)
+    workflow_id = Integer(required=True)
+    updated_count = Integer(required=True)
     status = fields.String(required=True)
     reset_type = fields.String()
 
@@ -361,36 +447,36 @@ class VersionResponse(Schema):
 
 
 class LatestEventTimestampResponse(Schema):
-    timestamp = fields.Integer(allow_none=True)
+    timestamp = Integer(allow_none=True)
 
 
 class JobDependencyModel(Schema):
-    job_id = fields.Integer(required=True)
+    job_id = Integer(required=True)
     job_name = fields.String(required=True)
-    depends_on_job_id = fields.Integer(required=True)
+    depends_on_job_id = Integer(required=True)
     depends_on_job_name = fields.String(required=True)
-    workflow_id = fields.Integer(required=True)
+    workflow_id = Integer(required=True)
 
 
 class JobFileRelationshipModel(Schema):
-    file_id = fields.Integer(required=True)
+    file_id = Integer(required=True)
     file_name = fields.String(required=True)
     file_path = fields.String(required=True)
-    producer_job_id = fields.Integer(allow_none=True)
+    producer_job_id = Integer(allow_none=True)
     producer_job_name = fields.String(allow_none=True)
-    consumer_job_id = fields.Integer(allow_none=True)
+    consumer_job_id = Integer(allow_none=True)
     consumer_job_name = fields.String(allow_none=True)
-    workflow_id = fields.Integer(required=True)
+    workflow_id = Integer(required=True)
 
 
 class JobUserDataRelationshipModel(Schema):
-    user_data_id = fields.Integer(required=True)
+    user_data_id = Integer(required=True)
     user_data_name = fields.String(required=True)
-    producer_job_id = fields.Integer(allow_none=True)
+    producer_job_id = Integer(allow_none=True)
     producer_job_name = fields.String(allow_none=True)
-    consumer_job_id = fields.Integer(allow_none=True)
+    consumer_job_id = Integer(allow_none=True)
     consumer_job_name = fields.String(allow_none=True)
-    workflow_id = fields.Integer(required=True)
+    workflow_id = Integer(required=True)
 
 
 def list_response(item_schema: type[Schema], name: str) -> type[Schema]:
@@ -400,10 +486,10 @@ def list_response(item_schema: type[Schema], name: str) -> type[Schema]:
         (Schema,),
         {
             "items": fields.List(fields.Nested(item_schema), required=True),
-            "offset": fields.Integer(required=True),
-            "max_limit": fields.Integer(required=True),
-            "count": fields.Integer(required=True),
-            "total_count": fields.Integer(required=True),
+            "offset": Integer(required=True),
+            "max_limit": Integer(required=True),
+            "count": Integer(required=True),
+            "total_count": Integer(required=True),
             "has_more": fields.Boolean(required=True),
         },
     )
@@ -415,23 +501,23 @@ def list_response(item_schema: type[Schema], name: str) -> type[Schema]:
 
 
 class PageArgs(Schema):
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=MAX_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
+    offset = QueryInteger(load_default=0, validate=validate.Range(min=0))
+    limit = QueryInteger(load_default=MAX_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
     sort_by = fields.String(load_default=None)
     reverse_sort = fields.Boolean(load_default=False)
 
 
 class OffsetLimitArgs(Schema):
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=MAX_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
+    offset = QueryInteger(load_default=0, validate=validate.Range(min=0))
+    limit = QueryInteger(load_default=MAX_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
 
 
 class WorkflowScopedArgs(PageArgs):
-    workflow_id = fields.Integer(required=True)
+    workflow_id = QueryInteger(required=True)
 
 
 class WorkflowIdArgs(Schema):
-    workflow_id = fields.Integer(required=True)
+    workflow_id = QueryInteger(required=True)
 
 
 class ListWorkflowsArgs(PageArgs):
@@ -443,64 +529,64 @@ class ListWorkflowsArgs(PageArgs):
 
 class ListJobsArgs(WorkflowScopedArgs):
     status = fields.String(validate=validate.OneOf(STATUS_NAMES))
-    needs_file_id = fields.Integer()
-    upstream_job_id = fields.Integer()
+    needs_file_id = QueryInteger()
+    upstream_job_id = QueryInteger()
     include_relationships = fields.Boolean(load_default=False)
-    active_compute_node_id = fields.Integer()
+    active_compute_node_id = QueryInteger()
 
 
 class ListFilesArgs(WorkflowScopedArgs):
-    produced_by_job_id = fields.Integer()
+    produced_by_job_id = QueryInteger()
     name = fields.String()
     path = fields.String()
     is_output = fields.Boolean()
 
 
 class ListUserDataArgs(WorkflowScopedArgs):
-    consumer_job_id = fields.Integer()
-    producer_job_id = fields.Integer()
+    consumer_job_id = QueryInteger()
+    producer_job_id = QueryInteger()
     name = fields.String()
     is_ephemeral = fields.Boolean()
 
 
 class UserDataLinkArgs(Schema):
-    consumer_job_id = fields.Integer()
-    producer_job_id = fields.Integer()
+    consumer_job_id = QueryInteger()
+    producer_job_id = QueryInteger()
 
 
 class ListResourceRequirementsArgs(WorkflowScopedArgs):
-    job_id = fields.Integer()
+    job_id = QueryInteger()
     name = fields.String()
     memory = fields.String()
-    num_cpus = fields.Integer()
-    num_gpus = fields.Integer()
-    num_nodes = fields.Integer()
+    num_cpus = QueryInteger()
+    num_gpus = QueryInteger()
+    num_nodes = QueryInteger()
     runtime = fields.String()
 
 
 class ListResultsArgs(WorkflowScopedArgs):
-    job_id = fields.Integer()
-    run_id = fields.Integer()
-    return_code = fields.Integer()
+    job_id = QueryInteger()
+    run_id = QueryInteger()
+    return_code = QueryInteger()
     status = fields.String(validate=validate.OneOf(STATUS_NAMES))
     all_runs = fields.Boolean(load_default=False)
-    compute_node_id = fields.Integer()
+    compute_node_id = QueryInteger()
 
 
 class ListEventsArgs(WorkflowScopedArgs):
     category = fields.String()
-    after_timestamp = fields.Integer()
+    after_timestamp = QueryInteger()
 
 
 class ListComputeNodesArgs(WorkflowScopedArgs):
     hostname = fields.String()
     is_active = fields.Boolean()
-    scheduled_compute_node_id = fields.Integer()
+    scheduled_compute_node_id = QueryInteger()
 
 
 class ListScheduledComputeNodesArgs(WorkflowScopedArgs):
-    scheduler_id = fields.Integer()
-    scheduler_config_id = fields.Integer()
+    scheduler_id = QueryInteger()
+    scheduler_config_id = QueryInteger()
     status = fields.String()
 
 
@@ -509,7 +595,7 @@ class ListSlurmSchedulersArgs(WorkflowScopedArgs):
     account = fields.String()
     gres = fields.String()
     mem = fields.String()
-    nodes = fields.Integer()
+    nodes = QueryInteger()
     partition = fields.String()
     qos = fields.String()
     tmp = fields.String()
@@ -518,7 +604,7 @@ class ListSlurmSchedulersArgs(WorkflowScopedArgs):
 
 class ListLocalSchedulersArgs(WorkflowScopedArgs):
     memory = fields.String()
-    num_cpus = fields.Integer()
+    num_cpus = QueryInteger()
 
 
 class InitializeJobsArgs(Schema):
@@ -527,7 +613,7 @@ class InitializeJobsArgs(Schema):
 
 
 class ClaimNextJobsArgs(Schema):
-    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=MAX_LIMIT))
+    limit = QueryInteger(load_default=10, validate=validate.Range(min=1, max=MAX_LIMIT))
 
 
 class ClaimByResourcesArgs(Schema):
@@ -536,7 +622,7 @@ class ClaimByResourcesArgs(Schema):
 
 
 class ReadyJobRequirementsArgs(Schema):
-    scheduler_config_id = fields.Integer()
+    scheduler_config_id = QueryInteger()
 
 
 class DryRunArgs(Schema):
@@ -570,7 +656,7 @@ class FailedAttempt(Schema):
 
 
 class RetryArgs(Schema):
-    max_retries = fields.Integer(required=True, validate=validate.Range(min=0))
+    max_retries = QueryInteger(required=True, validate=MAX_RETRIES_RANGE)
 
 
 class PendingActionsArgs(Schema):
@@ -582,10 +668,10 @@ class InitializeSpecArgs(Schema):
 
 
 class WorkflowSpecCreated(Schema):
-    workflow_id = fields.Integer(required=True)
-    job_count = fields.Integer(required=True)
-    ready = fields.Integer()
-    blocked = fields.Integer()
+    workflow_id = Integer(required=True)
+    job_count = Integer(required=True)
+    ready = Integer()
+    blocked = Integer()
 
 
 # --------------------------------------------------------------------------------------------
@@ -594,10 +680,10 @@ class WorkflowSpecCreated(Schema):
 
 
 class CompletedJob(Schema):
-    job_id = fields.Integer(required=True)
+    job_id = Integer(required=True)
     status = fields.String(required=True, validate=validate.OneOf(STATUS_NAMES))
-    return_code = fields.Integer(required=True)
-    exec_time_minutes = fields.Float(required=True)
+    return_code = Integer(required=True)
+    exec_time_minutes = Number(required=True)
     completion_time = fields.String(required=True)
     attempt_id = Int(validate=validate.Range(min=1))
     peak_memory_bytes = Int()
@@ -607,35 +693,35 @@ class CompletedJob(Schema):
 
 
 class FileMtime(Schema):
-    file_id = fields.Integer(required=True)
-    st_mtime = fields.Float(required=True)
+    file_id = Integer(required=True)
+    st_mtime = Number(required=True)
 
 
 class ClaimBody(Schema):
-    limit = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_LIMIT))
+    limit = Integer(required=True, validate=validate.Range(min=0, max=MAX_LIMIT))
     resources = fields.Nested(ComputeNodesResources, allow_none=True, load_default=None)
     sort_method = fields.String(load_default="none", validate=validate.OneOf(SORT_METHODS))
-    strict_scheduler_match = fields.Boolean(load_default=False)
+    strict_scheduler_match = Boolean(load_default=False)
 
 
 class RetriedJob(Schema):
-    job_id = fields.Integer(required=True)
-    max_retries = fields.Integer(required=True, validate=validate.Range(min=0))
+    job_id = Integer(required=True)
+    max_retries = Integer(required=True, validate=MAX_RETRIES_RANGE)
     result = fields.Nested(CompletedJob, allow_none=True, load_default=None)
 
 
 class RunnerCycleBody(Schema):
-    compute_node_id = fields.Integer(required=True)
+    compute_node_id = Integer(required=True)
     completed = fields.List(fields.Nested(CompletedJob), load_default=list)
     retried = fields.List(fields.Nested(RetriedJob), load_default=list)
-    started = fields.List(fields.Integer(), load_default=list)
+    started = fields.List(Integer(), load_default=list)
     file_mtimes = fields.List(fields.Nested(FileMtime), load_default=list)
     claim = fields.Nested(ClaimBody, allow_none=True, load_default=None)
-    resync = fields.Boolean(load_default=False)
+    resync = Boolean(load_default=False)
 
 
 class JobOutcome(Schema):
-    job_id = fields.Integer(required=True)
+    job_id = Integer(required=True)
     ok = fields.Boolean(required=True)
     error = fields.String(allow_none=True)
 
@@ -654,20 +740,20 @@ class RunnerCycleResponse(Schema):
 
 class DetectOrphansBody(Schema):
     lost_compute_node_ids = fields.List(
-        fields.Integer(),
+        Integer(),
         load_default=list,
         metadata={"description": "Runners the caller knows are gone (e.g. dead local PIDs)."},
     )
 
 
 class DetectOrphansResponse(Schema):
-    compute_nodes = fields.Integer(metadata={"description": "Runners marked inactive."})
-    requeued = fields.Integer(metadata={"description": "Claimed jobs put back to ready."})
-    failed = fields.Integer(
+    compute_nodes = Integer(metadata={"description": "Runners marked inactive."})
+    requeued = Integer(metadata={"description": "Claimed jobs put back to ready."})
+    failed = Integer(
         metadata={"description": "Running jobs finished as orphans (return code -128)."}
     )
 
 
 class HeartbeatResponse(Schema):
-    id = fields.Integer()
+    id = Integer()
     last_heartbeat = fields.Float()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from app.api import wire
+from app.api.common import Blueprint
 from app.api.schemas import PingResponse, VersionResponse
 from app.version import API_VERSION, __version__
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from app.api import wire
-from app.api.common import Crud, equal_filters, operation_ids, register_crud
+from app.api.common import Blueprint, Crud, equal_filters, operation_ids, register_crud
 from app.api.schemas import ListUserDataArgs, UserDataLinkArgs, UserDataModel
 from app.models import records
 from app.models.db import write_transaction

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from app.api import wire
+from app.api.common import Blueprint
 from app.api.schemas import (
     ClaimActionBody,
     ClaimActionResponse,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 from flask import Response, request
-from flask_smorest import Blueprint
 
 from app.api import wire
+from app.api.common import Blueprint
 from app.api.schemas import InitializeSpecArgs, WorkflowSpecCreated
 from app.errors import BadRequest
 from app.models.bulk import create_from_payload

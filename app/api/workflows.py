@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from app.api import wire
-from app.api.common import equal_filters, listed, page_of
+from app.api.common import Blueprint, equal_filters, listed, page_of
 from app.api.schemas import (
     DryRunArgs,
     FailedOnlyArgs,
     ForceArgs,
     InitializeJobsArgs,
+    InitializeJobsResponse,
     IsCompleteResponse,
     IsUninitializedResponse,
     JobStatusCountsResponse,
@@ -94,7 +94,7 @@ def cancel_workflow(workflow_id: int) -> Response:
     "/workflows/<int:workflow_id>/initialize_jobs", methods=["POST"], endpoint="initialize_jobs"
 )
 @blp.arguments(InitializeJobsArgs, location="query")
-@blp.response(200, MessageResponse)
+@blp.response(200, InitializeJobsResponse)
 @blp.doc(operationId="initialize_jobs")
 def initialize_jobs(args: dict[str, Any], workflow_id: int) -> Response:
     counts = lifecycle.initialize_jobs(workflow_id, args["only_uninitialized"])

@@ -9,16 +9,17 @@ payload leaves no trace.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import peewee as pw
 
 from app.errors import InvalidInput
 from app.models import actions as action_records
 from app.models import lifecycle
-from app.models.db import bulk_insert, next_ids, write_transaction
+from app.models.db import MAX_INTEGER, MIN_INTEGER, bulk_insert, next_ids, write_transaction
 from app.models.events import record_event
 from app.models.records import (
     DEFAULT_RR_NAME,
@@ -29,6 +30,7 @@ from app.models.records import (
 )
 from app.models.status import JobStatus
 from app.models.tables import (
+    BaseModel,
     FailureHandler,
     File,
     Job,
@@ -40,11 +42,15 @@ from app.models.tables import (
     ResourceRequirements,
     SlurmScheduler,
     UserData,
+    Workflow,
 )
 
 Record = dict[str, Any]
 USER_DATA_PLACEHOLDER = re.compile(r"\$\{user_data\.(input|output)\.([^}]+)\}")
 SCHEDULER_FIELDS = ("gres", "mem", "ntasks_per_node", "partition", "qos", "tmp", "extra")
+SCHEDULER_COLUMNS = ("name", "account", "nodes", "walltime", *SCHEDULER_FIELDS)
+RR_FIELDS = ("num_cpus", "num_gpus", "num_nodes", "memory", "runtime")
+JSON_WORKFLOW_FIELDS = {"resource_monitor_config", "slurm_defaults"}
 ACTION_OPTIONS = (
     "scheduler_type",
     "num_allocations",
@@ -166,6 +172,8 @@ def check_payload(payload: Any) -> Plan:
     unknown = set(workflow) - WORKFLOW_FIELDS - {"timestamp"}
     if unknown:
         raise _fail("workflow", f"unknown fields {sorted(unknown)}")
+    # The two configuration blocks take any JSON: they are stored as its text.
+    _check_columns(workflow, Workflow, set(workflow) - JSON_WORKFLOW_FIELDS, "workflow")
     plan = Plan(
         workflow=workflow,
         resource_requirements=_records(payload, "resource_requirements"),
@@ -183,9 +191,36 @@ def check_payload(payload: Any) -> Plan:
     _unique_names(plan.jobs, "jobs")
     plan.user_data_names = _unique_names(plan.user_data, "user_data")
     _check_files(plan.files)
+    for label, records, model, keys in (
+        ("resource_requirements", plan.resource_requirements, ResourceRequirements, RR_FIELDS),
+        ("slurm_schedulers", plan.slurm_schedulers, SlurmScheduler, SCHEDULER_COLUMNS),
+        ("user_data", plan.user_data, UserData, ("is_ephemeral",)),
+    ):
+        for position, record in enumerate(records):
+            _check_columns(record, model, keys, f"{label}[{position}]")
     _check_jobs(plan)
     _check_actions(plan)
     return plan
+
+
+def _check_columns(record: Record, model: type[BaseModel], keys: Iterable[str], where: str) -> None:
+    """Each value given has its column's type; an integer also fits the column's 64 bits.
+
+    SQLite would store a string in an integer column as it is, and a client would read it
+    back where the contract promises a number.
+    """
+    for key in keys:
+        column = model._meta.fields[key]
+        if isinstance(column, pw.BooleanField):
+            _expect(record, key, bool, where, required=False)
+        elif isinstance(column, pw.IntegerField):
+            value = _expect(record, key, int, where, required=False)
+            if value is not None and not MIN_INTEGER <= value <= MAX_INTEGER:
+                raise _fail(f"{where}.{key}", f"{value} does not fit in 64 bits")
+        elif isinstance(column, pw.FloatField):
+            _expect(record, key, (int, float), where, required=False)
+        else:
+            _expect(record, key, str, where, required=False)
 
 
 def _check_files(files: list[Record]) -> None:
@@ -286,12 +321,7 @@ def _default_rr(workflow_id: int) -> int:
 def _insert_resource_requirements(workflow_id: int, items: list[Record]) -> list[int]:
     ids = []
     for item in items:
-        values = prepare_resource_requirements(
-            {
-                key: item.get(key)
-                for key in ("num_cpus", "num_gpus", "num_nodes", "memory", "runtime")
-            }
-        )
+        values = prepare_resource_requirements({key: item.get(key) for key in RR_FIELDS})
         values = {key: value for key, value in values.items() if value is not None}
         ids.append(
             ResourceRequirements.insert(
@@ -323,11 +353,16 @@ def _insert_scheduler(workflow_id: int, item: Record) -> int:
 def _insert_files(workflow_id: int, files: list[Record]) -> list[int]:
     ids = list(next_ids(File, len(files)))
     rows = [
-        (i, workflow_id, f["name"], f["path"], f.get("st_mtime"))
+        (i, workflow_id, f["name"], f["path"], _float_or_none(f.get("st_mtime")))
         for i, f in zip(ids, files, strict=True)
     ]
     bulk_insert(File, ["id", "workflow_id", "name", "path", "st_mtime"], rows)
     return ids
+
+
+def _float_or_none(value: float | None) -> float | None:
+    # The driver binds a Python int as a 64-bit INTEGER (and fails beyond); the column is REAL.
+    return None if value is None else float(value)
 
 
 def _insert_user_data(workflow_id: int, items: list[Record]) -> list[int]:

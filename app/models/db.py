@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 
 database = peewee.DatabaseProxy()
 
+# SQLite's INTEGER is a signed 64-bit number; a larger Python int cannot be bound to a query.
+MIN_INTEGER = -(2**63)
+MAX_INTEGER = 2**63 - 1
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 

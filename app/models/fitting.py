@@ -136,9 +136,10 @@ def ready_job_requirements(
     query = (
         Job.select(
             peewee.fn.COUNT(Job.id),
-            peewee.fn.SUM(RR.num_cpus),
-            peewee.fn.SUM(RR.num_gpus),
-            peewee.fn.SUM(RR.memory_bytes),
+            # TOTAL, not SUM: SQLite's SUM fails on 64-bit overflow, TOTAL is a float.
+            peewee.fn.TOTAL(RR.num_cpus),
+            peewee.fn.TOTAL(RR.num_gpus),
+            peewee.fn.TOTAL(RR.memory_bytes),
             peewee.fn.MAX(RR.num_nodes),
             peewee.fn.MAX(RR.runtime_seconds),
         )
@@ -150,8 +151,8 @@ def ready_job_requirements(
     num_jobs, cpus, gpus, memory, nodes, runtime = query.tuples().get()
     return {
         "num_jobs": num_jobs or 0,
-        "num_cpus": cpus or 0,
-        "num_gpus": gpus or 0,
+        "num_cpus": int(cpus),
+        "num_gpus": int(gpus),
         "memory_gb": (memory or 0) / 1024**3,
         "max_num_nodes": nodes or 0,
         "max_runtime": format_runtime(runtime or 0),

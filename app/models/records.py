@@ -17,7 +17,7 @@ import peewee
 from app.errors import Conflict, InvalidInput, not_found
 from app.models import sql
 from app.models.common import get_workflow, require_same_workflow, utc_now_text
-from app.models.db import write_transaction
+from app.models.db import MAX_INTEGER, write_transaction
 from app.models.events import record_event
 from app.models.status import JobStatus
 from app.models.tables import (
@@ -220,8 +220,28 @@ def _prepare_failure_handler(values: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(
                 f"rules[{index}] has unknown keys {sorted(unknown)}; allowed: {sorted(RULE_KEYS)}"
             )
+        _check_rule_values(f"rules[{index}]", rule)
     values["rules"] = rules
     return values
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_rule_values(where: str, rule: dict[str, Any]) -> None:
+    """Rules are applied later (by runners, and here to orphans): a bad value must fail now."""
+    codes = rule.get("exit_codes")
+    if codes is not None and not (isinstance(codes, list) and all(map(_is_int, codes))):
+        raise InvalidInput(f"{where}.exit_codes must be a list of integers")
+    retries = rule.get("max_retries")
+    if retries is not None and not (_is_int(retries) and 0 <= retries < MAX_INTEGER):
+        raise InvalidInput(f"{where}.max_retries must be a non-negative 64-bit integer")
+    match_all = rule.get("match_all_exit_codes")
+    if match_all is not None and not isinstance(match_all, bool):
+        raise InvalidInput(f"{where}.match_all_exit_codes must be true or false")
+    if not isinstance(rule.get("recovery_script") or "", str):
+        raise InvalidInput(f"{where}.recovery_script must be a string")
 
 
 def _prepare_result(values: dict[str, Any]) -> dict[str, Any]:
@@ -235,8 +255,17 @@ def _prepare_compute_node(values: dict[str, Any]) -> dict[str, Any]:
     if isinstance(scheduler, str):
         scheduler = orjson.loads(scheduler)
     if isinstance(scheduler, dict) and scheduler.get("scheduled_compute_node_id") is not None:
-        values["scheduled_compute_node_id"] = int(scheduler["scheduled_compute_node_id"])
+        values["scheduled_compute_node_id"] = _stored_id(
+            scheduler["scheduled_compute_node_id"], "scheduler.scheduled_compute_node_id"
+        )
     return _prepare_json_text("scheduler")(values)
+
+
+def _stored_id(value: Any, label: str) -> int:
+    """An ID taken from inside a JSON value, which no schema has checked."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INTEGER:
+        raise InvalidInput(f"{label} must be a non-negative integer, not {value!r}")
+    return value
 
 
 def _prepare_event(values: dict[str, Any]) -> dict[str, Any]:

@@ -29,11 +29,12 @@ class JobStatus(IntEnum):
     @classmethod
     def parse(cls, value: str | int) -> JobStatus:
         """Accept a wire name (any case) or a code; raise ValueError otherwise."""
-        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-            return cls(int(value))
         try:
+            # isdecimal, not isdigit: "²" is a digit that int() refuses.
+            if isinstance(value, int) or (isinstance(value, str) and value.isdecimal()):
+                return cls(int(value))
             return cls[str(value).strip().upper()]
-        except KeyError:
+        except (KeyError, ValueError):
             raise ValueError(f"unknown job status {value!r}") from None
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 
 import isodate
+
+from app.models.db import MAX_INTEGER
 
 _MEMORY_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 _MEMORY_RE = re.compile(r"^\s*(\d+)\s*([kmgtKMGT]?)\s*$")
@@ -22,14 +25,18 @@ def parse_memory(text: str) -> int:
             f"invalid memory {text!r}: expected an integer with an optional unit k, m, g or t "
             "(for example 512m or 20g)"
         )
-    return int(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()]
+    size = int(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()]
+    if size > MAX_INTEGER:
+        raise ValueError(f"invalid memory {text!r}: more than 8 EiB")
+    return size
 
 
 def parse_runtime(text: str) -> float:
     """Seconds in an ISO-8601 duration such as ``PT30M``, ``P0DT1H`` or ``P1DT12H``."""
     try:
         duration = isodate.parse_duration(str(text).strip())
-    except (isodate.ISO8601Error, ValueError, TypeError):
+    except (isodate.ISO8601Error, ValueError, TypeError, OverflowError):
+        # OverflowError: a component too large for a timedelta, e.g. PT99999999999999999999S.
         raise ValueError(
             f"invalid runtime {text!r}: expected an ISO-8601 duration such as PT30M, PT2H or "
             "P1DT12H"
@@ -39,8 +46,8 @@ def parse_runtime(text: str) -> float:
     else:
         days = float(duration.years) * DAYS_PER_YEAR + float(duration.months) * DAYS_PER_MONTH
         seconds = days * 86400 + duration.tdelta.total_seconds()
-    if seconds < 0:
-        raise ValueError(f"invalid runtime {text!r}: must not be negative")
+    if seconds < 0 or not math.isfinite(seconds):
+        raise ValueError(f"invalid runtime {text!r}: must be a finite, non-negative duration")
     return seconds
 
 
