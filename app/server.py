@@ -89,7 +89,7 @@ def serve(settings: dict[str, Any]) -> None:
     from waitress.server import create_server
 
     from app import create_app
-    from app.models.db import close_database
+    from app.models.db import close_database, database_synchronous
     from app.tasks import huey_path_for
 
     database = settings["database"] or "torc.db"
@@ -112,9 +112,10 @@ def serve(settings: dict[str, Any]) -> None:
         print(f"TORC_SERVER_PORT={server.effective_port}", flush=True)
         consumer = start_consumer(huey_path_for(database), settings)
         logger.info(
-            "Starting torc-server version=%s database=%s threads=%s",
+            "Starting torc-server version=%s database=%s synchronous=%s threads=%s",
             __version__,
             database,
+            database_synchronous(),
             settings["threads"],
         )
         logger.info("Listening on %s:%s", settings["url"], server.effective_port)

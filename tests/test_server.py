@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from app.settings import server_settings
-from tests.helpers import Api, server_command
+from tests.helpers import Api, server_command, start_server
 
 
 def test_port_zero_prints_the_port_first(make_server) -> None:
@@ -170,3 +170,23 @@ def test_help_lists_seed_flags() -> None:
         "--pid-file",
     ):
         assert flag in result.stdout
+
+
+def test_unknown_synchronous_level_is_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        server_command("--port", "0", "--database", str(tmp_path / "t.db")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path.cwd()), "TORC_SQLITE_SYNCHRONOUS": "fulll"},
+    )
+    assert result.returncode != 0
+    assert "TORC_SQLITE_SYNCHRONOUS" in result.stderr and "FULL" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "t.db").exists()
+
+
+def test_full_synchronous_level_is_used(tmp_path: Path) -> None:
+    proc = start_server(tmp_path, "--log-level", "info", env={"TORC_SQLITE_SYNCHRONOUS": "full"})
+    proc.stop()
+    assert "synchronous=FULL" in proc.log_text()

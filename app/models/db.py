@@ -64,6 +64,13 @@ def open_database(url: str) -> peewee.Database:
     return _backend.db
 
 
+def database_synchronous() -> str:
+    """The open database's durability level, as SQLite reports it (e.g. ``NORMAL``)."""
+    if _backend is None:
+        raise RuntimeError("no database is open")
+    return _backend.synchronous()
+
+
 def close_database() -> None:
     global _backend
     if _backend is not None:

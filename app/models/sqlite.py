@@ -19,10 +19,24 @@ import peewee
 BUSY_TIMEOUT_MS = 60_000
 
 
+SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def synchronous_level() -> str:
+    """``TORC_SQLITE_SYNCHRONOUS`` checked: SQLite silently ignores a value it does not know,
+    which would leave a user believing they had asked for FULL."""
+    level = os.environ.get("TORC_SQLITE_SYNCHRONOUS", "NORMAL").strip().upper()
+    if level not in SYNCHRONOUS_LEVELS:
+        raise ValueError(
+            f"TORC_SQLITE_SYNCHRONOUS={level!r}: expected one of {', '.join(SYNCHRONOUS_LEVELS)}"
+        )
+    return level
+
+
 def sqlite_pragmas() -> dict[str, object]:
     return {
         "journal_mode": "wal",
-        "synchronous": os.environ.get("TORC_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
+        "synchronous": synchronous_level(),
         "foreign_keys": 1,
         "busy_timeout": BUSY_TIMEOUT_MS,
         "cache_size": -64_000,
@@ -47,6 +61,11 @@ class SqliteBackend:
             check_same_thread=False,
         )
         self._write_lock = threading.RLock()
+
+    def synchronous(self) -> str:
+        """The durability level in force (read back from SQLite, not from the setting)."""
+        (code,) = self.db.execute_sql("PRAGMA synchronous").fetchone()
+        return SYNCHRONOUS_LEVELS[code]
 
     @contextlib.contextmanager
     def write_transaction(self) -> Iterator[None]:
