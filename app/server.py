@@ -139,7 +139,7 @@ def _raise_on_signals() -> None:
     signal.signal(signal.SIGINT, handle)
 
 
-def start_consumer(huey_file: Path, settings: dict[str, Any]):
+def start_consumer(huey_file: Path | None, settings: dict[str, Any]):
     """Run Huey's scheduler and one worker thread inside this process."""
     from huey.consumer import Consumer, Scheduler
 

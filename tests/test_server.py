@@ -44,6 +44,30 @@ def test_huey_gets_its_own_file_next_to_the_database(make_server) -> None:
     assert (proc.database.parent / "torc_huey.db").exists()
 
 
+def test_server_leaves_its_working_directory_alone(tmp_path: Path) -> None:
+    """Only the database's own Huey file is made, never a stray one in the current directory."""
+    cwd, data = tmp_path / "cwd", tmp_path / "data"
+    cwd.mkdir()
+    proc = start_server(data, cwd=cwd, database=data / "x.db")
+    try:
+        api = Api(proc.url)
+        wf = api.workflow()
+        api.job(wf, "a")
+        api.initialize(wf)
+        api.close()
+    finally:
+        proc.stop()
+    assert list(cwd.iterdir()) == []
+    assert (data / "x_huey.db").exists() and not (data / "torc_huey.db").exists()
+
+
+def test_importing_the_server_code_creates_no_file(tmp_path: Path) -> None:
+    code = "import app.tasks, app.server, app.api"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, timeout=60)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_completion_check_releases_jobs_the_database_left_blocked(make_server) -> None:
     """The safety net: a blocker marked done behind the server's back is noticed."""
     proc = make_server("--completion-check-interval-secs", "1")

@@ -1,7 +1,8 @@
 """Background work on Huey: one SqliteHuey instance, in its own file beside the database.
 
-Importing this package registers every task. ``configure()`` points the instance at its
-file before a consumer starts; tests may instead set ``huey.immediate = True``.
+Importing this package registers every task but opens no file: until ``configure()`` names
+the instance's file (the server does, before its consumer starts), the queue lives in
+memory. Tests may instead set ``huey.immediate = True``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,23 @@ from datetime import datetime
 from pathlib import Path
 
 from huey import SqliteHuey
+from huey.storage import MemoryStorage
 
-huey = SqliteHuey("torc", filename="torc_huey.db", results=False, utc=True)
+
+class TorcHuey(SqliteHuey):
+    """A SqliteHuey whose file is opened only once ``configure()`` has named it.
+
+    SqliteHuey opens its storage in its constructor, i.e. at import; with a default file name
+    that would leave a stray ``torc_huey.db`` in whatever directory imported the server code.
+    """
+
+    def get_storage(self, **kwargs):
+        if not kwargs.get("filename"):
+            return MemoryStorage(self.name)
+        return super().get_storage(**kwargs)
+
+
+huey = TorcHuey("torc", results=False, utc=True)
 
 
 class Every:
@@ -43,18 +59,22 @@ class TaskSettings:
 settings = TaskSettings()
 
 
-def huey_path_for(database: str) -> Path:
-    """``/data/torc.db`` (or ``sqlite:////data/torc.db``) -> ``/data/torc_huey.db``."""
+def huey_path_for(database: str) -> Path | None:
+    """``/data/torc.db`` (or ``sqlite:////data/torc.db``) -> ``/data/torc_huey.db``.
+
+    None for an in-memory database: its queue stays in memory too.
+    """
     from app.models.db import sqlite_path_from_url
 
     path = Path(sqlite_path_from_url(database) or "torc.db")
     if str(path) == ":memory:":
-        return Path("torc_huey.db")
+        return None
     return path.with_name(f"{path.stem}_huey.db")
 
 
-def configure(filename: str | Path) -> None:
-    huey.storage_kwargs["filename"] = str(filename)
+def configure(filename: str | Path | None) -> None:
+    """Open the queue's file (None: keep it in memory)."""
+    huey.storage_kwargs["filename"] = str(filename) if filename else None
     huey.storage = huey.create_storage()
 
 
