@@ -439,7 +439,9 @@ def test_reset_workflow_status_refuses_while_jobs_run(api: Api) -> None:
     api.claim(wf)
     with pytest.raises(ApiError) as err:
         api.post(f"/workflows/{wf}/reset_status")
-    assert_error_shape(err.value.response, 422)
+    body = assert_error_shape(err.value.response, 422)
+    assert "1 job(s) are pending or running" in body["message"]
+    assert "use --force (API: force=true) to override" in body["message"]
     api.post(f"/workflows/{wf}/reset_status", params={"force": "true"})
 
 

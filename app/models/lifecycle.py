@@ -358,8 +358,8 @@ def _refuse_if_active(workflow_id: int, what: str) -> None:
     if active_jobs or active_nodes:
         raise InvalidInput(
             f"Cannot {what}: {active_jobs} job(s) are pending or running and "
-            f"{active_nodes} scheduled compute node(s) are pending or active; use force to "
-            "override"
+            f"{active_nodes} scheduled compute node(s) are pending or active; use --force "
+            "(API: force=true) to override"
         )
 
 
