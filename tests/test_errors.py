@@ -44,6 +44,45 @@ def test_unknown_ids_are_404(api: Api, method: str, path: str) -> None:
     assert_error_shape(api.session.request(method, api.base_url + path), 404)
 
 
+HUGE = "99999999999999999999999"  # beyond 64 bits
+
+
+@pytest.mark.parametrize(
+    "method,path,message",
+    [
+        ("GET", f"/workflows/{HUGE}", f"Workflow {HUGE} not found"),
+        ("GET", "/workflows/abc", "Workflow abc not found"),
+        ("GET", "/workflows/-1", "Workflow -1 not found"),
+        ("PUT", f"/workflows/{HUGE}/cancel", f"Workflow {HUGE} not found"),
+        ("GET", f"/jobs/{HUGE}", f"Job {HUGE} not found"),
+        ("PUT", f"/jobs/{HUGE}/start_job/1/1", f"Job {HUGE} not found"),
+        ("GET", f"/files/{HUGE}", f"File {HUGE} not found"),
+        ("DELETE", "/user_data/1e5", "User data 1e5 not found"),
+        ("GET", f"/compute_nodes/{HUGE}", f"Compute node {HUGE} not found"),
+        ("GET", "/access_groups/x", "Access group x not found"),
+    ],
+)
+def test_ids_no_record_can_have_are_the_usual_404(
+    api: Api, method: str, path: str, message: str
+) -> None:
+    """Not werkzeug's "URL not found": the same error as any unknown ID, naming it."""
+    body = assert_error_shape(api.session.request(method, api.base_url + path), 404)
+    assert body["message"] == message
+    assert body["error"]["type"] == "NotFound"
+
+
+def test_path_numbers_out_of_range_are_422(api: Api) -> None:
+    wf = api.workflow()
+    job = api.job(wf, "a")
+    for method, path in (
+        ("PUT", f"/jobs/{job}/start_job/{HUGE}/1"),
+        ("POST", f"/jobs/{job}/retry/x?max_retries=1"),
+        ("POST", f"/workflows/{wf}/claim_jobs_based_on_resources/-3"),
+    ):
+        body = assert_error_shape(api.session.request(method, api.base_url + path), 422)
+        assert "must be an integer from 0 to 9223372036854775807" in body["message"]
+
+
 def test_bad_json_is_400(api: Api) -> None:
     for path in ("/workflows", "/jobs", "/files", "/bulk_jobs", "/results"):
         response = api.session.post(

@@ -29,7 +29,7 @@ from app.api import (
     workflow_specs,
     workflows,
 )
-from app.api.common import Int64Converter, JsonProvider
+from app.api.common import Int64Converter, JsonProvider, reject_bad_path_values
 from app.api.schemas import DefaultErrorResponse
 
 API_PREFIX = "/torc-service/v1"
@@ -67,6 +67,7 @@ class TorcApi(Api):
 def prepare_app(app: Flask) -> None:
     """Request parsing the routes rely on; call before registering the blueprints."""
     app.url_map.converters["int"] = Int64Converter
+    app.url_value_preprocessor(reject_bad_path_values)
     app.json = JsonProvider(app)
 
 

@@ -18,7 +18,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from app.api import wire
 from app.api.schemas import WorkflowIdArgs, list_response
-from app.errors import BadRequest
+from app.errors import BadRequest, InvalidInput, NotFound
 from app.models import records
 from app.models.db import MAX_INTEGER
 from app.models.records import Kind, Page
@@ -59,12 +59,21 @@ class JsonProvider(DefaultJSONProvider):
         return orjson.loads(s)
 
 
+class BadPathValue(str):
+    """A path segment an ``<int:...>`` parameter cannot hold (see ``Int64Converter``)."""
+
+
 class Int64Converter(IntegerConverter):
     """``<int:...>`` path segments bounded to what the database stores.
 
-    An ID beyond 64 bits names no record: the route does not match (404) rather than SQLite
-    overflowing. The bound also appears in the served document as the parameter's maximum.
+    Any segment matches, so that one which is not a 64-bit non-negative integer (too big,
+    negative, not a number) still reaches the route's parameters as a ``BadPathValue`` and
+    ``reject_bad_path_values`` answers with the project's own error naming it, rather than
+    werkzeug's generic "URL not found". The bound appears in the served document as the
+    parameter's maximum.
     """
+
+    regex = r"[^/]+"
 
     def __init__(
         self,
@@ -75,6 +84,36 @@ class Int64Converter(IntegerConverter):
         signed: bool = False,
     ) -> None:
         super().__init__(map, fixed_digits, min, max, signed)
+
+    def to_python(self, value: str) -> int | BadPathValue:
+        if value.isascii() and value.isdigit() and int(value) <= MAX_INTEGER:
+            return int(value)
+        return BadPathValue(value)
+
+
+# The records path IDs name, by parameter; ``record_id`` by endpoint (register_crud fills it).
+PATH_ID_LABELS = {
+    "workflow_id": "Workflow",
+    "job_id": "Job",
+    "compute_node_id": "Compute node",
+    "group_id": "Access group",
+    "action_id": "Action",
+}
+RECORD_ID_LABELS: dict[str, str] = {}
+
+
+def reject_bad_path_values(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A path ID that cannot exist is "<record> <value> not found" (404), like any unknown
+    ID; a path number that is not an ID (run_id, limit) out of range is invalid input."""
+    for name, value in (values or {}).items():
+        if not isinstance(value, BadPathValue):
+            continue
+        label = PATH_ID_LABELS.get(name) or (
+            RECORD_ID_LABELS.get(endpoint or "") if name == "record_id" else None
+        )
+        if label:
+            raise NotFound(f"{label} {value} not found")
+        raise InvalidInput(f"{name} must be an integer from 0 to {MAX_INTEGER}; got {str(value)!r}")
 
 
 Filters = Callable[[dict[str, Any]], list[Any]]
@@ -140,6 +179,8 @@ def register_crud(
     """
     model = crud.kind.model
     ops = crud.operation_ids
+    for key in ("get", "update", "delete"):
+        RECORD_ID_LABELS[f"{blp.name}.{ops[key]}"] = crud.kind.label
     update_record = update or (
         lambda record_id, body: records.update_record(crud.kind, record_id, body)
     )
