@@ -172,6 +172,36 @@ def test_pending_failed_then_reclassified(api: Api, server: ServerProcess, tmp_p
     assert api.statuses(wf) == {"odd": "completed", "next": "completed"}
 
 
+def test_pending_failed_reclassified_ready_is_a_new_attempt(
+    api: Api, server: ServerProcess, tmp_path: Path
+):
+    """manage_status_change pending_failed -> ready retries: attempt 2, its own logs/result."""
+    jobs = [
+        {"name": "odd", "command": fail_until(2, 1)},
+        {"name": "next", "command": "true", "depends_on": [0]},
+    ]
+    wf = create(api, jobs, use_pending_failed=True)
+    assert run(server, wf, tmp_path).returncode == 1
+    odd = next(
+        j for j in api.get("/jobs", params={"workflow_id": wf})["items"] if j["name"] == "odd"
+    )
+    ready = api.put(f"/jobs/{odd['id']}/manage_status_change/ready/1")
+    assert ready["status"] == "ready" and ready["attempt_id"] == 2
+    assert api.statuses(wf) == {"odd": "ready", "next": "blocked"}
+    assert run(server, wf, tmp_path).returncode == 0
+    assert api.statuses(wf) == {"odd": "completed", "next": "completed"}
+    odd_results = [r for r in results_of(api, wf) if r["job_id"] == odd["id"]]
+    assert [(r["attempt_id"], r["status"]) for r in odd_results] == [
+        (1, "pending_failed"),
+        (2, "completed"),
+    ]
+    stdio = tmp_path / "output" / "job_stdio"
+    first = stdio / f"job_wf{wf}_j{odd['id']}_r1_a1.o"
+    second = stdio / f"job_wf{wf}_j{odd['id']}_r1_a2.o"
+    assert first.exists() and "ok" not in first.read_text()
+    assert second.read_text().strip() == "ok"
+
+
 def test_pending_failed_classified_permanent_cascades(
     api: Api, server: ServerProcess, tmp_path: Path
 ):

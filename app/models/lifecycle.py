@@ -955,7 +955,12 @@ def manage_status_change(job_id: int, status: JobStatus, run_id: int) -> None:
         if job.status in COMPLETE and status not in COMPLETE:
             _reset_downstream(job.workflow_id, job_id)
         poison = status in FAILURE and result is not None and result.return_code != 0
-        _set_status_by_hand(job, status, poison)
+        extra: dict[str, Any] = {}
+        if job.status == JobStatus.PENDING_FAILED and status == JobStatus.READY:
+            # Reclassified as retryable: the rerun is a new attempt, with its own logs and
+            # result, as a failure handler's retry is.
+            extra = {"attempt_id": job.attempt_id + 1, "active_compute_node_id": None}
+        _set_status_by_hand(job, status, poison, **extra)
 
 
 def _reset_downstream(workflow_id: int, job_id: int) -> None:
@@ -976,10 +981,10 @@ def _reset_downstream(workflow_id: int, job_id: int) -> None:
         )
 
 
-def _set_status_by_hand(job: Job, status: JobStatus, poison: bool) -> None:
+def _set_status_by_hand(job: Job, status: JobStatus, poison: bool, **extra: Any) -> None:
     if job.status == status:
         return
-    moved = _move_jobs([job.id], status, [job.status])
+    moved = _move_jobs([job.id], status, [job.status], **extra)
     if not moved:
         raise InvalidTransition(job.id, label(job.status), status.label, "job changed status")
     record_event(
@@ -990,6 +995,7 @@ def _set_status_by_hand(job: Job, status: JobStatus, poison: bool) -> None:
         job_name=job.name,
         previous_status=label(job.status),
         manual=True,
+        attempt_id=extra.get("attempt_id", job.attempt_id),
     )
     moves = Moves(job.workflow_id)
     moves.add(job.id, job.status, status, poison=poison)
