@@ -34,7 +34,10 @@ def parse_memory(text: str) -> int:
 def parse_runtime(text: str) -> float:
     """Seconds in an ISO-8601 duration such as ``PT30M``, ``P0DT1H`` or ``P1DT12H``."""
     try:
-        duration = isodate.parse_duration(str(text).strip())
+        stripped = str(text).strip()
+        if stripped.upper().endswith("T"):  # "PT", "P2DT": isodate accepts a bare designator
+            raise ValueError(stripped)
+        duration = isodate.parse_duration(stripped)
     except (isodate.ISO8601Error, ValueError, TypeError, OverflowError):
         # OverflowError: a component too large for a timedelta, e.g. PT99999999999999999999S.
         raise ValueError(

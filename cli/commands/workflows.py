@@ -94,6 +94,7 @@ def create(
     ctx.emit(
         {
             "workflow_id": workflow_id,
+            "id": workflow_id,  # the seed's tutorials read `jq -r '.id'`
             "status": "success",
             "message": f"Workflow created successfully with ID: {workflow_id}",
         },
@@ -118,17 +119,17 @@ def create_from_spec(
     """
     from cli.spec import compile_spec, format_validation, load_spec, validate_spec
 
-    if not Path(file).exists():
-        raise click.ClickException(f"{file}: no such file")
-    loaded = load_spec(file)
-    if dry_run:
+    if dry_run:  # every problem, even an unreadable file, is part of the validation result
         result = validate_spec(
-            loaded, user=user, resource_monitoring=monitoring, skip_checks=skip_checks
+            file, user=user, resource_monitoring=monitoring, skip_checks=skip_checks
         )
         ctx.emit(result, text=format_validation(result))
         if not result["valid"]:
             raise SystemExit(1)
         return None
+    if not Path(file).exists():
+        raise click.ClickException(f"{file}: no such file")
+    loaded = load_spec(file)
     compiled = compile_spec(
         loaded, user=user, resource_monitoring=monitoring, skip_checks=skip_checks
     )

@@ -8,9 +8,12 @@ from typing import Any
 from cli.spec.errors import Diagnostics
 from cli.spec.models import (
     FailureHandlerSpec,
+    InlineResourceRequirementsSpec,
     ResourceMonitorSpec,
     ResourceRequirementsSpec,
     SlurmSchedulerSpec,
+    WorkflowSpec,
+    int_range_problem,
 )
 from cli.spec.resolve import index_names
 
@@ -33,6 +36,42 @@ DEFAULT_MONITOR = {
 }
 _GRANULARITY_ALIASES = {"Summary": "summary", "TimeSeries": "time_series"}
 _OPTIONAL_SCHEDULER_FIELDS = ("gres", "mem", "ntasks_per_node", "partition", "qos", "tmp", "extra")
+
+
+def take_inline_resource_requirements(spec: WorkflowSpec) -> dict[int, str]:
+    """Job-level resource mappings become named entries: job spec index -> entry name.
+
+    Each gets the job's name as written (``train_{i}`` for a parameterized job, whose
+    instances share it), with ``_2``, ``_3``... appended if that name is taken. The jobs'
+    ``resource_requirements`` are cleared; the caller assigns the names after expansion.
+    """
+    inline = [
+        (index, job)
+        for index, job in enumerate(spec.jobs)
+        if isinstance(job.resource_requirements, InlineResourceRequirementsSpec)
+    ]
+    if not inline:
+        return {}
+    taken = {rr.name for rr in spec.resource_requirements} | {RESERVED_RESOURCE_NAME}
+    names: dict[int, str] = {}
+    for index, job in inline:
+        name = unique_name(job.name, taken)
+        taken.add(name)
+        spec.resource_requirements.append(
+            ResourceRequirementsSpec(name=name, **vars(job.resource_requirements))
+        )
+        job.resource_requirements = None
+        names[index] = name
+    return names
+
+
+def unique_name(base: str, taken: set[str]) -> str:
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}_{number}" in taken:
+        number += 1
+    return f"{base}_{number}"
 
 
 def resource_requirements_records(
@@ -95,12 +134,31 @@ def _rule_record(rule: Any) -> dict[str, Any]:
     return record
 
 
+def name_unnamed_schedulers(spec: WorkflowSpec) -> None:
+    """A slurm scheduler without a name gets ``scheduler_N`` (N = its position, from 1),
+    made unique against the names that are given."""
+    taken = {s.name for s in spec.slurm_schedulers if s.name is not None}
+    for position, scheduler in enumerate(spec.slurm_schedulers):
+        if scheduler.name is None:
+            scheduler.name = unique_name(f"scheduler_{position + 1}", taken)
+            taken.add(scheduler.name)
+
+
+def _option_key(key: str) -> str:
+    """``--job-name``, ``job-name`` and ``Job_Name`` are the same sbatch option."""
+    return key.strip().lstrip("-").replace("-", "_").lower()
+
+
+_FORBIDDEN_KEYS = {_option_key(key) for key in FORBIDDEN_SLURM_DEFAULTS}
+
+
 def slurm_defaults(raw: dict[str, Any], diag: Diagnostics) -> dict[str, Any]:
-    """Scalar sbatch options; torc-managed options are errors, non-scalars are skipped."""
+    """Scalar sbatch options; torc-managed options are errors, non-scalars are skipped.
+    Keys are kept without leading dashes (``--qos`` is stored as ``qos``)."""
     kept = {}
     for key, value in raw.items():
         path = ("slurm_defaults", key)
-        if key.lower() in FORBIDDEN_SLURM_DEFAULTS:
+        if _option_key(key) in _FORBIDDEN_KEYS:
             diag.error(
                 f"slurm_defaults: '{key}' is managed by torc and cannot be a default; set "
                 "it on each slurm scheduler instead (forbidden: "
@@ -109,8 +167,10 @@ def slurm_defaults(raw: dict[str, Any], diag: Diagnostics) -> dict[str, Any]:
             )
         elif not isinstance(value, str | int | float | bool):
             diag.warn(f"slurm_defaults: '{key}' must be a single value; it is skipped", path)
+        elif type(value) is int and int_range_problem(value):
+            diag.error(f"slurm_defaults: '{key}' {int_range_problem(value)}", path)
         else:
-            kept[key] = value
+            kept[key.strip().lstrip("-")] = value
     return kept
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from cli.spec.errors import SpecError, SpecPath, did_you_mean
 from cli.spec.positions import Positions
 
 SCALAR, LIST, MAP, JSON, ITEMS = "scalar", "list", "map", "json", "items"
+SCALAR_OR_MAP = "scalar_or_map"  # one value, or child nodes / properties forming a mapping
 # How far past the first line with the right node name to look for one that also shows the
 # node's first argument.
 _HINT_LOOKAHEAD = 50
@@ -51,7 +53,6 @@ _JOB = {
     **_scalars(
         "command",
         "invocation_script",
-        "resource_requirements",
         "failure_handler",
         "scheduler",
         "cancel_on_blocking_job_failure",
@@ -69,6 +70,7 @@ _JOB = {
         input_user_data_regexes=("input_user_data_regex", "input_user_data_regexes"),
         output_user_data_regexes=("output_user_data_regex", "output_user_data_regexes"),
     ),
+    "resource_requirements": Rule("resource_requirements", SCALAR_OR_MAP),
     **_PARAMETERIZED,
 }
 _FILE = {**_scalars("path"), **_PARAMETERIZED}
@@ -145,16 +147,19 @@ def parse_kdl(text: str, file: str) -> tuple[dict[str, Any], Positions]:
     try:
         document = ckdl.parse(text, version="any")
     except ckdl.ParseError as exc:
-        raise KdlSyntaxError(f"invalid KDL: {exc}", guess_error_line(text)) from None
+        line, column = locate_syntax_error(text, str(exc))
+        hint = _equals_hint(text, line)
+        raise KdlSyntaxError(f"invalid KDL: {exc}{hint}", line, column) from None
     converter = _Converter(text, file)
     data, _end = converter.item(list(document.nodes), [], {}, _DOCUMENT, (), 0)
     return data, converter.positions
 
 
 class KdlSyntaxError(ValueError):
-    def __init__(self, message: str, line: int | None) -> None:
+    def __init__(self, message: str, line: int | None, column: int = 1) -> None:
         super().__init__(message)
         self.line = line
+        self.column = column
 
 
 class _Converter:
@@ -196,7 +201,7 @@ class _Converter:
         self, key: str, value: Any, rule: Rule, result: dict, path: SpecPath, line: int, where: str
     ) -> None:
         child_rule = self._rule_for(key, rule, line, where)
-        if child_rule.kind not in (SCALAR, LIST):
+        if child_rule.kind not in (SCALAR, LIST, SCALAR_OR_MAP):
             self._fail(f"'{key}' cannot be given as a property of {where}", line)
         self._store(child_rule, [value], result, path, line)
 
@@ -215,7 +220,9 @@ class _Converter:
             return end
         if child_rule.kind in (SCALAR, LIST) and (node.children or node.properties):
             self._fail(f"KDL node '{node.name}' takes values only, not children", line)
-        if child_rule.kind in (MAP, JSON) and (node.children or node.properties):
+        if child_rule.kind in (MAP, JSON, SCALAR_OR_MAP) and (node.children or node.properties):
+            if child_rule.kind == SCALAR_OR_MAP and node.args:
+                self._fail(f"KDL node '{node.name}' takes a value or child nodes, not both", line)
             return self._store_map(node, child_rule, result, path, line)
         self._store(child_rule, [_plain(arg) for arg in node.args], result, path, line)
         return line
@@ -332,6 +339,57 @@ def _collapse(values: list) -> Any:
     if not values:
         return None
     return values[0] if len(values) == 1 else values
+
+
+def _equals_hint(text: str, line: int | None) -> str:
+    """``depends_on = "b"`` is the commonest KDL slip of YAML/TOML writers."""
+    lines = text.splitlines()
+    if line is None or line > len(lines) or not re.search(r"\s=|=\s", lines[line - 1]):
+        return ""
+    return (
+        " (a field is written as a node and its value, 'depends_on \"b\"'; a property as "
+        "key=value without spaces)"
+    )
+
+
+def locate_syntax_error(text: str, message: str) -> tuple[int | None, int]:
+    """(line, column) of a ckdl syntax error, which ckdl does not report.
+
+    ckdl parses as a stream and stops at the first bad token, so a prefix of the document
+    fails with the same message exactly when it contains that token: a binary search over
+    line prefixes finds the line, then one over the characters of that line the column.
+    Running out of input (an unclosed brace or string) is located by :func:`guess_error_line`.
+    """
+    if message.startswith("Unexpected end of data") or message == "Parse error":
+        return guess_error_line(text), 1
+    lines = text.splitlines(keepends=True)
+
+    def fails_alike(prefix: str) -> bool:
+        try:
+            ckdl.parse(prefix, version="any")
+        except ckdl.ParseError as exc:
+            return str(exc) == message
+        return False
+
+    if not lines or not fails_alike(text):
+        return guess_error_line(text), 1
+    line = _first_true(1, len(lines), lambda n: fails_alike("".join(lines[:n])))
+    before, current = "".join(lines[: line - 1]), lines[line - 1].rstrip("\r\n")
+    if not fails_alike(before + current):
+        return line, 1  # the error needs the line break (a node ended too early)
+    column = _first_true(1, len(current), lambda k: fails_alike(before + current[:k]))
+    return line, column
+
+
+def _first_true(low: int, high: int, test: Callable[[int], bool]) -> int:
+    """The smallest n in [low, high] with test(n), given test(high) and monotonicity."""
+    while low < high:
+        middle = (low + high) // 2
+        if test(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def guess_error_line(text: str) -> int | None:

@@ -15,6 +15,7 @@ import yaml
 from cli.spec.errors import SpecError, SpecPath
 from cli.spec.kdl import KdlSyntaxError, parse_kdl
 from cli.spec.positions import DuplicateKey, Positions, json5_positions, yaml_positions
+from cli.spec.yaml12 import CoreSchemaLoader
 
 # The extension's own parser comes first; the others are fallbacks for misnamed files. KDL goes
 # last for non-KDL files because KDL v2 accepts so much bare text that it would "succeed" on
@@ -107,11 +108,14 @@ def _parse(fmt: str, text: str, label: str) -> LoadedSpec:
 
 
 def _parse_yaml(text: str) -> tuple[Any, Positions]:
-    loader = yaml.SafeLoader(text)
+    loader = CoreSchemaLoader(text)
     try:
         node = loader.get_single_node()
+        # Positions first: constructing flattens merge keys (<<) into the mapping nodes, which
+        # would then look like duplicate keys.
+        positions = yaml_positions(node)
         data = loader.construct_document(node) if node is not None else None
-        return data, yaml_positions(node)
+        return data, positions
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         context = f" ({exc.context})" if exc.context else ""
@@ -129,7 +133,7 @@ def _parse_kdl(text: str, label: str) -> tuple[dict[str, Any], Positions]:
     try:
         return parse_kdl(text, label)
     except KdlSyntaxError as exc:
-        raise ParseFailure(str(exc), exc.line) from None
+        raise ParseFailure(str(exc), exc.line, exc.column) from None
 
 
 def _parse_json(text: str, fmt: str) -> Any:

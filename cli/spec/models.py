@@ -7,6 +7,7 @@ required. ``metadata["check"]`` validates a well-typed value and returns a probl
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +15,13 @@ from typing import Any
 
 from app.models.units import parse_memory, parse_runtime
 
-Check = Callable[[Any], "str | None"]
+# A problem message, or (message, path below the field) to point at a nested value.
+Problem = "str | tuple[str, tuple[str | int, ...]] | None"
+Check = Callable[[Any], Problem]
+
+# The server stores integers as signed 64-bit values (and its JSON encoder cannot send more).
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
 JOBS_SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
 PARAMETER_MODES = ("product", "zip")
@@ -66,17 +73,50 @@ def _walltime_problem(value: str) -> str | None:
     return f"invalid walltime {value!r}: expected a Slurm time such as 04:00:00 or 2-00:00:00"
 
 
-def _json_problem(value: Any) -> str | None:
-    """YAML also reads dates and timestamps, which JSON cannot carry."""
-    if value is None or isinstance(value, str | int | float | bool):
+def int_range_problem(value: int) -> str | None:
+    if INT64_MIN <= value <= INT64_MAX:
         return None
+    return (
+        f"is out of range: {value} does not fit in a signed 64-bit integer "
+        f"({INT64_MIN} to {INT64_MAX})"
+    )
+
+
+def _json_problem(value: Any, path: tuple[str | int, ...] = ()) -> Any:
+    """JSON the server can store: YAML also reads dates, and integers may exceed 64 bits.
+    Returns (message, path inside the data) so the error points at the offending value."""
+    if value is None or isinstance(value, str | bool):
+        return None
+    if isinstance(value, int):
+        problem = int_range_problem(value)
+        if problem is None:
+            return None
+        return f"must be JSON data, but the value at {_where(path)} {problem}", path
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return None
+        return (f"must be JSON data, but the value at {_where(path)} is {value} (quote it)", path)
     if isinstance(value, list):
-        return next(filter(None, map(_json_problem, value)), None)
+        for index, item in enumerate(value):
+            problem = _json_problem(item, (*path, index))
+            if problem:
+                return problem
+        return None
     if isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            return "must be JSON data: mapping keys must be strings"
-        return next(filter(None, map(_json_problem, value.values())), None)
-    return f"must be JSON data, but it holds {type(value).__name__} {value} (quote it)"
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return ("must be JSON data: mapping keys must be strings", path)
+            problem = _json_problem(item, (*path, key))
+            if problem:
+                return problem
+        return None
+    return (f"must be JSON data, but it holds {type(value).__name__} {value} (quote it)", path)
+
+
+def _where(path: tuple[str | int, ...]) -> str:
+    if not path:
+        return "the top"
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
 
 
 def _not_empty(value: list) -> str | None:
@@ -92,11 +132,28 @@ def _list() -> Any:
 
 
 @dataclass(kw_only=True)
+class InlineResourceRequirementsSpec:
+    """Resource requirements written on the job itself instead of naming a top-level entry."""
+
+    num_cpus: int = field(metadata=at_least(1))
+    memory: str = field(metadata=_parse_problem(parse_memory))
+    num_gpus: int = field(default=0, metadata=at_least(0))
+    num_nodes: int = field(default=1, metadata=at_least(1))
+    runtime: str = field(default="PT1H", metadata=_parse_problem(parse_runtime))
+
+
+@dataclass(kw_only=True)
+class ResourceRequirementsSpec(InlineResourceRequirementsSpec):
+    name: str
+
+
+@dataclass(kw_only=True)
 class JobSpec:
     name: str
     command: str
     invocation_script: str | None = None
-    resource_requirements: str | None = None
+    # A name of a top-level entry, or a mapping of the same fields without the name.
+    resource_requirements: str | InlineResourceRequirementsSpec | None = None
     failure_handler: str | None = None
     scheduler: str | None = None
     cancel_on_blocking_job_failure: bool | None = None
@@ -136,16 +193,6 @@ class UserDataSpec:
 
 
 @dataclass(kw_only=True)
-class ResourceRequirementsSpec:
-    name: str
-    num_cpus: int = field(metadata=at_least(1))
-    memory: str = field(metadata=_parse_problem(parse_memory))
-    num_gpus: int = field(default=0, metadata=at_least(0))
-    num_nodes: int = field(default=1, metadata=at_least(1))
-    runtime: str = field(default="PT1H", metadata=_parse_problem(parse_runtime))
-
-
-@dataclass(kw_only=True)
 class FailureHandlerRuleSpec:
     exit_codes: list[int] = _list()
     match_all_exit_codes: bool = False
@@ -161,7 +208,7 @@ class FailureHandlerSpec:
 
 @dataclass(kw_only=True)
 class SlurmSchedulerSpec:
-    name: str
+    name: str | None = None  # optional (the seed's reference); a default name is generated
     account: str | None = None  # required unless slurm_defaults gives an account
     partition: str | None = None
     nodes: int = field(default=1, metadata=at_least(1))

@@ -18,10 +18,12 @@ from cli.spec.actions import action_records
 from cli.spec.checks import check_scheduler_fit, heterogeneous_scheduler_warning
 from cli.spec.components import (
     failure_handler_records,
+    name_unnamed_schedulers,
     resource_monitor_config,
     resource_requirements_records,
     slurm_defaults,
     slurm_scheduler_records,
+    take_inline_resource_requirements,
 )
 from cli.spec.errors import Diagnostics, StageFailed
 from cli.spec.expand import (
@@ -37,7 +39,7 @@ from cli.spec.expand import (
 from cli.spec.graph import blockers_of, describe_cycle, find_cycle
 from cli.spec.loader import LoadedSpec, load_spec
 from cli.spec.models import WorkflowSpec
-from cli.spec.parameters import Parameter
+from cli.spec.parameters import PLACEHOLDER, Parameter
 from cli.spec.resolve import Catalog, JobResolver, index_names
 from cli.spec.schema import build_workflow
 
@@ -99,14 +101,23 @@ class Compilation:
     user_data: list[ExpandedUserData] = field(default_factory=list)
     expanded: bool = False
     payload: dict[str, Any] = field(default_factory=dict)
+    # (collection key, spec index) -> the parameter names that entry expands over
+    parameter_names: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
 
     def run(self) -> dict[str, Any]:
         spec = self.spec = build_workflow(self.loaded.data, self.diag)
         self.diag.checkpoint()
         if spec is None:  # unreachable: a failed build has reported errors above
             raise StageFailed
+        inline_resources = take_inline_resource_requirements(spec)
+        name_unnamed_schedulers(spec)
         self._expand(spec)
         self.diag.checkpoint()
+        if inline_resources:
+            for job in self.jobs:
+                job.resource_requirements = inline_resources.get(
+                    job.spec_index, job.resource_requirements
+                )
         self.expanded = True
         catalog = self._components(spec)
         self.diag.checkpoint()
@@ -120,11 +131,21 @@ class Compilation:
 
     def _expand(self, spec: WorkflowSpec) -> None:
         shared = parse_shared_parameters(spec.parameters, self.diag)
-        self.files = _expand_all(spec.files, "files", "file", shared, expand_file, self.diag)
-        self.user_data = _expand_all(
-            spec.user_data, "user_data", "user data", shared, expand_user_data, self.diag
+        self.files = _expand_all(
+            spec.files, "files", "file", shared, expand_file, self.diag, self.parameter_names
         )
-        self.jobs = _expand_all(spec.jobs, "jobs", "job", shared, expand_job, self.diag)
+        self.user_data = _expand_all(
+            spec.user_data,
+            "user_data",
+            "user data",
+            shared,
+            expand_user_data,
+            self.diag,
+            self.parameter_names,
+        )
+        self.jobs = _expand_all(
+            spec.jobs, "jobs", "job", shared, expand_job, self.diag, self.parameter_names
+        )
         if not self.jobs and not self.diag.errors:
             self.diag.error(
                 "no jobs remain after parameter expansion (a parameter with no "
@@ -151,14 +172,24 @@ class Compilation:
             ],
         )
         return Catalog(
-            jobs=_index(self.jobs, "job", "jobs", self.diag),
-            files=_index(self.files, "file", "files", self.diag),
-            user_data=_index(self.user_data, "user data", "user_data", self.diag),
+            jobs=self._index(self.jobs, "job", "jobs", spec.jobs),
+            files=self._index(self.files, "file", "files", spec.files),
+            user_data=self._index(self.user_data, "user data", "user_data", spec.user_data),
             resource_requirements=rr_index,
             failure_handlers=fh_index,
             slurm_schedulers=scheduler_index,
             file_paths=[f.path for f in self.files],
         )
+
+    def _index(
+        self, items: Sequence[Any], kind: str, key: str, specs: Sequence[Any]
+    ) -> dict[str, int]:
+        def hint(spec_index: int) -> str:
+            names = self.parameter_names.get((key, spec_index), ())
+            return _unused_parameters_hint(kind, specs[spec_index].name, names)
+
+        names = [i.name for i in items]
+        return index_names(names, [i.spec_index for i in items], kind, key, self.diag, hint)
 
     def _workflow_record(self, spec: WorkflowSpec, defaults: dict[str, Any]) -> dict[str, Any]:
         user = self.options.user or spec.user or os.environ.get("USER") or "unknown"
@@ -207,14 +238,25 @@ def _expand_all(
     shared: dict[str, Parameter],
     expander: Expander,
     diag: Diagnostics,
+    parameter_names: dict[tuple[str, int], tuple[str, ...]],
 ) -> list[Any]:
     expanded: list[Any] = []
     for index, spec in enumerate(specs):
         where = f"{label} '{spec.name}'" if spec.name is not None else f"{label} #{index + 1}"
         params = parameter_set(spec, shared, where, (key, index), diag)
+        if params is not None:
+            parameter_names[(key, index)] = tuple(p.name for p in params.parameters)
         expanded.extend(expander(spec, index, params, diag))
     return expanded
 
 
-def _index(items: Sequence[Any], kind: str, key: str, diag: Diagnostics) -> dict[str, int]:
-    return index_names([i.name for i in items], [i.spec_index for i in items], kind, key, diag)
+def _unused_parameters_hint(kind: str, name: str, parameters: Sequence[str]) -> str:
+    used = {match.group(1) for match in PLACEHOLDER.finditer(name)}
+    unused = [p for p in parameters if p not in used]
+    if not used or not unused:
+        return ""
+    listed = ", ".join(f"'{p}'" for p in unused)
+    return (
+        f"; {kind} '{name}' does not use its parameter(s) {listed} in its name, so their "
+        f"combinations get the same name: add {{{unused[0]}}} to the name"
+    )

@@ -29,30 +29,67 @@ class DuplicateKey(Exception):
 
 
 def yaml_positions(node: yaml.Node | None) -> Positions:
-    """Positions of every mapping key and sequence item; raises DuplicateKey."""
+    """Positions of every mapping key and sequence item; raises DuplicateKey.
+
+    Keys merged in with ``<<`` get the position of their definition in the merged mapping,
+    unless the mapping itself sets them (its own keys win, as in YAML). A node reached again
+    through an alias is not walked again, so alias-heavy documents stay linear.
+    """
     positions: Positions = {}
     if node is not None:
-        _walk_yaml(node, (), positions)
+        _YamlWalker(positions).walk(node, ())
     return positions
 
 
-def _walk_yaml(node: yaml.Node, path: SpecPath, positions: Positions) -> None:
-    if isinstance(node, yaml.MappingNode):
+class _YamlWalker:
+    def __init__(self, positions: Positions) -> None:
+        self.positions = positions
+        self._seen: set[int] = set()
+
+    def walk(self, node: yaml.Node, path: SpecPath) -> None:
+        if isinstance(node, yaml.ScalarNode):
+            return
+        if id(node) in self._seen:
+            return
+        self._seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            self._mapping(node, path)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.positions[(*path, index)] = _mark(item)
+                self.walk(item, (*path, index))
+
+    def _mapping(self, node: yaml.MappingNode, path: SpecPath) -> None:
+        merged: list[yaml.Node] = []
+        own: set[object] = set()
         for key_node, value_node in node.value:
-            _record_yaml_key(key_node, path, positions)
-            _walk_yaml(value_node, (*path, key_node.value), positions)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            positions[(*path, index)] = _mark(item)
-            _walk_yaml(item, (*path, index), positions)
+            if key_node.tag == _MERGE_TAG:
+                merged.append(value_node)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # a complex key: the constructor reports it as unhashable
+            key_path = (*path, key_node.value)
+            if key_node.value in own:
+                raise DuplicateKey(str(key_node.value), *_mark(key_node))
+            own.add(key_node.value)
+            self.positions[key_path] = _mark(key_node)
+            self.walk(value_node, key_path)
+        for value_node in merged:
+            is_list = isinstance(value_node, yaml.SequenceNode)
+            for source in value_node.value if is_list else [value_node]:
+                self._merge(source, path, own)
+
+    def _merge(self, source: yaml.Node, path: SpecPath, own: set[object]) -> None:
+        if not isinstance(source, yaml.MappingNode):
+            return  # the constructor reports "expected a mapping for merging"
+        relative: Positions = {}
+        _YamlWalker(relative).walk(source, ())
+        for sub_path, position in relative.items():
+            if sub_path[0] not in own:
+                self.positions.setdefault((*path, *sub_path), position)
 
 
-def _record_yaml_key(key_node: yaml.Node, path: SpecPath, positions: Positions) -> None:
-    key_path = (*path, key_node.value)
-    line, column = _mark(key_node)
-    if key_path in positions and key_node.value != "<<":
-        raise DuplicateKey(str(key_node.value), line, column)
-    positions[key_path] = (line, column)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:

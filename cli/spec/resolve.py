@@ -7,15 +7,20 @@ the referenced entry to the job's input or output list, merged with the explicit
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cli.spec.errors import Diagnostics, SpecPath, did_you_mean
 from cli.spec.expand import ExpandedJob
 
-_REFERENCE = re.compile(r"\$\{(files|user_data)\.([A-Za-z_]\w*)\.([^{}$\s]+)\}")
+# Anything that starts like a file or user-data reference (shell variables never contain a
+# dot, so "${file." cannot be one); each match must then be exactly the valid form.
+_CANDIDATE = re.compile(r"\$\{\s*(?:files?|user[_-]?data)\s*\.[^}\n]*\}?", re.IGNORECASE)
+_REFERENCE = re.compile(r"\$\{(files|user_data)\.(input|output)\.([^{}$\s]+)\}")
+_DIRECTIONS = ("input", "output")
 _REGEX_SYNTAX = set(".^$*+?{}[]\\|()")
 _KIND_WORDS = {"jobs": ("job", "jobs"), "files": ("file", "files"), "user_data": ("user data",) * 2}
 # (kind, list field, regex field, key of the placeholders found in the command)
@@ -36,13 +41,21 @@ _REGEX_FIELDS = {
 
 
 def index_names(
-    names: Sequence[str], spec_indexes: Sequence[int], kind: str, key: str, diag: Diagnostics
+    names: Sequence[str],
+    spec_indexes: Sequence[int],
+    kind: str,
+    key: str,
+    diag: Diagnostics,
+    hint: Callable[[int], str] | None = None,
 ) -> dict[str, int]:
-    """name -> position, reporting ``Duplicate <kind> name: 'x'`` at the second definition."""
+    """name -> position, reporting ``Duplicate <kind> name: 'x'`` at the second definition;
+    ``hint(spec_index)`` may add why (a parameter the name does not use)."""
     index: dict[str, int] = {}
     for position, name in enumerate(names):
         if name in index:
-            diag.error(f"Duplicate {kind} name: '{name}'", (key, spec_indexes[position], "name"))
+            spec_index = spec_indexes[position]
+            extra = hint(spec_index) if hint else ""
+            diag.error(f"Duplicate {kind} name: '{name}'{extra}", (key, spec_index, "name"))
         else:
             index[name] = position
     return index
@@ -203,28 +216,28 @@ class JobResolver:
             return text
 
         def replace(match: re.Match[str]) -> str:
-            return self._replacement(job, field_name, match, (*path, field_name), found)
+            return self._replacement(job, field_name, match.group(0), (*path, field_name), found)
 
-        return _REFERENCE.sub(replace, text)
+        return _CANDIDATE.sub(replace, text)
 
     def _replacement(
         self,
         job: ExpandedJob,
         field_name: str,
-        match: re.Match[str],
+        placeholder: str,
         path: SpecPath,
         found: dict[str, list[str]],
     ) -> str:
-        kind, direction, name = match.groups()
-        placeholder = match.group(0)
-        if direction not in ("input", "output"):
+        valid = _REFERENCE.fullmatch(placeholder)
+        if valid is None:
+            problem = malformed_placeholder(placeholder, self._catalog)
             self._diag.error(
-                f"job '{job.name}': invalid placeholder '{placeholder}' in its "
-                f"{field_name}; expected ${{{kind}.input.NAME}} or "
-                f"${{{kind}.output.NAME}}",
+                f"job '{job.name}': invalid placeholder '{_shorten(placeholder)}' in its "
+                f"{field_name}: {problem}",
                 path,
             )
             return placeholder
+        kind, direction, name = valid.groups()
         names = getattr(self._catalog, kind)
         if name not in names:
             self._diag.error(
@@ -236,6 +249,53 @@ class JobResolver:
             return placeholder
         found.setdefault(f"{kind}.{direction}", []).append(name)
         return self._catalog.file_paths[names[name]] if kind == "files" else placeholder
+
+
+def malformed_placeholder(text: str, catalog: Catalog) -> str:
+    """What is wrong with a ``${files...}``/``${user_data...}`` look-alike, and a fix."""
+    closed = text.endswith("}")
+    body = text[2:-1] if closed else text[2:]
+    head, _, rest = body.partition(".")
+    kind = "user_data" if "data" in head.lower() else "files"
+    direction, _, name = rest.strip().partition(".")
+    expected = f"expected ${{{kind}.input.NAME}} or ${{{kind}.output.NAME}}"
+    fixed_direction = _closest(direction.strip(), _DIRECTIONS)
+    name = name.strip()
+    if not closed:
+        problem = "it has no closing '}'"
+    elif not name:
+        problem = "the name is missing"
+    elif "$" in name:
+        return (
+            f"{expected}; the name '{name}' holds a shell variable, but placeholders are "
+            "resolved when the workflow is created, not when the job runs; list the entries "
+            f"in {'input_user_data' if kind == 'user_data' else 'input_files'} or use a "
+            "parameter such as {i} in the name"
+        )
+    elif re.search(r"[\s{}]", name):
+        problem = f"the name '{name}' contains a space or brace"
+    else:
+        problem = ""
+    suggestion = ""
+    if fixed_direction and name and not re.search(r"[\s{}$]", name):
+        names = getattr(catalog, kind)
+        if name not in names:
+            close = difflib.get_close_matches(name, list(names)[:5000], n=1, cutoff=0.6)
+            name = close[0] if close else name
+        if name in names:
+            suggestion = f"; did you mean '${{{kind}.{fixed_direction}.{name}}}'?"
+    return "; ".join(part for part in (expected, problem) if part) + suggestion
+
+
+def _closest(word: str, choices: Sequence[str]) -> str | None:
+    if word in choices:
+        return word
+    matches = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _drop_own_outputs(record: dict[str, Any]) -> None:

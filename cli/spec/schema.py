@@ -14,7 +14,7 @@ import typing
 from typing import Any
 
 from cli.spec.errors import Diagnostics, SpecPath, describe, did_you_mean
-from cli.spec.models import WorkflowSpec
+from cli.spec.models import WorkflowSpec, int_range_problem
 
 _INVALID = object()
 
@@ -77,6 +77,9 @@ def _field_value(
     check = spec_field.metadata.get("check")
     if converted is not _INVALID and check is not None:
         problem = check(converted)
+        if isinstance(problem, tuple):  # (message, path of the nested value at fault)
+            problem, below = problem
+            path = (*path, *below)
         if problem:
             diag.error(f"{where}: field '{spec_field.name}' {_as_clause(problem)}", path)
             return _INVALID
@@ -88,7 +91,7 @@ def _as_clause(problem: str) -> str:
 
 
 def _without_none(hint: Any) -> Any:
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+    if _is_union(hint):
         remaining = [arg for arg in typing.get_args(hint) if arg is not type(None)]
         return remaining[0] if len(remaining) == 1 else hint
     return hint
@@ -99,8 +102,11 @@ def _convert(
 ) -> Any:
     if hint is Any:
         return value
+    if _is_union(hint):
+        return _convert_union(hint, value, spec_field, where, path, diag)
     if dataclasses.is_dataclass(hint):
-        built = _build(hint, value, spec_field.name, path, diag)
+        label = spec_field.name if where == "workflow" else f"{where}, {spec_field.name}"
+        built = _build(hint, value, label, path, diag)
         return _INVALID if built is None else built
     origin = typing.get_origin(hint)
     if origin is list:
@@ -108,11 +114,42 @@ def _convert(
     if origin is dict:
         return _convert_mapping(value, spec_field.name, where, path, diag)
     if _is_instance(hint, value):
-        return value
+        return _in_range(value, spec_field.name, where, path, diag)
     diag.error(
         f"{where}: field '{spec_field.name}' must be {_expected(hint)}, got {describe(value)}", path
     )
     return _INVALID
+
+
+def _is_union(hint: Any) -> bool:
+    return isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
+
+
+def _convert_union(
+    hint: Any, value: Any, spec_field: dataclasses.Field, where: str, path: SpecPath, diag: Any
+) -> Any:
+    """``str | SomeSpec``: a mapping builds the dataclass, anything else must be the scalar."""
+    options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    for option in options:
+        if dataclasses.is_dataclass(option) and isinstance(value, dict):
+            return _convert(option, value, spec_field, where, path, diag)
+        if not dataclasses.is_dataclass(option) and _is_instance(option, value):
+            return value
+    expected = " or ".join(_expected(option) for option in options)
+    diag.error(
+        f"{where}: field '{spec_field.name}' must be {expected}, got {describe(value)}", path
+    )
+    return _INVALID
+
+
+def _in_range(value: Any, name: str, where: str, path: SpecPath, diag: Any) -> Any:
+    """Integers must fit the server's signed 64 bits, or creating the workflow would fail."""
+    if type(value) is int:
+        problem = int_range_problem(value)
+        if problem:
+            diag.error(f"{where}: field '{name}' {problem}", path)
+            return _INVALID
+    return value
 
 
 def _is_instance(hint: Any, value: Any) -> bool:
@@ -145,6 +182,9 @@ def _convert_list(
                 (*path, index),
             )
             return _INVALID
+        checked = _in_range(item, spec_field.name, where, (*path, index), diag)
+        if checked is _INVALID:
+            return _INVALID
     return value
 
 
@@ -172,4 +212,6 @@ def _expected(hint: Any, plural: bool = False) -> str:
         return "integers" if plural else "an integer"
     if hint is bool:
         return "booleans" if plural else "true or false"
+    if dataclasses.is_dataclass(hint) and not plural:
+        return "a mapping of fields"
     return "mappings" if plural else "a mapping"

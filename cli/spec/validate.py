@@ -44,14 +44,16 @@ def _result(errors: list[str], warnings: list[str], summary: dict[str, Any]) -> 
 
 
 def summarize(compilation: Compilation | None) -> dict[str, Any]:
-    """Counts for the dry run; expanded counts stay 0 until expansion succeeded."""
+    """Counts for the dry run; expanded counts stay 0 until expansion succeeded. The name and
+    description come from the file itself when another field keeps the spec from building."""
     spec = compilation.spec if compilation else None
     expanded = bool(compilation and compilation.expanded)
     jobs = compilation.jobs if compilation and expanded else []
     actions = spec.actions if spec else []
+    raw = compilation.loaded.data if compilation else {}
     return {
-        "workflow_name": spec.name if spec else None,
-        "workflow_description": spec.description if spec else None,
+        "workflow_name": spec.name if spec else _text(raw.get("name")),
+        "workflow_description": spec.description if spec else _text(raw.get("description")),
         "job_count": len(jobs),
         "job_count_before_expansion": len(spec.jobs) if spec else 0,
         "file_count": len(compilation.files) if compilation and expanded else 0,
@@ -69,6 +71,10 @@ def summarize(compilation: Compilation | None) -> dict[str, Any]:
     }
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def format_validation(result: dict[str, Any]) -> str:
     """The text form of ``torc workflows create --dry-run``."""
     summary = result["summary"]
@@ -84,8 +90,15 @@ def format_validation(result: dict[str, Any]) -> str:
     lines += [f"Submission: {submission}", ""]
     lines += _listing("Warnings", result["warnings"])
     lines += _listing("Errors", result["errors"])
-    lines.append(f"Validation: {'PASSED' if result['valid'] else 'FAILED'}")
+    lines.append(f"Validation: {_verdict(result)}")
     return "\n".join(lines)
+
+
+def _verdict(result: dict[str, Any]) -> str:
+    if not result["valid"]:
+        return "FAILED"
+    count = len(result["warnings"])
+    return f"PASSED (with {count} warning(s))" if count else "PASSED"
 
 
 def _component_lines(summary: dict[str, Any]) -> list[str]:
