@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 
 import click
@@ -11,23 +12,78 @@ from app.logs import configure_logging
 from app.version import __version__
 from cli.client import TorcClientError
 from cli.context import Context
-from cli.settings import client_settings, default_settings
+from cli.settings import LOG_LEVELS, client_settings, default_settings
+
+
+class UsageLine(click.ClickException):
+    """A usage error as one ``Error: … (try 'torc … --help')`` line, exit code 2."""
+
+    exit_code = 2
+
+
+def one_line(exc: click.UsageError) -> UsageLine:
+    message = exc.format_message().strip().replace("\n", " ")
+    if exc.ctx is not None:
+        message = f"{message.rstrip('.')} (try '{exc.ctx.command_path} --help')"
+    return UsageLine(message)
+
+
+def file_error(exc: OSError) -> click.ClickException:
+    """``Error: <path>: <reason>`` for a file the user named (or one made from their flags)."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:
+        return click.ClickException(reason)
+    target = f" -> {exc.filename2}" if exc.filename2 else ""
+    return click.ClickException(f"{exc.filename}{target}: {reason}")
+
+
+class TorcContext(click.Context):
+    """Gives a usage error raised without a context (some parser errors, checks inside
+    commands) the innermost command's, so its message can name the right ``--help``."""
+
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        if isinstance(exc_value, click.UsageError) and exc_value.ctx is None:
+            exc_value.ctx = self
+        super().__exit__(exc_type, exc_value, traceback)
 
 
 class TorcGroup(click.Group):
-    """Turns the client's exceptions into one-line ``Error: …`` messages (exit code 1)."""
+    """The CLI's one error boundary: the client's, spec, config and file errors become one
+    ``Error: …`` line (exit code 1); usage errors one line too (exit code 2)."""
+
+    context_class = TorcContext
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # `torc` alone prints the help
+        except click.UsageError as exc:
+            raise one_line(exc) from None
 
     def invoke(self, ctx: click.Context):
         from cli.spec.errors import SpecError
 
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise one_line(exc) from None
         except (TorcClientError, SpecError, ConfigError) as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise  # click quiets a closed pipe (`torc … | head`)
+            raise file_error(exc) from None
 
 
 @click.group(cls=TorcGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--log-level", help="error, warn, info, debug or trace.")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    help="Log level (default: client.log_level, info).",
+)
 @click.option(
     "-f",
     "--format",
@@ -43,7 +99,7 @@ class TorcGroup(click.Group):
 def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
     """Torc workflow orchestration system."""
     flags = {
-        "log_level": log_level,
+        "log_level": log_level.lower() if log_level else None,
         "format": fmt,
         "api_url": url,
         "username": username,
@@ -56,7 +112,7 @@ def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
             raise click.ClickException(str(exc)) from None
         # `torc config validate/init/show` must still run, to report or repair the problem.
         settings = default_settings(flags)
-    configure_logging(log_level or "warn")
+    configure_logging(settings["log_level"])
     logging.getLogger("torc").setLevel(logging.getLogger().level)
     ctx.obj = Context(settings=settings, format=settings["format"])
 
@@ -109,6 +165,14 @@ def register(group: click.Group) -> None:
     for command in commands:
         group.add_command(command)
     add_format_options(group)
+    use_torc_context(group)
+
+
+def use_torc_context(group: click.Group) -> None:
+    for command in group.commands.values():
+        command.context_class = TorcContext
+        if isinstance(command, click.Group):
+            use_torc_context(command)
 
 
 def add_format_options(group: click.Group) -> None:

@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.config import Setting, resolve_settings
+from app.config import ConfigError, Setting, resolve_settings
 from cli.client import DEFAULT_URL
+
+FORMATS = ("table", "json")
+LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
+# Values a setting may take; `torc config validate` reports others and every other command
+# refuses to start with them (a typo in `format` must not silently print tables).
+CHOICES: dict[str, tuple[str, ...]] = {"format": FORMATS, "log_level": LOG_LEVELS}
 
 SETTINGS: tuple[Setting, ...] = (
     # None means "not configured": `torc run` then starts an embedded server.
@@ -27,7 +33,14 @@ SETTINGS: tuple[Setting, ...] = (
 def client_settings(
     flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    return resolve_settings("client", SETTINGS, flags, environ)
+    settings = resolve_settings("client", SETTINGS, flags, environ)
+    for name, choices in CHOICES.items():
+        value = settings[name]
+        if isinstance(value, str):
+            settings[name] = value = value.lower()
+        if value not in choices:
+            raise ConfigError(f"client.{name}: {value!r} is not one of {', '.join(choices)}")
+    return settings
 
 
 def default_settings(flags: Mapping[str, Any] | None = None) -> dict[str, Any]:

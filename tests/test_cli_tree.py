@@ -4,17 +4,28 @@ CLI reference that exists accepts each of the seed's flags (short and long spell
 SEED_FLAGS is typed from the CLI reference (seed-C-reference.md §1.3): command path ->
 flags, ``-l/--limit`` meaning one option with both spellings. Commands owned by later work
 (LATER) are skipped until they exist; any other listed command must exist.
+
+The positional arguments and flag defaults are checked against the seed text itself: its
+``Usage: torc …`` lines (``[X]`` optional, ``<X>`` required, ``...`` repeatable) and the
+``Default value: X`` / ``(default:X)`` notes, each belonging to the option just before it.
+Those tests skip when the seed is not on this machine.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from cli.settings import SETTINGS
+from tests.conftest import SHARED
+
+SEED_TEXT = SHARED / "seed" / "000_e9de23af0fd27917.txt"
 
 LIST = ["-l/--limit", "--offset", "--sort-by", "--reverse-sort"]
 SHORT_LIST = ["-l/--limit", "-o/--offset", "-s/--sort-by", "-r/--reverse-sort"]
@@ -364,3 +375,143 @@ def test_every_command_has_working_help() -> None:
 def test_completions_offers_the_five_shells() -> None:
     argument = next(p for p in find("completions").params if p.name == "shell")
     assert sorted(argument.type.choices) == ["bash", "elvish", "fish", "powershell", "zsh"]
+
+
+# Positional arguments and defaults, from the seed's text ------------------------------------
+
+USAGE = re.compile(r"^Usage: torc(?P<rest>(?: .*)?)$", re.M)
+# An option's definition: "-p,--poll-interval <POLL_INTERVAL>— help", not a mention in prose.
+DEFINITION = re.compile(r"--(?P<long>[a-z][a-z0-9-]*)(?: <[A-Z_]+>)?\u2014")
+DEFAULT = re.compile(r"Default value:\s*(?P<value>\S+)|\(default:(?P<note>[^\s)/][^)/]*?)\s*[)/]")
+# The flattened text glues the next sentence on ("1.5The maximum ..."): cut it off.
+GLUED = re.compile(r"\S+?(?=[A-Z][a-z]|$)")
+# Flags whose default comes from the configuration: the setting's default must be the seed's.
+CONFIG_BACKED = {
+    ("workflows run", "poll-interval"): "run.poll_interval",
+    ("workflows run", "output-dir"): "run.output_dir",
+}
+
+
+def seed_usage() -> dict[str, dict[str, Any]]:
+    """Command path -> positionals [(name, required, repeatable)] and {long flag: default}."""
+    if not SEED_TEXT.is_file():
+        pytest.skip("the seed text is not on this machine")
+    text = SEED_TEXT.read_text()
+    usages = list(USAGE.finditer(text))
+    commands = {}
+    for index, usage in enumerate(usages):
+        end = usages[index + 1].start() if index + 1 < len(usages) else len(text)
+        tokens = usage.group("rest").split()
+        path = []
+        while tokens and re.fullmatch(r"[a-z][a-z0-9-]*", tokens[0]):
+            path.append(tokens.pop(0))
+        positionals = _positionals(tokens)
+        if ("COMMAND", True, False) in positionals:
+            continue  # a group
+        commands[" ".join(path)] = {
+            "positionals": positionals,
+            "defaults": _defaults(text[usage.end() : end]),
+        }
+    return commands
+
+
+def _positionals(tokens: list[str]) -> list[tuple[str, bool, bool]]:
+    found, after_flag = [], False
+    for token in tokens:
+        if after_flag:  # the value of a required option: "--account <ACCOUNT>"
+            after_flag = False
+        elif token.startswith("-"):
+            after_flag = True
+        elif token != "[OPTIONS]":
+            found.append((token.strip("[]<>."), not token.startswith("["), token.endswith("...")))
+    return found
+
+
+def _defaults(block: str) -> dict[str, str]:
+    marks = [(m.start(), "option", m.group("long")) for m in DEFINITION.finditer(block)]
+    for match in DEFAULT.finditer(block):
+        value = GLUED.match((match.group("value") or match.group("note")).strip()).group()
+        marks.append((match.start(), "default", value))
+    defaults: dict[str, str] = {}
+    option = None
+    for _, kind, value in sorted(marks):
+        if kind == "option":
+            option = value
+        elif option is not None:
+            defaults.setdefault(option, value)
+    return defaults
+
+
+def existing(path: str) -> click.Command | None:
+    command = find(path)
+    if command is None and not (path.split()[0] in LATER_GROUPS or path in LATER_COMMANDS):
+        pytest.fail(f"`torc {path}` is in the seed's CLI reference but does not exist")
+    return command
+
+
+def test_seed_parser_reads_the_reference() -> None:
+    commands = seed_usage()
+    assert len(commands) > 90
+    assert commands["workflows run"] == {
+        "positionals": [("WORKFLOW_ID", False, False)],
+        "defaults": {"poll-interval": "5.0", "output-dir": "output"},
+    }
+    assert commands["jobs create"]["positionals"] == [("WORKFLOW_ID", False, False)]
+    assert commands["recover"]["defaults"]["runtime-multiplier"] == "1.4"
+    assert commands["slurm generate"]["defaults"]["walltime-multiplier"] == "1.5"
+
+
+def test_positional_arguments_match_the_seed() -> None:
+    """Optional where the seed writes ``[X]``, required for ``<X>``, repeatable for ``X...``."""
+    wrong = []
+    for path, usage in seed_usage().items():
+        command = existing(path)
+        if command is None:
+            continue
+        ours = [
+            (param.human_readable_name, param.required, param.nargs == -1)
+            for param in command.params
+            if isinstance(param, click.Argument)
+        ]
+        theirs = usage["positionals"]
+        if [(r, n) for _, r, n in ours] != [(r, n) for _, r, n in theirs]:
+            wrong.append(f"torc {path}: ours {ours}, seed {theirs}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_flag_defaults_match_the_seed() -> None:
+    defaults = {setting.name: setting.default for setting in SETTINGS}
+    wrong = []
+    for path, usage in seed_usage().items():
+        command = existing(path)
+        if command is None:
+            continue
+        context = click.Context(command)
+        for flag, seed_value in usage["defaults"].items():
+            if f"--{flag}" in LATER_FLAGS.get(path, ()):
+                continue
+            if (path, flag) in CONFIG_BACKED:
+                ours = defaults[CONFIG_BACKED[path, flag]]
+            else:
+                option = next(
+                    (p for p in command.params if f"--{flag}" in (*p.opts, *p.secondary_opts)),
+                    None,
+                )
+                if option is None:
+                    wrong.append(f"torc {path} has no --{flag}")
+                    continue
+                ours = option.get_default(context, call=True)
+            if not same_value(ours, seed_value):
+                wrong.append(f"torc {path} --{flag}: ours {ours!r}, seed {seed_value!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+def same_value(ours: Any, seed: str) -> bool:
+    if isinstance(ours, bool):
+        return str(ours).lower() == seed.lower()
+    if isinstance(ours, int | float):
+        try:
+            return float(ours) == float(seed)
+        except ValueError:
+            return False
+    return str(ours) == seed

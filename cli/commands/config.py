@@ -16,6 +16,7 @@ from typing import Any
 import click
 import orjson
 import tomli_w
+from click.core import ParameterSource
 
 from app import settings as server_settings
 from app.config import (
@@ -146,10 +147,12 @@ def group() -> None:
     "--format",
     "output_format",
     type=click.Choice(["toml", "json"]),
-    help="Output format (toml or json).  [default: toml]",
+    default="toml",
+    show_default=True,
+    help="Output format (toml or json; `torc -f json config show` gives JSON too).",
 )
 @pass_context
-def show(ctx: Context, output_format: str | None) -> None:
+def show(ctx: Context, output_format: str) -> None:
     """Show the effective configuration (merged from all sources)."""
     effective = effective_config(ctx.settings)
     if _show_format(output_format) == "json":
@@ -158,12 +161,12 @@ def show(ctx: Context, output_format: str | None) -> None:
         click.echo(tomli_w.dumps(_without_none(effective)), nl=False)
 
 
-def _show_format(local: str | None) -> str:
-    """The local ``-f``; else JSON only if ``torc -f json`` was given explicitly."""
-    if local:
+def _show_format(local: str) -> str:
+    """The local ``-f`` if given; else JSON only if ``torc -f json`` was given explicitly."""
+    context = click.get_current_context()
+    if context.get_parameter_source("output_format") is not ParameterSource.DEFAULT:
         return local
-    root = click.get_current_context().find_root()
-    return "json" if root.params.get("fmt") == "json" else "toml"
+    return "json" if context.find_root().params.get("fmt") == "json" else "toml"
 
 
 def effective_config(client_flags: Mapping[str, Any]) -> dict[str, Any]:

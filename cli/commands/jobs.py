@@ -178,10 +178,10 @@ def update(ctx: Context, job_id: int, name: str | None, command: str | None) -> 
 
 
 @group.command("delete")
-@click.argument("job_ids", type=int, nargs=-1, required=True)
+@click.argument("job_ids", type=int, nargs=-1, metavar="[IDS]...")
 @pass_context
 def delete(ctx: Context, job_ids: tuple[int, ...]) -> None:
-    """Delete one or more jobs."""
+    """Delete one or more jobs (none given: nothing is deleted)."""
     deleted = [ctx.client.delete(f"/jobs/{job_id}") for job_id in job_ids]
     ctx.emit({"jobs": deleted}, text=f"Deleted {len(deleted)} job(s)")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from cli.commands.workflow_args import optional_id, pick_workflow
 from cli.commands.workflows import create_from_spec, is_spec_path, workflow_id_arg
 from cli.context import Context, pass_context
 from cli.embedded import EmbeddedServer
@@ -169,7 +170,7 @@ def _report(workflow_id: int, statuses: Counter, seconds: float, output: Path) -
 
 
 @click.command("run")
-@click.argument("workflow_id", type=int)
+@optional_id()
 @runner_options
 @click.option(
     "--output-dir",
@@ -177,9 +178,12 @@ def _report(workflow_id: int, statuses: Counter, seconds: float, output: Path) -
     help="Directory for job logs and results.  [default: output]",
 )
 @pass_context
-def workflows_run(ctx: Context, workflow_id: int, output_dir: str | None, **resources) -> None:
-    """Run an existing workflow's jobs on this machine."""
+def workflows_run(
+    ctx: Context, workflow_id: int | None, output_dir: str | None, **resources
+) -> None:
+    """Run an existing workflow's jobs on this machine (picked on a terminal if no ID)."""
     ctx.client.ping()
+    workflow_id = pick_workflow(ctx, workflow_id)
     output = Path(output_dir or ctx.settings["run.output_dir"])
     _initialize_if_new(ctx, workflow_id)
     raise SystemExit(run_workflow(ctx, workflow_id, output, **resources))
