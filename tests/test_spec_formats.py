@@ -171,3 +171,156 @@ def test_kdl_structure_errors(tmp_path: Path, text: str, expected: str) -> None:
 def test_duplicate_keys_are_rejected_in_json5(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, "s.json5", "{\n  name: 'a',\n  name: 'b',\n}\n"))
     assert message == f"{tmp_path}/s.json5:3:3: invalid JSON5: duplicate key 'name'"
+
+
+def test_yaml_plain_scalars_follow_the_yaml_1_2_core_schema(tmp_path: Path) -> None:
+    """PyYAML alone reads YAML 1.1: ``1:10`` would be the base-60 integer 70 (one job
+    ``job_70``), ``12:00:00`` the integer 43200 and ``yes`` a boolean."""
+    text = """name: core_schema
+description: yes
+parameters: {i: 1:10}
+user_data:
+  - name: values
+    data: [on, off, No, 010, 0o17, 0x1F, 1_000, 2024-01-01, True, FALSE, ~, null, 1.5e3, .5]
+jobs:
+  - name: job_{i}
+    command: echo {i}
+    use_parameters: [i]
+slurm_schedulers:
+  - name: s
+    account: a
+    walltime: 12:00:00
+"""
+    payload = build_payload(write(tmp_path, "s.yaml", text))
+    assert [job["name"] for job in payload["jobs"]] == [f"job_{i}" for i in range(1, 11)]
+    assert payload["workflow"]["description"] == "yes"
+    assert payload["slurm_schedulers"][0]["walltime"] == "12:00:00"
+    assert payload["user_data"][0]["data"] == [
+        "on",
+        "off",
+        "No",
+        10,
+        15,
+        31,
+        "1_000",
+        "2024-01-01",
+        True,
+        False,
+        None,
+        None,
+        1500.0,
+        0.5,
+    ]
+
+
+def test_yaml_core_schema_keeps_positions_and_duplicate_checks(tmp_path: Path) -> None:
+    text = "name: x\njobs:\n  - name: a\n    command: echo a\n    supports_termination: on\n"
+    message = error_of(write(tmp_path, "s.yaml", text))
+    assert message.startswith(f"{tmp_path}/s.yaml:5:5: ")
+    assert "must be true or false, got string 'on'" in message
+    duplicate = "name: x\njobs:\n  - name: a\n    command: echo a\n    command: echo b\n"
+    assert error_of(write(tmp_path, "d.yaml", duplicate)) == (
+        f"{tmp_path}/d.yaml:5:5: invalid YAML: duplicate key 'command'"
+    )
+
+
+def test_yaml_special_floats_cannot_be_user_data(tmp_path: Path) -> None:
+    text = "name: x\nuser_data:\n  - name: u\n    data: {limit: .inf}\n"
+    text += "jobs:\n  - {name: a, command: e}\n"
+    message = error_of(write(tmp_path, "s.yaml", text))
+    assert message.startswith(f"{tmp_path}/s.yaml:4:12: ")
+    assert "the value at limit is inf (quote it)" in message
+
+
+@pytest.mark.parametrize(
+    "jobs",
+    [
+        # block style
+        "jobs:\n  - &job\n    name: a\n    command: echo a\n  - <<: *job\n    name: b\n",
+        # flow style
+        "jobs: [ &job {name: a, command: echo a}, {<<: *job, name: b} ]\n",
+        # a list of merged mappings
+        "base: &base {command: echo a}\nmore: &more {supports_termination: true}\n"
+        "jobs:\n  - {<<: [*base, *more], name: a}\n  - <<: [*base, *more]\n    name: b\n",
+    ],
+)
+def test_yaml_merge_keys_with_overrides(tmp_path: Path, jobs: str) -> None:
+    text = "name: merged\n" + jobs
+    if "base:" in text:  # anchors live in an extra top-level key: drop it after parsing
+        spec = load_spec(write(tmp_path, "s.yaml", text))
+        del spec.data["base"], spec.data["more"]
+        payload = build_payload(spec)
+    else:
+        payload = build_payload(write(tmp_path, "s.yaml", text))
+    assert [(job["name"], job["command"]) for job in payload["jobs"]] == [
+        ("a", "echo a"),
+        ("b", "echo a"),
+    ]
+
+
+def test_yaml_merge_keeps_real_duplicates_and_positions(tmp_path: Path) -> None:
+    text = "name: x\njobs:\n  - &job\n    name: a\n    command: e\n"
+    text += "  - <<: *job\n    name: b\n    name: c\n"
+    assert error_of(write(tmp_path, "d.yaml", text)) == (
+        f"{tmp_path}/d.yaml:8:5: invalid YAML: duplicate key 'name'"
+    )
+    text = "name: x\njobs:\n  - &job\n    name: a\n    comand: e\n  - <<: *job\n    name: b\n"
+    spec = load_spec(write(tmp_path, "m.yaml", text))
+    assert spec.locate(("jobs", 1, "comand")) == (5, 5)  # where the merged key is written
+    assert spec.locate(("jobs", 1, "name")) == (7, 5)  # the override
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "fragment"),
+    [
+        ('name "x"\njob "a" {\n    command "x"\n    depends_on = "b"\n}\n', "4:16", "Unexpected"),
+        ('name "x"\njob "a" {\n  command "x"\n  flag #tru\n}\n', "4:8", "Bare identifier"),
+        ('name "x"\n}\njob "a" { command "e"; }\n', "2:1", "Unexpected '}'"),
+        ('name "x"\njob "a" {\n    command "echo a"\n\njob "b" {\n}\n', "2:1", "unclosed"),
+    ],
+)
+def test_kdl_syntax_errors_carry_line_and_column(
+    tmp_path: Path, text: str, position: str, fragment: str
+) -> None:
+    message = error_of(write(tmp_path, "s.kdl", text))
+    assert message.startswith(f"{tmp_path}/s.kdl:{position}: invalid KDL: "), message
+    assert fragment in message
+
+
+def test_kdl_equals_sign_gets_a_hint(tmp_path: Path) -> None:
+    text = 'name "x"\njob "a" {\n    command "x"\n    depends_on = "b"\n}\n'
+    assert "a field is written as a node and its value" in error_of(write(tmp_path, "s.kdl", text))
+
+
+def test_kdl_inline_resource_requirements(tmp_path: Path) -> None:
+    children = 'name "x"\njob "a" {\n    command "e"\n    resource_requirements {\n'
+    children += '        num_cpus 2\n        memory "2g"\n    }\n}\n'
+    properties = 'name "x"\njob "a" {\n    command "e"\n'
+    properties += '    resource_requirements num_cpus=2 memory="2g"\n}\n'
+    expected = [
+        {
+            "name": "a",
+            "num_cpus": 2,
+            "num_gpus": 0,
+            "num_nodes": 1,
+            "memory": "2g",
+            "runtime": "PT1H",
+        }
+    ]
+    for name, text in (("c.kdl", children), ("p.kdl", properties)):
+        payload = build_payload(write(tmp_path, name, text))
+        assert payload["resource_requirements"] == expected
+        assert payload["jobs"][0]["resource_requirements"] == 0
+    both = (
+        'name "x"\njob "a" {\n    command "e"\n    resource_requirements "r" { num_cpus 1; }\n}\n'
+    )
+    message = error_of(write(tmp_path, "b.kdl", both))
+    assert message.startswith(f"{tmp_path}/b.kdl:4:5: ")
+    assert "takes a value or child nodes, not both" in message
+
+
+def test_kdl_unnamed_slurm_scheduler(tmp_path: Path) -> None:
+    text = 'name "x"\njob "a" { command "e"; }\nslurm_scheduler { account "p"; }\n'
+    assert build_payload(write(tmp_path, "s.kdl", text))["slurm_schedulers"][0]["name"] == (
+        "scheduler_1"
+    )

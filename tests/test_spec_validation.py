@@ -447,3 +447,308 @@ def test_fan_in_job_expands_all_of_its_lists(tmp_path: Path) -> None:
     )
     [job] = build_payload(spec_file(tmp_path, spec))["jobs"]
     assert job == {"name": "split", "command": "e", "output_files": [0, 1]}
+
+
+INT64_MAX = 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (
+            {"resource_requirements": [{"name": "r", "num_cpus": 10**20, "memory": "1g"}]},
+            "resource requirements 'r': field 'num_cpus' is out of range: 100000000000000000000 "
+            "does not fit in a signed 64-bit integer",
+        ),
+        (
+            {"resource_requirements": [{"name": "r", "num_cpus": 2**63, "memory": "1g"}]},
+            "field 'num_cpus' is out of range: 9223372036854775808",
+        ),
+        (
+            {"compute_node_wait_for_new_jobs_seconds": -(2**63) - 1},
+            "field 'compute_node_wait_for_new_jobs_seconds' is out of range",
+        ),
+        (
+            {"failure_handlers": [{"name": "f", "rules": [{"exit_codes": [1, 2**64]}]}]},
+            "field 'exit_codes' is out of range: 18446744073709551616",
+        ),
+        (
+            {"user_data": [{"name": "u", "data": 10**20}]},
+            "user data 'u': field 'data' must be JSON data, but the value at the top is out of "
+            "range: 100000000000000000000",
+        ),
+        (
+            {"user_data": [{"name": "u", "data": {"runs": [{"seed": 2**63}]}}]},
+            "the value at runs[0].seed is out of range: 9223372036854775808",
+        ),
+        ({"slurm_defaults": {"account": "a", "x": 10**20}}, "slurm_defaults: 'x' is out of range"),
+    ],
+)
+def test_integers_beyond_64_bits_are_rejected(tmp_path: Path, extra: dict, fragment: str) -> None:
+    path = spec_file(tmp_path, minimal(**extra))
+    message = error_of(path)
+    assert fragment in message
+    assert re.match(rf"^{re.escape(str(path))}:\d+:\d+: ", message), message
+    assert not validate_spec(path)["valid"]
+
+
+def test_nested_out_of_range_value_is_located(tmp_path: Path) -> None:
+    text = (
+        "name: t\njobs:\n  - {name: a, command: e}\nuser_data:\n  - name: u\n    data:\n"
+        "      ok: 1\n      bad: 100000000000000000000\n"
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    assert error_of(path).startswith(f"{path}:8:7: user data 'u': field 'data' must be JSON")
+
+
+def test_largest_64_bit_integers_are_accepted(tmp_path: Path) -> None:
+    spec = minimal(user_data=[{"name": "u", "data": [INT64_MAX, -(2**63)]}])
+    assert build_payload(spec_file(tmp_path, spec))["user_data"][0]["data"] == [
+        INT64_MAX,
+        -(2**63),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "fragments"),
+    [
+        (
+            "for i in 1 2; do torc user-data get ${user_data.input.result_$i}; done",
+            [
+                "job 'a': invalid placeholder '${user_data.input.result_$i}' in its command",
+                "holds a shell variable",
+                "list the entries in input_user_data",
+            ],
+        ),
+        (
+            "cat ${file.input.data}",
+            ["invalid placeholder '${file.input.data}'", "did you mean '${files.input.data}'?"],
+        ),
+        ("cat ${files.input.}", ["invalid placeholder '${files.input.}'", "the name is missing"]),
+        (
+            "cat ${files.inpt.data}",
+            ["invalid placeholder '${files.inpt.data}'", "did you mean '${files.input.data}'?"],
+        ),
+        (
+            "get ${userdata.output.config}",
+            ["invalid placeholder", "did you mean '${user_data.output.config}'?"],
+        ),
+        ("cat ${files.data}", ["invalid placeholder '${files.data}'", "expected ${files.input"]),
+        (
+            "cat ${files.input.data",
+            ["invalid placeholder '${files.input.data'", "it has no closing '}'"],
+        ),
+        (
+            "cat ${Files.input.data}",
+            ["invalid placeholder '${Files.input.data}'", "did you mean '${files.input.data}'?"],
+        ),
+        ("cat ${files.input.dta}", ["unknown file 'dta'", "did you mean 'data'?"]),
+    ],
+)
+def test_malformed_placeholders_are_errors(
+    tmp_path: Path, command: str, fragments: list[str]
+) -> None:
+    spec = minimal(
+        files=[{"name": "data", "path": "d.txt"}],
+        user_data=[{"name": "config"}, {"name": "result_1"}, {"name": "result_2"}],
+        jobs=[{"name": "a", "command": command}],
+    )
+    path = spec_file(tmp_path, spec)
+    message = error_of(path)
+    for fragment in fragments:
+        assert fragment in message, message
+    assert message.startswith(f"{path}:")
+    assert not validate_spec(path)["valid"]
+
+
+def test_shell_variables_are_left_alone(tmp_path: Path) -> None:
+    command = (
+        'echo ${HOME} ${TORC_JOB_ID} ${i} ${files} ${file_path} ${USER_DATA} "${@}" && '
+        "cat ${files.input.data}"
+    )
+    spec = minimal(
+        files=[{"name": "data", "path": "d.txt"}], jobs=[{"name": "a", "command": command}]
+    )
+    [job] = build_payload(spec_file(tmp_path, spec))["jobs"]
+    assert job["command"] == command.replace("${files.input.data}", "d.txt")
+
+
+def test_inline_resource_requirements(tmp_path: Path) -> None:
+    inline = {"num_cpus": 8, "memory": "32g", "num_gpus": 1, "runtime": "PT4H"}
+    spec = minimal(
+        resource_requirements=[{"name": "train", "num_cpus": 1, "memory": "1g"}],
+        jobs=[
+            {"name": "train", "command": "e", "resource_requirements": inline},
+            {
+                "name": "eval_{i}",
+                "command": "e",
+                "parameters": {"i": "1:2"},
+                "resource_requirements": {"num_cpus": 2, "memory": "2g"},
+            },
+            {
+                "name": "default",
+                "command": "e",
+                "resource_requirements": {"num_cpus": 1, "memory": "1m"},
+            },
+            {"name": "named", "command": "e", "resource_requirements": "train"},
+        ],
+    )
+    payload = build_payload(spec_file(tmp_path, spec))
+    records = payload["resource_requirements"]
+    assert [r["name"] for r in records] == ["train", "train_2", "eval_{i}", "default_2"]
+    assert records[1] == {
+        "name": "train_2",
+        "num_cpus": 8,
+        "num_gpus": 1,
+        "num_nodes": 1,
+        "memory": "32g",
+        "runtime": "PT4H",
+    }
+    assert records[2]["runtime"] == "PT1H" and records[2]["num_gpus"] == 0
+    assert [job["resource_requirements"] for job in payload["jobs"]] == [1, 2, 2, 3, 0]
+    assert validate_spec(spec_file(tmp_path, spec))["summary"]["resource_requirements_count"] == 4
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ({"num_cpus": 1}, "job 'a', resource_requirements: missing required field 'memory'"),
+        ({"num_cpus": 0, "memory": "1g"}, "field 'num_cpus' must be at least 1"),
+        ({"num_cpus": 1, "memory": "1g", "name": "x"}, "unknown field 'name'"),
+        ({"num_cpus": 1, "memory": "1g", "runtime": "PT"}, "invalid runtime 'PT'"),
+        (3, "field 'resource_requirements' must be a string or a mapping of fields, got integer 3"),
+    ],
+)
+def test_inline_resource_requirements_errors(tmp_path: Path, value: object, fragment: str) -> None:
+    spec = minimal(jobs=[{"name": "a", "command": "e", "resource_requirements": value}])
+    path = spec_file(tmp_path, spec)
+    message = error_of(path)
+    assert fragment in message and re.match(rf"^{re.escape(str(path))}:\d+:\d+: ", message)
+
+
+def test_inline_resource_requirements_meet_scheduler_checks(tmp_path: Path) -> None:
+    spec = minimal(
+        slurm_schedulers=[{"name": "s", "account": "a", "walltime": "01:00:00"}],
+        jobs=[
+            {
+                "name": "a",
+                "command": "e",
+                "scheduler": "s",
+                "resource_requirements": {"num_cpus": 1, "memory": "1g", "runtime": "PT2H"},
+            }
+        ],
+    )
+    assert "its runtime PT2H exceeds the walltime 01:00:00" in error_of(spec_file(tmp_path, spec))
+
+
+@pytest.mark.parametrize("runtime", ["PT", "P2DT", "pt", "P"])
+def test_degenerate_runtimes_are_rejected(tmp_path: Path, runtime: str) -> None:
+    spec = minimal(
+        resource_requirements=[{"name": "r", "num_cpus": 1, "memory": "1g", "runtime": runtime}]
+    )
+    assert f"invalid runtime '{runtime}'" in error_of(spec_file(tmp_path, spec))
+
+
+def test_whole_day_runtime_is_accepted(tmp_path: Path) -> None:
+    spec = minimal(
+        resource_requirements=[{"name": "r", "num_cpus": 1, "memory": "1g", "runtime": "P2D"}]
+    )
+    assert build_payload(spec_file(tmp_path, spec))["resource_requirements"][0]["runtime"] == "P2D"
+
+
+@pytest.mark.parametrize(
+    "key", ["--partition", "--job-name", "job_name", "Job-Name", "-mem", " time"]
+)
+def test_forbidden_slurm_defaults_in_any_spelling(tmp_path: Path, key: str) -> None:
+    spec = minimal(slurm_defaults={key: "x"})
+    assert f"slurm_defaults: '{key}' is managed by torc" in error_of(spec_file(tmp_path, spec))
+
+
+def test_slurm_defaults_are_stored_without_leading_dashes(tmp_path: Path) -> None:
+    spec = minimal(slurm_defaults={"--qos": "high", "mail-type": "END"})
+    stored = json.loads(build_payload(spec_file(tmp_path, spec))["workflow"]["slurm_defaults"])
+    assert stored == {"qos": "high", "mail-type": "END"}
+
+
+def test_slurm_schedulers_without_a_name_get_one(tmp_path: Path) -> None:
+    spec = minimal(
+        slurm_schedulers=[
+            {"account": "a"},
+            {"name": "scheduler_1", "account": "b"},
+            {"account": "c"},
+        ],
+        actions=[
+            {
+                "trigger_type": "on_workflow_start",
+                "action_type": "schedule_nodes",
+                "scheduler": "scheduler_3",
+                "scheduler_type": "slurm",
+            }
+        ],
+    )
+    payload = build_payload(spec_file(tmp_path, spec))
+    assert [s["name"] for s in payload["slurm_schedulers"]] == [
+        "scheduler_2",
+        "scheduler_1",
+        "scheduler_3",
+    ]
+    assert payload["actions"][0]["scheduler"] == 2
+
+
+def test_duplicate_names_from_unused_parameters_get_a_hint(tmp_path: Path) -> None:
+    spec = minimal(
+        jobs=[
+            {
+                "name": "collect_{a}",
+                "command": "e",
+                "parameters": {"a": "1:2", "b": "1:3", "c": "[x]"},
+            }
+        ]
+    )
+    path = spec_file(tmp_path, spec)
+    message = error_of(path)
+    assert (
+        "Duplicate job name: 'collect_1'; job 'collect_{a}' does not use its parameter(s) 'b', 'c'"
+        in message
+    )
+    assert "add {b} to the name" in message
+    result = validate_spec(path)
+    assert len(result["errors"]) == 1  # one error for the entry, not one per repeated name
+    files = minimal(files=[{"name": "f_{a}", "path": "p", "parameters": {"a": "1:2", "b": "1:2"}}])
+    assert "file 'f_{a}' does not use its parameter(s) 'b'" in error_of(spec_file(tmp_path, files))
+
+
+def test_duplicate_names_of_two_entries_get_no_parameter_hint(tmp_path: Path) -> None:
+    spec = minimal(jobs=[{"name": "a", "command": "e"}, {"name": "a", "command": "e"}])
+    assert error_of(spec_file(tmp_path, spec)).endswith("Duplicate job name: 'a'")
+
+
+def test_summary_keeps_the_name_when_another_field_is_wrong(tmp_path: Path) -> None:
+    spec = minimal(description="d", jobs=[{"name": "a", "command": "e", "bogus": 1}])
+    result = validate_spec(spec_file(tmp_path, spec))
+    assert not result["valid"]
+    assert result["summary"]["workflow_name"] == "t"
+    assert result["summary"]["workflow_description"] == "d"
+    assert "Workflow: t\n" in format_validation(result)
+
+
+def test_passed_with_warnings(tmp_path: Path) -> None:
+    spec = minimal(user_data=[{"data": 1}, {"data": 2}])
+    text = format_validation(validate_spec(spec_file(tmp_path, spec)))
+    assert text.endswith("Validation: PASSED (with 2 warning(s))")
+    assert "Warnings (2):" in text
+    assert format_validation(validate_spec(spec_file(tmp_path, minimal()))).endswith(
+        "Validation: PASSED"
+    )
+
+
+def test_dry_run_result_for_unreadable_files(tmp_path: Path) -> None:
+    for path, fragment in (
+        (tmp_path / "missing.yaml", "spec file not found"),
+        (INVALID / "syntax_error.yaml", "invalid YAML"),
+    ):
+        result = validate_spec(path)
+        assert result["valid"] is False and result["warnings"] == []
+        assert len(result["errors"]) == 1 and fragment in result["errors"][0]
+        assert result["summary"]["job_count"] == 0

@@ -135,13 +135,16 @@ def _rule_record(rule: Any) -> dict[str, Any]:
 
 
 def name_unnamed_schedulers(spec: WorkflowSpec) -> None:
-    """A slurm scheduler without a name gets ``scheduler_N`` (N = its position, from 1),
-    made unique against the names that are given."""
+    """A slurm scheduler without a name gets ``scheduler_N``: N is its position (from 1), or
+    the next number whose name is free."""
     taken = {s.name for s in spec.slurm_schedulers if s.name is not None}
     for position, scheduler in enumerate(spec.slurm_schedulers):
-        if scheduler.name is None:
-            scheduler.name = unique_name(f"scheduler_{position + 1}", taken)
-            taken.add(scheduler.name)
+        number = position + 1
+        while scheduler.name is None:
+            if f"scheduler_{number}" not in taken:
+                scheduler.name = f"scheduler_{number}"
+                taken.add(scheduler.name)
+            number += 1
 
 
 def _option_key(key: str) -> str:

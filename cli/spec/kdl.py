@@ -136,7 +136,7 @@ _TOP = {
         "required",
         "failure_handler",
     ),
-    "slurm_scheduler": Rule("slurm_schedulers", ITEMS, _SLURM, "required", "slurm_scheduler"),
+    "slurm_scheduler": Rule("slurm_schedulers", ITEMS, _SLURM, "optional", "slurm_scheduler"),
     "action": Rule("actions", ITEMS, _ACTION, "none", "action"),
 }
 _DOCUMENT = Rule("", ITEMS, _TOP, "none", "document")

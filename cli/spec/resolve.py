@@ -51,10 +51,15 @@ def index_names(
     """name -> position, reporting ``Duplicate <kind> name: 'x'`` at the second definition;
     ``hint(spec_index)`` may add why (a parameter the name does not use)."""
     index: dict[str, int] = {}
+    explained: set[int] = set()  # one error per entry whose parameters explain its duplicates
     for position, name in enumerate(names):
         if name in index:
             spec_index = spec_indexes[position]
-            extra = hint(spec_index) if hint else ""
+            extra = hint(spec_index) if hint and spec_index not in explained else ""
+            if extra:
+                explained.add(spec_index)
+            elif spec_index in explained:
+                continue
             diag.error(f"Duplicate {kind} name: '{name}'{extra}", (key, spec_index, "name"))
         else:
             index[name] = position
