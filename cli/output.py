@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -61,22 +62,32 @@ def print_table(rows: Iterable[dict], columns: Sequence[Column], title: str | No
 
 
 def fitted_widths(headers: Sequence[str], cells: list[list[str]], total: int) -> list[int]:
-    """Column widths that fit ``total``: columns keep their natural width (widest value, or
-    the header's longest word) and only the widest columns give way, down to 6."""
+    """Column widths that fit ``total``: each column keeps its natural width (its header or
+    widest value) if it can; the widest give way first, down to their longest word (so words
+    wrap whole), then to their header's longest word, then to 6 (words fold)."""
     widths = [
-        max(
-            [max((len(word) for word in header.split()), default=0)]
-            + [len(row[index]) for row in cells]
-        )
+        max([len(header)] + [len(row[index]) for row in cells])
         for index, header in enumerate(headers)
     ]
+    header_words = [_longest_word(header) for header in headers]
+    value_words = [
+        max([header_words[index]] + [_longest_word(row[index]) for row in cells])
+        for index in range(len(headers))
+    ]
     budget = total - 2 * (len(headers) - 1) - 1  # one pad and one separator between columns
-    while sum(widths) > budget:
-        widest = max(range(len(widths)), key=widths.__getitem__)
-        if widths[widest] <= 6:
-            break
-        widths[widest] -= 1
+    passes = ([max(6, word) for word in value_words], [max(6, word) for word in header_words])
+    for floors in (*passes, [6] * len(widths)):
+        while sum(widths) > budget:
+            shrinkable = [i for i, width in enumerate(widths) if width > floors[i]]
+            if not shrinkable:
+                break
+            widest = max(shrinkable, key=widths.__getitem__)
+            widths[widest] -= 1
     return widths
+
+
+def _longest_word(text: str) -> int:
+    return max((len(word) for word in text.split()), default=0)
 
 
 def _width() -> int:
@@ -100,13 +111,48 @@ def emit(
     elif rows is not None:
         print_table(rows, columns, title)
     elif text is not None:
-        click.echo(text)
+        click.echo(fit_text(text))
     else:
         print_record(data)
 
 
+def fit_text(text: str, width: int | None = None) -> str:
+    """Lines longer than the terminal (100 columns off one) wrap at spaces, continuing under
+    their own indentation plus two; a single word longer than that (a path) stays whole."""
+    width = width or _width()
+    lines = []
+    for line in text.splitlines():
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()) + 2)
+        lines += textwrap.wrap(
+            line,
+            width,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+            drop_whitespace=True,
+        ) or [line]
+    return "\n".join(lines)
+
+
 def print_record(record: dict) -> None:
-    """One object as aligned ``key: value`` lines."""
+    """One object as aligned ``key  value`` lines; long values wrap under their column."""
     width = max((len(key) for key in record), default=0)
+    room = max(_width() - width - 2, 20)
     for key, value in record.items():
-        click.echo(f"{key.ljust(width)}  {cell(value)}")
+        lines = wrap_value(cell(value), room) or [""]
+        click.echo(f"{key.ljust(width)}  {lines[0]}".rstrip())
+        for line in lines[1:]:
+            click.echo(f"{'':{width}}  {line}")
+
+
+def wrap_value(text: str, room: int) -> list[str]:
+    """``text`` in lines of at most ``room`` characters (JSON and paths break anywhere)."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        lines += textwrap.wrap(
+            paragraph, room, break_long_words=True, break_on_hyphens=False
+        ) or [""]
+    return lines

@@ -134,7 +134,7 @@ def test_checks_skip_what_was_not_measured_or_not_requested() -> None:
     assert [c.resource_type for c in usage_checks(result(), EIGHT_GB)] == ["Runtime"]
     unparsable = Requirements(memory="lots", runtime="soon", num_cpus=0)
     assert usage_checks(result(peak_memory_bytes=5, peak_cpu_percent=50.0), unparsable) == []
-    assert format_memory(10 * 1024**2) == "10.0 MB"
+    assert format_memory(10 * 1024**2) == "10.00 MB"
 
 
 @pytest.mark.parametrize(
@@ -184,7 +184,7 @@ def test_memory_violation_in_text(ran: Ran) -> None:
     out = invoke(ran.url, "reports", "check-resource-utilization", str(ran.workflow_id)).stdout
     assert out.startswith("⚠ Found 1 resource over-utilization violations:")
     hog = next(line for line in out.splitlines() if " hog " in line)
-    assert re.search(r"Memory\s+10\.0 MB\s+\d+\.\d MB\s+\+\d+\.\d%", hog), out
+    assert re.search(r"Memory\s+10\.00 MB\s+\d+\.\d\d MB\s+\+\d+\.\d%", hog), out
 
 
 def test_memory_violation_in_json(ran: Ran) -> None:
@@ -198,8 +198,8 @@ def test_memory_violation_in_json(ran: Ran) -> None:
         "job_id": ran.job_ids["hog"],
         "job_name": "hog",
         "resource_type": "Memory",
-        "specified": "10.0 MB",
-        "peak_used": f"{peak / 1024**2:.1f} MB",
+        "specified": "10.00 MB",
+        "peak_used": f"{peak / 1024**2:.2f} MB",
         "over_utilization": f"+{(peak / (10 * 1024**2) - 1) * 100:.1f}%",
     }
     assert report["failed_jobs_count"] == 0 and report["failed_jobs"] == []
@@ -281,7 +281,7 @@ def test_results_report_paths(ran: Ran) -> None:
     stdio = ran.output / "job_stdio" / f"job_wf{ran.workflow_id}_j{job}_r1_a1"
     assert hog["job_stdout"] == f"{stdio}.o" and hog["job_stderr"] == f"{stdio}.e"
     assert hog["compute_node_type"] == "local" and Path(hog["job_runner_log"]).is_file()
-    assert re.fullmatch(r".*/job_runner_.+_wf\d+_r1\.log", hog["job_runner_log"])
+    assert re.fullmatch(rf".*/job_runner_.+_{ran.workflow_id}_1\.log", hog["job_runner_log"])
     assert hog["slurm_job_id"] is None and hog["slurm_stdout"] is None
     assert hog["status"] == "Completed" and hog["return_code"] == 0
     assert records["too_slow"]["status"] == "Terminated"

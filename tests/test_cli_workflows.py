@@ -4,7 +4,12 @@ cancel, delete, archive, status, is-complete and list-actions."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -28,6 +33,14 @@ def as_json(server: ServerProcess, *args: str, user: str = "tester"):
     return json.loads(invoke(server.url, "-f", "json", *args, user=user).stdout)
 
 
+def workflow_list(server: ServerProcess, *args: str, user: str = "tester") -> list[dict]:
+    """``workflows list -f json``: the list under "workflows", the same under "items"."""
+    document = as_json(server, "workflows", "list", *args, user=user)
+    assert set(document) == {"workflows", "items"}
+    assert document["items"] == document["workflows"]
+    return document["workflows"]
+
+
 def failure(url: str, *args: str, code: int = 1, user: str = "tester") -> str:
     """One ``Error: ...`` line (after any usage text), nothing on stdout, no traceback."""
     result = invoke(url, *args, code=code, user=user)
@@ -49,8 +62,7 @@ def test_list_shows_the_users_active_workflows(server: ServerProcess, api: Api) 
     second = api.workflow("beta", user=user)
     api.workflow("someone_elses", user=unique_user())
 
-    listed = as_json(server, "workflows", "list", user=user)
-    assert isinstance(listed, list)
+    listed = workflow_list(server, user=user)
     assert [w["id"] for w in listed] == [first, second]
     assert listed[0]["description"] == "first one"
 
@@ -60,21 +72,19 @@ def test_list_shows_the_users_active_workflows(server: ServerProcess, api: Api) 
     assert "alpha" in table and "beta" in table and "someone_elses" not in table
     assert "first one" in table
 
-    other = as_json(server, "workflows", "list", "-u", user, user="nobody")
+    other = workflow_list(server, "-u", user, user="nobody")
     assert [w["id"] for w in other] == [first, second]
 
 
 def test_list_all_users_limit_offset_and_sorting(server: ServerProcess, api: Api) -> None:
     user = unique_user()
     ids = [api.workflow(f"wf{i}", user=user) for i in range(4)]
-    assert [w["id"] for w in as_json(server, "workflows", "list", "--limit", "2", user=user)] == (
-        ids[:2]
-    )
-    page = as_json(server, "workflows", "list", "-l", "2", "--offset", "1", user=user)
+    assert [w["id"] for w in workflow_list(server, "--limit", "2", user=user)] == (ids[:2])
+    page = workflow_list(server, "-l", "2", "--offset", "1", user=user)
     assert [w["id"] for w in page] == ids[1:3]
-    reverse = as_json(server, "workflows", "list", "--sort-by", "id", "--reverse-sort", user=user)
+    reverse = workflow_list(server, "--sort-by", "id", "--reverse-sort", user=user)
     assert [w["id"] for w in reverse] == ids[::-1]
-    everyone = as_json(server, "workflows", "list", "--all-users", "-u", "ignored", user=user)
+    everyone = workflow_list(server, "--all-users", "-u", "ignored", user=user)
     assert set(ids) <= {w["id"] for w in everyone}
     assert len({w["user"] for w in everyone}) > 1
 
@@ -94,7 +104,7 @@ def test_list_follows_pages(
         return original(self, path, **params)
 
     monkeypatch.setattr(torc_client.TorcClient, "get", counting_get)
-    listed = as_json(server, "workflows", "list", user=user)
+    listed = workflow_list(server, user=user)
     assert [w["id"] for w in listed] == ids
     assert calls == [("/workflows", 0, 2), ("/workflows", 2, 2), ("/workflows", 4, 2)]
 
@@ -108,7 +118,7 @@ def test_archive_and_list_filters(server: ServerProcess, api: Api) -> None:
     assert status["is_archived"] is True
 
     def listed(*flags: str) -> list[int]:
-        return [w["id"] for w in as_json(server, "workflows", "list", *flags, user=user)]
+        return [w["id"] for w in workflow_list(server, *flags, user=user)]
 
     assert listed() == [kept]
     assert listed("--archived-only") == [archived]
@@ -204,6 +214,7 @@ def test_status_cancel_and_is_complete(server: ServerProcess, api: Api) -> None:
 
     assert invoke(server.url, "workflows", "is-complete", str(wf)).stdout == (
         f"Workflow {wf} completion status:\n  Is Complete: false\n  Is Canceled: false\n"
+        "  Needs Completion Script: false\n"
     )
     out = invoke(server.url, "workflows", "cancel", str(wf)).stdout
     assert out.strip() == f"Successfully canceled workflow {wf}"
@@ -214,7 +225,10 @@ def test_status_cancel_and_is_complete(server: ServerProcess, api: Api) -> None:
         "is_complete": True,
         "needs_to_run_completion_script": False,
     }
-    assert "  Is Canceled: true" in invoke(server.url, "workflows", "is-complete", str(wf)).stdout
+    canceled_text = invoke(server.url, "workflows", "is-complete", str(wf)).stdout
+    assert "  Is Canceled: true" in canceled_text
+    for label in ("Is Complete:", "Is Canceled:", "Needs Completion Script:"):
+        assert canceled_text.count(label) == 1, canceled_text
     canceled = as_json(server, "workflows", "cancel", str(wf))
     assert canceled["workflow_id"] == wf and canceled["canceled_slurm_jobs"] == []
 
@@ -303,3 +317,30 @@ def test_delete_asks_on_a_terminal(
     api.get(f"/workflows/{wf}")
     invoke(server.url, "workflows", "delete", str(wf), user="me", input="y\n")
     api.get(f"/workflows/{wf}", expect=404)
+
+
+def test_the_seeds_backup_loop_works(server: ServerProcess, api: Api, tmp_path) -> None:
+    """The seed's "back up all active workflows" loop over ``.items[].id``."""
+    user = unique_user()
+    ids = [api.workflow(f"backup{i}", user=user) for i in range(3)]
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "TORC_API_URL": server.url, "USER": user}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    if shutil.which("jq") and shutil.which("torc", path=str(bin_dir)):
+        loop = (
+            "for id in $(torc workflows list --format json | jq -r '.items[].id'); do\n"
+            '  torc workflows export $id --output "backup_workflow_${id}.json"\n'
+            "done\n"
+        )
+        done = subprocess.run(["bash", "-c", loop], cwd=tmp_path, env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr
+    else:  # no jq here: read .items[].id the same way in Python
+        for item in workflow_list(server, user=user):
+            out = str(tmp_path / f"backup_workflow_{item['id']}.json")
+            invoke(server.url, "workflows", "export", str(item["id"]), "--output", out, user=user)
+    for workflow_id in ids:
+        exported = json.loads((tmp_path / f"backup_workflow_{workflow_id}.json").read_text())
+        assert exported["workflow"]["name"] == f"backup{ids.index(workflow_id)}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"backup_workflow_{i}.json" for i in ids
+    )

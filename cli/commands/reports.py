@@ -113,13 +113,13 @@ def results(
     ctx: Context, workflow_id: int | None, output_dir: str, all_runs: bool, job_ids: tuple[int]
 ) -> None:
     """JSON report of job results with the paths of their log files."""
+    workflow_id = resolve_workflow_id(ctx, workflow_id)
+    client = ctx.client
+    workflow = client.get_workflow(workflow_id)  # an unknown workflow is the first error
     if not os.path.exists(output_dir):
         raise click.ClickException(f"Output directory does not exist: {output_dir}")
     if not os.path.isdir(output_dir):
         raise click.ClickException(f"Output path is not a directory: {output_dir}")
-    workflow_id = resolve_workflow_id(ctx, workflow_id)
-    client = ctx.client
-    workflow = client.get_workflow(workflow_id)
     names = {job["id"]: job["name"] for job in client.list_jobs(workflow_id)}
     nodes = {node["id"]: node for node in client.paged("/compute_nodes", workflow_id=workflow_id)}
     records = [

@@ -202,7 +202,10 @@ def list_workflows(
             **params,
         )
     )
-    ctx.emit(workflows, rows=workflows, columns=LIST_COLUMNS)
+    # "items" holds the same list for scripts written against the seed's examples
+    # (`torc workflows list -f json | jq '.items[].id'`); "workflows" is the named key the
+    # other list commands use.
+    ctx.emit({"workflows": workflows, "items": workflows}, rows=workflows, columns=LIST_COLUMNS)
 
 
 @group.command("get")
@@ -340,6 +343,8 @@ def is_complete(ctx: Context, workflow_id: int | None) -> None:
         f"Workflow {workflow_id} completion status:",
         f"  Is Complete: {str(answer['is_complete']).lower()}",
         f"  Is Canceled: {str(answer['is_canceled']).lower()}",
+        "  Needs Completion Script: "
+        f"{str(answer.get('needs_to_run_completion_script', False)).lower()}",
     ]
     ctx.emit(answer, text="\n".join(lines))
 

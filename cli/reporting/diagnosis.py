@@ -111,9 +111,9 @@ def format_percent_change(percent: float) -> str:
 
 
 def format_memory(count: float) -> str:
-    """``512.0 MB`` below a GiB, ``10.50 GB`` from there on (1024-based, like requests)."""
+    """``512.00 MB`` below a GiB, ``10.50 GB`` from there on (1024-based, like requests)."""
     mebibytes = count / MIB
-    return f"{mebibytes:.1f} MB" if mebibytes < 1024 else f"{mebibytes / 1024:.2f} GB"
+    return f"{mebibytes:.2f} MB" if mebibytes < 1024 else f"{mebibytes / 1024:.2f} GB"
 
 
 def exec_seconds(result: dict[str, Any]) -> float:

@@ -1,0 +1,121 @@
+"""Every human-readable output of the CLI fits in 100 columns, however long the values.
+
+One workflow with long names, commands, paths, descriptions, JSON data and a long
+``resource_monitor_config``; each command that prints a table or a record runs with
+COLUMNS=100 and no line may exceed 100 characters.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from tests.helpers import Api, ServerProcess
+
+WIDTH = 100
+LONG = "a_rather_long_name_" * 4
+FLAGS = " ".join(f"--flag{i}=value{i}" for i in range(12))
+COMMAND = f"python -c 'import sys; print(sys.argv)' {FLAGS}"
+
+
+@pytest.fixture(scope="module")
+def workflow(server: ServerProcess) -> dict[str, int]:
+    api = Api(server.url)
+    try:
+        monitor = {"enabled": True, "granularity": "time_series", "sample_interval_seconds": 5}
+        wf = api.workflow(
+            LONG,
+            description="A description that goes on and on " * 4,
+            resource_monitor_config=json.dumps({**monitor, "note": "x" * 120}),
+        )
+        rr = api.post(
+            "/resource_requirements",
+            {"workflow_id": wf, "name": LONG, "num_cpus": 1, "memory": "1m", "runtime": "PT1M"},
+        )["id"]
+        file_id = api.file(wf, LONG, "/a/very/long/path/" + "deeper/" * 12 + "file.txt")
+        first = api.job(wf, LONG + "1", COMMAND, resource_requirements_id=rr)
+        second = api.job(
+            wf,
+            LONG + "2",
+            COMMAND,
+            depends_on_job_ids=[first],
+            input_file_ids=[file_id],
+            resource_requirements_id=rr,
+        )
+        api.post("/user_data", {"workflow_id": wf, "name": LONG, "data": {"k" * 40: "v" * 90}})
+        event = {"workflow_id": wf, "timestamp": 1_700_000_000_000, "data": {"m": "m" * 150}}
+        api.post("/events", event)
+        api.initialize(wf)
+        node = api.compute_node(wf, hostname="node-" + "x" * 60)
+        api.claim(wf)
+        api.finish(first, node=node)
+        return {"wf": wf, "job": first, "second": second, "rr": rr, "file": file_id}
+    finally:
+        api.close()
+
+
+def table_commands(ids: dict[str, int]) -> list[list[str]]:
+    wf, job = str(ids["wf"]), str(ids["job"])
+    return [
+        ["workflows", "list", "--all-users"],
+        ["workflows", "get", wf],
+        ["workflows", "status", wf],
+        ["workflows", "is-complete", wf],
+        ["workflows", "list-actions", wf],
+        ["workflows", "execution-plan", wf],
+        ["jobs", "list", wf],
+        ["jobs", "list", wf, "--include-relationships"],
+        ["jobs", "get", job],
+        ["jobs", "list-resource-requirements", wf],
+        ["files", "list", wf],
+        ["files", "get", str(ids["file"])],
+        ["user-data", "list", wf],
+        ["events", "list", wf],
+        ["results", "list", wf],
+        ["compute-nodes", "list", wf],
+        ["scheduled-compute-nodes", "list", wf],
+        ["resource-requirements", "list", wf],
+        ["resource-requirements", "get", str(ids["rr"])],
+        ["job-dependencies", "job-job", wf],
+        ["job-dependencies", "job-file", wf],
+        ["job-dependencies", "job-user-data", wf],
+        ["failure-handlers", "list", wf],
+        ["reports", "check-resource-utilization", wf, "--all", "--include-failed"],
+        ["reports", "summary", wf],
+        ["config", "paths"],
+    ]
+
+
+def test_every_table_fits_in_100_columns(server: ServerProcess, workflow: dict) -> None:
+    runner = CliRunner()
+    too_wide = []
+    for args in table_commands(workflow):
+        result = runner.invoke(cli, ["--url", server.url, *args], env={"COLUMNS": str(WIDTH)})
+        assert result.exit_code == 0, (args, result.output)
+        assert result.stdout.strip(), args
+        for line in result.stdout.splitlines():
+            if len(line) > WIDTH:
+                too_wide.append(f"torc {' '.join(args)}: {len(line)} columns: {line[:60]}…")
+    assert not too_wide, "\n".join(too_wide)
+
+
+def test_long_values_wrap_under_their_column(server: ServerProcess, workflow: dict) -> None:
+    out = CliRunner().invoke(cli, ["--url", server.url, "workflows", "get", str(workflow["wf"])])
+    lines = out.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("resource_monitor_config"))
+    column = lines[start].index("{")
+    continuation = lines[start + 1]
+    assert continuation[:column].strip() == "" and continuation[column] != " "
+    joined = lines[start][column:] + "".join(line[column:] for line in lines[start + 1 : start + 4])
+    assert '"note": "xxxx' in joined.replace(" ", " ")
+
+
+def test_headers_stay_whole_when_there_is_room(server: ServerProcess, workflow: dict) -> None:
+    out = CliRunner().invoke(
+        cli, ["--url", server.url, "jobs", "list-resource-requirements", str(workflow["wf"])]
+    )
+    assert out.stdout.splitlines()[0].split()[:2] == ["Job", "ID"]
+    assert "Job ID" in out.stdout.splitlines()[0]
