@@ -289,7 +289,7 @@ def test_kdl_syntax_errors_carry_line_and_column(
 
 def test_kdl_equals_sign_gets_a_hint(tmp_path: Path) -> None:
     text = 'name "x"\njob "a" {\n    command "x"\n    depends_on = "b"\n}\n'
-    assert "a field is written as a node and its value" in error_of(write(tmp_path, "s.kdl", text))
+    assert "write 'depends_on \"b\"'" in error_of(write(tmp_path, "s.kdl", text))
 
 
 def test_kdl_inline_resource_requirements(tmp_path: Path) -> None:

@@ -261,3 +261,133 @@ def test_torc_run_with_an_unreachable_configured_server(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cannot reach the torc server at http://127.0.0.1:9/torc-service/v1" in result.stderr
     assert not (tmp_path / "torc.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "fragment"),
+    [
+        (INVALID / "syntax_error.yaml", "invalid YAML"),
+        (INVALID / "syntax_error.kdl", "invalid KDL"),
+        (FIXTURES / "no_such_spec.yaml", "spec file not found"),
+    ],
+)
+def test_dry_run_of_unreadable_file_gives_the_validation_result(
+    server: ServerProcess, path: Path, fragment: str
+) -> None:
+    result = torc("--url", server.url, "-f", "json", "workflows", "create", "--dry-run", str(path))
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert set(report) == {"valid", "errors", "warnings", "summary"}
+    assert report["valid"] is False and report["warnings"] == []
+    [error] = report["errors"]
+    assert error.startswith(f"{path}") and fragment in error
+    assert report["summary"]["job_count"] == 0
+    text = torc("--url", server.url, "workflows", "create", "--dry-run", str(path))
+    assert text.returncode == 1
+    assert "Validation: FAILED" in text.stdout and fragment in text.stdout
+    assert "Traceback" not in text.stderr + result.stderr
+
+
+def test_create_json_output_has_id_and_workflow_id(api: Api, server: ServerProcess) -> None:
+    result = torc(
+        "--url", server.url, "-f", "json", "workflows", "create", str(FIXTURES / "diamond.yaml")
+    )
+    assert result.returncode == 0, result.stderr
+    created = json.loads(result.stdout)
+    assert created["id"] == created["workflow_id"]
+    assert created["status"] == "success"
+    assert api.get(f"/workflows/{created['id']}")["name"] == "diamond"
+
+
+def test_create_with_user_sets_the_stored_owner(api: Api, server: ServerProcess) -> None:
+    result = invoke(
+        server,
+        "-f",
+        "json",
+        "workflows",
+        "create",
+        "--user",
+        "carol",
+        str(FIXTURES / "diamond.kdl"),
+    )
+    assert result.exit_code == 0, result.output
+    assert api.get(f"/workflows/{json.loads(result.output)['id']}")["user"] == "carol"
+
+
+def test_create_without_resource_monitoring(api: Api, server: ServerProcess) -> None:
+    def monitor(*flags: str) -> dict:
+        spec = str(FIXTURES / "explicit_outputs.yaml")
+        result = invoke(server, "-f", "json", "workflows", "create", *flags, spec)
+        assert result.exit_code == 0, result.output
+        workflow = api.get(f"/workflows/{json.loads(result.output)['id']}")
+        return json.loads(workflow["resource_monitor_config"])
+
+    assert monitor() == {
+        "enabled": True,
+        "granularity": "time_series",
+        "sample_interval_seconds": 5,
+        "generate_plots": True,
+    }
+    assert monitor("--no-resource-monitoring")["enabled"] is False
+
+
+def test_create_with_skip_checks(api: Api, server: ServerProcess) -> None:
+    spec = str(INVALID / "scheduler_walltime.yaml")
+    before = api.get("/workflows")["total_count"]
+    refused = torc("--url", server.url, "workflows", "create", spec)
+    assert refused.returncode == 1 and "exceeds the walltime 01:00:00" in refused.stderr
+    assert api.get("/workflows")["total_count"] == before
+    created = torc("--url", server.url, "-f", "json", "workflows", "create", "--skip-checks", spec)
+    assert created.returncode == 0, created.stderr
+    assert "Warning: " in created.stderr and "exceeds the walltime 01:00:00" in created.stderr
+    workflow_id = json.loads(created.stdout)["id"]
+    [job] = api.get("/jobs", params={"workflow_id": workflow_id})["items"]
+    [scheduler] = api.get("/slurm_schedulers", params={"workflow_id": workflow_id})["items"]
+    assert job["name"] == "simulate" and job["scheduler_id"] == scheduler["id"]
+
+
+def _corrupt_last_job(payload: dict, how: str) -> None:
+    job = payload["jobs"][-1]
+    if how == "file_index":
+        job["input_files"] = [999]
+    elif how == "user_data_placeholder":
+        job["command"] = "echo ${user_data.input.missing}"
+    elif how == "duplicate_name":
+        job["name"] = payload["jobs"][0]["name"]
+    elif how == "resource_index":
+        job["resource_requirements"] = 42
+
+
+@pytest.mark.parametrize(
+    "how", ["file_index", "user_data_placeholder", "duplicate_name", "resource_index"]
+)
+@pytest.mark.parametrize("initialize", ["false", "true"])
+def test_invalid_payload_to_the_bulk_endpoint_creates_nothing(
+    api: Api, how: str, initialize: str
+) -> None:
+    payload = build_payload(FIXTURES / "all_features.yaml")
+    _corrupt_last_job(payload, how)
+    before = api.get("/workflows")["total_count"]
+    response = api.session.post(
+        f"{api.base_url}/workflow_specs",
+        params={"initialize": initialize},
+        json=payload,
+        timeout=60,
+    )
+    assert 400 <= response.status_code < 500, response.text
+    assert api.get("/workflows")["total_count"] == before
+
+
+def test_inline_resource_requirements_are_stored(api: Api, server: ServerProcess) -> None:
+    result = invoke(
+        server, "-f", "json", "workflows", "create", str(FIXTURES / "explicit_outputs.kdl")
+    )
+    workflow_id = json.loads(result.output)["id"]
+    records = api.get("/resource_requirements", params={"workflow_id": workflow_id})["items"]
+    by_name = {r["name"]: r for r in records}
+    assert set(by_name) == {"default", "small", "summarize"}
+    assert by_name["summarize"]["num_cpus"] == 2 and by_name["summarize"]["memory"] == "200m"
+    jobs = {j["name"]: j for j in api.get("/jobs", params={"workflow_id": workflow_id})["items"]}
+    assert jobs["summarize"]["resource_requirements_id"] == by_name["summarize"]["id"]
+    [scheduler] = api.get("/slurm_schedulers", params={"workflow_id": workflow_id})["items"]
+    assert scheduler["name"] == "scheduler_1" and scheduler["walltime"] == "12:00:00"

@@ -344,11 +344,15 @@ def _collapse(values: list) -> Any:
 def _equals_hint(text: str, line: int | None) -> str:
     """``depends_on = "b"`` is the commonest KDL slip of YAML/TOML writers."""
     lines = text.splitlines()
-    if line is None or line > len(lines) or not re.search(r"\s=|=\s", lines[line - 1]):
+    if line is None or line > len(lines):
         return ""
+    written = re.match(r"^\s*([\w-]+)\s*=\s*(.+?)\s*;?\s*$", lines[line - 1])
+    if written is None or not re.search(r"\s=|=\s", lines[line - 1]):
+        return ""
+    name, value = written.groups()
     return (
-        " (a field is written as a node and its value, 'depends_on \"b\"'; a property as "
-        "key=value without spaces)"
+        f"; a KDL field is a node followed by its value: write '{name} {value}' "
+        "(properties are key=value without spaces)"
     )
 
 
