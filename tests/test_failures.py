@@ -153,6 +153,61 @@ def test_failing_recovery_script_fails_the_job(api: Api, server: ServerProcess, 
     assert [r["attempt_id"] for r in results_of(api, wf)] == [1]
 
 
+def test_terminated_at_runtime_limit_cancels_dependents(
+    api: Api, server: ServerProcess, tmp_path: Path
+):
+    """A supports_termination job that traps SIGTERM and exits 0 at its runtime limit is
+    terminated; its dependents are canceled, transitively, unless they ask to run anyway."""
+    quick = {"name": "quick", "num_cpus": 1, "memory": "1m", "runtime": "PT1S"}
+    jobs = [
+        {
+            "name": "graceful",
+            "command": "trap 'exit 0' TERM; sleep 30 & wait",
+            "resource_requirements": 0,
+            "supports_termination": True,
+        },
+        {"name": "next", "command": "true", "depends_on": [0]},
+        {"name": "after_next", "command": "true", "depends_on": [1]},
+        {
+            "name": "anyway",
+            "command": "true",
+            "depends_on": [0],
+            "cancel_on_blocking_job_failure": False,
+        },
+    ]
+    payload = spec_payload(jobs, workflow=QUICK_EXIT, resource_requirements=[quick])
+    wf = api.post("/workflow_specs", payload, params={"initialize": "true"})["workflow_id"]
+    assert run(server, wf, tmp_path).returncode == 1
+    assert api.statuses(wf) == {
+        "graceful": "terminated",
+        "next": "canceled",
+        "after_next": "canceled",
+        "anyway": "completed",
+    }
+
+
+def test_sigterm_to_the_runner_cancels_dependents_until_reinitialize(
+    api: Api, server: ServerProcess, tmp_path: Path
+):
+    marker = tmp_path / "second_time"
+    jobs = [
+        {"name": "long", "command": f"test -f {marker} || sleep 60"},
+        {"name": "next", "command": "true", "depends_on": [0]},
+    ]
+    wf = create(api, jobs)
+    runner = start_runner(server.url, wf, tmp_path)
+    wait_for(lambda: api.statuses(wf)["long"] == "running")
+    runner.send_signal(signal.SIGTERM)
+    runner.wait(timeout=60)
+    assert api.statuses(wf) == {"long": "terminated", "next": "canceled"}
+    marker.touch()
+    reinit = torc("--url", server.url, "workflows", "reinitialize", str(wf), cwd=tmp_path)
+    assert reinit.returncode == 0, reinit.stderr
+    assert api.statuses(wf) == {"long": "ready", "next": "blocked"}
+    assert run(server, wf, tmp_path).returncode == 0
+    assert api.statuses(wf) == {"long": "completed", "next": "completed"}
+
+
 def test_pending_failed_then_reclassified(api: Api, server: ServerProcess, tmp_path: Path):
     jobs = [
         {"name": "odd", "command": fail_until(2, 1)},

@@ -119,6 +119,78 @@ def test_failure_cancels_dependents_transitively(api: Api) -> None:
     }
 
 
+def chain(api: Api) -> tuple[int, dict[str, int]]:
+    """a -> b -> c, and a -> keeps_going (which asks not to be canceled)."""
+    wf = api.workflow()
+    a = api.job(wf, "a")
+    b = api.job(wf, "b", depends_on_job_ids=[a])
+    c = api.job(wf, "c", depends_on_job_ids=[b])
+    k = api.job(wf, "keeps_going", depends_on_job_ids=[a], cancel_on_blocking_job_failure=False)
+    api.initialize(wf)
+    return wf, {"a": a, "b": b, "c": c, "keeps_going": k}
+
+
+AFTER_A_FAILS = {"b": "canceled", "c": "canceled", "keeps_going": "ready"}
+
+
+@pytest.mark.parametrize("return_code", [0, -15, 143])
+def test_terminated_cancels_dependents_whatever_its_return_code(api: Api, return_code: int) -> None:
+    """Decision D11: a job that traps SIGTERM and exits 0 at its runtime limit is terminated,
+    and its dependents must not run on its unfinished work."""
+    wf, ids = chain(api)
+    api.claim(wf)
+    api.finish(ids["a"], "terminated", return_code=return_code)
+    assert api.statuses(wf) == {"a": "terminated", **AFTER_A_FAILS}
+
+
+def test_failure_cascade_in_a_runner_cycle_batch(api: Api) -> None:
+    wf, ids = chain(api)
+    node = api.compute_node(wf)
+    api.claim(wf)
+    report = {
+        "job_id": ids["a"],
+        "status": "terminated",
+        "return_code": 0,
+        "exec_time_minutes": 1.0,
+        "completion_time": "2025-01-01T00:00:00.000Z",
+    }
+    body = {"compute_node_id": node, "started": [ids["a"]], "completed": [report]}
+    answer = api.post(f"/workflows/{wf}/runner_cycle/1", body)
+    assert answer["completed"] == [{"job_id": ids["a"], "ok": True, "error": None}]
+    assert api.statuses(wf) == {"a": "terminated", **AFTER_A_FAILS}
+
+
+@pytest.mark.parametrize("status", ["failed", "terminated"])
+def test_failure_cascade_by_hand(api: Api, status: str) -> None:
+    """manage_status_change and a plain job update apply the same rule as complete_job."""
+    wf, ids = chain(api)
+    api.claim(wf)
+    # pending_failed (not done) -> failed/terminated by manage_status_change, result rc 0.
+    api.finish(ids["a"], "pending_failed", return_code=0)
+    assert api.statuses(wf)["b"] == "blocked"
+    api.put(f"/jobs/{ids['a']}/manage_status_change/{status}/1")
+    assert api.statuses(wf) == {"a": status, **AFTER_A_FAILS}
+    # The same through PUT /jobs/{id}.
+    wf2 = api.workflow(use_pending_failed=True)
+    x = api.job(wf2, "x")
+    api.job(wf2, "y", depends_on_job_ids=[x])
+    api.initialize(wf2)
+    api.claim(wf2)
+    api.finish(x, "pending_failed", return_code=0)
+    api.put(f"/jobs/{x}", {**api.get(f"/jobs/{x}"), "status": status})
+    assert api.statuses(wf2) == {"x": status, "y": "canceled"}
+
+
+def test_workflow_cancel_does_not_cascade(api: Api) -> None:
+    """Jobs cut off by a workflow cancel did not fail: their dependents are left to run
+    after a reinitialize, not canceled."""
+    wf, ids = chain(api)
+    api.claim(wf)
+    api.put(f"/workflows/{wf}/cancel")
+    assert api.statuses(wf)["a"] == "canceled"
+    assert api.statuses(wf)["c"] == "blocked"
+
+
 def test_cancellation_waits_for_the_last_blocker(api: Api) -> None:
     wf = api.workflow()
     a, b = api.job(wf, "a"), api.job(wf, "b")

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
-from tests.helpers import Api, ServerProcess, torc
+from tests.helpers import Api, ServerProcess, start_runner, torc, wait_for
 
 # Each job appends its name to runs.log, so a test sees exactly which jobs ran.
 SPEC = """
@@ -195,6 +195,93 @@ def test_reinitialize_refuses_while_jobs_run(server: ServerProcess, api: Api) ->
     assert "1 job(s) are pending or running" in line and "--force" in line
     answer = as_json(server, "workflows", "reinitialize", str(wf), "--force")
     assert answer["run_id"] == 2 and api.statuses(wf) == {"a": "pending"}
+
+
+CANCEL_SPEC = """
+name: cut_off
+jobs:
+  - name: quick
+    command: echo quick >> runs.log
+  - name: cut
+    command: test -f second_time || sleep 60; echo cut >> runs.log
+  - name: after_cut
+    command: echo after_cut >> runs.log
+    depends_on: [cut]
+  - name: after_after
+    command: echo after_after >> runs.log
+    depends_on: [after_cut]
+"""
+
+
+def test_restart_after_cancellation(server: ServerProcess, api: Api, workdir: Path) -> None:
+    """The seed's guide: cancel, reinitialize, run. The cut-off job runs again, its dependents
+    wait for it, and what completed before the cancel stays completed."""
+    (workdir / "cancel.yaml").write_text(CANCEL_SPEC)
+    wf = as_json(server, "workflows", "create", "cancel.yaml")["workflow_id"]
+    runner = start_runner(server.url, wf, workdir)
+    wait_for(lambda: api.statuses(wf)["cut"] == "running")
+    wait_for(lambda: api.statuses(wf)["quick"] == "completed")
+    invoke(server.url, "workflows", "cancel", str(wf))
+    assert runner.wait(timeout=30) is not None
+    statuses = api.statuses(wf)
+    assert statuses["cut"] == "canceled" and statuses["quick"] == "completed"
+    assert statuses["after_after"] != "completed"
+    assert ran(workdir) == {"quick"}
+
+    text = invoke(server.url, "workflows", "reinitialize", str(wf)).stdout
+    assert text.splitlines() == [
+        "Reset 0 jobs due to changed inputs",
+        f"Reinitialized workflow {wf} (run 2)",
+    ]
+    assert api.statuses(wf) == {
+        "quick": "completed",
+        "cut": "ready",
+        "after_cut": "blocked",
+        "after_after": "blocked",
+    }
+    assert not api.get(f"/workflows/{wf}/is_complete")["is_canceled"]
+    (workdir / "second_time").touch()
+    assert rerun(server, workdir, wf) == {"cut", "after_cut", "after_after"}
+    assert set(api.statuses(wf).values()) == {"completed"}
+
+
+def test_reinitialize_keeps_the_cascade_of_a_job_still_failed(
+    server: ServerProcess, api: Api
+) -> None:
+    """Jobs canceled because a blocker failed would only be canceled again while it stays
+    failed; reset-status --failed-only sends both back."""
+    wf = finished_workflow(api)
+    wf_chain = api.workflow("deep")
+    bad = api.job(wf_chain, "bad")
+    mid = api.job(wf_chain, "mid", depends_on_job_ids=[bad])
+    api.job(wf_chain, "leaf", depends_on_job_ids=[mid])
+    api.job(wf_chain, "anyway", depends_on_job_ids=[bad], cancel_on_blocking_job_failure=False)
+    api.initialize(wf_chain)
+    api.claim(wf_chain)
+    api.finish(bad, "failed", 1)
+    assert api.statuses(wf_chain)["leaf"] == "canceled"
+    for workflow_id in (wf, wf_chain):
+        invoke(server.url, "workflows", "reinitialize", str(workflow_id))
+    assert api.statuses(wf) == {
+        "good": "completed",
+        "bad": "failed",
+        "after_bad": "canceled",
+        "after_good": "completed",
+    }
+    assert api.statuses(wf_chain) == {
+        "bad": "failed",
+        "mid": "canceled",
+        "leaf": "canceled",
+        "anyway": "ready",
+    }
+    assert api.get(f"/workflows/{wf}/is_complete")["is_complete"]
+    invoke(server.url, "workflows", "reset-status", str(wf_chain), "--failed-only", "-r")
+    assert api.statuses(wf_chain) == {
+        "bad": "ready",
+        "mid": "blocked",
+        "leaf": "blocked",
+        "anyway": "blocked",
+    }
 
 
 # initialize --------------------------------------------------------------------------------

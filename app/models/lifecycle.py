@@ -65,12 +65,16 @@ logger = logging.getLogger(__name__)
 DONE_CODES = codes(DONE_FOR_UNBLOCKING)
 NOT_DONE_CODES = sorted(int(s) for s in JobStatus if s not in DONE_FOR_WORKFLOW)
 
-# Jobs that initialize_jobs (re)evaluates; others keep their status.
+# Jobs that initialize_jobs (re)evaluates; others keep their status. Canceled jobs are cut
+# off before they finished, so they run again (the seed's "Restart After Cancellation"),
+# unless a failed blocker cancels them once more (Decision D11). Failed jobs stay failed
+# until ``reset-status --failed-only``.
 INITIALIZABLE = frozenset(
     {
         JobStatus.UNINITIALIZED,
         JobStatus.BLOCKED,
         JobStatus.READY,
+        JobStatus.CANCELED,
         JobStatus.TERMINATED,
         JobStatus.PENDING_FAILED,
     }
@@ -88,6 +92,19 @@ ORPHAN_RETURN_CODE = -128
 
 def label(code: int) -> str:
     return JobStatus(code).label
+
+
+def poisons(status: JobStatus, return_code: int | None) -> bool:
+    """Whether a blocker finishing as ``status`` cancels its dependents (Decision D11).
+
+    Failed and terminated always do (a job stopped at its runtime limit that traps SIGTERM
+    and exits 0 still did not finish its work). Canceled does only when the job ran and its
+    result says it failed: a job canceled with its workflow (no result, or return code 0)
+    is simply cut off, and ``workflows reinitialize`` runs it again before its dependents.
+    """
+    if status in FAILURE:
+        return True
+    return status == JobStatus.CANCELED and return_code is not None and int(return_code) != 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,6 +250,35 @@ def _release_dependents(workflow_id: int, finished: list[int], poisoned: set[int
             )
         frontier = list(canceled)
         frontier_poison = set(canceled)
+
+
+def _mark_failed_blockers(
+    workflow_id: int, statuses: list[int], rerunning: list[int] | None = None
+) -> None:
+    """Flag the jobs in ``statuses`` that wait on a blocker whose finish poisons them.
+
+    For the paths that evaluate the graph afresh (initialization, the periodic sweep) rather
+    than one finishing job at a time: a failed or terminated blocker poisons, and so does one
+    the cascade canceled. Blockers in ``rerunning`` do not: they are about to run again.
+    """
+    poisoning = [int(JobStatus.FAILED), int(JobStatus.TERMINATED), int(JobStatus.CANCELED)]
+    present = sql.fetch(
+        "SELECT 1 FROM job WHERE workflow_id = ? AND status IN (?, ?, ?) LIMIT 1",
+        [workflow_id, *poisoning],
+    )
+    if not present:
+        return  # the common case (a fresh workflow): nothing can poison
+    rerunning = rerunning or []
+    sql.execute(
+        "UPDATE job SET has_failed_blocker = ? WHERE workflow_id = ?"
+        f" AND status IN ({sql.marks(len(statuses))}) AND EXISTS ("
+        " SELECT 1 FROM job_depends_on JOIN job AS blocker"
+        " ON blocker.id = job_depends_on.depends_on_job_id"
+        " WHERE job_depends_on.job_id = job.id"
+        f" AND blocker.status NOT IN ({sql.marks(len(rerunning))})"
+        " AND (blocker.status IN (?, ?) OR (blocker.status = ? AND blocker.has_failed_blocker)))",
+        [True, workflow_id, *statuses, *rerunning, *poisoning],
+    )
 
 
 def _split_releasable(candidate_ids: list[int]) -> tuple[list[int], list[int]]:
@@ -503,6 +549,13 @@ def _reset_downstream_of_uninitialized(workflow_id: int) -> None:
 
 
 def _evaluate_blockers(workflow_id: int) -> dict[str, int]:
+    """Set every initializable job blocked, ready or (Decision D11) canceled.
+
+    A blocker that is itself initializable counts as unfinished: it runs again. A blocker
+    that stays failed poisons its dependents as if it had just failed, so a job the cascade
+    canceled stays canceled while the job that failed is not reset, and the cancellation
+    travels down the graph as usual.
+    """
     targets = codes(INITIALIZABLE)
     blocker = Job.alias("blocker")
     unfinished = (
@@ -516,25 +569,35 @@ def _evaluate_blockers(workflow_id: int) -> dict[str, int]:
     Job.update(unfinished_blockers=unfinished, has_failed_blocker=False).where(
         Job.workflow_id == workflow_id, Job.status.in_(targets)
     ).execute()
-    blocked = (
-        Job.update(status=int(JobStatus.BLOCKED))
-        .where(
-            Job.workflow_id == workflow_id,
-            Job.status.in_(targets),
-            Job.unfinished_blockers > 0,
+    _mark_failed_blockers(workflow_id, targets, rerunning=targets)
+    Job.update(status=int(JobStatus.BLOCKED)).where(
+        Job.workflow_id == workflow_id, Job.status.in_(targets), Job.unfinished_blockers > 0
+    ).execute()
+    poisoned = Job.has_failed_blocker & Job.cancel_on_blocking_job_failure
+    free = [Job.workflow_id == workflow_id, Job.status.in_(targets), Job.unfinished_blockers <= 0]
+    to_cancel = [row.id for row in Job.select(Job.id).where(*free, poisoned)]
+    Job.update(status=int(JobStatus.READY)).where(*free, ~poisoned).execute()
+    canceled = _move_jobs(to_cancel, JobStatus.CANCELED, INITIALIZABLE)
+    if canceled:
+        record_event(
+            workflow_id,
+            "job",
+            "job_canceled",
+            reason="blocking job failed",
+            **id_list(list(canceled)),
         )
-        .execute()
-    )
-    ready = (
-        Job.update(status=int(JobStatus.READY))
-        .where(
-            Job.workflow_id == workflow_id,
-            Job.status.in_(targets),
-            Job.unfinished_blockers <= 0,
+        _release_dependents(workflow_id, list(canceled), set(canceled))
+    counts = dict(
+        sql.fetch(
+            "SELECT status, COUNT(*) FROM job WHERE workflow_id = ? AND status IN (?, ?)"
+            " GROUP BY status",
+            [workflow_id, int(JobStatus.READY), int(JobStatus.BLOCKED)],
         )
-        .execute()
     )
-    return {"ready": ready, "blocked": blocked}
+    return {
+        "ready": counts.get(int(JobStatus.READY), 0),
+        "blocked": counts.get(int(JobStatus.BLOCKED), 0),
+    }
 
 
 def _drop_results_of_unfinished_jobs(workflow_id: int) -> None:
@@ -763,7 +826,7 @@ def complete_jobs(workflow_id: int, run_id: int, reports: list[Report]) -> Outco
                         "job changed status",
                     )
                     continue
-                poison = status in FAILURE and int(report.result["return_code"]) != 0
+                poison = poisons(status, report.result["return_code"])
                 moves.add(report.job_id, moved[report.job_id], status, poison=poison)
         stored = [r for r in accepted if outcomes[r.job_id] is None]
         _store_results(workflow_id, run_id, jobs, stored)
@@ -954,7 +1017,7 @@ def manage_status_change(job_id: int, status: JobStatus, run_id: int) -> None:
                 )
         if job.status in COMPLETE and status not in COMPLETE:
             _reset_downstream(job.workflow_id, job_id)
-        poison = status in FAILURE and result is not None and result.return_code != 0
+        poison = result is not None and poisons(status, result.return_code)
         extra: dict[str, Any] = {}
         if job.status == JobStatus.PENDING_FAILED and status == JobStatus.READY:
             # Reclassified as retryable: the rerun is a new attempt, with its own logs and
@@ -1007,7 +1070,7 @@ def set_job_status(job_id: int, status: JobStatus) -> None:
     pending_failed job is classified as failed); consequences propagate as usual."""
     with write_transaction():
         job = get_job(job_id)
-        _set_status_by_hand(job, status, poison=status in (JobStatus.FAILED, JobStatus.TERMINATED))
+        _set_status_by_hand(job, status, poison=poisons(status, None))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1070,6 +1133,7 @@ def sweep_workflow(workflow_id: int) -> int:
         Job.update(unfinished_blockers=unfinished).where(
             Job.workflow_id == workflow_id, Job.status == int(JobStatus.BLOCKED)
         ).execute()
+        _mark_failed_blockers(workflow_id, [int(JobStatus.BLOCKED)])
         free = [
             row.id
             for row in Job.select(Job.id).where(

@@ -70,8 +70,9 @@ COMPLETE = frozenset(
     {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TERMINATED}
 )
 
-# A blocker finishing in one of these cancels dependents that ask for it.
-FAILURE = frozenset({JobStatus.FAILED, JobStatus.TERMINATED, JobStatus.CANCELED})
+# A blocker finishing in one of these cancels dependents that ask for it, whatever its return
+# code (Decision D11); a canceled blocker does only when it failed (``lifecycle.poisons``).
+FAILURE = frozenset({JobStatus.FAILED, JobStatus.TERMINATED})
 
 # reset-status --failed-only resets these.
 RESETTABLE_FAILED = frozenset(
