@@ -15,7 +15,8 @@ Formats
 -------
 The extension picks the parser (``.yaml``/``.yml``, ``.json``, ``.json5``, ``.kdl``). If it
 fails, the other parsers are tried; if all fail, the extension's own error is reported (YAML's
-for unknown extensions). Duplicate keys in YAML/JSON/JSON5 mappings are errors.
+for unknown extensions). Duplicate keys in YAML/JSON/JSON5 mappings are errors. YAML is read
+with YAML 1.2 core-schema resolution (:mod:`cli.spec.yaml12`), merge keys included.
 
 KDL mapping
 -----------
@@ -35,8 +36,9 @@ Top level::
     slurm_scheduler "name" { account "acct"; walltime "04:00:00" }
     action { trigger_type "on_jobs_ready"; action_type "run_commands"; job "a"; command "x" }
 
-Inside ``job``: scalar nodes ``command``, ``invocation_script``, ``resource_requirements``,
-``failure_handler``, ``scheduler``, ``cancel_on_blocking_job_failure``,
+Inside ``job``: scalar nodes ``command``, ``invocation_script``, ``resource_requirements``
+(or, inline, ``resource_requirements { num_cpus 2; memory "4g" }``), ``failure_handler``,
+``scheduler``, ``cancel_on_blocking_job_failure``,
 ``supports_termination``, ``parameter_mode``; ``parameters { ... }``; repeatable list nodes
 taking one or more values: ``depends_on`` (alias ``depends_on_job``), ``depends_on_regex``,
 ``input_file``, ``output_file``, ``input_file_regex``, ``output_file_regex``,
@@ -68,8 +70,13 @@ Decisions where the product docs are silent or ambiguous
 * ``skip_checks`` turns scheduler node checks (nodes, runtime vs walltime, memory vs mem,
   GPUs vs gres, for jobs with an explicit scheduler) into warnings.
 * ``resource_monitoring=False`` disables monitoring even if the spec enables it.
-* A slurm scheduler may omit ``account`` when ``slurm_defaults`` sets one. Slurm schedulers
-  need a name (jobs and actions refer to them by name).
+* A slurm scheduler may omit ``account`` when ``slurm_defaults`` sets one. Its ``name`` is
+  optional (the seed's reference): an unnamed one becomes ``scheduler_N`` (its position, or
+  the next free number).
+* A job's ``resource_requirements`` may be an inline mapping; it becomes an entry named
+  after the job (``_2``... if taken). Integers must fit in signed 64 bits.
+* Anything shaped like ``${files.``/``${file.``/``${user_data.``/``${userdata.`` that is not
+  exactly a valid reference is an error; other ``${...}`` (shell variables) stay as written.
 * The payload omits empty lists and unset optional values; ``jobs_sort_method`` defaults to
   ``gpus_runtime_memory`` and ``use_pending_failed`` to false.
 * The resource requirements name ``default`` is reserved for the server's own entry.
