@@ -150,7 +150,10 @@ def test_init_writes_a_commented_file_and_refuses_to_overwrite(layers) -> None:
     assert "Created configuration file" in run("config", "init", "--local").stdout
     text = layers["local"].read_text()
     assert "# poll_interval = 5.0" in text and "[server.logging]" in text
-    assert tomllib.loads(text)["client"] == {"run": {}, "slurm": {}}  # every key commented out
+    # every key commented out
+    assert tomllib.loads(text)["client"] == {"run": {}, "slurm": {}, "hpc": {}}
+    assert "[client.hpc]\n" in text and "# profile_overrides = {}" in text
+    assert "# custom_profiles = {}" in text and "# [[client.hpc.custom_profiles." in text
     assert shown() == before
     refused = run("config", "init", "--local", code=1)
     assert "already exists" in refused.output and "--force" in refused.output
@@ -182,13 +185,16 @@ def test_validate_reports_each_file_and_exits_non_zero(layers, monkeypatch) -> N
     result = run("config", "validate", code=1)
     lines = result.stdout.splitlines()
     assert f"{layers['user']}: OK" in lines
-    assert f"{layers['local']}: 6 problem(s)" in lines
+    assert f"{layers['local']}: 9 problem(s)" in lines
     for problem in (
         "client.colour: unknown key",
         'server.port: expected an integer, got "high"',
         'server.admin_users: expected an array, got "bob"',
         "client.hpc.custom_profiles.lab.partitions[0].name: expected a string, got 1",
         "client.hpc.custom_profiles.lab.partitions[0].cpus: unknown key",
+        "client.hpc.custom_profiles.lab.partitions[0]: missing cpus_per_node",
+        "client.hpc.custom_profiles.lab.partitions[0]: missing memory_mb",
+        "client.hpc.custom_profiles.lab.partitions[0]: missing max_walltime_secs",
         "extras: unknown key",
     ):
         assert f"  {problem}" in lines
@@ -223,3 +229,49 @@ def test_bad_client_value_is_reported_by_validate_and_stops_other_commands(layer
     # And `config init --force` can still repair the file.
     run("config", "init", "--local", "--force")
     run("config", "validate")
+
+
+def test_validate_checks_values_not_only_types(layers, monkeypatch) -> None:
+    write(
+        layers["local"],
+        '[client]\nformat = "xml"\nlog_level = "loud"\napi_url = "localhost:8080"\n'
+        "[client.run]\npoll_interval = -1\nnum_cpus = 0\nnum_gpus = -2\nmemory_gb = 0.5\n"
+        '[server]\nport = 70000\nthreads = 0\nlog_level = "torc=debug,info"\n'
+        "[dash]\nport = 8090\n"
+        '[[client.hpc.custom_profiles.lab.partitions]]\nname = "p"\ncpus_per_node = 0\n'
+        "memory_mb = 1000\nmax_walltime_secs = 3600\n"
+        '[client.hpc.custom_profiles.bare]\ndisplay_name = "Bare"\n',
+    )
+    result = run("config", "validate", code=1)
+    problems = [line.strip() for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert problems == [
+        'client.format: "xml" is not one of table, json',
+        'client.log_level: "loud" is not one of error, warn, info, debug, trace',
+        'client.api_url: must be an http:// or https:// URL, got "localhost:8080"',
+        "client.run.poll_interval: must be greater than 0, got -1",
+        "client.run.num_cpus: must be greater than 0, got 0",
+        "client.run.num_gpus: must not be negative, got -2",
+        "client.hpc.custom_profiles.lab.partitions[0].cpus_per_node: must be greater than 0, got 0",
+        "client.hpc.custom_profiles.bare: missing partitions (a profile needs at least one)",
+        "server.port: must be a port (0-65535), got 70000",
+        "server.threads: must be greater than 0, got 0",
+    ]
+    layers["local"].unlink()
+    monkeypatch.setenv("TORC_CLIENT__FORMAT", "XML")
+    monkeypatch.setenv("TORC_CLIENT__RUN__POLL_INTERVAL", "0")
+    monkeypatch.setenv("TORC_SERVER__LOG_LEVEL", "debug")
+    report = json.loads(run("config", "validate", "-f", "json", code=1).stdout)
+    assert report["sources"][-1]["problems"] == [
+        'TORC_CLIENT__FORMAT: "XML" is not one of table, json',
+        "TORC_CLIENT__RUN__POLL_INTERVAL: must be greater than 0, got 0.0",
+    ]
+
+
+def test_show_gives_the_default_api_url_and_the_hpc_table(layers) -> None:
+    toml = tomllib.loads(run("config", "show").stdout)
+    assert toml["client"]["api_url"] == "http://localhost:8080/torc-service/v1"
+    assert toml["client"]["hpc"] == {"profile_overrides": {}, "custom_profiles": {}}
+    write(layers["local"], '[client.hpc.profile_overrides.kestrel]\ndefault_account = "abc"\n')
+    hpc = shown()["client"]["hpc"]
+    assert hpc["profile_overrides"] == {"kestrel": {"default_account": "abc"}}
+    assert hpc["custom_profiles"] == {}

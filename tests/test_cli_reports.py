@@ -376,10 +376,12 @@ def test_summary_success_and_cancel(api: Api, server: ServerProcess) -> None:
     [
         ("reports", "summary", "987654"),
         ("reports", "check-resource-utilization", "987654"),
+        # the unknown workflow is reported before the (also missing) output directory
+        ("reports", "results", "987654", "-o", "/nonexistent/output"),
     ],
 )
 def test_unknown_workflow(server: ServerProcess, args: tuple[str, ...]) -> None:
-    assert failure(server.url, *args).startswith("Error:")
+    assert failure(server.url, *args) == "Error: Workflow 987654 not found (HTTP 404)"
 
 
 def test_unreachable_server(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ the dashboard), so that a file written from the reference validates.
 
 from __future__ import annotations
 
+import re
 import textwrap
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from app.config import (
     read_toml,
     resolve_settings,
 )
+from app.logs import LEVELS
 from cli import settings as client_settings
 from cli.client import DEFAULT_URL
 from cli.context import Context, pass_context
@@ -83,8 +85,13 @@ HPC_SCHEMA = {
         }
     },
 }
-HPC_EXAMPLE = """\
-# HPC profiles used by `torc hpc` and `torc slurm`:
+HPC_SECTION = """\
+[client.hpc]
+# Settings for built-in HPC profiles (used by `torc hpc` and `torc slurm`), by profile name
+# profile_overrides = {}
+# HPC profiles of your own, by name; each needs at least one partition
+# custom_profiles = {}
+# For example:
 # [client.hpc.profile_overrides.kestrel]
 # default_account = "my_account"
 # [client.hpc.custom_profiles.mycluster]
@@ -177,9 +184,16 @@ def effective_config(client_flags: Mapping[str, Any]) -> dict[str, Any]:
         if section == "client":
             values.update({k: v for k, v in client_flags.items() if k in values})
         effective[section] = nested(_masked(values))
+    # Unset means "the default server" for every command (`torc run` alone then starts its
+    # own embedded server instead, see docs/running.md).
+    if effective["client"].get("api_url") is None:
+        effective["client"]["api_url"] = DEFAULT_URL
     hpc = (load_layers().get("client") or {}).get("hpc")
-    if isinstance(hpc, dict):
-        effective["client"]["hpc"] = hpc
+    effective["client"]["hpc"] = {
+        "profile_overrides": {},
+        "custom_profiles": {},
+        **(hpc if isinstance(hpc, dict) else {}),
+    }
     return effective
 
 
@@ -259,7 +273,7 @@ def default_file() -> str:
             lines += [line for setting in members for line in _commented(setting)]
             blocks.append("\n".join(lines) + "\n")
         if section == "client":
-            blocks.append(HPC_EXAMPLE)
+            blocks.append(HPC_SECTION)
     return "\n".join(blocks)
 
 
@@ -291,7 +305,8 @@ def _commented(setting: Setting) -> list[str]:
 @group.command("validate")
 @pass_context
 def validate(ctx: Context) -> None:
-    """Validate every configuration file and TORC_* variable: unknown keys, wrong types."""
+    """Validate every configuration file and TORC_* variable: unknown keys, wrong types and
+    values a setting does not accept (choices, ports, positive numbers)."""
     reports = [
         {"layer": layer, "path": str(path), "problems": file_problems(path)}
         for layer, path in config_paths().items()
@@ -314,6 +329,85 @@ def _validation_text(reports: list[dict]) -> str:
     if len(reports) == 1:
         lines.insert(0, "No configuration files found; built-in defaults apply.")
     return "\n".join(lines)
+
+
+# Value checks, beyond the type: the choices a setting accepts and the numbers that must be
+# positive. Every other number must not be negative.
+Check = Callable[[Any], str | None]
+
+
+def one_of(choices: tuple[str, ...]) -> Check:
+    def check(value: Any) -> str | None:
+        if str(value).lower() in choices:
+            return None
+        return f"{_toml_value(value)} is not one of {', '.join(choices)}"
+
+    return check
+
+
+def log_level(value: Any) -> str | None:
+    """A level name, or a ``target=level`` list (RUST_LOG style) of known levels."""
+    parts = [part.split("=")[-1].strip().lower() for part in str(value).split(",")]
+    if parts and all(part in LEVELS for part in parts):
+        return None
+    return f"{_toml_value(value)} is not one of {', '.join(client_settings.LOG_LEVELS)}"
+
+
+def positive(value: Any) -> str | None:
+    return None if value > 0 else f"must be greater than 0, got {_toml_value(value)}"
+
+
+def not_negative(value: Any) -> str | None:
+    return None if value >= 0 else f"must not be negative, got {_toml_value(value)}"
+
+
+def port(value: Any) -> str | None:
+    return None if 0 <= value <= 65535 else f"must be a port (0-65535), got {value}"
+
+
+def http_url(value: Any) -> str | None:
+    if str(value).startswith(("http://", "https://")):
+        return None
+    return f"must be an http:// or https:// URL, got {_toml_value(value)}"
+
+
+VALUE_CHECKS: dict[str, Check] = {
+    "client.api_url": http_url,
+    "client.format": one_of(client_settings.FORMATS),
+    "client.log_level": one_of(client_settings.LOG_LEVELS),
+    "client.run.poll_interval": positive,
+    "client.run.max_parallel_jobs": positive,
+    "client.run.num_cpus": positive,
+    "client.run.memory_gb": positive,
+    "client.slurm.poll_interval": positive,
+    "server.log_level": log_level,
+    "server.port": port,
+    "server.threads": positive,
+    "server.completion_check_interval_secs": positive,
+    "server.orphan_check_interval_secs": positive,
+    "server.heartbeat_timeout_secs": positive,
+    "dash.api_url": http_url,
+    "dash.port": port,
+    "dash.server_port": port,
+    "dash.completion_check_interval_secs": positive,
+}
+PARTITION_CHECKS: dict[str, Check] = {
+    "cpus_per_node": positive,
+    "memory_mb": positive,
+    "max_walltime_secs": positive,
+}
+PARTITION_REQUIRED = ("name", "cpus_per_node", "memory_mb", "max_walltime_secs")
+
+
+def value_problem(where: str, value: Any, kind: type) -> str | None:
+    """What is wrong with a value of the right type at ``where`` (None: nothing)."""
+    path = re.sub(r"\[\d+\]", "", where)
+    check = VALUE_CHECKS.get(path)
+    if check is None and ".partitions." in path:
+        check = PARTITION_CHECKS.get(path.rpartition(".")[2])
+    if check is None and kind in (int, float) and not isinstance(value, bool):
+        check = not_negative
+    return None if check is None else check(value)
 
 
 def schema() -> dict[str, Any]:
@@ -347,9 +441,13 @@ def environment_problems() -> list[str]:
             problems.append(f"{variable}: a table; set it in a configuration file")
         else:
             try:
-                coerce(value, expected, variable)
+                converted = coerce(value, expected, variable)
             except ConfigError as exc:
                 problems.append(str(exc))
+                continue
+            problem = value_problem(".".join(parts), converted, expected)
+            if problem:
+                problems.append(f"{variable}: {problem}")
     return problems
 
 
@@ -382,14 +480,23 @@ def _problems(value: Any, expected: Any, where: str) -> Iterator[str]:
                 yield from _problems(item, expected.get(key, expected.get("*")), name)
             else:
                 yield f"{name}: unknown key"
+        if where.startswith("client.hpc.custom_profiles.") and where.count(".") == 3:
+            if "partitions" not in value:
+                yield f"{where}: missing partitions (a profile needs at least one)"
     elif isinstance(expected, list):
         if not isinstance(value, list):
             yield f"{where}: expected an array of tables, got {_toml_value(value)}"
             return
         for index, item in enumerate(value):
             yield from _problems(item, expected[0], f"{where}[{index}]")
+            if expected[0] is PARTITION_SCHEMA and isinstance(item, dict):
+                for key in PARTITION_REQUIRED:
+                    if key not in item:
+                        yield f"{where}[{index}]: missing {key}"
     elif not _has_kind(value, expected):
         yield f"{where}: expected {KIND_NAMES.get(expected, 'an array')}, got {_toml_value(value)}"
+    elif (problem := value_problem(where, value, expected)) is not None:
+        yield f"{where}: {problem}"
 
 
 def _has_kind(value: Any, kind: type) -> bool:
