@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,7 @@ def start_consumer(huey_file: Path | None, settings: dict[str, Any]):
     tasks.COMPLETION_CHECK.seconds = settings["completion_check_interval_secs"]
     tasks.ORPHAN_CHECK.seconds = settings["orphan_check_interval_secs"]
     tasks.settings.heartbeat_timeout_seconds = settings["heartbeat_timeout_secs"]
+    tasks.settings.started_at = time.time()
 
     class SecondScheduler(Scheduler):
         # Periodic tasks decide for themselves (tasks.Every); ask them every second.

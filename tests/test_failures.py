@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 
 from tests.helpers import Api, ServerProcess, spec_payload, start_runner, torc, wait_for
@@ -315,4 +316,49 @@ def test_killed_runner_is_detected_and_its_work_finished_by_another(make_server,
     assert set(api.statuses(wf).values()) == {"completed"}
     completions = [r for r in results_of(api, wf) if r["status"] == "completed"]
     assert len(completions) == 4  # nothing that completed ran twice
+    api.close()
+
+
+def test_server_outage_is_not_taken_for_dead_runners(make_server, tmp_path: Path):
+    """Silence counts from the server's start: after an outage longer than the heartbeat
+    timeout, a live runner gets a full timeout to heartbeat again and keeps its job; a runner
+    that really is gone is still found an orphan one timeout after the restart."""
+    settings = ("--heartbeat-timeout-secs", "2", "--orphan-check-interval-secs", "0.5")
+    server = make_server(*settings)
+    api = Api(server.url)
+    marker = tmp_path / "may_finish"
+    jobs = [
+        {"name": "long", "command": f"while [ ! -f {marker} ]; do sleep 0.1; done"},
+        {"name": "after", "command": "true", "depends_on": [0]},
+    ]
+    wf = create(api, jobs)
+    runner = start_runner(server.url, wf, tmp_path, stderr=tmp_path / "runner.err")
+    # A second "runner" that will not come back: it heartbeats once and holds a running job.
+    gone_wf = api.workflow()
+    gone_job = api.job(gone_wf, "held")
+    api.initialize(gone_wf)
+    gone_node = api.compute_node(gone_wf)
+    api.post(f"/compute_nodes/{gone_node}/heartbeat")
+    api.claim(gone_wf)
+    api.put(f"/jobs/{gone_job}/start_job/1/{gone_node}")
+    wait_for(lambda: api.statuses(wf)["long"] == "running")
+    api.close()
+
+    server.stop()
+    time.sleep(3)  # the outage itself: longer than the heartbeat timeout
+    restarted = time.time()
+    server = make_server(*settings, "--port", str(server.port), "--database", str(server.database))
+    api = Api(server.url)
+    # The dead runner's job becomes an orphan once a full timeout has passed since the restart.
+    wait_for(lambda: api.statuses(gone_wf)["held"] == "failed", timeout=20)
+    assert time.time() - restarted >= 2
+    [result] = api.get("/results", params={"workflow_id": gone_wf})["items"]
+    assert result["return_code"] == -128
+    # By then the live runner has heartbeated again and kept its job.
+    assert api.statuses(wf) == {"long": "running", "after": "blocked"}
+    marker.touch()
+    assert runner.wait(timeout=60) == 0, (tmp_path / "runner.err").read_text()
+    assert api.statuses(wf) == {"long": "completed", "after": "completed"}
+    events = api.get("/events", params={"workflow_id": wf})["items"]
+    assert not any(e["data"]["type"] in ("jobs_orphaned", "compute_node_lost") for e in events)
     api.close()

@@ -65,5 +65,6 @@ def detect_orphans(body: dict[str, Any], workflow_id: int) -> Response:
         body.get("lost_compute_node_ids") or [],
         time.time(),
         task_settings.heartbeat_timeout_seconds,
+        task_settings.started_at,
     )
     return wire.json_response(counts)

@@ -1163,20 +1163,35 @@ def sweep_workflow(workflow_id: int) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def handle_orphans(now: float, timeout_seconds: float) -> dict[str, int]:
+def silence_cutoff(now: float, timeout_seconds: float, server_started: float) -> float | None:
+    """Heartbeats older than this mean a runner is gone; None while none can be yet.
+
+    Silence counts from this server's start at the earliest: while the server was down no
+    runner could reach it, so after a restart every runner gets a full timeout to heartbeat
+    again before its jobs are taken for orphans.
+    """
+    cutoff = now - timeout_seconds
+    return cutoff if server_started <= cutoff else None
+
+
+def handle_orphans(now: float, timeout_seconds: float, server_started: float) -> dict[str, int]:
     """Retire runners silent for ``timeout_seconds`` and deal with the jobs they held.
 
     Jobs they had claimed but not started go back to ready (nothing ran). Jobs they were
     running are finished as failed with return code -128, through the same path as any
     other failure, so dependents are canceled or a failure handler / ``torc recover`` can
-    retry them. Runners that never sent a heartbeat are left alone.
+    retry them. Runners that never sent a heartbeat are left alone, and so is everyone in
+    the first ``timeout_seconds`` after the server started (``silence_cutoff``).
     """
     counts = {"compute_nodes": 0, "requeued": 0, "failed": 0}
+    cutoff = silence_cutoff(now, timeout_seconds, server_started)
+    if cutoff is None:
+        return counts
     with write_transaction():
         stale = sql.fetch(
             "SELECT id, workflow_id FROM compute_node WHERE is_active = ?"
             " AND last_heartbeat IS NOT NULL AND last_heartbeat < ?",
-            [True, now - timeout_seconds],
+            [True, cutoff],
         )
         for node_id, workflow_id in stale:
             sql.execute("UPDATE compute_node SET is_active = ? WHERE id = ?", [False, node_id])
@@ -1189,24 +1204,34 @@ def handle_orphans(now: float, timeout_seconds: float) -> dict[str, int]:
 
 
 def detect_orphans(
-    workflow_id: int, lost_node_ids: list[int], now: float, timeout_seconds: float
+    workflow_id: int,
+    lost_node_ids: list[int],
+    now: float,
+    timeout_seconds: float,
+    server_started: float,
 ) -> dict[str, int]:
     """``torc recover``'s first step, for one workflow and at once.
 
     Retires the runners the caller knows are gone (``lost_node_ids``, e.g. dead local PIDs)
-    and those silent past the heartbeat timeout, then treats as orphans the running jobs
-    whose runner is inactive or unknown, and the claimed jobs of inactive runners.
+    and those silent past the heartbeat timeout (``silence_cutoff``), then treats as orphans
+    the running jobs whose runner is inactive or unknown, and the claimed jobs of inactive
+    runners.
     """
     counts = {"compute_nodes": 0, "requeued": 0, "failed": 0}
+    cutoff = silence_cutoff(now, timeout_seconds, server_started)
     with write_transaction():
         get_workflow(workflow_id)
         lost = require_same_workflow(
             ComputeNode, lost_node_ids, workflow_id, "lost_compute_node_ids"
         )
-        silent = sql.fetch(
-            "SELECT id FROM compute_node WHERE workflow_id = ? AND is_active = ?"
-            " AND last_heartbeat IS NOT NULL AND last_heartbeat < ?",
-            [workflow_id, True, now - timeout_seconds],
+        silent = (
+            []
+            if cutoff is None
+            else sql.fetch(
+                "SELECT id FROM compute_node WHERE workflow_id = ? AND is_active = ?"
+                " AND last_heartbeat IS NOT NULL AND last_heartbeat < ?",
+                [workflow_id, True, cutoff],
+            )
         )
         for node_id in dict.fromkeys([*lost, *(row[0] for row in silent)]):
             retired = sql.execute(

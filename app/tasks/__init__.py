@@ -54,6 +54,9 @@ class TaskSettings:
     """Values the server sets at start-up for the tasks to read."""
 
     heartbeat_timeout_seconds: float = 120.0
+    # When this server process started serving: a runner's silence counts from here at the
+    # earliest, so an outage of the server is never taken for the death of its runners.
+    started_at: float = time.time()
 
 
 settings = TaskSettings()

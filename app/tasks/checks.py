@@ -25,7 +25,9 @@ def completion_check() -> None:
 @huey.periodic_task(ORPHAN_CHECK, retries=0)
 def orphan_check() -> None:
     """Runners silent past the heartbeat timeout are gone: their jobs are orphans."""
-    counts = lifecycle.handle_orphans(time.time(), settings.heartbeat_timeout_seconds)
+    counts = lifecycle.handle_orphans(
+        time.time(), settings.heartbeat_timeout_seconds, settings.started_at
+    )
     if counts["compute_nodes"]:
         logger.warning(
             "orphan check: %d runner(s) lost; %d job(s) requeued, %d failed",
