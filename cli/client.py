@@ -91,7 +91,13 @@ class TorcClient:
         headers = {"Content-Type": "application/json"} if data is not None else None
         response = self._send(method, url, query, data, headers)
         if response.status_code >= 400:
-            raise ApiError(response.status_code, _error_message(response), method, url)
+            message = _error_message(response)
+            if response.status_code == 404 and _unknown_route(response, message):
+                message = (
+                    f"no torc API at {self.base_url} ({method} {path} is not an endpoint there; "
+                    "the URL normally ends with /torc-service/v1)"
+                )
+            raise ApiError(response.status_code, message, method, url)
         if not response.content:
             return None
         return orjson.loads(response.content)
@@ -208,6 +214,13 @@ def _query_value(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+def _unknown_route(response: requests.Response, message: str) -> bool:
+    """A 404 for the path itself (wrong base URL, or not a torc server), not for a record."""
+    if not response.headers.get("Content-Type", "").startswith("application/json"):
+        return True
+    return message.startswith("The requested URL was not found on the server")
 
 
 def _short_reason(exc: Exception) -> str:

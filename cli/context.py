@@ -1,17 +1,33 @@
-"""What every command receives: merged settings, the output format, a lazily built client."""
+"""What every command receives: merged settings, the output format, a lazily built client.
+
+The client is made here and only here. With a server URL configured (``--url``,
+``TORC_API_URL`` or ``client.api_url`` in a config file) it talks to that server. Without
+one, and with a ``./torc.db`` from an earlier zero-config ``torc run``, commands use an
+embedded server on that database for as long as the command runs (one another command in
+this directory already started is reused); ``torc run`` starts one in any case
+(``start_embedded``).
+"""
 
 from __future__ import annotations
 
+import atexit
 import getpass
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
 
-from cli.client import DEFAULT_URL, TorcClient
+from cli.client import DEFAULT_URL, TorcClient, TorcClientError
+from cli.embedded import EmbeddedServer, running_server
 from cli.output import emit
+
+logger = logging.getLogger("torc.cli")
+
+DEFAULT_DATABASE = "torc.db"
 
 
 def current_user() -> str:
@@ -23,9 +39,12 @@ class Context:
     settings: dict[str, Any]
     format: str = "table"
     _client: TorcClient | None = field(default=None, repr=False)
+    _embedded: EmbeddedServer | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
+        if self._client is not None:
+            return self._client.base_url
         return self.settings.get("api_url") or DEFAULT_URL
 
     @property
@@ -33,17 +52,62 @@ class Context:
         return bool(self.settings.get("api_url"))
 
     @property
+    def embedded(self) -> EmbeddedServer | None:
+        return self._embedded
+
+    @property
     def client(self) -> TorcClient:
         if self._client is None:
-            self._client = TorcClient(
-                self.url, username=self.settings.get("username"), password=self._password()
-            )
+            local = Path(DEFAULT_DATABASE)
+            if not self.url_configured and local.is_file():
+                self._use_local_database(local)
+            else:
+                self._client = TorcClient(
+                    self.url, username=self.settings.get("username"), password=self._password()
+                )
         return self._client
 
     def use_client(self, client: TorcClient) -> None:
-        """Point every later call at ``client`` (e.g. an embedded server)."""
+        """Point every later call at ``client``."""
         self._client = client
-        self.settings["api_url"] = client.base_url
+
+    def start_embedded(self, database: Path, log_path: Path) -> EmbeddedServer:
+        """Start a private server on ``database``; every later call goes to it until
+        ``stop_embedded``."""
+        server = EmbeddedServer(database.resolve(), log_path)
+        server.start()
+        self._embedded = server
+        self.use_client(TorcClient(server.url))
+        return server
+
+    def stop_embedded(self) -> None:
+        if self._embedded is None:
+            return
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self._embedded.stop()
+        self._embedded = None
+
+    def _use_local_database(self, database: Path) -> None:
+        """No URL configured, ``./torc.db`` here: serve it for the length of this command."""
+        shared = running_server(database.resolve())
+        if shared is not None and _answers(shared):
+            logger.info("No server URL configured: using the torc server at %s", shared)
+            self.use_client(TorcClient(shared))
+            return
+        log_path = Path(self.settings.get("run.output_dir") or "output") / "torc_server.log"
+        server = self.start_embedded(database, log_path)
+        logger.info(
+            "No server URL configured: using an embedded torc server on ./%s (%s)",
+            database,
+            server.url,
+        )
+        click_context = click.get_current_context(silent=True)
+        if click_context is not None:
+            click_context.find_root().call_on_close(self.stop_embedded)
+        else:
+            atexit.register(self.stop_embedded)
 
     def _password(self) -> str | None:
         password = self.settings.get("password")
@@ -54,6 +118,17 @@ class Context:
 
     def emit(self, data: Any, **kwargs: Any) -> None:
         emit(data, self.format, **kwargs)
+
+
+def _answers(url: str) -> bool:
+    client = TorcClient(url, timeout=2)
+    try:
+        client.ping()
+        return True
+    except TorcClientError:
+        return False
+    finally:
+        client.close()
 
 
 pass_context = click.make_pass_decorator(Context)

@@ -1,8 +1,20 @@
-"""A private torc-server for ``torc run`` when no server URL is configured."""
+"""A private torc-server when no server URL is configured (``torc run`` and friends).
+
+The server runs in its own session, so a Ctrl-C (SIGINT to the terminal's process group)
+reaches only the ``torc`` command: the runner stops its jobs and reports them while the
+server still answers, and the server is stopped last. On Linux the server also gets SIGTERM
+if the ``torc`` process dies without stopping it. While it runs, ``<database>.server``
+names its URL so other commands in the same directory can use it instead of starting
+another server on the same database.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import json
+import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -10,7 +22,11 @@ from pathlib import Path
 
 from cli.client import TorcClient, TorcClientError
 
+logger = logging.getLogger("torc.cli")
+
 STARTUP_SECONDS = 60
+STOP_SECONDS = 30
+PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedServer:
@@ -22,7 +38,18 @@ class EmbeddedServer:
         self.process: subprocess.Popen | None = None
         self.url = ""
 
+    @property
+    def url_file(self) -> Path:
+        return url_file(self.database)
+
     def __enter__(self) -> EmbeddedServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [
             sys.executable,
@@ -45,18 +72,21 @@ class EmbeddedServer:
                 command,
                 stdout=subprocess.PIPE,
                 stderr=log,
+                stdin=subprocess.DEVNULL,
                 text=True,
                 env={**os.environ, "PYTHONPATH": _package_root()},
+                start_new_session=True,  # no terminal signals: it is stopped after the runner
+                preexec_fn=_die_with_parent(),
             )
         port = self._read_port()
         self.url = f"http://127.0.0.1:{port}/torc-service/v1"
         self._wait_for_ping()
-        return self
+        self._advertise()
 
     def _read_port(self) -> int:
         line = self.process.stdout.readline()
         if not line.startswith("TORC_SERVER_PORT="):
-            self.__exit__()
+            self.stop()
             raise TorcClientError(f"the embedded torc-server did not start; see {self.log_path}")
         return int(line.strip().split("=", 1)[1])
 
@@ -70,6 +100,7 @@ class EmbeddedServer:
                     return
                 except TorcClientError:
                     if time.monotonic() > deadline or self.process.poll() is not None:
+                        self.stop()
                         raise TorcClientError(
                             f"the embedded torc-server did not answer; see {self.log_path}"
                         ) from None
@@ -77,18 +108,57 @@ class EmbeddedServer:
         finally:
             client.close()
 
-    def __exit__(self, *_exc: object) -> None:
+    def _advertise(self) -> None:
+        try:
+            self.url_file.write_text(json.dumps({"url": self.url, "pid": self.process.pid}))
+        except OSError as exc:  # a read-only directory: nobody can share it, that is all
+            logger.debug("cannot write %s: %s", self.url_file, exc)
+
+    def stop(self) -> None:
         if self.process is None:
             return
+        if running_server(self.database) == self.url:
+            self.url_file.unlink(missing_ok=True)
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=STOP_SECONDS)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         if self.process.stdout:
             self.process.stdout.close()
+        self.process = None
+
+
+def url_file(database: Path) -> Path:
+    return database.with_name(database.name + ".server")
+
+
+def running_server(database: Path) -> str | None:
+    """The URL of a live embedded server another command started on ``database``."""
+    try:
+        info = json.loads(url_file(database).read_text())
+        os.kill(int(info["pid"]), 0)
+        return str(info["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _die_with_parent():
+    """A pre-exec hook asking Linux to SIGTERM the server when ``torc`` dies (else None)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    prctl = libc.prctl
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
+    return hook
 
 
 def _package_root() -> str:

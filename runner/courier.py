@@ -62,9 +62,11 @@ class Courier:
         self.busy = False
         return delivery
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
         self._requests.put(None)
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=timeout)
+        if self._thread.is_alive():
+            return  # still in a request: it will write to the pipe, so leave it open
         os.close(self.wake_fd)
         os.close(self._wake_write)
 

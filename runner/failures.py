@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.failure_rules import Rule, parse_rules
+from cli.client import ApiError, ServerUnreachable
 from runner.process import BASH
 
 logger = logging.getLogger("torc.runner")
@@ -84,14 +85,23 @@ class RecoveryScripts:
         os.write(self._wake_write, b"x")
 
 
+class HandlerUnavailable(Exception):
+    """A job's failure handler could not be fetched or parsed (the job then fails)."""
+
+
 class HandlerCache:
-    """Failure handlers by ID, fetched once per runner."""
+    """Failure handlers by ID, fetched once per runner (failures to load are kept too)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self._rules: dict[int, list[Rule]] = {}
+        self._rules: dict[int, list[Rule] | HandlerUnavailable] = {}
 
     def rules(self, handler_id: int | None) -> list[Rule] | None:
+        """The handler's rules (None: the job has no handler).
+
+        Raises HandlerUnavailable when it cannot be loaded: CLARIFICATIONS 85 makes that a
+        plain failure, not "no matching rule" (which may mean pending_failed).
+        """
         if handler_id is None:
             return None
         if handler_id not in self._rules:
@@ -100,5 +110,19 @@ class HandlerCache:
                 self._rules[handler_id] = parse_rules(handler["rules"])
             except Exception as exc:  # noqa: BLE001  (a broken handler must not stop the run)
                 logger.error("could not load failure handler %s: %s", handler_id, exc)
-                self._rules[handler_id] = []
-        return self._rules[handler_id]
+                problem = HandlerUnavailable(
+                    f"failure handler {handler_id} could not be loaded: {exc}"
+                )
+                if _transient(exc):
+                    raise problem from None  # this job fails; the next one asks again
+                self._rules[handler_id] = problem
+        rules = self._rules[handler_id]
+        if isinstance(rules, HandlerUnavailable):
+            raise rules
+        return rules
+
+
+def _transient(error: Exception) -> bool:
+    return isinstance(error, ServerUnreachable) or (
+        isinstance(error, ApiError) and error.status >= 500
+    )

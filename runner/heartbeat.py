@@ -29,7 +29,7 @@ class Heartbeat:
             except Exception as exc:  # noqa: BLE001  (keep beating; the server may come back)
                 logger.warning("heartbeat failed: %s", exc)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=timeout)
         self._client.close()

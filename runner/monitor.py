@@ -1,9 +1,12 @@
 """Resource monitoring: one sampler thread for every running job's whole process tree.
 
 Summary mode keeps peak and average CPU and memory per job; time-series mode also writes
-every sample to ``<output>/resource_utilization/resource_metrics_<label>.db``. Jobs shorter
-than one sample interval get figures from the kernel's accounting of the finished process
-(peak RSS, CPU time over wall time).
+every sample to ``<output>/resource_utilization/resource_metrics_<label>.db`` (the seed's
+schema). Jobs shorter than one sample interval get figures from the kernel's accounting of
+the finished process, where it means something: its peak RSS only when it exceeds what the
+runner itself could have lent it (a process spawned with vfork semantics starts its life
+inside the parent's memory, and Linux counts that in the child's ``ru_maxrss``), and CPU time
+over wall time only for jobs of a second or more.
 """
 
 from __future__ import annotations
@@ -23,12 +26,16 @@ logger = logging.getLogger(__name__)
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS job_resource_samples ("
-    " job_id INTEGER NOT NULL, timestamp INTEGER NOT NULL, cpu_percent REAL NOT NULL,"
-    " memory_bytes INTEGER NOT NULL, num_processes INTEGER NOT NULL,"
-    " PRIMARY KEY (job_id, timestamp))",
+    " id INTEGER PRIMARY KEY, job_id INTEGER, timestamp REAL, cpu_percent REAL,"
+    " memory_bytes INTEGER, num_processes INTEGER)",
     "CREATE INDEX IF NOT EXISTS idx_job_resource_samples_job_id ON job_resource_samples (job_id)",
     "CREATE TABLE IF NOT EXISTS job_metadata (job_id INTEGER PRIMARY KEY, job_name TEXT)",
 )
+INSERT_SAMPLE = (
+    "INSERT INTO job_resource_samples (job_id, timestamp, cpu_percent, memory_bytes,"
+    " num_processes) VALUES (?, ?, ?, ?, ?)"
+)
+MIN_RUSAGE_CPU_SECONDS = 1.0  # shorter jobs: CPU time over wall time is mostly noise
 
 
 @dataclass
@@ -67,21 +74,32 @@ class Usage:
         self.memory_peak = max(self.memory_peak, memory)
 
 
-def summary(usage: Usage | None, exit_info: Exit, elapsed: float) -> dict[str, float | int]:
-    """The four result fields, from samples when there are any, else from the exit."""
+def summary(
+    usage: Usage | None, exit_info: Exit, elapsed: float, inherited_rss: int = 0
+) -> dict[str, float | int | None]:
+    """The four result fields, from samples when there are any, else from the exit.
+
+    ``inherited_rss`` is the runner's own peak RSS: an exit ``ru_maxrss`` not above it may be
+    the runner's memory rather than the job's, so it is not used.
+    """
+    rusage_peak = exit_info.max_rss_bytes if exit_info.max_rss_bytes > inherited_rss else None
+    rusage_cpu = (
+        round(100.0 * exit_info.cpu_seconds / elapsed, 2)
+        if elapsed >= MIN_RUSAGE_CPU_SECONDS
+        else None
+    )
     if usage is not None and usage.samples:
         return {
-            "peak_memory_bytes": max(usage.memory_peak, exit_info.max_rss_bytes),
+            "peak_memory_bytes": max(usage.memory_peak, rusage_peak or 0),
             "avg_memory_bytes": usage.memory_sum // usage.samples,
             "peak_cpu_percent": round(usage.cpu_peak, 2),
             "avg_cpu_percent": round(usage.cpu_sum / usage.samples, 2),
         }
-    cpu = 100.0 * exit_info.cpu_seconds / elapsed if elapsed > 0 else 0.0
     return {
-        "peak_memory_bytes": exit_info.max_rss_bytes,
-        "avg_memory_bytes": exit_info.max_rss_bytes,
-        "peak_cpu_percent": round(cpu, 2),
-        "avg_cpu_percent": round(cpu, 2),
+        "peak_memory_bytes": rusage_peak,
+        "avg_memory_bytes": rusage_peak,
+        "peak_cpu_percent": rusage_cpu,
+        "avg_cpu_percent": rusage_cpu,
     }
 
 
@@ -139,10 +157,10 @@ class ResourceMonitor:
             db.execute(statement)
         return db
 
-    def _sample_all(self) -> list[tuple[int, int, float, int, int]]:
+    def _sample_all(self) -> list[tuple[int, float, float, int, int]]:
         with self._lock:
             jobs = list(self._jobs.items())
-        now = int(time.time())
+        now = round(time.time(), 3)
         rows = []
         for job_id, usage in jobs:
             measured = _measure(usage)
@@ -157,7 +175,7 @@ class ResourceMonitor:
         with self._lock:
             names, self._new_names = self._new_names, []
         db.executemany("INSERT OR REPLACE INTO job_metadata VALUES (?, ?)", names)
-        db.executemany("INSERT OR REPLACE INTO job_resource_samples VALUES (?, ?, ?, ?, ?)", rows)
+        db.executemany(INSERT_SAMPLE, rows)
         db.commit()
 
 

@@ -76,6 +76,7 @@ class JobProcess:
     deadline: float | None = None  # monotonic time the runtime limit runs out
     kill_at: float | None = None  # monotonic time a SIGTERMed job gets SIGKILL
     stop_reason: str | None = None  # why the runner stopped it (then status terminated)
+    stop_signal: int | None = None  # the last signal the runner sent (its negative is the code)
     exit: Exit | None = field(default=None)
 
     @classmethod
@@ -126,10 +127,18 @@ class JobProcess:
             self.stop_reason = reason
         if graceful and self.kill_at is None:
             self.signal_group(signal.SIGTERM)
+            self.stop_signal = signal.SIGTERM
             self.kill_at = time.monotonic() + grace_seconds
         else:
             self.signal_group(signal.SIGKILL)
+            self.stop_signal = signal.SIGKILL
             self.kill_at = None
+
+    @property
+    def stop_return_code(self) -> int:
+        """What a runner-initiated stop records (CLARIFICATIONS 8): minus the signal sent,
+        whatever the process itself exited with (it may trap SIGTERM and exit 0)."""
+        return -int(self.stop_signal or signal.SIGKILL)
 
     def close(self) -> None:
         """Release the pidfd (after it is no longer watched)."""

@@ -1,4 +1,9 @@
-"""What ``torc run`` shows: a live bar on a terminal, plain log lines otherwise."""
+"""What ``torc run`` shows: a live bar on a terminal, plain log lines otherwise.
+
+The counts are the workflow's, not only this runner's: they start from the server's status
+counts (jobs finished before this session) and end with them (jobs the server canceled in a
+cascade never pass through the runner). The rate counts only jobs this session ran.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import logging
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -13,13 +19,31 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 REFRESH_SECONDS = 0.1
 PLAIN_SECONDS = 5.0
-FAILED = ("failed", "terminated", "canceled")
+FINISHED = ("completed", "failed", "terminated", "canceled", "pending_failed", "disabled")
+FAILED = ("failed", "terminated", "canceled", "pending_failed")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+class _ConsoleHandler(logging.Handler):
+    """Warnings printed above the live bar (a plain stream write would tear it)."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.WARNING)
+        self.console = console
+        self.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.console.print(self.format(record), markup=False, highlight=False)
 
 
 class RunProgress:
-    def __init__(self, total: int, live: bool | None = None) -> None:
+    def __init__(
+        self, total: int, live: bool | None = None, counts: Mapping[str, int] | None = None
+    ) -> None:
         self.total = total
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()  # finished jobs of the workflow, by status
+        self.set_counts(counts or {})
+        self.session_done = 0  # jobs (attempts) this session finished
         self.running = 0
         self.started_at = time.monotonic()
         self._last_draw = time.monotonic()
@@ -35,24 +59,31 @@ class RunProgress:
                 console=Console(stderr=True),
                 transient=False,
             )
-            self._task = self._bar.add_task(self._describe(), total=total, rate="")
+            self._task = self._bar.add_task(
+                self._describe(), total=total, completed=self.done, rate=""
+            )
             self._bar.start()
+            handler: logging.Handler = _ConsoleHandler(self._bar.console)
         else:
             # Per-job lines go to the runner log file; the console gets warnings and a
             # progress line every few seconds.
             handler = logging.StreamHandler(sys.stderr)
             handler.setLevel(logging.WARNING)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-            logging.getLogger("torc.runner").addHandler(handler)
-            self._plain_handler = handler
+            handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logging.getLogger("torc.runner").addHandler(handler)
+        self._handler = handler
 
     @property
     def done(self) -> int:
-        return sum(count for status, count in self.counts.items() if status != "retried")
+        return sum(self.counts[status] for status in FINISHED)
 
     def rate(self) -> float:
         elapsed = time.monotonic() - self.started_at
-        return self.done / elapsed if elapsed > 0 else 0.0
+        return self.session_done / elapsed if elapsed > 0 else 0.0
+
+    def set_counts(self, counts: Mapping[str, int]) -> None:
+        """Take the server's status counts (at the start, and at the end)."""
+        self.counts = Counter({status: counts.get(status, 0) for status in FINISHED})
 
     def job_started(self, job: dict[str, Any]) -> None:
         self.running += 1
@@ -60,7 +91,9 @@ class RunProgress:
 
     def job_finished(self, job: dict[str, Any], status: str) -> None:
         self.running = max(self.running - 1, 0)
-        self.counts[status] += 1
+        self.session_done += 1
+        if status != "retried":  # a retried job is ready again, not finished
+            self.counts[status] += 1
         self._draw()
 
     def jobs_claimed(self, count: int) -> None:
@@ -92,10 +125,12 @@ class RunProgress:
             rate=f"{self.rate():.1f} jobs/s",
         )
 
-    def close(self) -> None:
+    def close(self, counts: Mapping[str, int] | None = None) -> None:
+        """The last frame (from the server's final ``counts`` when given), then stop."""
+        if counts is not None:
+            self.set_counts(counts)
+        self.running = 0  # the runner has stopped
+        self._draw(force=True)
         if self._bar is not None:
-            self._draw(force=True)
             self._bar.stop()
-        else:
-            self._draw(force=True)
-            logging.getLogger("torc.runner").removeHandler(self._plain_handler)
+        logging.getLogger("torc.runner").removeHandler(self._handler)

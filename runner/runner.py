@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -26,7 +27,7 @@ from app.models.units import parse_memory, parse_runtime
 from cli.client import ApiError, ServerUnreachable, TorcClient, TorcClientError
 from runner.actions import ActionRunner
 from runner.courier import Courier, Delivery
-from runner.failures import HandlerCache, RecoveryScripts
+from runner.failures import HandlerCache, HandlerUnavailable, RecoveryScripts
 from runner.heartbeat import Heartbeat
 from runner.logfile import BufferedFileHandler
 from runner.monitor import MonitorConfig, ResourceMonitor, summary
@@ -42,10 +43,32 @@ MAX_PREFETCH = 512
 MAX_BATCH = 500
 DEFAULT_OUTAGE_MINUTES = 20.0  # compute_node_wait_for_healthy_database_minutes default
 MAX_RETRY_DELAY = 30.0
+SHUTDOWN_SECONDS = 15.0  # after a signal: how long final reports and actions may take
+SHUTDOWN_REQUEST_SECONDS = 5.0  # timeout of one request during that time
+OWN_RSS_REFRESH_SECONDS = 1.0
+STUCK_CHECK_SECONDS = 1.0  # idle this long before asking whether anything can still happen
 
 
 class ServerLost(TorcClientError):
     """The server stayed unreachable (or failing) longer than the workflow allows."""
+
+
+class WorkflowDeleted(TorcClientError):
+    """The workflow disappeared from the server while this runner worked on it."""
+
+    def __init__(self, workflow_id: int) -> None:
+        super().__init__(f"workflow {workflow_id} was deleted")
+
+
+class ForcedExit(BaseException):
+    """A second SIGTERM/SIGINT during shutdown: leave now (jobs are killed first).
+
+    A BaseException, like KeyboardInterrupt, so no ``except Exception`` swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"{signal.Signals(signum).name} received twice; exiting at once")
+        self.signum = signum
 
 
 @dataclass
@@ -76,6 +99,8 @@ class RunSummary:
     canceled: bool = False
     stopped_by_signal: int | None = None
     complete: bool = False
+    stuck: str | None = None  # why the runner gave up waiting (nothing could happen any more)
+    problems: list[str] = field(default_factory=list)  # what could not be reported or done
 
     @property
     def ok(self) -> bool:
@@ -109,8 +134,18 @@ class JobRunner:
         self._next_poll = 0.0
         self._backoff = 0.05
         self._last_contact = time.monotonic()
+        self._last_sent = time.monotonic()
         self._unreported_since = time.monotonic()  # when the oldest unsent report appeared
         self._stop_signal: int | None = None
+        self._forced = False  # a second signal: leave without talking to the server
+        self._deleted = False
+        self._in_flight: dict[str, Any] | None = None  # the request the courier carries
+        self._shutdown_deadline = 0.0
+        self._own_rss = 0  # the runner's peak RSS (bytes): what a spawned job may inherit
+        self._own_rss_at = -OWN_RSS_REFRESH_SECONDS
+        self._next_stuck_check = 0.0
+        self._warned_unfit = False
+        self._exact_offer = False  # set once a job bigger than this runner was offered
         self._started_at = time.time()
         self._ready: set = {"courier", "recovery"}  # what the last select reported
         self._pidfds = hasattr(os, "pidfd_open")
@@ -123,18 +158,32 @@ class JobRunner:
     def run(self) -> RunSummary:
         self._prepare()
         try:
-            self.actions.run_pending(["on_workflow_start", "on_worker_start"])
             try:
+                self.actions.run_pending(["on_workflow_start", "on_worker_start"])
                 self._loop()
-            except TorcClientError:
+            except TorcClientError as exc:
                 self._abandon_jobs()
+                if not isinstance(exc, WorkflowDeleted) and self._workflow_gone(exc):
+                    raise WorkflowDeleted(self.workflow_id) from None
                 raise
-            if self.summary.complete:
-                self.actions.run_pending(["on_workflow_complete"])
-            self.actions.run_pending(["on_worker_complete"])
+            self._final_actions()
         finally:
             self._shutdown()
         return self.summary
+
+    def _final_actions(self) -> None:
+        """on_workflow_complete (when complete), then on_worker_complete; after a signal the
+        requests are bounded and a failure is reported rather than waited out."""
+        for trigger in ("on_workflow_complete", "on_worker_complete"):
+            if trigger == "on_workflow_complete" and not self.summary.complete:
+                continue
+            if self.summary.stopped_by_signal is None:
+                self.actions.run_pending([trigger])
+                continue
+            try:
+                self.actions.run_pending([trigger])
+            except TorcClientError as exc:
+                self._problem(f"could not run the {trigger} actions: {exc}")
 
     def _prepare(self) -> None:
         workflow = self.client.get_workflow(self.workflow_id)
@@ -162,6 +211,7 @@ class JobRunner:
             DEFAULT_OUTAGE_MINUTES if wait_minutes is None else wait_minutes
         )
         self.client.retry_seconds = max(self.client.retry_seconds, self.outage_limit)
+        self._refresh_own_rss()
         self.courier = Courier(self._send_cycle)
         self.handlers = HandlerCache(self.client)
         self.recovery = RecoveryScripts()
@@ -175,8 +225,11 @@ class JobRunner:
         self.selector.register(self._signal_read, selectors.EVENT_READ, "signal")
         self._previous_wakeup = signal.set_wakeup_fd(signal_write)
         self._signal_write = signal_write
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
+        self._previous_handlers = {
+            signum: signal.signal(signum, self._on_signal)
+            for signum in (signal.SIGTERM, signal.SIGINT)
+        }
+        self._client_limits = (self.client.retry_seconds, self.client.timeout)
         self.base_env = {
             **os.environ,
             "PATH": _path_with_torc(),
@@ -208,9 +261,8 @@ class JobRunner:
         return self.options.heartbeat_seconds
 
     def _attach_log(self) -> None:
-        path = (
-            self.output_dir / f"job_runner_{self.hostname}_wf{self.workflow_id}_r{self.run_id}.log"
-        )
+        # The seed's name (cli/reporting/log_paths.py finds it again).
+        path = self.output_dir / f"job_runner_{self.hostname}_{self.workflow_id}_{self.run_id}.log"
         handler = BufferedFileHandler(path)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
@@ -253,14 +305,17 @@ class JobRunner:
 
     def _shutdown(self) -> None:
         signal.set_wakeup_fd(self._previous_wakeup)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, signal.SIG_DFL)
-        self.heartbeat.stop()
-        self.courier.close()
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        wait = 0.5 if self._forced else 5.0  # threads stuck in a request are daemons
+        self.heartbeat.stop(timeout=wait)
+        self.courier.close(timeout=wait)
         self.cycle_client.close()
         self.recovery.close()
         self.monitor.close()
-        self._deactivate()
+        if not (self._forced or self._deleted):
+            self._deactivate()
+        self.client.retry_seconds, self.client.timeout = self._client_limits
         logger.info(
             "Runner finished workflow_id=%s counts=%s", self.workflow_id, dict(self.summary.counts)
         )
@@ -275,10 +330,57 @@ class JobRunner:
             node.update(is_active=False, duration_seconds=round(time.time() - self._started_at, 3))
             self.client.put(f"/compute_nodes/{self.compute_node_id}", node)
         except Exception as exc:  # noqa: BLE001  (the run is over; report and go)
-            logger.warning("could not deactivate compute node: %s", exc)
+            if self.summary.stopped_by_signal is None:
+                logger.warning("could not deactivate compute node: %s", exc)
+            else:
+                self._problem(f"could not mark compute node {self.compute_node_id} inactive: {exc}")
 
     def _on_signal(self, signum: int, _frame: object) -> None:
-        self._stop_signal = signum
+        """The first SIGTERM/SIGINT asks for an orderly stop; a second one kills the jobs and
+        leaves at once (whatever the runner was waiting for)."""
+        if self._stop_signal is None:
+            self._stop_signal = signum
+            return
+        if self._forced:
+            return
+        self._forced = True
+        for entry in self.running.values():
+            entry.process.signal_group(signal.SIGKILL)
+        logger.error(
+            "%s received again: killed %d job(s); they are not reported",
+            signal.Signals(signum).name,
+            len(self.running),
+        )
+        raise ForcedExit(signum)
+
+    def _problem(self, message: str) -> None:
+        """Something the user must know about (also on the console, via the log handlers)."""
+        logger.error(message)
+        self.summary.problems.append(message)
+
+    def _workflow_gone(self, error: BaseException | None = None) -> bool:
+        """After a refusal (404, or 422 naming our compute node): is the workflow gone?"""
+        if error is not None and not (isinstance(error, ApiError) and 400 <= error.status < 500):
+            return False
+        try:
+            self.client.get_workflow(self.workflow_id)
+        except ApiError as exc:
+            gone = exc.status == 404
+        except TorcClientError:
+            return False
+        else:
+            return False
+        if gone:
+            self._deleted = True
+            logger.error("Workflow %s was deleted; stopping", self.workflow_id)
+        return gone
+
+    def _refresh_own_rss(self) -> None:
+        """The runner's own peak RSS, at most once a second (it costs system calls)."""
+        now = time.monotonic()
+        if now - self._own_rss_at >= OWN_RSS_REFRESH_SECONDS:
+            self._own_rss_at = now
+            self._own_rss = _own_peak_rss()
 
     # The loop ------------------------------------------------------------------------------
 
@@ -317,11 +419,51 @@ class JobRunner:
             self._idle_since = None
             return False
         idle_limit = self.workflow.get("compute_node_wait_for_new_jobs_seconds") or 90
-        self._idle_since = self._idle_since or time.monotonic()
-        if time.monotonic() - self._idle_since > idle_limit:
+        now = time.monotonic()
+        self._idle_since = self._idle_since or now
+        if now - self._idle_since >= STUCK_CHECK_SECONDS and now >= self._next_stuck_check:
+            self._next_stuck_check = now + self.options.poll_interval
+            self.summary.stuck = self._nothing_can_happen()
+            if self.summary.stuck is not None:
+                logger.error("%s; exiting", self.summary.stuck)
+                return True
+        if now - self._idle_since > idle_limit:
             logger.info("No new jobs for %ss; exiting", idle_limit)
             return True
         return False
+
+    def _nothing_can_happen(self) -> str | None:
+        """Why waiting is pointless, when it is: every ready job needs more than this runner
+        has, or only jobs awaiting classification (pending_failed) remain — with no job
+        pending or running anywhere that could change that. Asked only when idle."""
+        counts = self.client.job_status_counts(self.workflow_id)
+        busy = counts.get("pending", 0) + counts.get("running", 0)
+        if counts.get("ready", 0):
+            ready = list(self.client.list_jobs(self.workflow_id, status="ready"))
+            unfit = [job for job in ready if not self.ledger.could_ever_fit(self._need(job))]
+            if not unfit or len(unfit) < len(ready):
+                return None  # something here could run; the claim will get to it
+            message = self._unfit_message(unfit)
+            if not self._warned_unfit:
+                self._warned_unfit = True
+                logger.warning("%s", message)
+            return None if busy else message
+        waiting = counts.get("pending_failed", 0)
+        if waiting and not busy:
+            return (
+                f"{waiting} job(s) await classification (pending_failed); nothing else can run "
+                "until they are retried or marked failed"
+            )
+        return None
+
+    def _unfit_message(self, jobs: list[dict]) -> str:
+        names = ", ".join(job["name"] for job in jobs[:5]) + (", …" if len(jobs) > 5 else "")
+        capacity = self.capacity
+        gpus = f", {capacity.num_gpus} GPUs" if capacity.num_gpus else ""
+        return (
+            f"{len(jobs)} ready job(s) need more than this runner has "
+            f"({capacity.num_cpus} CPUs, {capacity.memory_gb:.1f} GB{gpus}): {names}"
+        )
 
     def _wait(self, timeout: float) -> None:
         for key, _ in self.selector.select(timeout):
@@ -342,8 +484,10 @@ class JobRunner:
             for moment in (entry.process.deadline, entry.process.kill_at):
                 if moment is not None:
                     candidates.append(moment - now)
-        if not self.courier.busy and self._wants_jobs():
-            candidates.append(max(self._next_poll - now, retry_in))
+        if not self.courier.busy:
+            if self._wants_jobs():
+                candidates.append(max(self._next_poll - now, retry_in))
+            candidates.append(max(self._last_sent + self._status_interval() - now, retry_in))
 
         if not any(entry.process.pidfd is not None for entry in self.running.values()):
             if self.running:
@@ -374,7 +518,7 @@ class JobRunner:
         usage = self.monitor.finish(job["id"])
         return_code = exit_info.return_code
         if process.stop_reason is not None:
-            status = "terminated"
+            return_code, status = process.stop_return_code, "terminated"
         elif return_code == 0:
             return_code, status = self._check_outputs(job)
         else:
@@ -389,7 +533,7 @@ class JobRunner:
         }
         # Without monitoring the figures come from the exit's rusage, which costs nothing and
         # lets recovery tell an out-of-memory failure from others.
-        report.update(summary(usage, exit_info, elapsed))
+        report.update(summary(usage, exit_info, elapsed, self._inherited_rss(process)))
         self._log_handler.info(
             f"Job process completed workflow_id={self.workflow_id} job_id={job['id']} "
             f"run_id={self.run_id} return_code={return_code} status={status} "
@@ -399,6 +543,14 @@ class JobRunner:
             self._handle_failure(entry, report)
         else:
             self._finish(job, report)
+
+    def _inherited_rss(self, process: JobProcess) -> int:
+        """How much of the job's ``ru_maxrss`` may be the runner's own memory at its launch
+        (with a margin when the last measurement is older than the launch)."""
+        self._refresh_own_rss()
+        if self._own_rss_at >= process.started_monotonic:
+            return self._own_rss
+        return self._own_rss + (self._own_rss >> 3)
 
     def _finish(self, job: dict, report: dict) -> None:
         self.finished.append(report)
@@ -413,7 +565,12 @@ class JobRunner:
     def _handle_failure(self, entry: Running, report: dict) -> None:
         """Apply the job's failure handler: retry, recover then retry, or fail."""
         job = entry.job
-        rules = self.handlers.rules(job.get("failure_handler_id"))
+        try:
+            rules = self.handlers.rules(job.get("failure_handler_id"))
+        except HandlerUnavailable as exc:
+            logger.error("Job %s failed and its failure handler is unusable: %s", job["id"], exc)
+            self._finish(job, report)  # CLARIFICATIONS 85: failed, never pending_failed
+            return
         decision = decide(
             rules,
             report["return_code"],
@@ -524,8 +681,17 @@ class JobRunner:
             self._reap()
             if self.running:
                 time.sleep(0.01)
+        for entry, report, _ in self.awaiting_recovery.values():
+            self._finish(entry.job, report)  # its recovery script is left to finish alone
+        self.awaiting_recovery.clear()
+        # From here on every request is bounded: the server may be gone, and the user is
+        # waiting for the runner to exit.
+        self._shutdown_deadline = time.monotonic() + SHUTDOWN_SECONDS
+        self.client.retry_seconds = 1.0
+        self.client.timeout = SHUTDOWN_REQUEST_SECONDS
         self._release_queue()
         self._drain_reports()
+        self._release_queue()  # jobs a resynchronising answer said are still ours
 
     def _abandon_jobs(self) -> None:
         """The server is gone for good: stop our jobs rather than leave them running unseen
@@ -539,11 +705,18 @@ class JobRunner:
             time.sleep(0.01)
 
     def _release_queue(self) -> None:
-        for job in self.queue:
+        """Hand claimed but unstarted jobs back (ready) for other runners."""
+        for index, job in enumerate(self.queue):
             try:
                 self.client.put(f"/jobs/{job['id']}/manage_status_change/ready/{self.run_id}")
             except ApiError as exc:
                 logger.warning("could not release job %s: %s", job["id"], exc)
+            except TorcClientError as exc:
+                self._problem(
+                    f"could not hand back {len(self.queue) - index} claimed job(s) "
+                    f"(the server's orphan check returns them to ready): {exc}"
+                )
+                break
         self.queue.clear()
 
     # Jobs starting -------------------------------------------------------------------------
@@ -553,8 +726,8 @@ class JobRunner:
             job = self.queue[0]
             need = self._need(job)
             if not self.ledger.fits(need):
-                if not self.running and not self.ledger.could_ever_fit(need):
-                    self._fail_unrunnable(self.queue.popleft(), need)
+                if not self.ledger.could_ever_fit(need):
+                    self._hand_back_unfit(self.queue.popleft(), need)
                     continue
                 return
             self.queue.popleft()
@@ -624,9 +797,18 @@ class JobRunner:
         }
         self._finish(job, report)
 
-    def _fail_unrunnable(self, job: dict, need: Need) -> None:
-        logger.error("Job %s needs more than this runner has (%s); failing it", job["id"], need)
-        self._fail_to_launch(job, OSError(f"requirements {need} exceed this runner's capacity"))
+    def _hand_back_unfit(self, job: dict, need: Need) -> None:
+        """A job that can never fit here (claimed because a running-ahead offer is larger
+        than the machine): back to ready for a bigger runner, and no more such offers."""
+        logger.warning(
+            "Job %s needs more than this runner has (%s); handing it back", job["id"], need
+        )
+        self._exact_offer = True
+        try:
+            self.client.put(f"/jobs/{job['id']}/manage_status_change/ready/{self.run_id}")
+        except ApiError as exc:
+            logger.warning("could not hand back job %s: %s", job["id"], exc)
+        self._server_has_work = True  # ask again, with the exact offer
 
     def _requirement(self, job: dict) -> dict | None:
         rr_id = job.get("resource_requirements_id")
@@ -700,9 +882,15 @@ class JobRunner:
         want = self._wants_jobs() and (
             now >= self._next_poll or bool(self.finished) or bool(self.retries)
         )
-        heartbeat = now - self._last_contact >= HEARTBEAT_SECONDS
-        if must_report or want or heartbeat or self._resync:
-            self.courier.send(self._build_request(want))
+        # Nothing sent for a poll interval (every slot busy with long jobs): a report-less
+        # round trip, so a cancel is seen within the poll interval; it is a heartbeat too.
+        quiet = now - self._last_sent >= self._status_interval()
+        if must_report or want or quiet or self._resync:
+            self._in_flight = self._build_request(want)
+            self.courier.send(self._in_flight)
+
+    def _status_interval(self) -> float:
+        return min(self.options.poll_interval, HEARTBEAT_SECONDS)
 
     def _build_request(self, want: bool) -> dict[str, Any]:
         request: dict[str, Any] = {
@@ -715,7 +903,7 @@ class JobRunner:
             "claim": self._claim_body() if want else None,
         }
         self.started, self.finished, self.retries, self.mtimes = [], [], [], []
-        self._unreported_since = time.monotonic()
+        self._unreported_since = self._last_sent = time.monotonic()
         return request
 
     def _claim_body(self) -> dict[str, Any]:
@@ -734,7 +922,7 @@ class JobRunner:
         free = self.ledger.free()
         queued = [self._need(job) for job in self.queue]
         total = self.ledger.capacity
-        ahead = 1 if self._prefetching() else 0
+        ahead = 1 if self._prefetching() and not self._exact_offer else 0
         offer = {
             "num_cpus": max(free.num_cpus - sum(n.num_cpus for n in queued), 0)
             + ahead * total.num_cpus,
@@ -755,6 +943,7 @@ class JobRunner:
 
     def _receive(self, delivery: Delivery) -> None:
         request = delivery.request
+        self._in_flight = None
         if delivery.error is not None:
             self._requeue(request, delivery.error)
             return
@@ -792,13 +981,11 @@ class JobRunner:
         meanwhile. Anything else means the request itself is wrong, so the runner stops.
         """
         if not _transient(error):
+            if self._workflow_gone(error):
+                raise WorkflowDeleted(self.workflow_id)
             logger.error("Server refused the runner's report: %s", error)
             raise error
-        self.started = request["started"] + self.started
-        self.finished = request["completed"] + self.finished
-        self.retries = request["retried"] + self.retries
-        self.mtimes = request["file_mtimes"] + self.mtimes
-        self._resync = True
+        self._restore(request)
         now = time.monotonic()
         if self._outage_since is None:
             self._outage_since = now
@@ -816,6 +1003,14 @@ class JobRunner:
         )
         self._retry_at = now + self._retry_delay
         self._retry_delay = min(self._retry_delay * 2, MAX_RETRY_DELAY)
+
+    def _restore(self, request: dict[str, Any]) -> None:
+        """Put an unanswered request's reports back, ahead of newer ones."""
+        self.started = request["started"] + self.started
+        self.finished = request["completed"] + self.finished
+        self.retries = request["retried"] + self.retries
+        self.mtimes = request["file_mtimes"] + self.mtimes
+        self._resync = True
 
     def _check_outcomes(self, response: dict[str, Any]) -> None:
         for outcome in response.get("started") or []:
@@ -849,20 +1044,54 @@ class JobRunner:
                 self._stop_job(entry, "workflow canceled")
 
     def _drain_reports(self) -> None:
-        """Send what is left, synchronously (shutdown)."""
-        delivery = self.courier.wait(timeout=60)
+        """Send what is left (shutdown), retrying briefly until the shutdown deadline."""
+        delivery = self.courier.wait(timeout=max(self._shutdown_deadline - time.monotonic(), 0))
         if delivery is not None:
-            self._receive(delivery)
-        for _ in range(3):
-            if not self._unreported():
-                return
-            request = self._build_request(False)
-            try:
-                self._receive(Delivery(request, self._send_cycle(request)))
-            except Exception as exc:  # noqa: BLE001
-                self._requeue(request, exc)
+            self._absorb(delivery)
+        elif self._in_flight is not None:
+            self._restore(self._in_flight)  # never answered: send its reports again
+            self._in_flight = None
+        client = TorcClient(
+            self.client.base_url,
+            username=self.client.username,
+            password=self.client.password,
+            timeout=SHUTDOWN_REQUEST_SECONDS,
+        )
+        path = f"/workflows/{self.workflow_id}/runner_cycle/{self.run_id}"
+        delay, error = 0.25, None
+        try:
+            while self._unreported():
+                request = self._build_request(False)
+                try:
+                    response = client.post(path, request)
+                except TorcClientError as exc:
+                    self._restore(request)
+                    error = exc
+                else:
+                    self._absorb(Delivery(request, response))
+                    continue
+                if not _transient(error) or time.monotonic() + delay > self._shutdown_deadline:
+                    break
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        finally:
+            client.close()
         if self._unreported():
-            logger.error("could not report %d finished job(s)", len(self.finished))
+            ids = sorted({report["job_id"] for report in self.finished} | set(self.started))
+            shown = ", ".join(map(str, ids[:10])) + (", …" if len(ids) > 10 else "")
+            self._problem(
+                f"could not report {len(ids)} job(s) ({shown}) to {self.client.base_url} "
+                f"before exiting: {error}. The server shows them running until its orphan "
+                "check retires this runner (or `torc recover` is run)"
+            )
+
+    def _absorb(self, delivery: Delivery) -> None:
+        """Take a shutdown answer: failures keep the reports for the next try."""
+        if delivery.error is None:
+            self._receive(delivery)
+        else:
+            self._in_flight = None
+            self._restore(delivery.request)
 
 
 def _transient(error: BaseException) -> bool:
@@ -870,6 +1099,23 @@ def _transient(error: BaseException) -> bool:
     if isinstance(error, ServerUnreachable):
         return True
     return isinstance(error, ApiError) and error.status >= 500
+
+
+def _own_peak_rss() -> int:
+    """This process's memory high-water mark in bytes: what a job spawned with vfork
+    semantics finds in its ``ru_maxrss`` before using any memory of its own.
+
+    Linux's VmHWM, not ``getrusage(RUSAGE_SELF)``: that one also carries whatever this
+    process itself inherited from its own parent at exec (a large test runner, a shell).
+    """
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _path_with_torc() -> str:

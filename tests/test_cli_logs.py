@@ -120,7 +120,8 @@ def test_bundle_holds_the_workflows_logs_and_records(ran: Ran, bundle: Path) -> 
         metadata = json.load(archive.extractfile(f"{root}/bundle_metadata.json"))
     stdio = [name for name in names if "/job_stdio/" in name]
     assert len(stdio) == 6 and all(name.startswith(f"{root}/job_stdio/job_wf") for name in stdio)
-    assert any(re.fullmatch(rf"{root}/job_runner_.+_wf\d+_r1\.log", name) for name in names)
+    runner_log = rf"{root}/job_runner_.+_{ran.workflow_id}_1\.log"
+    assert any(re.fullmatch(runner_log, name) for name in names)
     assert any(name.startswith(f"{root}/resource_utilization/resource_metrics_") for name in names)
     assert metadata["workflow_id"] == ran.workflow_id
     assert metadata["workflow"]["name"] == "logs_demo"
@@ -133,11 +134,11 @@ def test_bundle_leaves_out_other_workflows(ran: Ran, tmp_path: Path) -> None:
     output = ran.copy_output(tmp_path / "output")
     other = ran.workflow_id + 1000
     (output / "job_stdio" / f"job_wf{other}_j1_r1_a1.o").write_text("not mine\n")
-    (output / f"job_runner_host_wf{other}_r1.log").write_text("not mine\n")
+    (output / f"job_runner_host_{other}_1.log").write_text("not mine\n")
     args = ("-f", "json", "logs", "bundle", str(ran.workflow_id), "-o", str(output))
     summary = json.loads(invoke(ran.url, *args, "--bundle-dir", str(tmp_path)).stdout)
     assert summary["file_count"] == 8 and summary["workflow_id"] == ran.workflow_id
-    assert not any(f"wf{other}_" in name for name in summary["files"])
+    assert not any(f"wf{other}_" in name or f"_{other}_1." in name for name in summary["files"])
     assert Path(summary["bundle"]).is_file()
 
 

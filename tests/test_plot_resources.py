@@ -100,10 +100,35 @@ def test_json_figures_for_chosen_jobs(ran: Ran, tmp_path: Path) -> None:
     assert {trace["name"] for trace in summary["data"]} == {"Peak", "Average"}
 
 
+# The layout runners wrote before the seed's schema (no id, whole-second timestamps).
+OLD_SCHEMA = (
+    "CREATE TABLE job_resource_samples (job_id INTEGER NOT NULL, timestamp INTEGER NOT NULL,"
+    " cpu_percent REAL NOT NULL, memory_bytes INTEGER NOT NULL, num_processes INTEGER NOT NULL,"
+    " PRIMARY KEY (job_id, timestamp))",
+    "CREATE TABLE job_metadata (job_id INTEGER PRIMARY KEY, job_name TEXT)",
+)
+
+
+def test_run_writes_the_seeds_schema(ran: Ran) -> None:
+    with sqlite3.connect(ran.databases[0]) as connection:
+        columns = connection.execute("PRAGMA table_info(job_resource_samples)").fetchall()
+        indexes = connection.execute("PRAGMA index_list(job_resource_samples)").fetchall()
+    assert [(c[1], c[2], c[5]) for c in columns] == [
+        ("id", "INTEGER", 1),
+        ("job_id", "INTEGER", 0),
+        ("timestamp", "REAL", 0),
+        ("cpu_percent", "REAL", 0),
+        ("memory_bytes", "INTEGER", 0),
+        ("num_processes", "INTEGER", 0),
+    ]
+    assert any("job_id" in index[1] for index in indexes)
+    assert SCHEMA[0].startswith("CREATE TABLE IF NOT EXISTS job_resource_samples")
+
+
 def test_several_databases_are_merged(ran: Ran, tmp_path: Path) -> None:
     extra = tmp_path / "resource_metrics_other_9_1.db"
-    with sqlite3.connect(extra) as connection:
-        for statement in SCHEMA:
+    with sqlite3.connect(extra) as connection:  # an old-layout file reads the same
+        for statement in OLD_SCHEMA:
             connection.execute(statement)
         connection.execute("INSERT INTO job_metadata VALUES (99, 'late_job')")
         connection.executemany(

@@ -11,9 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from tests.helpers import Api, ServerProcess, spec_payload, torc
+from tests.helpers import Api, ServerProcess, spec_payload, start_runner, torc, wait_for
 
 
 def create(api: Api, jobs: list[dict], **extra) -> int:
@@ -86,7 +87,7 @@ def test_jobs_run_in_dependency_order_with_logs_and_results(
     for job in api.get("/jobs", params={"workflow_id": wf})["items"]:
         assert (stdio / f"job_wf{wf}_j{job['id']}_r1_a1.o").exists()
         assert (stdio / f"job_wf{wf}_j{job['id']}_r1_a1.e").exists()
-    [runner_log] = (tmp_path / "output").glob(f"job_runner_*_wf{wf}_r1.log")
+    [runner_log] = (tmp_path / "output").glob(f"job_runner_*_{wf}_1.log")  # the seed's name
     text = runner_log.read_text()
     assert f"Job started workflow_id={wf} job_id=" in text
     assert "Job process completed" in text and "status=completed" in text
@@ -192,7 +193,13 @@ def test_job_past_its_runtime_is_terminated(
         r["job_id"]: r["return_code"]
         for r in api.get("/results", params={"workflow_id": wf})["items"]
     }
-    assert -9 in codes.values()
+    names = {j["id"]: j["name"] for j in api.get("/jobs", params={"workflow_id": wf})["items"]}
+    # Runner-initiated kills record minus the signal sent (CLARIFICATIONS 8), even when the
+    # job trapped SIGTERM and exited 0.
+    assert {names[job_id]: code for job_id, code in codes.items()} == {
+        "hard": -9,
+        "graceful": -15,
+    }
 
 
 def test_failure_cancels_dependents_and_exit_code_is_non_zero(
@@ -250,14 +257,15 @@ def test_summary_monitoring_fills_results(api: Api, server: ServerProcess, tmp_p
         workflow={"resource_monitor_config": monitor},
     )
     assert run(server, wf, tmp_path).returncode == 0
-    for result in api.get("/results", params={"workflow_id": wf})["items"]:
-        for key in ("peak_memory_bytes", "avg_memory_bytes", "peak_cpu_percent", "avg_cpu_percent"):
-            assert result[key] is not None, (key, result)
-    busy = max(
-        api.get("/results", params={"workflow_id": wf})["items"],
-        key=lambda r: r["peak_memory_bytes"],
-    )
+    results = {r["job_id"]: r for r in api.get("/results", params={"workflow_id": wf})["items"]}
+    names = {j["id"]: j["name"] for j in api.get("/jobs", params={"workflow_id": wf})["items"]}
+    by_name = {names[job_id]: result for job_id, result in results.items()}
+    busy = by_name["busy"]
+    for key in ("peak_memory_bytes", "avg_memory_bytes", "peak_cpu_percent", "avg_cpu_percent"):
+        assert busy[key] is not None, (key, busy)
     assert busy["peak_memory_bytes"] > 50_000_000
+    # Too short to sample or to time: no figure rather than the runner's own memory.
+    assert (by_name["blink"]["peak_memory_bytes"] or 0) < 10_000_000
 
 
 def test_time_series_monitoring_writes_the_metrics_database(
@@ -274,8 +282,19 @@ def test_time_series_monitoring_writes_the_metrics_database(
     assert run(server, wf, tmp_path).returncode == 0
     [db_path] = (tmp_path / "output" / "resource_utilization").glob(f"resource_metrics_*_{wf}_1.db")
     with sqlite3.connect(db_path) as db:
-        columns = [row[1] for row in db.execute("PRAGMA table_info(job_resource_samples)")]
-        assert columns == ["job_id", "timestamp", "cpu_percent", "memory_bytes", "num_processes"]
+        columns = [row[1:3] for row in db.execute("PRAGMA table_info(job_resource_samples)")]
+        assert columns == [  # the seed's schema
+            ("id", "INTEGER"),
+            ("job_id", "INTEGER"),
+            ("timestamp", "REAL"),
+            ("cpu_percent", "REAL"),
+            ("memory_bytes", "INTEGER"),
+            ("num_processes", "INTEGER"),
+        ]
+        indexes = [row[1] for row in db.execute("PRAGMA index_list(job_resource_samples)")]
+        assert "idx_job_resource_samples_job_id" in indexes
+        [(stamp,)] = db.execute("SELECT timestamp FROM job_resource_samples LIMIT 1").fetchall()
+        assert isinstance(stamp, float) and abs(stamp - time.time()) < 60
         assert [row[1] for row in db.execute("PRAGMA table_info(job_metadata)")] == [
             "job_id",
             "job_name",
@@ -365,3 +384,192 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "http://127.0.0.1:9/torc-service/v1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def results_by_name(api: Api, workflow_id: int) -> dict[str, dict]:
+    names = {
+        j["id"]: j["name"] for j in api.get("/jobs", params={"workflow_id": workflow_id})["items"]
+    }
+    results = api.get("/results", params={"workflow_id": workflow_id})["items"]
+    return {names[r["job_id"]]: r for r in results}
+
+
+ALLOCATE = f"{sys.executable} -c 'x = bytearray(200_000_000); import time; time.sleep(1.2)'"
+
+
+@pytest.mark.parametrize("monitoring", [False, True])
+def test_memory_figures_are_the_jobs_own(
+    api: Api, server: ServerProcess, tmp_path: Path, monitoring: bool
+) -> None:
+    """ru_maxrss of a job spawned with vfork semantics includes the runner's memory at the
+    spawn; it is used only when it is larger than that."""
+    monitor = json.dumps({"enabled": monitoring, "sample_interval_seconds": 0.3})
+    tiny = {"name": "tiny", "num_cpus": 1, "memory": "10m", "runtime": "PT1M"}
+    jobs = [
+        {"name": "exits", "command": "exit 3", "resource_requirements": 0},
+        {"name": "allocates", "command": ALLOCATE},
+    ]
+    wf = create(
+        api, jobs, resource_requirements=[tiny], workflow={"resource_monitor_config": monitor}
+    )
+    assert run(server, wf, tmp_path).returncode == 1
+    results = results_by_name(api, wf)
+    exits, allocates = results["exits"], results["allocates"]
+    assert exits["return_code"] == 3
+    for key in ("peak_memory_bytes", "avg_memory_bytes"):
+        assert (exits[key] or 0) <= 10 * 1024**2, (key, exits)
+    # Far shorter than a second: CPU time over wall time would be noise.
+    assert exits["peak_cpu_percent"] is None and exits["avg_cpu_percent"] is None
+    assert allocates["peak_memory_bytes"] >= 150_000_000, allocates
+    assert allocates["peak_cpu_percent"] is not None
+    utilization = torc(
+        "--url", server.url, "-f", "json", "reports", "check-resource-utilization", str(wf),
+        "--include-failed",
+    )  # fmt: skip
+    assert utilization.returncode == 0, utilization.stderr
+    violations = json.loads(utilization.stdout)["violations"]
+    assert not [v for v in violations if v["job_name"] == "exits"], violations
+
+
+def test_cancel_is_seen_within_the_poll_interval_when_every_slot_is_busy(
+    api: Api, server: ServerProcess, tmp_path: Path
+) -> None:
+    wf = create(api, [{"name": "long", "command": "sleep 100"}])
+    runner = start_runner(server.url, wf, tmp_path, "--max-parallel-jobs", "1", "-p", "1")
+    try:
+        wait_for(lambda: api.statuses(wf)["long"] == "running")
+        api.put(f"/workflows/{wf}/cancel")
+        canceled = time.monotonic()
+        runner.wait(timeout=30)
+        assert time.monotonic() - canceled < 6  # the poll interval, not the 30 s heartbeat
+    finally:
+        runner.kill()
+    assert api.statuses(wf)["long"] in ("canceled", "terminated")
+
+
+def test_unusable_failure_handler_fails_the_job(
+    api: Api, server: ServerProcess, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
+    wf = create(
+        api,
+        [{"name": "flaky", "command": f"until [ -f {go} ]; do sleep 0.05; done; exit 5",
+          "failure_handler": 0}],
+        failure_handlers=[{"name": "retry", "rules": json.dumps([{"exit_codes": [5]}])}],
+        workflow={"use_pending_failed": True, "compute_node_wait_for_new_jobs_seconds": 1},
+    )  # fmt: skip
+    runner = start_runner(server.url, wf, tmp_path)
+    try:
+        wait_for(lambda: api.statuses(wf)["flaky"] == "running")
+        [job] = api.get("/jobs", params={"workflow_id": wf})["items"]
+        api.delete(f"/failure_handlers/{job['failure_handler_id']}")
+        go.touch()
+        assert runner.wait(timeout=30) == 1
+    finally:
+        runner.kill()
+    # CLARIFICATIONS 85: a handler that cannot be loaded fails the job (not pending_failed,
+    # which is for "no matching rule").
+    assert api.statuses(wf) == {"flaky": "failed"}
+
+
+def test_handler_that_does_not_parse_is_unavailable() -> None:
+    from runner.failures import HandlerCache, HandlerUnavailable
+
+    class Client:
+        calls = 0
+
+        def get(self, path: str) -> dict:
+            Client.calls += 1
+            return {"rules": "[{not json"}
+
+    cache = HandlerCache(Client())
+    for _ in range(2):
+        with pytest.raises(HandlerUnavailable, match="could not be loaded"):
+            cache.rules(7)
+    assert Client.calls == 1 and cache.rules(None) is None
+
+
+def test_job_needing_more_than_the_runner_has_is_reported_at_once(
+    api: Api, server: ServerProcess, tmp_path: Path
+) -> None:
+    big = {"name": "big", "num_cpus": 4, "memory": "1m", "runtime": "PT1M"}
+    jobs = [
+        {"name": "fits", "command": "true"},
+        {"name": "huge", "command": "true", "resource_requirements": 0},
+        {"name": "after_huge", "command": "true", "depends_on": [1]},
+    ]
+    wf = create(api, jobs, resource_requirements=[big])
+    started = time.monotonic()
+    result = run(server, wf, tmp_path, "--num-cpus", "2", "--memory-gb", "4")
+    assert time.monotonic() - started < 20  # not the 90 s idle wait
+    assert result.returncode == 1
+    assert "1 ready job(s) need more than this runner has (2 CPUs, 4.0 GB): huge" in result.stderr
+    assert result.stderr.count("need more than this runner has") == 2  # warning, then why
+    assert api.statuses(wf) == {"fits": "completed", "huge": "ready", "after_huge": "blocked"}
+
+
+def test_only_pending_failed_jobs_left_exits_at_once(
+    api: Api, server: ServerProcess, tmp_path: Path
+) -> None:
+    jobs = [
+        {"name": "bad", "command": "exit 2"},
+        {"name": "after_bad", "command": "true", "depends_on": [0]},
+        {"name": "fine", "command": "true"},
+    ]
+    wf = create(api, jobs, workflow={"use_pending_failed": True})
+    started = time.monotonic()
+    result = run(server, wf, tmp_path)
+    assert time.monotonic() - started < 20
+    assert result.returncode == 1
+    assert "1 job(s) await classification (pending_failed)" in result.stderr
+    assert api.statuses(wf) == {
+        "bad": "pending_failed",
+        "after_bad": "blocked",
+        "fine": "completed",
+    }
+
+
+def test_deleted_workflow_stops_the_runner(api: Api, server: ServerProcess, tmp_path: Path) -> None:
+    wf = create(api, [{"name": "long", "command": "sleep 60"}])
+    runner = start_runner(server.url, wf, tmp_path, stderr=tmp_path / "runner.err")
+    try:
+        wait_for(lambda: api.statuses(wf)["long"] == "running")
+        api.delete(f"/workflows/{wf}")
+        assert runner.wait(timeout=30) == 1
+    finally:
+        runner.kill()
+    message = (tmp_path / "runner.err").read_text()
+    assert f"workflow {wf} was deleted" in message and "Traceback" not in message
+    assert "compute_node_id" not in message
+    assert not job_processes(server.url, wf)
+
+
+def job_processes(api_url: str, workflow_id: int) -> list[int]:
+    found = []
+    for process in psutil.process_iter():
+        try:
+            env = process.environ()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if env.get("TORC_API_URL") == api_url and env.get("TORC_WORKFLOW_ID") == str(workflow_id):
+            found.append(process.pid)
+    return found
+
+
+def test_bad_runner_flags_are_usage_errors(tmp_path: Path) -> None:
+    spec = tmp_path / "one.yaml"
+    spec.write_text("name: one\njobs:\n  - name: a\n    command: 'true'\n")
+    for flags in (
+        ["--max-parallel-jobs", "-1"],
+        ["--max-parallel-jobs", "0"],
+        ["--num-cpus", "0"],
+        ["--memory-gb", "0"],
+        ["--memory-gb", "-2"],
+        ["--num-gpus", "-1"],
+        ["-p", "0"],
+    ):
+        result = torc("run", str(spec), *flags, cwd=tmp_path, timeout=30)
+        assert result.returncode == 2, (flags, result.stderr)
+        assert "Invalid value for" in result.stderr and flags[0] in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "torc.db").exists()  # nothing was started or created

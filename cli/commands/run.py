@@ -10,14 +10,14 @@ from pathlib import Path
 
 import click
 
+from cli.client import TorcClientError
 from cli.commands.workflow_args import optional_id, pick_workflow
 from cli.commands.workflows import create_from_spec, is_spec_path, workflow_id_arg
-from cli.context import Context, pass_context
-from cli.embedded import EmbeddedServer
+from cli.context import DEFAULT_DATABASE, Context, pass_context
 from cli.workflow_manager import record_input_mtimes
 from runner.resources import detect
 
-DEFAULT_DATABASE = "torc.db"
+FINAL_COUNTS_TIMEOUT = 5.0  # after a signal the server may be gone: do not wait long
 
 
 def runner_options(function):
@@ -70,6 +70,7 @@ def run(
 ) -> None:
     """Run a workflow locally: create it from a spec file (or take an existing ID),
     initialize it and run its jobs on this machine until it finishes."""
+    runner_settings(ctx, **resources)  # bad flags fail before anything is created
     output = Path(output_dir or ctx.settings["run.output_dir"])
     with server_session(ctx, database, output):
         if is_spec_path(spec_or_id):
@@ -86,20 +87,22 @@ def run(
 
 @contextlib.contextmanager
 def server_session(ctx: Context, database: str | None, output: Path) -> Iterator[None]:
-    """The configured server, or an embedded one on a free loopback port."""
-    if ctx.url_configured:
-        ctx.client.ping()
+    """The configured server, or an embedded one on a free loopback port.
+
+    The embedded server is stopped only when the block is left, that is after the runner
+    has stopped its jobs and reported them.
+    """
+    if ctx.url_configured or ctx.embedded is not None:
+        ctx.client.ping()  # a clear error naming the URL before anything else
         yield
         return
     db_path = Path(database or DEFAULT_DATABASE).resolve()
-    with EmbeddedServer(db_path, output / "torc_server.log") as server:
-        click.echo(
-            f"Started an embedded torc server at {server.url} (database {db_path})", err=True
-        )
-        from cli.client import TorcClient
-
-        ctx.use_client(TorcClient(server.url))
+    server = ctx.start_embedded(db_path, output / "torc_server.log")
+    click.echo(f"Started an embedded torc server at {server.url} (database {db_path})", err=True)
+    try:
         yield
+    finally:
+        ctx.stop_embedded()
 
 
 def _initialize_if_new(ctx: Context, workflow_id: int) -> None:
@@ -129,42 +132,93 @@ def run_workflow(
 ) -> int:
     """Run the workflow's jobs here; return the process exit code (0: every job completed)."""
     from runner.progress import RunProgress
-    from runner.runner import JobRunner, RunnerOptions
+    from runner.runner import ForcedExit, JobRunner, RunnerOptions
 
-    settings = ctx.settings
+    given = runner_settings(
+        ctx,
+        max_parallel_jobs=max_parallel_jobs,
+        num_cpus=num_cpus,
+        memory_gb=memory_gb,
+        num_gpus=num_gpus,
+        poll_interval=poll_interval,
+    )
     options = RunnerOptions(
         workflow_id=workflow_id,
         output_dir=output,
-        poll_interval=poll_interval or settings["run.poll_interval"],
-        max_parallel_jobs=max_parallel_jobs or settings["run.max_parallel_jobs"],
-        resources=detect(
-            num_cpus if num_cpus is not None else settings["run.num_cpus"],
-            memory_gb if memory_gb is not None else settings["run.memory_gb"],
-            num_gpus if num_gpus is not None else settings["run.num_gpus"],
-        ),
+        poll_interval=given["poll_interval"],
+        max_parallel_jobs=given["max_parallel_jobs"],
+        resources=detect(given["num_cpus"], given["memory_gb"], given["num_gpus"]),
     )
-    total = ctx.client.get(f"/workflows/{workflow_id}/job_ids")["count"]
-    progress = RunProgress(total)
+    before = ctx.client.job_status_counts(workflow_id)
+    progress = RunProgress(sum(before.values()), counts=before)
     started = time.monotonic()
     try:
         summary = JobRunner(ctx.client, options, progress).run()
-    finally:
+    except ForcedExit as exc:
         progress.close()
-    counts = ctx.client.job_status_counts(workflow_id)
-    statuses = Counter({status: count for status, count in counts.items() if count})
-    _report(workflow_id, statuses, time.monotonic() - started, options.output_dir)
+        click.echo(f"torc: {exc}; jobs were killed and not reported", err=True)
+        return 128 + exc.signum
+    except BaseException:
+        progress.close()
+        raise
+    if summary.stopped_by_signal is not None:
+        ctx.client.timeout = FINAL_COUNTS_TIMEOUT
+    try:
+        counts = ctx.client.job_status_counts(workflow_id)
+    except TorcClientError as exc:
+        counts = None
+        progress.close()
+        click.echo(f"torc: could not read the final job counts: {exc}", err=True)
+    else:
+        progress.close(counts)
+    # summary.problems and summary.stuck were logged, so the console has them already.
+    statuses = Counter({status: count for status, count in (counts or {}).items() if count})
+    if counts is not None:
+        ran_here = sum(summary.counts.values())
+        _report(workflow_id, statuses, time.monotonic() - started, ran_here, options.output_dir)
     if summary.stopped_by_signal is not None:
         return 128 + summary.stopped_by_signal
-    return 0 if statuses and set(statuses) == {"completed"} or not statuses else 1
+    if counts is None or summary.stuck is not None:
+        return 1
+    return 0 if set(statuses) <= {"completed"} else 1
 
 
-def _report(workflow_id: int, statuses: Counter, seconds: float, output: Path) -> None:
-    finished = sum(statuses.values())
+def runner_settings(ctx: Context, **flags) -> dict:
+    """The runner flags merged with the ``[client.run]`` settings, checked: nonsense (say
+    ``--max-parallel-jobs -1``, which would wait forever) is a usage error."""
+    merged = {
+        name: value if value is not None else ctx.settings[f"run.{name}"]
+        for name, value in flags.items()
+    }
+    for name, minimum in (("max_parallel_jobs", 1), ("num_cpus", 1), ("num_gpus", 0)):
+        value = merged[name]
+        if value is not None and value < minimum:
+            raise click.BadParameter(
+                f"must be at least {minimum}, not {value}", param_hint=_flag(name)
+            )
+    for name in ("memory_gb", "poll_interval"):
+        value = merged[name]
+        if value is not None and not value > 0:
+            raise click.BadParameter(f"must be more than 0, not {value}", param_hint=_flag(name))
+    return merged
+
+
+def _flag(name: str) -> str:
+    return "-p/--poll-interval" if name == "poll_interval" else "--" + name.replace("_", "-")
+
+
+def _report(
+    workflow_id: int, statuses: Counter, seconds: float, ran_here: int, output: Path
+) -> None:
+    """The final line: the workflow's counts, and the rate of the jobs this session ran."""
     parts = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
-    rate = finished / seconds if seconds > 0 else 0.0
+    if ran_here:
+        pace = f"{ran_here} run here, {ran_here / seconds if seconds > 0 else 0.0:.1f} jobs/s"
+    else:
+        pace = "none run here"
     click.echo(
-        f"Workflow {workflow_id}: {parts or 'no jobs'} in {seconds:.1f}s "
-        f"({rate:.1f} jobs/s). Output: {output}",
+        f"Workflow {workflow_id}: {parts or 'no jobs'} in {seconds:.1f}s ({pace}). "
+        f"Output: {output}",
         err=True,
     )
 
@@ -182,8 +236,10 @@ def workflows_run(
     ctx: Context, workflow_id: int | None, output_dir: str | None, **resources
 ) -> None:
     """Run an existing workflow's jobs on this machine (picked on a terminal if no ID)."""
-    ctx.client.ping()
-    workflow_id = pick_workflow(ctx, workflow_id)
+    runner_settings(ctx, **resources)
     output = Path(output_dir or ctx.settings["run.output_dir"])
-    _initialize_if_new(ctx, workflow_id)
-    raise SystemExit(run_workflow(ctx, workflow_id, output, **resources))
+    with server_session(ctx, None, output):
+        workflow_id = pick_workflow(ctx, workflow_id)
+        _initialize_if_new(ctx, workflow_id)
+        exit_code = run_workflow(ctx, workflow_id, output, **resources)
+    raise SystemExit(exit_code)

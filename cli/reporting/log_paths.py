@@ -1,7 +1,7 @@
 """Where runners write a workflow's files, relative to the output directory.
 
 Local runner (runner/runner.py, docs/running.md): ``job_stdio/job_wf{W}_j{J}_r{R}_a{A}.o|.e``,
-``job_runner_{host}_wf{W}_r{R}.log``,
+``job_runner_{host}_{W}_{R}.log`` (the seed's name),
 ``resource_utilization/resource_metrics_{host}_{W}_{R}.db``. Slurm runners (CLARIFICATIONS
 60, 97): ``job_runner_slurm_wf{W}_sl{JOB}_n{NODE}_pid{PID}.log``,
 ``slurm_output_wf{W}_sl{JOB}.o|.e``, ``slurm_env_…``/``dmesg_slurm_…`` logs and
@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 
 WORKFLOW_IN_NAME = re.compile(r"(?:^|_)wf(\d+)_")
+# job_runner_{host}_{W}_{R}.log; the host may contain "_", the two numbers end the name.
+LOCAL_RUNNER_LOG = re.compile(r"job_runner_(?!slurm_wf\d).+_(\d+)_\d+\.log")
 
 
 def job_stdio_path(
@@ -29,7 +31,7 @@ def job_stdio_path(
 
 
 def local_runner_log_path(output_dir: str, hostname: str, workflow_id: int, run_id: int) -> str:
-    return os.path.join(output_dir, f"job_runner_{hostname}_wf{workflow_id}_r{run_id}.log")
+    return os.path.join(output_dir, f"job_runner_{hostname}_{workflow_id}_{run_id}.log")
 
 
 def slurm_runner_log_path(
@@ -61,7 +63,7 @@ def log_name_patterns(workflow_id: int) -> list[re.Pattern[str]]:
     w = workflow_id
     return [
         re.compile(rf"job_wf{w}_j\d+_r\d+(?:_a\d+)?\.[oe]"),
-        re.compile(rf"job_runner_.+_wf{w}_r\d+\.log"),
+        re.compile(rf"job_runner_(?!slurm_wf\d).+_{w}_\d+\.log"),
         re.compile(rf"job_runner_slurm_wf{w}_sl.+\.log"),
         re.compile(rf"slurm_output_wf{w}_sl\d+\.[oe]"),
         re.compile(rf"slurm_env_wf{w}_sl.+\.log"),
@@ -89,5 +91,11 @@ def matches_any(name: str, patterns: Iterable[re.Pattern[str]]) -> bool:
 
 
 def workflow_ids_in_names(names: Iterable[str]) -> set[int]:
-    """Workflow IDs named by log files (``…wf{W}_…``)."""
-    return {int(match.group(1)) for name in names if (match := WORKFLOW_IN_NAME.search(name))}
+    """Workflow IDs named by log files (``…wf{W}_…``, or a local runner log's ``_{W}_{R}``)."""
+    found = set()
+    for name in names:
+        local = LOCAL_RUNNER_LOG.fullmatch(name)
+        match = local or WORKFLOW_IN_NAME.search(name)
+        if match:
+            found.add(int(match.group(1)))
+    return found

@@ -1,9 +1,10 @@
 """Reading the runners' time-series databases (``resource_metrics_*.db``).
 
-Schema (CLARIFICATIONS 98): ``job_resource_samples(job_id, timestamp, cpu_percent,
-memory_bytes, num_processes)`` with unix-second timestamps, and ``job_metadata(job_id,
-job_name)``. A job found in several databases (several runs or runners) gets all its samples
-merged in time order.
+Schema (the seed's): ``job_resource_samples(id INTEGER PRIMARY KEY, job_id, timestamp
+REAL, cpu_percent, memory_bytes, num_processes)`` with unix timestamps, and
+``job_metadata(job_id, job_name)``. Columns are read by name, so files of the earlier layout
+(no ``id``, whole-second timestamps) read the same. A job found in several databases
+(several runs or runners) gets all its samples merged in time order.
 """
 
 from __future__ import annotations
