@@ -208,3 +208,31 @@ def test_access_group_conflicts(api: Api) -> None:
     assert_error_shape(again, 409)
     missing = api.session.delete(api.base_url + f"/access_groups/{group['id']}/members/bob")
     assert_error_shape(missing, 404)
+
+
+def test_runner_requests_after_the_workflow_is_deleted_are_404_naming_it(api: Api) -> None:
+    """A runner still working on a workflow someone deleted is told so, clearly."""
+    wf = api.workflow()
+    job = api.job(wf, "a")
+    api.initialize(wf)
+    node = api.compute_node(wf)
+    api.claim(wf)
+    api.delete(f"/workflows/{wf}")
+    offer = {"num_cpus": 1, "memory_gb": 1.0, "num_gpus": 0, "num_nodes": 1}
+    cycle = {
+        "compute_node_id": node,
+        "started": [job],
+        "claim": {"limit": 4, "sort_method": "none", "strict_scheduler_match": False},
+    }
+    for method, path, body in (
+        ("POST", f"/workflows/{wf}/runner_cycle/1", cycle),
+        ("POST", f"/workflows/{wf}/claim_next_jobs?limit=1", None),
+        ("POST", f"/workflows/{wf}/claim_jobs_based_on_resources/1", offer),
+        ("GET", f"/workflows/{wf}/actions/pending", None),
+        ("GET", f"/workflows/{wf}/status", None),
+        ("GET", f"/workflows/{wf}/is_complete", None),
+        ("GET", f"/workflows/{wf}/job_status_counts", None),
+        ("POST", f"/workflows/{wf}/detect_orphans", None),
+    ):
+        response = api.session.request(method, api.base_url + path, json=body)
+        assert assert_error_shape(response, 404)["message"] == f"Workflow {wf} not found", path

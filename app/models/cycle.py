@@ -45,6 +45,8 @@ class Cycle:
 
 def run_cycle(cycle: Cycle) -> dict[str, Any]:
     with write_transaction():
+        # A workflow deleted under a running runner: "Workflow N not found", so it stops.
+        get_workflow(cycle.workflow_id)
         require_same_workflow(
             ComputeNode, [cycle.compute_node_id], cycle.workflow_id, "compute_node_id"
         )
