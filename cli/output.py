@@ -63,19 +63,25 @@ def print_table(rows: Iterable[dict], columns: Sequence[Column], title: str | No
 
 def fitted_widths(headers: Sequence[str], cells: list[list[str]], total: int) -> list[int]:
     """Column widths that fit ``total``: each column keeps its natural width (its header or
-    widest value) if it can; the widest give way first, down to their longest word (so words
-    wrap whole), then to their header's longest word, then to 6 (words fold)."""
+    widest value) if it can. Otherwise columns give way widest first, in steps: first only
+    headers wrap (down to the widest value), then values wrap at spaces (down to their
+    longest word), then down to the header's longest word, then to 6 (words fold)."""
     widths = [
         max([len(header)] + [len(row[index]) for row in cells])
         for index, header in enumerate(headers)
     ]
     header_words = [_longest_word(header) for header in headers]
+    values = [max([0] + [len(row[index]) for row in cells]) for index in range(len(headers))]
     value_words = [
         max([header_words[index]] + [_longest_word(row[index]) for row in cells])
         for index in range(len(headers))
     ]
     budget = total - 2 * (len(headers) - 1) - 1  # one pad and one separator between columns
-    passes = ([max(6, word) for word in value_words], [max(6, word) for word in header_words])
+    passes = (
+        [max(value, word) for value, word in zip(values, header_words, strict=True)],
+        value_words,
+        [max(6, word) for word in header_words],
+    )
     for floors in (*passes, [6] * len(widths)):
         while sum(widths) > budget:
             shrinkable = [i for i, width in enumerate(widths) if width > floors[i]]
@@ -152,7 +158,7 @@ def wrap_value(text: str, room: int) -> list[str]:
     """``text`` in lines of at most ``room`` characters (JSON and paths break anywhere)."""
     lines: list[str] = []
     for paragraph in text.splitlines() or [""]:
-        lines += textwrap.wrap(
-            paragraph, room, break_long_words=True, break_on_hyphens=False
-        ) or [""]
+        lines += textwrap.wrap(paragraph, room, break_long_words=True, break_on_hyphens=False) or [
+            ""
+        ]
     return lines

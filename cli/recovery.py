@@ -96,6 +96,7 @@ class RecoveryReport:
                     "return_code": d.details.get("return_code"),
                     "oom_reason": d.details.get("oom_reason"),
                     "timeout_reason": d.details.get("timeout_reason"),
+                    "termination_reason": d.details.get("termination_reason"),
                     "peak_memory_bytes": d.details.get("peak_memory_bytes"),
                     "exec_time_minutes": d.details.get("exec_time_minutes"),
                 }
@@ -116,23 +117,73 @@ class RecoveryReport:
 # --------------------------------------------------------------------------------------------
 
 
-def clean_orphans(client: TorcClient, workflow_id: int) -> dict[str, int]:
-    """Runners on this host whose process is gone are lost; the server does the rest."""
+def lost_local_runners(nodes: list[dict[str, Any]]) -> list[int]:
+    """Active runners on this host whose process is gone."""
     hostname = socket.gethostname()
-    lost = [
+    return [
         node["id"]
-        for node in client.paged("/compute_nodes", workflow_id=workflow_id, is_active=True)
+        for node in nodes
         if node.get("hostname") == hostname
         and node.get("compute_node_type", "local") == "local"
         and not psutil.pid_exists(int(node.get("pid") or 0))
     ]
+
+
+def active_runners(client: TorcClient, workflow_id: int) -> list[dict[str, Any]]:
+    return list(client.paged("/compute_nodes", workflow_id=workflow_id, is_active=True))
+
+
+def clean_orphans(client: TorcClient, workflow_id: int) -> dict[str, int]:
+    """Runners on this host whose process is gone are lost; the server does the rest (silent
+    runners, running jobs without a runner)."""
+    lost = lost_local_runners(active_runners(client, workflow_id))
     return client.post(f"/workflows/{workflow_id}/detect_orphans", {"lost_compute_node_ids": lost})
+
+
+def poll_orphans(client: TorcClient, workflow_id: int) -> dict[str, int] | None:
+    """``torc watch``'s check at every poll, cheap while runners are alive: orphan detection
+    runs when a runner on this host died, or when no runner is left while jobs are still
+    claimed or running (the local counterpart of "no valid Slurm allocation exists")."""
+    active = active_runners(client, workflow_id)
+    lost = lost_local_runners(active)
+    if not lost and active:
+        return None
+    if not lost:
+        counts = client.job_status_counts(workflow_id)
+        if not (counts.get("running") or counts.get("pending")):
+            return None
+    return client.post(f"/workflows/{workflow_id}/detect_orphans", {"lost_compute_node_ids": lost})
+
+
+def orphan_line(orphans: dict[str, int] | None) -> str | None:
+    if not orphans or not (orphans.get("failed") or orphans.get("requeued")):
+        return None
+    return (
+        f"Orphaned jobs: {orphans['failed']} marked failed, {orphans['requeued']} returned to ready"
+    )
+
+
+# Jobs that will still move on their own (blocked ones wait for these, or for pending_failed).
+MOVING = ("uninitialized", "ready", "pending", "running")
 
 
 def require_finished(client: TorcClient, workflow_id: int) -> None:
     if not client.is_complete(workflow_id)["is_complete"]:
+        counts = client.job_status_counts(workflow_id)
+        unfinished = sum(counts.get(status, 0) for status in MOVING)
+        awaiting = counts.get("pending_failed", 0)
+        if awaiting and not unfinished:
+            raise RecoveryError(
+                f"Workflow {workflow_id} is not complete: {awaiting} job(s) are pending_failed, "
+                "awaiting classification. Retry or fail each one (PUT /jobs/{id}/"
+                "manage_status_change/ready/{run_id}, or .../failed/...) or reset them with "
+                f"`torc workflows reset-status {workflow_id} --failed-only`."
+            )
+        waiting = f"{unfinished} job(s) are still waiting or running"
+        if awaiting:
+            waiting += f" and {awaiting} are pending_failed, awaiting classification"
         raise RecoveryError(
-            f"Workflow {workflow_id} is not complete: jobs are still waiting or running. "
+            f"Workflow {workflow_id} is not complete: {waiting}. "
             f"Wait for it to finish (or use `torc watch {workflow_id} --recover`)."
         )
     active = list(client.paged("/compute_nodes", workflow_id=workflow_id, is_active=True))
@@ -199,11 +250,15 @@ def _declared(record: dict[str, Any]) -> Requirements:
 
 
 def format_memory(count: float) -> str:
-    """Bytes as whole g, m or k units, rounded down (at least 1k)."""
-    for suffix, size in UNITS:
-        if count >= size:
-            return f"{math.floor(count / size)}{suffix}"
-    return "1k"
+    """Bytes rounded UP to whole units, so the new value is never below ``count``: whole g
+    from 10 GiB, else whole m (written as g when it is a whole number of GiB), else k."""
+    gib, mib, kib = (size for _, size in UNITS)
+    if count >= 10 * gib:
+        return f"{math.ceil(count / gib)}g"
+    if count >= mib:
+        megabytes = math.ceil(count / mib)
+        return f"{megabytes // 1024}g" if megabytes % 1024 == 0 else f"{megabytes}m"
+    return f"{max(1, math.ceil(count / kib))}k"
 
 
 def format_runtime_minutes(seconds: float) -> str:
@@ -246,9 +301,12 @@ def plan_changes(
 
 
 def _new_memory(record: dict, group: list[Diagnosis], multiplier: float) -> str:
-    peaks = [d.details["peak_memory_bytes"] for d in group if d.details.get("peak_memory_bytes")]
-    basis = max(peaks) if peaks else _parsed_or_none(parse_memory, record.get("memory"))
-    return format_memory((basis or 1024**3) * multiplier)
+    """The larger of the request and the highest peak, times the multiplier: recovery never
+    lowers memory, whatever a (possibly short-lived) peak says."""
+    peaks = [d.details.get("peak_memory_bytes") or 0 for d in group]
+    requested = _parsed_or_none(parse_memory, record.get("memory")) or 0
+    basis = max([requested, *peaks]) or 1024**3
+    return format_memory(basis * multiplier)
 
 
 def _new_runtime(record: dict, group: list[Diagnosis], multiplier: float) -> str:
@@ -297,11 +355,8 @@ def recover(
 ) -> RecoveryReport:
     report = RecoveryReport(workflow_id, options.dry_run)
     report.orphans = clean_orphans(client, workflow_id)
-    if report.orphans.get("failed") or report.orphans.get("requeued"):
-        say(
-            f"Orphaned jobs: {report.orphans['failed']} marked failed, "
-            f"{report.orphans['requeued']} returned to ready"
-        )
+    if line := orphan_line(report.orphans):
+        say(line)
     require_finished(client, workflow_id)
     say("Diagnosing failures...")
     report.diagnoses = diagnose(client, workflow_id)
@@ -346,7 +401,8 @@ def _say_changes(report: RecoveryReport, say: Say) -> None:
                 f"  Job {job_id} ({name}): {label} detected, increasing {verb} "
                 f"{change.old} -> {change.new}"
             )
-    say(f"  Applied fixes: {report.count('oom')} OOM, {report.count('timeout')} timeout")
+    if report.changes:
+        say(f"  Applied fixes: {report.count('oom')} OOM, {report.count('timeout')} timeout")
 
 
 def _apply(

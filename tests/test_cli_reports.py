@@ -145,6 +145,14 @@ def test_checks_skip_what_was_not_measured_or_not_requested() -> None:
         ({"return_code": -9, "exec_time_minutes": 30.0}, "sigkill_137"),
         ({"return_code": 137, "exec_time_minutes": 110.0}, None),  # killed near the limit
         ({"return_code": 1, "peak_memory_bytes": GIB}, None),
+        # at the limit: a process killed there peaks just under its request
+        ({"peak_memory_bytes": int(7.8 * GIB)}, "memory_exceeded"),
+        ({"peak_memory_bytes": int(7.5 * GIB)}, None),
+        ({"peak_memory_bytes": 0, "return_code": 1}, None),
+        # the runner stopped these (shutdown or runtime limit): its signal, not the OOM killer
+        ({"status": "terminated", "return_code": -9, "exec_time_minutes": 1.0}, None),
+        ({"status": "terminated", "return_code": -15, "exec_time_minutes": 1.0}, None),
+        ({"status": "terminated", "return_code": -9, "peak_memory_bytes": 9 * GIB}, None),
     ],
 )
 def test_oom_heuristic(fields: dict, expected: str | None) -> None:
@@ -166,6 +174,34 @@ def test_sigkill_with_an_unknown_runtime_counts_as_oom() -> None:
 )
 def test_timeout_heuristic(fields: dict, expected: str | None) -> None:
     assert timeout_reason(result(**fields), EIGHT_GB) == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "timeout", "termination"),
+    [
+        # stopped at its runtime limit (PT2H): a timeout
+        ({"status": "terminated", "return_code": -15, "exec_time_minutes": 120.1}, True, None),
+        ({"status": "terminated", "return_code": -9, "exec_time_minutes": 120.3}, True, None),
+        # stopped early because the runner was told to stop: neither OOM nor timeout
+        (
+            {"status": "terminated", "return_code": -15, "exec_time_minutes": 3.0},
+            False,
+            "runner_stopped",
+        ),
+        (
+            {"status": "terminated", "return_code": -9, "exec_time_minutes": 3.0},
+            False,
+            "runner_stopped",
+        ),
+        ({"status": "failed", "return_code": -9, "exec_time_minutes": 3.0}, False, None),
+    ],
+)
+def test_runner_stopped_jobs(fields: dict, timeout: bool, termination: str | None) -> None:
+    diagnosis = diagnose_failure(result(**fields), "job", EIGHT_GB)
+    assert diagnosis["likely_timeout"] is timeout
+    assert diagnosis["termination_reason"] == termination
+    if fields["status"] == "terminated":
+        assert diagnosis["likely_oom"] is False
 
 
 def test_diagnose_failure_fields() -> None:

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from cli.output import fitted_widths
 from tests.helpers import Api, ServerProcess
 
 WIDTH = 100
@@ -113,9 +114,12 @@ def test_long_values_wrap_under_their_column(server: ServerProcess, workflow: di
     assert '"note": "xxxx' in joined.replace(" ", " ")
 
 
-def test_headers_stay_whole_when_there_is_room(server: ServerProcess, workflow: dict) -> None:
-    out = CliRunner().invoke(
-        cli, ["--url", server.url, "jobs", "list-resource-requirements", str(workflow["wf"])]
-    )
-    assert out.stdout.splitlines()[0].split()[:2] == ["Job", "ID"]
-    assert "Job ID" in out.stdout.splitlines()[0]
+def test_column_widths_give_way_headers_first() -> None:
+    headers = ["Job ID", "Return Code", "Likely OOM"]
+    cells = [["1", "0", "yes (memory_exceeded)"]]
+    assert fitted_widths(headers, cells, 100) == [6, 11, 21]  # room: nothing wraps
+    # 5 columns of room less: the headers wrap (Return/Code), the values stay whole
+    assert fitted_widths(headers, cells, 2 * 2 + 1 + 6 + 6 + 21) == [6, 6, 21]
+    # less still: values wrap at their spaces before any word is cut
+    assert fitted_widths(headers, cells, 2 * 2 + 1 + 3 + 6 + 15) == [3, 6, 15]
+    assert fitted_widths(headers, cells, 2 * 2 + 1 + 18) == [3, 6, 9]  # then words fold

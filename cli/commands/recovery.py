@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from cli.client import TorcClientError
 from cli.commands.run import server_session
 from cli.context import Context, pass_context
 from cli.output import print_json
@@ -147,14 +148,25 @@ def watch_command(
 
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    log_path = output / f"watch_{socket.gethostname()}_wf{workflow_id}.log"
-    with log_path.open("a") as log, server_session(ctx, None, output):
+    with watch_log_path(output, workflow_id).open("a") as log:
         watcher = Watcher(ctx, workflow_id, output, log, poll_interval, show_job_counts)
-        options = RecoveryOptions(
-            memory_multiplier, runtime_multiplier, retry_unknown, recovery_hook
-        )
-        code = watcher.watch(options if do_recover else None, max_retries)
+        try:
+            with server_session(ctx, None, output):
+                options = RecoveryOptions(
+                    memory_multiplier, runtime_multiplier, retry_unknown, recovery_hook
+                )
+                code = watcher.watch(options if do_recover else None, max_retries)
+        except (click.ClickException, TorcClientError) as exc:
+            # The terminal gets it from the CLI's error boundary; the log gets it here.
+            message = exc.format_message() if isinstance(exc, click.ClickException) else exc
+            watcher.log_line(f"Error: {message}")
+            raise
     raise SystemExit(code)
+
+
+def watch_log_path(output: Path, workflow_id: int) -> Path:
+    """``<output-dir>/watch_<hostname>_<workflow_id>.log``, as the seed names it."""
+    return output / f"watch_{socket.gethostname()}_{workflow_id}.log"
 
 
 class Watcher:
@@ -180,6 +192,9 @@ class Watcher:
 
     def say(self, line: str) -> None:
         click.echo(line)
+        self.log_line(line)
+
+    def log_line(self, line: str) -> None:
         self.log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
         self.log.flush()
 
@@ -223,7 +238,11 @@ class Watcher:
         self.say(f"Watching workflow {self.workflow_id} ({', '.join(parts)})")
 
     def _wait_until_complete(self) -> None:
+        from cli.recovery import orphan_line, poll_orphans
+
         while True:
+            if line := orphan_line(poll_orphans(self.client, self.workflow_id)):
+                self.say(line)
             if self.show_job_counts:
                 counts = job_counts(self.client, self.workflow_id)
                 self.say(", ".join(f"{status}={counts.get(status, 0)}" for status in WATCH_COUNTS))
@@ -240,7 +259,8 @@ class Watcher:
                 f"{self.workflow_id} --submit)."
             )
             return
-        log = (self.output / f"watch_runner_wf{self.workflow_id}.log").open("a")
+        runner_log = f"watch_runner_{socket.gethostname()}_{self.workflow_id}.log"
+        log = (self.output / runner_log).open("a")
         env = dict(os.environ)
         credentials = []
         if self.client.username:

@@ -4,14 +4,18 @@
 recovery (``torc recover``, ``torc watch --recover``) uses the same verdicts to decide whether
 a failed job needs more memory or more runtime.
 
-The heuristics (CLARIFICATIONS 131):
+The heuristics (CLARIFICATIONS 131, made safer where the runner itself stopped a job):
 
-- likely OOM: the peak memory exceeded the request, or the process was SIGKILLed (return code
-  137 from a shell, -9 from a direct child) before 80 % of its runtime was used (or the
-  runtime is unknown) — a kill that early is the kernel's OOM killer, not a time limit;
+- likely OOM: a failed job whose peak memory reached its request (at least 95 % of it: a
+  process killed at the limit peaks just under it), or that was SIGKILLed (return code 137
+  from a shell, -9 from a direct child) before 80 % of its runtime was used (or the runtime
+  is unknown) — a kill that early is the kernel's OOM killer, not a time limit;
 - likely timeout: the job used more than 90 % of its runtime, got SIGXCPU (return code 152),
   or was terminated by the runner at its runtime limit (reasons ``sigxcpu_152``,
-  ``near_runtime_limit``, ``runtime_limit``).
+  ``near_runtime_limit``, ``runtime_limit``);
+- a ``terminated`` job was stopped by the runner (its runtime limit, or the runner itself
+  told to stop): its SIGTERM/SIGKILL is the runner's, never the OOM killer's. Before its
+  runtime limit it is ``runner_stopped``: neither OOM nor timeout, nothing to fix.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ SIGKILL_RETURN_CODES = (137, -9)
 SIGXCPU_RETURN_CODE = 152
 OOM_RUNTIME_FRACTION = 0.8
 TIMEOUT_RUNTIME_FRACTION = 0.9
+AT_MEMORY_LIMIT_FRACTION = 0.95
 FAILED_STATUSES = ("failed", "terminated")
 MIB = 1024**2
 
@@ -162,10 +167,17 @@ def runtime_fraction(result: dict[str, Any], req: Requirements) -> float | None:
     return exec_seconds(result) / specified if specified else None
 
 
+def stopped_by_runner(result: dict[str, Any]) -> bool:
+    """``terminated`` is the runner's verdict: it stopped the job (runtime limit, shutdown)."""
+    return result.get("status") == "terminated"
+
+
 def oom_reason(result: dict[str, Any], req: Requirements) -> str | None:
     """``memory_exceeded`` or ``sigkill_137`` when the job was likely out of memory."""
+    if stopped_by_runner(result):
+        return None
     peak, specified = result.get("peak_memory_bytes"), req.memory_bytes
-    if peak is not None and specified and peak > specified:
+    if peak and specified and peak >= AT_MEMORY_LIMIT_FRACTION * specified:
         return "memory_exceeded"
     if result.get("return_code") in SIGKILL_RETURN_CODES:
         fraction = runtime_fraction(result, req)
@@ -183,7 +195,14 @@ def timeout_reason(result: dict[str, Any], req: Requirements) -> str | None:
         return None
     if fraction > TIMEOUT_RUNTIME_FRACTION:
         # The runner terminates jobs at their runtime; a terminated job this close was one.
-        return "runtime_limit" if result.get("status") == "terminated" else "near_runtime_limit"
+        return "runtime_limit" if stopped_by_runner(result) else "near_runtime_limit"
+    return None
+
+
+def termination_reason(result: dict[str, Any], req: Requirements) -> str | None:
+    """``runner_stopped`` for a job the runner stopped before its runtime limit."""
+    if stopped_by_runner(result) and timeout_reason(result, req) is None:
+        return "runner_stopped"
     return None
 
 
@@ -215,6 +234,7 @@ def diagnose_failure(
         "memory_over_utilization": memory.over_utilization if memory and memory.exceeded else None,
         "likely_timeout": timeout is not None,
         "timeout_reason": timeout,
+        "termination_reason": termination_reason(result, req),
         "runtime_utilization": None if fraction is None else f"{fraction * 100:.1f}%",
         "likely_cpu_violation": bool(cpu and cpu.exceeded),
         "likely_runtime_violation": fraction is not None and fraction > 1.0,
