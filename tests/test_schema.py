@@ -11,7 +11,9 @@ import pytest
 from app.models import db as db_module
 from app.models.migrate import SchemaError
 from app.models.tables import ALL_MODELS
-from tests.helpers import Api, ServerProcess
+from tests.helpers import Api, ServerProcess, spec_payload
+
+ALL_MIGRATIONS = ["0001_initial", "0002_ids_never_reused"]
 
 
 def applied(path: Path) -> list[str]:
@@ -29,7 +31,7 @@ def test_fresh_database_gets_every_table(tmp_path: Path) -> None:
         }
         journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
     assert {model._meta.table_name for model in ALL_MODELS} <= tables
-    assert applied(path) == ["0001_initial"]
+    assert applied(path) == ALL_MIGRATIONS
     assert journal == "wal"
 
 
@@ -45,7 +47,7 @@ def test_reopening_keeps_data_and_applies_nothing_twice(tmp_path: Path) -> None:
 
     assert Workflow.get_by_id(workflow_id).name == "kept"
     db_module.close_database()
-    assert applied(path) == ["0001_initial"]
+    assert applied(path) == ALL_MIGRATIONS
 
 
 def test_new_migration_is_applied_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,7 +60,7 @@ def test_new_migration_is_applied_in_place(tmp_path: Path, monkeypatch: pytest.M
 
     newer = tmp_path / "migrations"
     shutil.copytree(db_module.MIGRATIONS_DIR, newer)
-    (newer / "0002_add_workflow_project.py").write_text(
+    (newer / "0003_add_workflow_project.py").write_text(
         "from peewee import TextField\n\n"
         "def up(migrator, db):\n"
         "    migrator.migrate(migrator.add_column('workflow', 'project', TextField(null=True)))\n"
@@ -72,7 +74,112 @@ def test_new_migration_is_applied_in_place(tmp_path: Path, monkeypatch: pytest.M
         name = conn.execute("SELECT name FROM workflow WHERE id = ?", (workflow_id,)).fetchone()
     assert "project" in columns
     assert name == ("before-upgrade",)
-    assert applied(path) == ["0001_initial", "0002_add_workflow_project"]
+    assert applied(path) == [*ALL_MIGRATIONS, "0003_add_workflow_project"]
+
+
+def test_ids_are_never_reused(api: Api) -> None:
+    """Deleting the newest record and creating another must not hand out its ID again: a
+    runner or script still holding the old ID would take the new record for it."""
+    doomed = api.workflow("newest")
+    job = api.job(doomed, "j")
+    api.delete(f"/workflows/{doomed}")
+    again = api.workflow("next")
+    assert again > doomed
+    other = api.job(again, "k")
+    assert other > job
+    api.delete(f"/jobs/{other}")
+    assert api.job(again, "k2") > other
+    # Bulk creation assigns IDs up front (next_ids): past the deleted ones as well.
+    payload = spec_payload([{"name": "a", "command": "true"}, {"name": "b", "command": "true"}])
+    created = api.post("/workflow_specs", payload)
+    jobs = api.get("/jobs", params={"workflow_id": created["workflow_id"]})["items"]
+    api.delete(f"/workflows/{created['workflow_id']}")
+    recreated = api.post("/workflow_specs", payload)
+    assert recreated["workflow_id"] > created["workflow_id"]
+    new_jobs = api.get("/jobs", params={"workflow_id": recreated["workflow_id"]})["items"]
+    assert min(j["id"] for j in new_jobs) > max(j["id"] for j in jobs)
+
+
+def schema_of(path: Path) -> tuple[dict[str, str], set[str]]:
+    with sqlite3.connect(path) as conn:
+        tables = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+        indexes = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
+        }
+    return tables, indexes
+
+
+def dump(path: Path) -> dict[str, list[tuple]]:
+    with sqlite3.connect(path) as conn:
+        return {
+            model._meta.table_name: conn.execute(
+                f"SELECT * FROM {model._meta.table_name} ORDER BY 1, 2"
+            ).fetchall()
+            for model in ALL_MODELS
+        }
+
+
+def test_database_of_the_first_schema_migrates_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database made by 0001 alone gets AUTOINCREMENT without losing a row, an index or a
+    foreign key. (IDs deleted before the upgrade left no trace; from then on none is reused.)"""
+    path = tmp_path / "v1.db"
+    first = tmp_path / "first_migrations"
+    first.mkdir()
+    shutil.copy(db_module.MIGRATIONS_DIR / "0001_initial.py", first)
+    with monkeypatch.context() as patch:
+        patch.setattr(db_module, "MIGRATIONS_DIR", first)
+        patch.setattr("app.models.migrate.MIGRATIONS_DIR", first)
+        db_module.open_database(str(path))
+    from app.models import records
+    from app.models.tables import File, Job, JobDependsOn, JobInputFile, Result
+
+    kept = records.create_workflow({"name": "kept", "user": "u"})
+    doomed = records.create_workflow({"name": "doomed", "user": "u"})
+    rr = records.default_resource_requirements_id(kept)
+    a = Job.insert(
+        workflow_id=kept, name="a", command="true", resource_requirements_id=rr
+    ).execute()
+    b = Job.insert(
+        workflow_id=kept, name="b", command="true", resource_requirements_id=rr
+    ).execute()
+    JobDependsOn.insert(job_id=b, depends_on_job_id=a, workflow_id=kept).execute()
+    f = File.insert(workflow_id=kept, name="f", path="/tmp/f").execute()
+    JobInputFile.insert(job_id=b, file_id=f, workflow_id=kept).execute()
+    Result.insert(
+        job_id=a, workflow_id=kept, run_id=1, compute_node_id=1, return_code=0,
+        exec_time_minutes=0.1, completion_time="2025-01-01T00:00:00.000Z", status=5,
+    ).execute()  # fmt: skip
+    records.delete_workflow(doomed)
+    db_module.close_database()
+    assert applied(path) == ["0001_initial"]
+    old_tables, old_indexes = schema_of(path)
+    assert not any("AUTOINCREMENT" in sql for sql in old_tables.values())
+    before = dump(path)
+
+    db_module.open_database(str(path))
+    newest = records.create_workflow({"name": "after-upgrade", "user": "u"})
+    records.delete_workflow(records.create_workflow({"name": "gone", "user": "u"}))
+    assert records.create_workflow({"name": "next", "user": "u"}) == newest + 2
+    db_module.close_database()
+    assert applied(path) == ALL_MIGRATIONS
+    tables, indexes = schema_of(path)
+    assert indexes == old_indexes
+    for table in ("workflow", "job", "result", "event", "file", "compute_node", "user_data"):
+        assert '"id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT' in tables[table], table
+    for table, sql in old_tables.items():  # the rest of every definition is unchanged
+        assert tables[table].replace(" AUTOINCREMENT", "") == sql, table
+    after = dump(path)
+    assert after["workflow"][: len(before["workflow"])] == before["workflow"]
+    for table in ("job", "job_depends_on", "job_input_file", "file", "result"):
+        assert after[table] == before[table], table
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA foreign_keys = ON")
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        conn.execute("DELETE FROM workflow WHERE id = ?", (kept,))  # still cascades
+        assert conn.execute("SELECT COUNT(*) FROM job_depends_on").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM result").fetchone() == (0,)
 
 
 def test_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:

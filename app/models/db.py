@@ -31,6 +31,8 @@ class Backend(Protocol):
 
     def write_transaction(self) -> contextlib.AbstractContextManager[None]: ...
 
+    def highest_id(self, table: str, key: str) -> int: ...
+
     def close(self) -> None: ...
 
 
@@ -112,12 +114,12 @@ def _quoted(db: peewee.Database, name: str) -> str:
 def next_ids(model: type[peewee.Model], count: int) -> range:
     """IDs for ``count`` new rows, assigned up front so related rows can be built in bulk.
 
-    Safe because writers hold the write transaction; the rows must be inserted in it.
+    Past every ID ever handed out, not only the highest that still exists (IDs are never
+    reused). Safe because writers hold the write transaction; the rows must be inserted in it.
     """
-    db = database.obj
-    key = _quoted(db, model._meta.primary_key.column_name)
-    table = _quoted(db, model._meta.table_name)
-    highest = db.execute_sql(f"SELECT MAX({key}) FROM {table}").fetchone()[0] or 0
+    if _backend is None:
+        raise RuntimeError("database is not open")
+    highest = _backend.highest_id(model._meta.table_name, model._meta.primary_key.column_name)
     return range(highest + 1, highest + 1 + count)
 
 

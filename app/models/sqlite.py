@@ -67,6 +67,16 @@ class SqliteBackend:
         (code,) = self.db.execute_sql("PRAGMA synchronous").fetchone()
         return SYNCHRONOUS_LEVELS[code]
 
+    def highest_id(self, table: str, key: str) -> int:
+        """The highest ID ``table`` ever gave out: AUTOINCREMENT's counter in sqlite_sequence
+        (which inserts with explicit IDs advance too), or the highest present."""
+        (highest,) = self.db.execute_sql(
+            f'SELECT MAX(COALESCE((SELECT MAX("{key}") FROM "{table}"), 0),'
+            " COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))",
+            [table],
+        ).fetchone()
+        return int(highest)
+
     @contextlib.contextmanager
     def write_transaction(self) -> Iterator[None]:
         with self._write_lock:

@@ -8,6 +8,7 @@ Deleting a workflow cascades to every table that belongs to it.
 from __future__ import annotations
 
 import peewee as pw
+from playhouse.sqlite_ext import AutoIncrementField
 
 from app.models.db import database
 
@@ -18,6 +19,13 @@ class BaseModel(pw.Model):
         legacy_table_names = False
 
 
+def record_id() -> pw.AutoField:
+    """An integer key that is never reused, even after the newest row is deleted
+    (AUTOINCREMENT; migration 0002): clients holding a deleted record's ID must not find
+    another record under it."""
+    return AutoIncrementField()
+
+
 def workflow_fk(**kwargs: object) -> pw.ForeignKeyField:
     return pw.ForeignKeyField(
         Workflow, column_name="workflow_id", on_delete="CASCADE", lazy_load=False, **kwargs
@@ -25,6 +33,7 @@ def workflow_fk(**kwargs: object) -> pw.ForeignKeyField:
 
 
 class Workflow(BaseModel):
+    id = record_id()
     name = pw.TextField()
     user = pw.TextField()
     description = pw.TextField(null=True)
@@ -49,6 +58,7 @@ class Workflow(BaseModel):
 
 
 class ResourceRequirements(BaseModel):
+    id = record_id()
     workflow_id = workflow_fk()
     name = pw.TextField()
     num_cpus = pw.IntegerField(default=1)
@@ -65,6 +75,7 @@ class ResourceRequirements(BaseModel):
 
 
 class FailureHandler(BaseModel):
+    id = record_id()
     workflow_id = workflow_fk()
     name = pw.TextField()
     rules = pw.TextField()
@@ -74,6 +85,7 @@ class FailureHandler(BaseModel):
 
 
 class SlurmScheduler(BaseModel):
+    id = record_id()
     workflow_id = workflow_fk()
     name = pw.TextField(null=True)
     account = pw.TextField()
@@ -89,6 +101,7 @@ class SlurmScheduler(BaseModel):
 
 
 class LocalScheduler(BaseModel):
+    id = record_id()
     workflow_id = workflow_fk()
     name = pw.TextField(default="default")
     memory = pw.TextField(null=True)
@@ -96,6 +109,7 @@ class LocalScheduler(BaseModel):
 
 
 class Job(BaseModel):
+    id = record_id()
     workflow_id = workflow_fk()
     name = pw.TextField()
     command = pw.TextField()
@@ -148,6 +162,7 @@ class JobDependsOn(BaseModel):
 
 
 class File(BaseModel):
+    id = record_id()
     workflow_id = workflow_fk()
     name = pw.TextField()
     path = pw.TextField()
@@ -158,6 +173,7 @@ class File(BaseModel):
 
 
 class UserData(BaseModel):
+    id = record_id()
     workflow_id = workflow_fk()
     is_ephemeral = pw.BooleanField(default=False)
     name = pw.TextField()
@@ -198,6 +214,7 @@ JobOutputUserData = _job_link_model("JobOutputUserData", UserData, "user_data_id
 
 
 class Result(BaseModel):
+    id = record_id()
     job_id = pw.ForeignKeyField(Job, column_name="job_id", on_delete="CASCADE", lazy_load=False)
     workflow_id = workflow_fk()
     run_id = pw.IntegerField()
@@ -232,6 +249,7 @@ class WorkflowResult(BaseModel):
 
 
 class Event(BaseModel):
+    id = record_id()
     workflow_id = workflow_fk()
     timestamp = pw.BigIntegerField()
     category = pw.TextField(null=True)
@@ -242,6 +260,7 @@ class Event(BaseModel):
 
 
 class ComputeNode(BaseModel):
+    id = record_id()
     workflow_id = workflow_fk()
     hostname = pw.TextField()
     pid = pw.IntegerField()
@@ -266,6 +285,7 @@ class ComputeNode(BaseModel):
 
 
 class ScheduledComputeNode(BaseModel):
+    id = record_id()
     workflow_id = workflow_fk()
     scheduler_id = pw.IntegerField()
     scheduler_config_id = pw.IntegerField()
@@ -277,6 +297,7 @@ class ScheduledComputeNode(BaseModel):
 
 
 class WorkflowAction(BaseModel):
+    id = record_id()
     workflow_id = workflow_fk()
     trigger_type = pw.TextField()
     action_type = pw.TextField()
@@ -317,6 +338,7 @@ class RemoteWorker(BaseModel):
 
 
 class AccessGroup(BaseModel):
+    id = record_id()
     name = pw.TextField(unique=True)
     description = pw.TextField(null=True)
     created_at = pw.TextField()
@@ -324,6 +346,7 @@ class AccessGroup(BaseModel):
 
 
 class UserGroupMembership(BaseModel):
+    id = record_id()
     user_name = pw.TextField()
     group_id = pw.ForeignKeyField(
         AccessGroup, column_name="group_id", on_delete="CASCADE", lazy_load=False
