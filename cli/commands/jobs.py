@@ -142,17 +142,20 @@ def list_jobs(
     """List the jobs of a workflow."""
     params = list_params(options)
     limit = params.pop("limit")
+    workflow_id = resolve_workflow_id(ctx, workflow_id)
     jobs = list(
         ctx.client.paged(
             "/jobs",
             limit=limit,
-            workflow_id=resolve_workflow_id(ctx, workflow_id),
+            workflow_id=workflow_id,
             status=status,
             upstream_job_id=upstream_job_id,
             include_relationships=include_relationships or None,
             **params,
         )
     )
+    if not jobs:
+        ctx.client.get_workflow(workflow_id)  # nothing listed: say so if the ID is unknown
     ctx.emit({"jobs": jobs}, rows=jobs, columns=COLUMNS)
 
 
@@ -182,6 +185,8 @@ def update(ctx: Context, job_id: int, name: str | None, command: str | None) -> 
 @pass_context
 def delete(ctx: Context, job_ids: tuple[int, ...]) -> None:
     """Delete one or more jobs (none given: nothing is deleted)."""
+    for job_id in job_ids:  # an unknown ID stops the command before anything is deleted
+        ctx.client.get_job(job_id)
     deleted = [ctx.client.delete(f"/jobs/{job_id}") for job_id in job_ids]
     ctx.emit({"jobs": deleted}, text=f"Deleted {len(deleted)} job(s)")
 
@@ -192,6 +197,7 @@ def delete(ctx: Context, job_ids: tuple[int, ...]) -> None:
 def delete_all(ctx: Context, workflow_id: int | None) -> None:
     """Delete every job of a workflow."""
     workflow_id = resolve_workflow_id(ctx, workflow_id)
+    ctx.client.get_workflow(workflow_id)
     result = ctx.client.delete("/jobs", workflow_id=workflow_id)
     ctx.emit(result, text=f"Deleted {result['count']} job(s) of workflow {workflow_id}")
 
@@ -204,6 +210,8 @@ def list_resource_requirements(ctx: Context, workflow_id: int | None, job_id: in
     """List each job with its resource requirements."""
     workflow_id = resolve_workflow_id(ctx, workflow_id)
     requirements = {r["id"]: r for r in ctx.client.list_resource_requirements(workflow_id)}
+    if not requirements:  # every workflow has its default record: the ID must be unknown
+        ctx.client.get_workflow(workflow_id)
     jobs = [ctx.client.get(f"/jobs/{job_id}")] if job_id else ctx.client.list_jobs(workflow_id)
     rows = []
     for job in jobs:

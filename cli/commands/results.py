@@ -57,10 +57,12 @@ def list_results(
     workflow_id = resolve_workflow_id(ctx, workflow_id)
     params = list_params(options)
     limit = params.pop("limit")
+    # --failed is filtered here (the API has no such filter), so it must see every record
+    # before the limit applies.
     results = list(
         ctx.client.paged(
             "/results",
-            limit=limit,
+            limit=None if failed else limit,
             workflow_id=workflow_id,
             job_id=job_id,
             run_id=run_id,
@@ -72,7 +74,7 @@ def list_results(
         )
     )
     if failed:
-        results = [r for r in results if r["return_code"] != 0]
+        results = [r for r in results if r["return_code"] != 0][:limit]
     names = {job["id"]: job["name"] for job in ctx.client.list_jobs(workflow_id)}
     for result in results:
         result["job_name"] = names.get(result["job_id"])

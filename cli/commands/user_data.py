@@ -54,11 +54,12 @@ def list_user_data(
     """List user data records."""
     params = list_params(options)
     limit = params.pop("limit")
+    workflow_id = resolve_workflow_id(ctx, workflow_id)
     records = list(
         ctx.client.paged(
             "/user_data",
             limit=limit,
-            workflow_id=resolve_workflow_id(ctx, workflow_id),
+            workflow_id=workflow_id,
             name=name,
             is_ephemeral=is_ephemeral,
             consumer_job_id=consumer_job_id,
@@ -66,6 +67,8 @@ def list_user_data(
             **params,
         )
     )
+    if not records:
+        ctx.client.get_workflow(workflow_id)  # nothing listed: say so if the ID is unknown
     ctx.emit({"user_data": records}, rows=records, columns=COLUMNS)
 
 
@@ -109,6 +112,7 @@ def delete(ctx: Context, record_id: int) -> None:
 @pass_context
 def delete_all(ctx: Context, workflow_id: int) -> None:
     """Delete every user data record of a workflow."""
+    ctx.client.get_workflow(workflow_id)
     result = ctx.client.delete("/user_data", workflow_id=workflow_id)
     ctx.emit(result, text=f"Deleted {result['count']} user data record(s)")
 
