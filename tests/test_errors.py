@@ -59,6 +59,10 @@ HUGE = "99999999999999999999999"  # beyond 64 bits
         ("GET", f"/files/{HUGE}", f"File {HUGE} not found"),
         ("DELETE", "/user_data/1e5", "User data 1e5 not found"),
         ("GET", f"/compute_nodes/{HUGE}", f"Compute node {HUGE} not found"),
+        ("POST", "/compute_nodes/-5/heartbeat", "Compute node -5 not found"),
+        ("GET", f"/failure_handlers/{HUGE}", f"Failure handler {HUGE} not found"),
+        ("DELETE", "/failure_handlers/x", "Failure handler x not found"),
+        ("GET", f"/workflows/{HUGE}/actions/pending", f"Workflow {HUGE} not found"),
         ("GET", "/access_groups/x", "Access group x not found"),
     ],
 )

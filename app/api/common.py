@@ -91,7 +91,8 @@ class Int64Converter(IntegerConverter):
         return BadPathValue(value)
 
 
-# The records path IDs name, by parameter; ``record_id`` by endpoint (register_crud fills it).
+# The records path IDs name, by parameter; ``record_id`` by the collection it follows in the
+# path, e.g. "files" (register_crud fills it in).
 PATH_ID_LABELS = {
     "workflow_id": "Workflow",
     "job_id": "Job",
@@ -102,6 +103,16 @@ PATH_ID_LABELS = {
 RECORD_ID_LABELS: dict[str, str] = {}
 
 
+def _collection_before(name: str) -> str:
+    """``/torc-service/v1/files/<int:record_id>`` -> ``files``."""
+    rule = flask.request.url_rule
+    segments = rule.rule.split("/") if rule is not None else []
+    for previous, segment in zip(segments, segments[1:], strict=False):
+        if segment.endswith(f":{name}>"):
+            return previous
+    return ""
+
+
 def reject_bad_path_values(endpoint: str | None, values: dict[str, Any] | None) -> None:
     """A path ID that cannot exist is "<record> <value> not found" (404), like any unknown
     ID; a path number that is not an ID (run_id, limit) out of range is invalid input."""
@@ -109,7 +120,7 @@ def reject_bad_path_values(endpoint: str | None, values: dict[str, Any] | None) 
         if not isinstance(value, BadPathValue):
             continue
         label = PATH_ID_LABELS.get(name) or (
-            RECORD_ID_LABELS.get(endpoint or "") if name == "record_id" else None
+            RECORD_ID_LABELS.get(_collection_before(name)) if name == "record_id" else None
         )
         if label:
             raise NotFound(f"{label} {value} not found")
@@ -179,8 +190,7 @@ def register_crud(
     """
     model = crud.kind.model
     ops = crud.operation_ids
-    for key in ("get", "update", "delete"):
-        RECORD_ID_LABELS[f"{blp.name}.{ops[key]}"] = crud.kind.label
+    RECORD_ID_LABELS[crud.path.strip("/")] = crud.kind.label
     update_record = update or (
         lambda record_id, body: records.update_record(crud.kind, record_id, body)
     )
