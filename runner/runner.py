@@ -43,7 +43,7 @@ MAX_PREFETCH = 512
 MAX_BATCH = 500
 DEFAULT_OUTAGE_MINUTES = 20.0  # compute_node_wait_for_healthy_database_minutes default
 MAX_RETRY_DELAY = 30.0
-SHUTDOWN_SECONDS = 15.0  # after a signal: how long final reports and actions may take
+SHUTDOWN_SECONDS = 10.0  # after a signal: how long final reports and actions may take
 SHUTDOWN_REQUEST_SECONDS = 5.0  # timeout of one request during that time
 OWN_RSS_REFRESH_SECONDS = 1.0
 STUCK_CHECK_SECONDS = 1.0  # idle this long before asking whether anything can still happen
@@ -110,6 +110,7 @@ class RunSummary:
 class JobRunner:
     def __init__(self, client: TorcClient, options: RunnerOptions, progress: Any = None) -> None:
         self.client = client
+        self._client_limits = (client.retry_seconds, client.timeout)  # restored at the end
         self.options = options
         self.progress = progress
         self.workflow_id = options.workflow_id
@@ -229,7 +230,6 @@ class JobRunner:
             signum: signal.signal(signum, self._on_signal)
             for signum in (signal.SIGTERM, signal.SIGINT)
         }
-        self._client_limits = (self.client.retry_seconds, self.client.timeout)
         self.base_env = {
             **os.environ,
             "PATH": _path_with_torc(),

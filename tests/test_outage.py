@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 import psutil
@@ -68,3 +69,75 @@ def job_processes(api_url: str) -> list[int]:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return found
+
+
+def long_running(api: Api, server_url: str, tmp_path: Path):
+    wf = create(api, [{"name": "long", "command": "sleep 60"}])
+    runner = start_runner(server_url, wf, tmp_path, stderr=tmp_path / "runner.err")
+    wait_for(lambda: api.statuses(wf)["long"] == "running")
+    return wf, runner
+
+
+def test_sigterm_while_the_server_is_down_exits_promptly(tmp_path: Path, make_server):
+    server = make_server()
+    api = Api(server.url)
+    wf, runner = long_running(api, server.url, tmp_path)
+    server.stop(signal.SIGKILL)
+    runner.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    try:
+        code = runner.wait(timeout=60)
+    finally:
+        runner.kill()
+    assert time.monotonic() - started < 20  # bounded, not the 20 minute database wait
+    assert code == 128 + signal.SIGTERM
+    message = (tmp_path / "runner.err").read_text()
+    assert "could not report 1 job(s)" in message and server.url in message
+    assert "Traceback" not in message
+    assert job_processes(server.url) == []
+
+
+def test_second_signal_exits_at_once(tmp_path: Path, make_server):
+    server = make_server()
+    api = Api(server.url)
+    wf, runner = long_running(api, server.url, tmp_path)
+    server.stop(signal.SIGKILL)
+    runner.send_signal(signal.SIGTERM)
+    wait_for(lambda: "Received SIGTERM" in runner_log(tmp_path))
+    runner.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    try:
+        code = runner.wait(timeout=30)
+    finally:
+        runner.kill()
+    assert time.monotonic() - started < 4
+    assert code == 128 + signal.SIGTERM
+    assert "SIGTERM received twice" in (tmp_path / "runner.err").read_text()
+    assert job_processes(server.url) == []
+
+
+def test_final_reports_reach_a_server_that_comes_back(tmp_path: Path):
+    directory = tmp_path / "server"
+    server = start_server(directory)
+    api = Api(server.url)
+    wf, runner = long_running(api, server.url, tmp_path)
+    server.stop(signal.SIGKILL)
+    runner.send_signal(signal.SIGTERM)
+    wait_for(lambda: "Received SIGTERM" in runner_log(tmp_path))
+    server = start_server(directory, "--port", str(server.port), database=server.database)
+    try:
+        assert runner.wait(timeout=60) == 128 + signal.SIGTERM
+        api = Api(server.url)
+        assert api.statuses(wf) == {"long": "terminated"}
+        [result] = api.get("/results", params={"workflow_id": wf})["items"]
+        assert result["return_code"] == -signal.SIGKILL  # not supports_termination
+        nodes = api.get("/compute_nodes", params={"workflow_id": wf})["items"]
+        assert nodes and not any(node["is_active"] for node in nodes)
+        assert "could not report" not in (tmp_path / "runner.err").read_text()
+    finally:
+        runner.kill()
+        server.stop()
+
+
+def runner_log(tmp_path: Path) -> str:
+    return "".join(path.read_text() for path in (tmp_path / "output").glob("job_runner_*.log"))
