@@ -426,6 +426,26 @@ def read_until(fd: int, marker: bytes, timeout: float = 30) -> bytes:
     return seen
 
 
+def pick_on_a_terminal(server: ServerProcess, user: str, args: list[str], choice: bytes) -> str:
+    """Run ``torc ARGS`` on a pseudo-terminal, answer its workflow menu, return the screen."""
+    main, terminal = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "USER": user, "COLUMNS": "100"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "--url", server.url, *args],
+        stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True,
+    )  # fmt: skip
+    os.close(terminal)
+    try:
+        menu = read_until(main, b"Workflow: ").decode()
+        os.write(main, choice)
+        shown = menu + read_until(main, b"").decode()
+    finally:
+        os.close(main)
+        process.wait(timeout=60)
+    assert process.returncode == 0, shown
+    return shown
+
+
 @pytest.mark.parametrize(
     ("args", "expect"),
     [
@@ -441,21 +461,22 @@ def test_interactive_pick_on_a_terminal(
     api.workflow("first_choice", user=user, description="the first")
     second = api.workflow("second_choice", user=user)
     api.job(second, "only_in_second")
-    main, terminal = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "USER": user, "COLUMNS": "100"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--url", server.url, *args],
-        stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True,
-    )  # fmt: skip
-    os.close(terminal)
-    try:
-        menu = read_until(main, b"Workflow: ").decode()
-        assert "1. [" in menu and "first_choice - the first" in menu
-        assert f"2. [{second}] second_choice" in menu
-        os.write(main, b"2\n")
-        shown = read_until(main, b"").decode()
-    finally:
-        os.close(main)
-        process.wait(timeout=30)
-    assert process.returncode == 0, shown
-    assert expect.format(id=second) in shown
+    shown = pick_on_a_terminal(server, user, args, b"2\n")
+    assert "1. [" in shown and "first_choice - the first" in shown
+    assert f"2. [{second}] second_choice" in shown
+    assert expect.format(id=second) in shown.split("Workflow: ", 1)[1]
+
+
+def test_workflows_run_picks_on_a_terminal(server: ServerProcess, api: Api, tmp_path) -> None:
+    user = f"pty_{uuid.uuid4().hex[:8]}"
+    other = api.workflow("not_this_one", user=user)
+    api.job(other, "untouched")
+    chosen = api.workflow("run_me", user=user)
+    api.job(chosen, "say_hi", "echo hi")
+    output = tmp_path / "out"
+    shown = pick_on_a_terminal(
+        server, user, ["workflows", "run", "--output-dir", str(output), "-p", "0.2"], b"2\n"
+    )
+    assert f"Workflow {chosen}: 1 completed" in shown
+    assert api.statuses(chosen) == {"say_hi": "completed"}
+    assert api.statuses(other) == {"untouched": "uninitialized"}
