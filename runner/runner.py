@@ -444,10 +444,12 @@ class JobRunner:
             if not unfit or len(unfit) < len(ready):
                 return None  # something here could run; the claim will get to it
             message = self._unfit_message(unfit)
-            if not self._warned_unfit:
+            if not busy:
+                return message
+            if not self._warned_unfit:  # others may still release work that fits
                 self._warned_unfit = True
                 logger.warning("%s", message)
-            return None if busy else message
+            return None
         waiting = counts.get("pending_failed", 0)
         if waiting and not busy:
             return (
@@ -462,7 +464,8 @@ class JobRunner:
         gpus = f", {capacity.num_gpus} GPUs" if capacity.num_gpus else ""
         return (
             f"{len(jobs)} ready job(s) need more than this runner has "
-            f"({capacity.num_cpus} CPUs, {capacity.memory_gb:.1f} GB{gpus}): {names}"
+            f"({capacity.num_cpus} CPUs, {capacity.memory_gb:.1f} GB{gpus}): {names} "
+            "(a larger machine, or --num-cpus/--memory-gb/--num-gpus, can run them)"
         )
 
     def _wait(self, timeout: float) -> None:

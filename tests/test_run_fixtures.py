@@ -13,8 +13,12 @@ from tests.helpers import Api, ServerProcess, torc
 FIXTURES = REPO / "fixtures"
 
 
-def run_fixture(server: ServerProcess, name: str, tmp_path: Path) -> int:
-    result = torc("--url", server.url, "run", str(FIXTURES / name), cwd=tmp_path)
+# all_features asks for a GPU machine; its jobs only write small files.
+BIG_MACHINE = ("--num-cpus", "8", "--memory-gb", "64", "--num-gpus", "2")
+
+
+def run_fixture(server: ServerProcess, name: str, tmp_path: Path, *flags: str) -> int:
+    result = torc("--url", server.url, "run", str(FIXTURES / name), *flags, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     first_line = result.stderr.splitlines()[0]
     assert first_line.startswith("Created workflow ")
@@ -42,12 +46,14 @@ def assert_dependency_order(api: Api, workflow_id: int) -> None:
         ("hyperparameter_sweep.kdl", 20),
         ("user_data_flow.json", 2),
         ("barrier.yaml", None),
+        ("all_features.json5", 7),
     ],
 )
 def test_example_runs_to_completion(
     api: Api, server: ServerProcess, tmp_path: Path, name: str, count: int | None
 ) -> None:
-    workflow_id = run_fixture(server, name, tmp_path)
+    flags = BIG_MACHINE if name.startswith("all_features") else ()
+    workflow_id = run_fixture(server, name, tmp_path, *flags)
     statuses = api.statuses(workflow_id)
     assert set(statuses.values()) == {"completed"}
     if count is not None:
@@ -80,3 +86,14 @@ def test_jobs_and_results_list_show_the_run(server: ServerProcess, tmp_path: Pat
     assert len(listed) == 4 and all(r["status"] == "completed" for r in listed)
     table = torc("--url", server.url, "results", "list", str(workflow_id))
     assert "Completed" in table.stdout and "Return" in table.stdout and "Code" in table.stdout
+
+
+def test_all_features_actions_and_jobs_use_their_own_directories(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """Actions run in the output directory (CLARIFICATIONS 126), jobs where torc run was
+    started: each side finds what it made."""
+    run_fixture(server, "all_features.yaml", tmp_path, *BIG_MACHINE)
+    assert (tmp_path / "output" / "workflow_started.txt").is_file()
+    assert (tmp_path / "data" / "input_1.csv").read_text() == "ingest part 1\n"
+    assert (tmp_path / "data" / "model.pt").read_text().startswith("train on data/features")
