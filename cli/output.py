@@ -123,9 +123,13 @@ def emit(
 
 
 def fit_text(text: str, width: int | None = None) -> str:
-    """Lines longer than the terminal (100 columns off one) wrap at spaces, continuing under
-    their own indentation plus two; a single word longer than that (a path) stays whole."""
+    """Lines of a multi-line text (a report, a plan) longer than the terminal (100 columns
+    off one) wrap at spaces, continuing under their own indentation plus two; a single word
+    longer than that (a path) stays whole. A one-line message is left as it is: scripts may
+    match it."""
     width = width or _width()
+    if "\n" not in text:
+        return text
     lines = []
     for line in text.splitlines():
         if len(line) <= width:
