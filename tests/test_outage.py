@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -71,25 +72,36 @@ def job_processes(api_url: str) -> list[int]:
     return found
 
 
-def long_running(api: Api, server_url: str, tmp_path: Path):
-    wf = create(api, [{"name": "long", "command": "sleep 60"}])
-    runner = start_runner(server_url, wf, tmp_path, stderr=tmp_path / "runner.err")
-    wait_for(lambda: api.statuses(wf)["long"] == "running")
+def long_running(server_url: str, tmp_path: Path) -> tuple[int, subprocess.Popen]:
+    """A runner with one running ``sleep 60`` job."""
+    api = Api(server_url)
+    try:
+        wf = create(api, [{"name": "long", "command": "sleep 60"}])
+        runner = start_runner(server_url, wf, tmp_path, stderr=tmp_path / "runner.err")
+        wait_for(lambda: api.statuses(wf)["long"] == "running")
+    finally:
+        api.close()
     return wf, runner
+
+
+def stopped(runner: subprocess.Popen, timeout: float) -> tuple[int, float]:
+    """The runner's exit code and how long it took to exit."""
+    started = time.monotonic()
+    try:
+        code = runner.wait(timeout=timeout)
+    finally:
+        runner.kill()
+        runner.wait()
+    return code, time.monotonic() - started
 
 
 def test_sigterm_while_the_server_is_down_exits_promptly(tmp_path: Path, make_server):
     server = make_server()
-    api = Api(server.url)
-    wf, runner = long_running(api, server.url, tmp_path)
+    _, runner = long_running(server.url, tmp_path)
     server.stop(signal.SIGKILL)
     runner.send_signal(signal.SIGTERM)
-    started = time.monotonic()
-    try:
-        code = runner.wait(timeout=60)
-    finally:
-        runner.kill()
-    assert time.monotonic() - started < 20  # bounded, not the 20 minute database wait
+    code, seconds = stopped(runner, 60)
+    assert seconds < 20  # bounded, not the 20 minute database wait
     assert code == 128 + signal.SIGTERM
     message = (tmp_path / "runner.err").read_text()
     assert "could not report 1 job(s)" in message and server.url in message
@@ -99,18 +111,13 @@ def test_sigterm_while_the_server_is_down_exits_promptly(tmp_path: Path, make_se
 
 def test_second_signal_exits_at_once(tmp_path: Path, make_server):
     server = make_server()
-    api = Api(server.url)
-    wf, runner = long_running(api, server.url, tmp_path)
+    _, runner = long_running(server.url, tmp_path)
     server.stop(signal.SIGKILL)
     runner.send_signal(signal.SIGTERM)
     wait_for(lambda: "Received SIGTERM" in runner_log(tmp_path))
     runner.send_signal(signal.SIGTERM)
-    started = time.monotonic()
-    try:
-        code = runner.wait(timeout=30)
-    finally:
-        runner.kill()
-    assert time.monotonic() - started < 4
+    code, seconds = stopped(runner, 30)
+    assert seconds < 4
     assert code == 128 + signal.SIGTERM
     assert "SIGTERM received twice" in (tmp_path / "runner.err").read_text()
     assert job_processes(server.url) == []
@@ -119,23 +126,24 @@ def test_second_signal_exits_at_once(tmp_path: Path, make_server):
 def test_final_reports_reach_a_server_that_comes_back(tmp_path: Path):
     directory = tmp_path / "server"
     server = start_server(directory)
-    api = Api(server.url)
-    wf, runner = long_running(api, server.url, tmp_path)
+    wf, runner = long_running(server.url, tmp_path)
     server.stop(signal.SIGKILL)
     runner.send_signal(signal.SIGTERM)
     wait_for(lambda: "Received SIGTERM" in runner_log(tmp_path))
     server = start_server(directory, "--port", str(server.port), database=server.database)
+    api = Api(server.url)
     try:
-        assert runner.wait(timeout=60) == 128 + signal.SIGTERM
-        api = Api(server.url)
-        assert api.statuses(wf) == {"long": "terminated"}
+        code, _ = stopped(runner, 60)
+        said = (tmp_path / "runner.err").read_text() + runner_log(tmp_path)
+        assert code == 128 + signal.SIGTERM, said
+        assert api.statuses(wf) == {"long": "terminated"}, said
         [result] = api.get("/results", params={"workflow_id": wf})["items"]
         assert result["return_code"] == -signal.SIGKILL  # not supports_termination
         nodes = api.get("/compute_nodes", params={"workflow_id": wf})["items"]
         assert nodes and not any(node["is_active"] for node in nodes)
-        assert "could not report" not in (tmp_path / "runner.err").read_text()
+        assert "could not report" not in said
     finally:
-        runner.kill()
+        api.close()
         server.stop()
 
 

@@ -72,7 +72,10 @@ def test_signal_to_the_process_group_of_an_embedded_run(tmp_path: Path, signum: 
         url_file = tmp_path / "torc.db.server"
         wait_for(url_file.exists)
         api = Api(json.loads(url_file.read_text())["url"])
-        wait_for(lambda: list(api.statuses(1).values()).count("running") == 2)
+        try:
+            wait_for(lambda: list(api.statuses(1).values()).count("running") == 2)
+        finally:
+            api.close()
         os.killpg(proc.pid, signum)
         _, stderr = proc.communicate(timeout=60)
     finally:
@@ -161,6 +164,7 @@ def test_live_progress_on_a_terminal(tmp_path: Path, server: ServerProcess) -> N
     finally:
         os.close(leader)
         proc.kill()
+        proc.wait()
     # The bar's last frame counts the job the server canceled in the cascade.
     assert "done 2  failed 2  running 0" in screen, screen
     assert "4/4" in screen

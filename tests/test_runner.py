@@ -444,6 +444,7 @@ def test_cancel_is_seen_within_the_poll_interval_when_every_slot_is_busy(
         assert time.monotonic() - canceled < 6  # the poll interval, not the 30 s heartbeat
     finally:
         runner.kill()
+        runner.wait()
     assert api.statuses(wf)["long"] in ("canceled", "terminated")
 
 
@@ -467,6 +468,7 @@ def test_unusable_failure_handler_fails_the_job(
         assert runner.wait(timeout=30) == 1
     finally:
         runner.kill()
+        runner.wait()
     # CLARIFICATIONS 85: a handler that cannot be loaded fails the job (not pending_failed,
     # which is for "no matching rule").
     assert api.statuses(wf) == {"flaky": "failed"}
@@ -538,6 +540,7 @@ def test_deleted_workflow_stops_the_runner(api: Api, server: ServerProcess, tmp_
         assert runner.wait(timeout=30) == 1
     finally:
         runner.kill()
+        runner.wait()
     message = (tmp_path / "runner.err").read_text()
     assert f"workflow {wf} was deleted" in message and "Traceback" not in message
     assert "compute_node_id" not in message
