@@ -154,6 +154,18 @@ def test_changed_input_file_reruns_its_readers_and_downstream(
     }
     assert rerun(server, workdir, wf) == {"prep", "post", "report"}
     assert as_json(server, "workflows", "reinitialize", str(wf), "--dry-run")["reset_jobs"] == []
+    # The current results are each job's latest: `lone` keeps its run-1 result.
+    current = api.get("/results", params={"workflow_id": wf})["items"]
+    jobs = api.get("/jobs", params={"workflow_id": wf})["items"]
+    names = {job["id"]: job["name"] for job in jobs}
+    assert {names[r["job_id"]]: r["run_id"] for r in current} == {
+        "prep": 2,
+        "post": 2,
+        "report": 2,
+        "lone": 1,
+    }
+    every = api.get("/results", params={"workflow_id": wf, "all_runs": "true"})["items"]
+    assert len(every) == 7
 
 
 def test_missing_output_reruns_its_producer(

@@ -10,7 +10,7 @@ from app.api.schemas import ListResultsArgs, ResultModel
 from app.models.common import get_workflow
 from app.models.records import RESULTS
 from app.models.status import JobStatus
-from app.models.tables import Result
+from app.models.tables import Result, WorkflowResult
 
 blp = Blueprint("results", __name__, description="Job results: return codes, times, resources")
 
@@ -21,7 +21,13 @@ def _filters(args: dict[str, Any]) -> list[Any]:
     if args.get("status") is not None:
         conditions.append(Result.status == int(JobStatus.parse(args["status"])))
     if not args.get("all_runs") and args.get("run_id") is None:
-        conditions.append(Result.run_id == get_workflow(args["workflow_id"]).run_id)
+        # The contract's "current results": each job's latest result as kept in
+        # workflow_result, so jobs a partial rerun did not touch keep their result.
+        get_workflow(args["workflow_id"])
+        current = WorkflowResult.select(WorkflowResult.result_id).where(
+            WorkflowResult.workflow_id == args["workflow_id"]
+        )
+        conditions.append(Result.id.in_(current))
     return conditions
 
 
