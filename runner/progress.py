@@ -107,12 +107,13 @@ class RunProgress:
     def _draw(self, force: bool = False) -> None:
         now = time.monotonic()
         if self._bar is None:
+            if not force and now - self._last_draw < PLAIN_SECONDS:
+                return
             line = f"Progress: {self.done}/{self.total}  {self._describe()}"
             if force and line == self._last_line:
                 return  # the last frame adds nothing
-            if force or now - self._last_draw >= PLAIN_SECONDS:
-                self._last_draw, self._last_line = now, line
-                print(f"{line}  {self.rate():.1f} jobs/s", file=sys.stderr, flush=True)
+            self._last_draw, self._last_line = now, line
+            print(f"{line}  {self.rate():.1f} jobs/s", file=sys.stderr, flush=True)
             return
         if not force and now - self._last_draw < REFRESH_SECONDS:
             return
