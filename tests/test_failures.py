@@ -39,7 +39,7 @@ def run(server: ServerProcess, workflow_id: int, tmp_path: Path):
 
 
 def results_of(api: Api, workflow_id: int) -> list[dict]:
-    items = api.get("/results", params={"workflow_id": workflow_id})["items"]
+    items = api.get("/results", params={"workflow_id": workflow_id, "all_runs": "true"})["items"]
     return sorted(items, key=lambda r: r["attempt_id"])
 
 
