@@ -470,7 +470,9 @@ def test_lifecycle_answers_match_the_document(api: Api) -> None:
     call("GET", "/workflows/{workflow_id}/ready_job_requirements", workflow_id=wf)
     call("POST", "/workflows/{workflow_id}/reset_job_status", workflow_id=wf)
     call("POST", "/workflows/{workflow_id}/process_changed_job_inputs", workflow_id=wf)
-    failed_attempt, completed = call("GET", "/results", params={"workflow_id": wf, "all_runs": "true"})["items"]
+    failed_attempt, completed = call(
+        "GET", "/results", params={"workflow_id": wf, "all_runs": "true"}
+    )["items"]
     assert (failed_attempt["status"], completed["status"]) == ("failed", "completed")
     call("DELETE", "/results/{record_id}", record_id=failed_attempt["id"])
     call("DELETE", "/workflows/{workflow_id}", workflow_id=wf)
