@@ -719,6 +719,138 @@ class RunnerCycleBody(Schema):
     claim = fields.Nested(ClaimBody, allow_none=True, load_default=None)
     resync = Boolean(load_default=False)
 
+    def load(self, data: Any, *args: Any, **kwargs: Any) -> Any:
+        # Every job runner sends this on each loop turn with up to hundreds of reports, where
+        # field-by-field marshmallow costs more than the database work. A body of the usual
+        # shape is checked here by the same rules; anything else (including every invalid
+        # body) takes the full schema, which gives the documented error.
+        loaded = _fast_runner_cycle(data) if not args and not kwargs else None
+        return loaded if loaded is not None else super().load(data, *args, **kwargs)
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int and MIN_INTEGER <= value <= MAX_INTEGER
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float) and MIN_INTEGER <= value <= MAX_INTEGER
+
+
+_REPORT_REQUIRED = ("job_id", "status", "return_code", "exec_time_minutes", "completion_time")
+_REPORT_INTS = ("peak_memory_bytes", "avg_memory_bytes")
+_REPORT_FLOATS = ("peak_cpu_percent", "avg_cpu_percent")
+_REPORT_KEYS = frozenset(_REPORT_REQUIRED + _REPORT_INTS + _REPORT_FLOATS + ("attempt_id",))
+_STATUS_SET = frozenset(STATUS_NAMES)
+
+
+def _fast_report(item: Any) -> dict[str, Any] | None:
+    """A ``CompletedJob`` as its schema would load it, or None to let the schema decide."""
+    if type(item) is not dict or not _REPORT_KEYS.issuperset(item):
+        return None
+    if not all(key in item for key in _REPORT_REQUIRED):
+        return None
+    if not (
+        _is_int(item["job_id"])
+        and _is_int(item["return_code"])
+        and _is_number(item["exec_time_minutes"])
+        and type(item["completion_time"]) is str
+        and item["status"] in _STATUS_SET
+    ):
+        return None
+    attempt = item.get("attempt_id", 1)
+    if not (_is_int(attempt) and attempt >= 1):
+        return None
+    for key in _REPORT_INTS:
+        if item.get(key) is not None and not _is_int(item[key]):
+            return None
+    for key in _REPORT_FLOATS:
+        if item.get(key) is not None and not _is_number(item[key]):
+            return None
+    loaded = dict(item)
+    loaded["exec_time_minutes"] = float(item["exec_time_minutes"])
+    for key in _REPORT_FLOATS:
+        if item.get(key) is not None:
+            loaded[key] = float(item[key])
+    return loaded
+
+
+_CLAIM_KEYS = frozenset(("limit", "resources", "sort_method", "strict_scheduler_match"))
+_OFFER_COUNTS = ("num_cpus", "num_gpus", "num_nodes")
+_OFFER_KEYS = frozenset((*_OFFER_COUNTS, "memory_gb", "id", "time_limit", "scheduler_config_id"))
+
+
+def _fast_claim(claim: Any) -> dict[str, Any] | None:
+    if type(claim) is not dict or not _CLAIM_KEYS.issuperset(claim):
+        return None
+    limit = claim.get("limit")
+    sort_method = claim.get("sort_method", "none")
+    strict = claim.get("strict_scheduler_match", False)
+    if not (_is_int(limit) and 0 <= limit <= MAX_LIMIT):
+        return None
+    if sort_method not in SORT_METHODS or type(strict) is not bool:
+        return None
+    resources = claim.get("resources")
+    if resources is not None:
+        resources = _fast_offer(resources)
+        if resources is None:
+            return None
+    return {
+        "limit": limit,
+        "resources": resources,
+        "sort_method": sort_method,
+        "strict_scheduler_match": strict,
+    }
+
+
+def _fast_offer(offer: Any) -> dict[str, Any] | None:
+    """A ``ComputeNodesResources`` as its schema would load it, or None."""
+    if type(offer) is not dict or not _OFFER_KEYS.issuperset(offer):
+        return None
+    if not all(_is_int(offer.get(key)) and offer[key] >= 0 for key in _OFFER_COUNTS):
+        return None
+    memory = offer.get("memory_gb")
+    if not (_is_number(memory) and 0 <= memory <= MAX_MEMORY_GB):
+        return None
+    for key in ("id", "scheduler_config_id"):
+        if offer.get(key) is not None and not _is_int(offer[key]):
+            return None
+    if offer.get("time_limit") is not None and type(offer["time_limit"]) is not str:
+        return None
+    return {**offer, "memory_gb": float(memory)}
+
+
+def _fast_runner_cycle(data: Any) -> dict[str, Any] | None:
+    """The usual runner_cycle body (no retries, no file mtimes, a plain claim), or None."""
+    keys = ("compute_node_id", "completed", "retried", "started", "file_mtimes", "claim", "resync")
+    if type(data) is not dict or not set(keys).issuperset(data):
+        return None
+    if data.get("retried") or data.get("file_mtimes") or not _is_int(data.get("compute_node_id")):
+        return None
+    started = data.get("started", [])
+    completed = data.get("completed", [])
+    resync = data.get("resync", False)
+    if type(started) is not list or type(completed) is not list or type(resync) is not bool:
+        return None
+    if not all(_is_int(job_id) for job_id in started):
+        return None
+    reports = [_fast_report(item) for item in completed]
+    if any(report is None for report in reports):
+        return None
+    claim = data.get("claim")
+    if claim is not None:
+        claim = _fast_claim(claim)
+        if claim is None:
+            return None
+    return {
+        "compute_node_id": data["compute_node_id"],
+        "completed": reports,
+        "retried": [],
+        "started": started,
+        "file_mtimes": [],
+        "claim": claim,
+        "resync": resync,
+    }
+
 
 class JobOutcome(Schema):
     job_id = Integer(required=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.models import actions, lifecycle, sql
-from app.models.common import chunks, get_workflow, require_same_workflow
+from app.models.common import chunks, get_workflow, require_same_workflow, run_state
 from app.models.db import bulk_update, write_transaction
 from app.models.fitting import Capacity
 from app.models.status import ACTIVE, codes
@@ -46,7 +46,7 @@ class Cycle:
 def run_cycle(cycle: Cycle) -> dict[str, Any]:
     with write_transaction():
         # A workflow deleted under a running runner: "Workflow N not found", so it stops.
-        get_workflow(cycle.workflow_id)
+        run_state(cycle.workflow_id)
         require_same_workflow(
             ComputeNode, [cycle.compute_node_id], cycle.workflow_id, "compute_node_id"
         )

@@ -649,8 +649,8 @@ def claim_jobs_based_on_resources(
 ) -> tuple[list[int], str | None]:
     """Claim ready jobs that fit ``capacity`` together; return (job IDs, reason if none)."""
     with write_transaction():
-        workflow = get_workflow(workflow_id)
-        if workflow.is_canceled:
+        _, canceled = run_state(workflow_id)
+        if canceled:
             return [], "Workflow is canceled"
         if limit <= 0:
             return [], "limit is zero"
