@@ -1,8 +1,11 @@
 """The one HTTP client for the Torc API, shared by the CLI, the job runner and the TUI.
 
-``TorcClient._request`` is the single place that talks to ``requests``: it sends, turns
-non-2xx answers into ``ApiError`` carrying the server's message, and decodes JSON. Everything
-above it is one small method per endpoint.
+``TorcClient._request`` is the single place that sends: it turns non-2xx answers into
+``ApiError`` carrying the server's message, and decodes JSON. Everything above it is one small
+method per endpoint. Below it, ``cli.transport`` moves the bytes: a kept-alive ``http.client``
+connection for ``http://`` (a job runner makes thousands of small round trips, and
+``requests`` costs about half a millisecond of CPU on each), ``requests`` for ``https://``
+(certificates, CA bundles and proxies as users configure them for it).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import requests
+
+from cli.transport import Reply, TransportError, TransportTimeout, open_transport
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +51,10 @@ class ServerUnreachable(TorcClientError):
         self.url = url
 
 
-def _error_message(response: requests.Response) -> str:
+def _error_message(response: Reply) -> str:
     try:
-        body = response.json()
-    except ValueError:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         return response.text.strip() or response.reason
     if isinstance(body, dict):
         return str(body.get("message") or body.get("errorMessage") or body)
@@ -75,12 +79,13 @@ class TorcClient:
         self.retry_seconds = retry_seconds
         self.username = username
         self.password = password
-        self.session = requests.Session()
-        if username:
-            self.session.auth = (username, password or "")
+        try:
+            self.transport = open_transport(self.base_url, username, password)
+        except ValueError as exc:
+            raise TorcClientError(str(exc)) from None
 
     def close(self) -> None:
-        self.session.close()
+        self.transport.close()
 
     # The choke point ----------------------------------------------------------------------
 
@@ -102,23 +107,24 @@ class TorcClient:
             return None
         return orjson.loads(response.content)
 
-    def _send(self, method: str, url: str, query: dict, data: bytes | None, headers: dict | None):
+    def _send(
+        self, method: str, url: str, query: dict, data: bytes | None, headers: dict | None
+    ) -> Reply:
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.5
         while True:
             try:
-                logger.debug("%s %s %s", method, url, query or "")
-                return self.session.request(
-                    method, url, params=query, data=data, headers=headers, timeout=self.timeout
-                )
-            except requests.ConnectionError as exc:
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("%s %s %s", method, url, query or "")
+                return self.transport.request(method, url, query, data, headers, self.timeout)
+            except TransportTimeout as exc:
+                raise ServerUnreachable(self.base_url, f"timed out: {exc}") from None
+            except TransportError as exc:
                 if time.monotonic() + delay > deadline:
                     raise ServerUnreachable(self.base_url, _short_reason(exc)) from None
                 logger.warning("server unreachable, retrying in %.1fs: %s", delay, exc)
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
-            except requests.Timeout as exc:
-                raise ServerUnreachable(self.base_url, f"timed out: {exc}") from None
 
     def get(self, path: str, **params: Any) -> Any:
         return self._request("GET", path, **params)
@@ -216,9 +222,9 @@ def _query_value(value: Any) -> Any:
     return value
 
 
-def _unknown_route(response: requests.Response, message: str) -> bool:
+def _unknown_route(response: Reply, message: str) -> bool:
     """A 404 for the path itself (wrong base URL, or not a torc server), not for a record."""
-    if not response.headers.get("Content-Type", "").startswith("application/json"):
+    if not response.header("Content-Type").startswith("application/json"):
         return True
     return message.startswith("The requested URL was not found on the server")
 

@@ -31,8 +31,9 @@ SERVER_RUNNING = "Server is running"
 @pass_context
 def ping(ctx: Context) -> None:
     """Check that the torc server answers."""
+    client = ctx.client  # a malformed URL is an Error line of its own, not a failed connect
     try:
-        ctx.client.ping()
+        client.ping()
     except TorcClientError as exc:
         click.echo(f"Failed to connect to server: {exc}", err=True)
         raise click.exceptions.Exit(1) from None
