@@ -1,8 +1,13 @@
-"""``torc``: the command-line interface. Groups are registered explicitly at the bottom."""
+"""``torc``: the command-line interface.
+
+The top-level commands are listed in ``COMMANDS`` and imported when first used: ``torc run``
+then loads only what running needs, not every group (which was a third of its start-up).
+"""
 
 from __future__ import annotations
 
 import errno
+import importlib
 import logging
 
 import click
@@ -47,11 +52,58 @@ class TorcContext(click.Context):
         super().__exit__(exc_type, exc_value, traceback)
 
 
+# Top-level command name -> (module, attribute).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("cli.commands.run", "run"),
+    "watch": ("cli.commands.recovery", "watch_command"),
+    "recover": ("cli.commands.recovery", "recover_command"),
+    "workflows": ("cli.commands.workflows", "group"),
+    "jobs": ("cli.commands.jobs", "group"),
+    "files": ("cli.commands.files", "group"),
+    "user-data": ("cli.commands.user_data", "group"),
+    "events": ("cli.commands.events", "group"),
+    "results": ("cli.commands.results", "group"),
+    "compute-nodes": ("cli.commands.compute_nodes", "group"),
+    "scheduled-compute-nodes": ("cli.commands.scheduled_compute_nodes", "group"),
+    "reports": ("cli.commands.reports", "group"),
+    "logs": ("cli.commands.logs", "group"),
+    "job-dependencies": ("cli.commands.job_dependencies", "group"),
+    "resource-requirements": ("cli.commands.resource_requirements", "group"),
+    "failure-handlers": ("cli.commands.failure_handlers", "group"),
+    "config": ("cli.commands.config", "group"),
+    "ping": ("cli.commands.misc", "ping"),
+    "version": ("cli.commands.misc", "version"),
+    "completions": ("cli.commands.misc", "completions"),
+    "plot-resources": ("cli.commands.plot_resources", "plot_resources_command"),
+}
+
+
+def load_command(name: str) -> click.Command:
+    module_name, attribute = COMMANDS[name]
+    command = getattr(importlib.import_module(module_name), attribute)
+    if name == "workflows" and "run" not in command.commands:
+        from cli.commands.run import workflows_run
+
+        command.add_command(workflows_run)
+    prepare(command)
+    return command
+
+
 class TorcGroup(click.Group):
     """The CLI's one error boundary: the client's, spec, config and file errors become one
-    ``Error: …`` line (exit code 1); usage errors one line too (exit code 2)."""
+    ``Error: …`` line (exit code 1); usage errors one line too (exit code 2).
+
+    Its commands come from ``COMMANDS``, each imported when asked for."""
 
     context_class = TorcContext
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context | None, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            self.add_command(load_command(name), name)
+        return self.commands.get(name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
@@ -117,90 +169,39 @@ def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
     ctx.obj = Context(settings=settings, format=settings["format"])
 
 
-def register(group: click.Group) -> None:
-    """Every command group and top-level command, in help order."""
-    from cli.commands import (
-        compute_nodes,
-        config,
-        events,
-        failure_handlers,
-        files,
-        job_dependencies,
-        jobs,
-        logs,
-        misc,
-        plot_resources,
-        recovery,
-        reports,
-        resource_requirements,
-        results,
-        run,
-        scheduled_compute_nodes,
-        user_data,
-        workflows,
-    )
-
-    workflows.group.add_command(run.workflows_run)
-    commands = [
-        run.run,
-        recovery.watch_command,
-        recovery.recover_command,
-        workflows.group,
-        jobs.group,
-        files.group,
-        user_data.group,
-        events.group,
-        results.group,
-        compute_nodes.group,
-        scheduled_compute_nodes.group,
-        reports.group,
-        logs.group,
-        job_dependencies.group,
-        resource_requirements.group,
-        failure_handlers.group,
-        config.group,
-        *misc.COMMANDS,
-        *plot_resources.COMMANDS,
-    ]
-    for command in commands:
-        group.add_command(command)
-    add_format_options(group)
-    use_torc_context(group)
+def load_all(group: click.Group) -> click.Group:
+    """Import every command (for tools that walk the whole tree, like the docs generator)."""
+    for name in COMMANDS:
+        group.get_command(None, name)
+    return group
 
 
-def use_torc_context(group: click.Group) -> None:
-    for command in group.commands.values():
-        command.context_class = TorcContext
-        if isinstance(command, click.Group):
-            use_torc_context(command)
-
-
-def add_format_options(group: click.Group) -> None:
-    """Let ``-f/--format`` follow the subcommand too (``torc jobs list 1 -f json``).
-
-    Leaves that define their own ``-f`` (``config show``, ``plot-resources``) keep it.
-    """
-    for command in group.commands.values():
-        if isinstance(command, click.Group):
-            add_format_options(command)
-        elif not any("-f" in getattr(p, "opts", ()) for p in command.params):
-            command.params.append(
-                click.Option(
-                    ["-f", "--format", "local_format"],
-                    type=click.Choice(["table", "json"]),
-                    expose_value=False,
-                    callback=_set_format,
-                    help="Output format (same as the global -f).",
-                )
+def prepare(command: click.Command) -> None:
+    """Give a command and its subcommands the torc context, and let ``-f/--format`` follow
+    the subcommand too (``torc jobs list 1 -f json``); leaves that define their own ``-f``
+    (``config show``, ``plot-resources``) keep it. Done once per command object."""
+    if getattr(command, "_torc_prepared", False):
+        return
+    command._torc_prepared = True  # type: ignore[attr-defined]
+    command.context_class = TorcContext
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            prepare(sub)
+    elif not any("-f" in getattr(p, "opts", ()) for p in command.params):
+        command.params.append(
+            click.Option(
+                ["-f", "--format", "local_format"],
+                type=click.Choice(["table", "json"]),
+                expose_value=False,
+                callback=_set_format,
+                help="Output format (same as the global -f).",
             )
+        )
 
 
 def _set_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value:
         ctx.find_object(Context).format = value
-
-
-register(cli)
 
 
 def main() -> None:

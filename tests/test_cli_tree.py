@@ -323,15 +323,16 @@ def find(path: str) -> click.Command | None:
     for name in path.split():
         if not isinstance(command, click.Group):
             return None
-        command = command.commands.get(name)
+        command = command.get_command(click.Context(command), name)
     return command
 
 
 def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     yield path
     if isinstance(command, click.Group):
-        for name, sub in sorted(command.commands.items()):
-            yield from walk(sub, (*path, name))
+        context = click.Context(command)
+        for name in sorted(command.list_commands(context)):
+            yield from walk(command.get_command(context, name), (*path, name))
 
 
 def options(command: click.Command) -> list[set[str]]:
