@@ -134,6 +134,8 @@ class JobRunner:
         self._idle_since: float | None = None
         self._next_poll = 0.0
         self._backoff = 0.05
+        self._round_trip = 0.0  # smoothed seconds per courier round trip (0: none yet)
+        self._sent_at = 0.0
         self._last_contact = time.monotonic()
         self._last_sent = time.monotonic()
         self._unreported_since = time.monotonic()  # when the oldest unsent report appeared
@@ -491,6 +493,10 @@ class JobRunner:
             if self._wants_jobs():
                 candidates.append(max(self._next_poll - now, retry_in))
             candidates.append(max(self._last_sent + self._status_interval() - now, retry_in))
+            if self.finished or self.retries:
+                ending = self._ending_soon(now)
+                if ending is not None:
+                    candidates.append(max(ending - now, retry_in))
 
         if not any(entry.process.pidfd is not None for entry in self.running.values()):
             if self.running:
@@ -880,17 +886,47 @@ class JobRunner:
             or now - self._unreported_since >= FLUSH_SECONDS
             or len(self.finished) >= MAX_BATCH
         )
-        # Finished jobs may release dependents: ask for work whenever we report them; only
-        # pure polling waits for the back-off.
-        want = self._wants_jobs() and (
-            now >= self._next_poll or bool(self.finished) or bool(self.retries)
+        # Finished jobs may release dependents: report them (and ask for work) as soon as the
+        # queue runs short, unless a running job is about to end too — then one round trip
+        # carries both, instead of the second waiting for the first's answer.
+        releasing = bool(self.finished or self.retries) and (
+            self._queue_short() and self._ending_soon(now) is None
         )
+        if releasing:
+            must_report = True
+        want = self._wants_jobs() and (now >= self._next_poll or must_report)
         # Nothing sent for a poll interval (every slot busy with long jobs): a report-less
         # round trip, so a cancel is seen within the poll interval; it is a heartbeat too.
         quiet = now - self._last_sent >= self._status_interval()
         if must_report or want or quiet or self._resync:
             self._in_flight = self._build_request(want)
             self.courier.send(self._in_flight)
+
+    def _queue_short(self) -> bool:
+        """The queued jobs may run out before an answer to a report sent now would come back."""
+        slots = self.options.max_parallel_jobs or max(self.ledger.capacity.num_cpus, 1)
+        recent = self._recent_seconds
+        if not recent or not self._round_trip:
+            return len(self.queue) < slots
+        per_job = max(sum(recent) / len(recent), 1e-4)
+        return len(self.queue) < slots * (1 + self._round_trip / per_job)
+
+    def _ending_soon(self, now: float) -> float | None:
+        """When a running job is expected to end within about one round trip: that moment."""
+        recent = self._recent_seconds
+        if not recent or not self.running or not self._round_trip:
+            return None
+        typical = sum(recent) / len(recent)
+        if typical > FLUSH_SECONDS:
+            return None
+        soonest = None
+        for entry in self.running.values():
+            expected = entry.process.started_monotonic + typical
+            if now <= expected <= now + self._round_trip and (
+                soonest is None or expected < soonest
+            ):
+                soonest = expected
+        return soonest
 
     def _status_interval(self) -> float:
         return min(self.options.poll_interval, HEARTBEAT_SECONDS)
@@ -906,7 +942,7 @@ class JobRunner:
             "claim": self._claim_body() if want else None,
         }
         self.started, self.finished, self.retries, self.mtimes = [], [], [], []
-        self._unreported_since = self._last_sent = time.monotonic()
+        self._unreported_since = self._last_sent = self._sent_at = time.monotonic()
         return request
 
     def _claim_body(self) -> dict[str, Any]:
@@ -951,6 +987,8 @@ class JobRunner:
             self._requeue(request, delivery.error)
             return
         self._last_contact = time.monotonic()
+        took = self._last_contact - self._sent_at
+        self._round_trip = took if not self._round_trip else 0.8 * self._round_trip + 0.2 * took
         if self._outage_since is not None:
             logger.info(
                 "Server reachable again after %.0fs", self._last_contact - self._outage_since
@@ -966,9 +1004,12 @@ class JobRunner:
             self.progress.jobs_claimed(len(claimed))
         self._adopt(response.get("assigned") or [])
         if request.get("claim") is not None:
+            # A short answer means the server has no more ready jobs for now: new ones come
+            # from finished jobs (ours are reported anyway) or, later, from other runners.
+            full = len(claimed) >= request["claim"]["limit"]
             self._server_has_work = bool(claimed)
             self._backoff = 0.05 if claimed else min(self._backoff * 2, self.options.poll_interval)
-            self._next_poll = time.monotonic() + (0 if claimed else self._backoff)
+            self._next_poll = time.monotonic() + (0 if full else self._backoff)
         self.summary.complete = response["is_complete"] and not response["is_canceled"]
         if response["is_canceled"]:
             self._on_canceled()
