@@ -73,10 +73,13 @@ def run_torc(workload: Workload, workdir: Path, server_url: str | None) -> float
     return elapsed
 
 
-def measure(name: str, workload: Workload, repeat: int, server_url: str | None) -> dict:
+def measure(
+    name: str, workload: Workload, repeat: int, server_url: str | None, workdir: Path | None
+) -> dict:
     seconds = []
     for _ in range(repeat):
-        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        prefix = f"bench-{name.replace(' ', '_').replace('(', '').replace(')', '')}-"
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=workdir) as tmp:
             workdir = Path(tmp)
             if name == "torc":
                 seconds.append(run_torc(workload, workdir, server_url))
@@ -125,6 +128,11 @@ def report(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def default_workdir() -> Path | None:
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
@@ -139,6 +147,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--c-runners", default="1,4,8,16")
     parser.add_argument("--c-jobs", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=default_workdir(),
+        help="Where each W1/W2 run's directory (job logs included) is made; default: /dev/shm "
+        "when there is one, so the figures measure the orchestrators and not the disk "
+        "(pass --workdir /tmp to include the disk's file creation cost)",
+    )
     return parser.parse_args()
 
 
@@ -151,7 +167,7 @@ def run_w1_w2(args: argparse.Namespace, keys: list[str]) -> list[dict]:
         for key in keys:
             workload = workloads[key]()
             for system in systems:
-                row = measure(system, workload, args.repeat, url)
+                row = measure(system, workload, args.repeat, url, args.workdir)
                 print(f"{key} {system}: {row['jobs_per_second']:.0f} jobs/s", file=sys.stderr)
                 rows.append(row)
     return rows
@@ -160,7 +176,11 @@ def run_w1_w2(args: argparse.Namespace, keys: list[str]) -> list[dict]:
 def main() -> None:
     args = parse_args()
     keys = args.workloads.split(",")
-    results: dict = {"machine": machine_facts(), "command": " ".join(sys.argv)}
+    results: dict = {
+        "machine": machine_facts(),
+        "command": " ".join(sys.argv),
+        "workdir": str(args.workdir or tempfile.gettempdir()),
+    }
     tables = []
     if flows := [key for key in keys if key in ("W1", "W2")]:
         results["rows"] = run_w1_w2(args, flows)
@@ -175,7 +195,9 @@ def main() -> None:
         tables.append("### C: claim + start + complete\n\n" + claims_bench.table(results["c"]))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
-    text = "\n\n".join(tables)
+    text = f"Run directories (with the job logs) in `{results['workdir']}`.\n\n" + "\n\n".join(
+        tables
+    )
     (args.out / "results.md").write_text(text + "\n")
     print(text)
 
