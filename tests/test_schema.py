@@ -13,7 +13,7 @@ from app.models.migrate import SchemaError
 from app.models.tables import ALL_MODELS
 from tests.helpers import Api, ServerProcess, spec_payload
 
-ALL_MIGRATIONS = ["0001_initial", "0002_ids_never_reused"]
+ALL_MIGRATIONS = ["0001_initial", "0002_ids_never_reused", "0003_ready_job_order_index"]
 
 
 def applied(path: Path) -> list[str]:
@@ -165,7 +165,7 @@ def test_database_of_the_first_schema_migrates_in_place(
     db_module.close_database()
     assert applied(path) == ALL_MIGRATIONS
     tables, indexes = schema_of(path)
-    assert indexes == old_indexes
+    assert indexes == old_indexes | {"job_workflow_id_status"}  # added by 0003
     for table in ("workflow", "job", "result", "event", "file", "compute_node", "user_data"):
         assert '"id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT' in tables[table], table
     for table, sql in old_tables.items():  # the rest of every definition is unchanged

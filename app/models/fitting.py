@@ -11,6 +11,7 @@ from typing import Any
 
 import peewee
 
+from app.models import sql
 from app.models.common import get_workflow
 from app.models.status import JobStatus
 from app.models.tables import Job
@@ -78,10 +79,18 @@ SORT_KEYS = {
 SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
 
 
+FITTING_COLUMNS = ("id", "num_cpus", "memory_bytes", "num_gpus", "num_nodes", "runtime_seconds")
+
+
 def fitting_requirements(workflow_id: int, capacity: Capacity) -> list[dict[str, Any]]:
     """The workflow's resource requirements that one job could run with on ``capacity``."""
-    query = RR.select().where(RR.workflow_id == workflow_id).dicts()
-    return [rr for rr in query if capacity.fits(rr)]
+    # Hand-written SQL: every resource claim asks this (see app.models.sql).
+    rows = sql.fetch(
+        f"SELECT {', '.join(FITTING_COLUMNS)} FROM resource_requirements WHERE workflow_id = ?",
+        [workflow_id],
+    )
+    requirements = [dict(zip(FITTING_COLUMNS, row, strict=True)) for row in rows]
+    return [rr for rr in requirements if capacity.fits(rr)]
 
 
 def choose_fitting_jobs(
@@ -90,21 +99,27 @@ def choose_fitting_jobs(
     offered: Capacity,
     requirements: list[dict[str, Any]],
     sort_method: str,
-    extra_filters: list[Any],
+    scheduler_match: bool,
 ) -> list[int]:
+    """Ready jobs that fit ``offered`` together, at most ``limit``; with ``scheduler_match``
+    only jobs of the offer's scheduler (or of none)."""
     capacity = dataclasses.replace(offered)
-    ready = [Job.workflow_id == workflow_id, Job.status == int(JobStatus.READY), *extra_filters]
+    where = "workflow_id = ? AND status = ?"
+    params: list[Any] = [workflow_id, int(JobStatus.READY)]
+    if scheduler_match:
+        where += " AND (scheduler_id IS NULL OR scheduler_id = ?)"
+        params.append(offered.scheduler_config_id)
     chosen: list[int] = []
     if sort_method not in SORT_KEYS:
         # Natural (ID) order across requirement kinds, skipping jobs that no longer fit.
         by_id = {rr["id"]: rr for rr in requirements}
-        query = (
-            Job.select(Job.id, Job.resource_requirements_id)
-            .where(*ready, Job.resource_requirements_id.in_(list(by_id)))
-            .order_by(Job.id)
-            .limit(limit)
+        marks, ids = sql.in_list(by_id)
+        rows = sql.fetch(
+            f"SELECT id, resource_requirements_id FROM job WHERE {where}"
+            f" AND resource_requirements_id IN ({marks}) ORDER BY id LIMIT ?",
+            [*params, *ids, limit],
         )
-        for job_id, rr_id in query.tuples():
+        for job_id, rr_id in rows:
             rr = by_id[rr_id]
             if capacity.how_many(rr, 1):
                 capacity.take(rr, 1)
@@ -114,15 +129,13 @@ def choose_fitting_jobs(
         wanted = capacity.how_many(rr, limit - len(chosen))
         if wanted <= 0:
             continue
-        query = (
-            Job.select(Job.id)
-            .where(*ready, Job.resource_requirements_id == rr["id"])
-            .order_by(Job.id)
-            .limit(wanted)
+        rows = sql.fetch(
+            f"SELECT id FROM job WHERE {where} AND resource_requirements_id = ?"
+            " ORDER BY id LIMIT ?",
+            [*params, rr["id"], wanted],
         )
-        ids = [row.id for row in query]
-        capacity.take(rr, len(ids))
-        chosen.extend(ids)
+        capacity.take(rr, len(rows))
+        chosen.extend(row[0] for row in rows)
         if len(chosen) >= limit:
             break
     return chosen

@@ -657,15 +657,10 @@ def claim_jobs_based_on_resources(
         requirements = fitting_requirements(workflow_id, capacity)
         if not requirements:
             return [], "No resource requirements fit the offered resources"
-        scheduler_filters: list[Any] = [
-            Job.scheduler_id.is_null() | (Job.scheduler_id == capacity.scheduler_config_id)
-        ]
-        chosen = choose_fitting_jobs(
-            workflow_id, limit, capacity, requirements, sort_method, scheduler_filters
-        )
+        chosen = choose_fitting_jobs(workflow_id, limit, capacity, requirements, sort_method, True)
         if not chosen and not strict_scheduler_match:
             chosen = choose_fitting_jobs(
-                workflow_id, limit, capacity, requirements, sort_method, []
+                workflow_id, limit, capacity, requirements, sort_method, False
             )
         claimed = _claim(workflow_id, chosen, capacity.compute_node_id)
         return claimed, None if claimed else "No ready jobs fit the offered resources"

@@ -145,6 +145,7 @@ class Job(BaseModel):
     class Meta:
         indexes = (
             (("workflow_id", "status", "resource_requirements_id"), False),
+            (("workflow_id", "status"), False),  # ready jobs in ID order (migration 0003)
             (("workflow_id", "name"), False),
         )
 
