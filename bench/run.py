@@ -74,12 +74,12 @@ def run_torc(workload: Workload, workdir: Path, server_url: str | None) -> float
 
 
 def measure(
-    name: str, workload: Workload, repeat: int, server_url: str | None, workdir: Path | None
+    name: str, workload: Workload, repeat: int, server_url: str | None, base: Path | None
 ) -> dict:
     seconds = []
     for _ in range(repeat):
         prefix = f"bench-{name.replace(' ', '_').replace('(', '').replace(')', '')}-"
-        with tempfile.TemporaryDirectory(prefix=prefix, dir=workdir) as tmp:
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=base) as tmp:
             workdir = Path(tmp)
             if name == "torc":
                 seconds.append(run_torc(workload, workdir, server_url))
