@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.handlers
 import sys
 from pathlib import Path
 
@@ -63,7 +62,9 @@ def configure_logging(
         root.addHandler(stream)
     if log_dir:
         Path(log_dir).mkdir(parents=True, exist_ok=True)
-        rotating = logging.handlers.RotatingFileHandler(
+        from logging.handlers import RotatingFileHandler  # only the server writes a log file
+
+        rotating = RotatingFileHandler(
             Path(log_dir) / file_name, maxBytes=ROTATE_BYTES, backupCount=ROTATE_KEEP
         )
         rotating.setFormatter(JsonFormatter() if json_logs else logging.Formatter(CONSOLE_FORMAT))

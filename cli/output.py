@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 import orjson
-from rich import box
-from rich.console import Console
-from rich.table import Table
+
+# rich is imported when a table is drawn: it costs about 25 ms of start-up, which `-f json`,
+# `torc run` and the other commands that print no table never need.
 
 Column = tuple[str, str]  # (header, key in the row dict)
 
@@ -39,6 +39,10 @@ def cell(value: Any) -> str:
 
 
 def print_table(rows: Iterable[dict], columns: Sequence[Column], title: str | None = None) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     cells = [[cell(row.get(key)) for _, key in columns] for row in rows]
     console = Console(width=_width(), highlight=False, soft_wrap=False)
     if not cells:
@@ -98,6 +102,8 @@ def _longest_word(text: str) -> int:
 
 def _width() -> int:
     if sys.stdout.isatty():
+        from rich.console import Console
+
         return max(Console().width, 60)
     return TABLE_WIDTH
 

@@ -12,10 +12,11 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+if TYPE_CHECKING:  # rich is imported only for the live display (a terminal)
+    from rich.console import Console
+    from rich.progress import Progress
 
 REFRESH_SECONDS = 0.1
 PLAIN_SECONDS = 5.0
@@ -51,6 +52,15 @@ class RunProgress:
         self.live = sys.stderr.isatty() if live is None else live
         self._bar: Progress | None = None
         if self.live:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
             self._bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from app.failure_rules import decide
-from app.models.units import parse_memory, parse_runtime
+from app.models.units import parse_memory, parse_runtime, utc_now_text
 from cli.client import ApiError, ServerUnreachable, TorcClient, TorcClientError
 from runner.actions import ActionRunner
 from runner.courier import Courier, Delivery
@@ -1172,6 +1172,4 @@ def _path_with_torc() -> str:
 
 
 def _utc_now() -> str:
-    from app.models.common import utc_now_text
-
     return utc_now_text()

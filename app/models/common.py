@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from app.errors import InvalidInput, not_found
 from app.models.tables import Job, Workflow
+from app.models.units import utc_now_text  # noqa: F401  (re-exported)
 
 T = TypeVar("T")
 
@@ -18,12 +18,6 @@ CHUNK_SIZE = 500
 def chunks(items: Sequence[T], size: int = CHUNK_SIZE) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def utc_now_text() -> str:
-    """UTC time as upstream writes it: ``2025-01-31T12:00:00.123Z``."""
-    now = dt.datetime.now(dt.UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def get_workflow(workflow_id: int) -> Workflow:

@@ -15,13 +15,11 @@ from typing import Any, Protocol
 
 import peewee
 
+from app.models.units import MAX_INTEGER, MIN_INTEGER  # noqa: F401  (re-exported)
+
 logger = logging.getLogger(__name__)
 
 database = peewee.DatabaseProxy()
-
-# SQLite's INTEGER is a signed 64-bit number; a larger Python int cannot be bound to a query.
-MIN_INTEGER = -(2**63)
-MAX_INTEGER = 2**63 - 1
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

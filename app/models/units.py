@@ -8,7 +8,9 @@ import re
 
 import isodate
 
-from app.models.db import MAX_INTEGER
+# SQLite's INTEGER is a signed 64-bit number; a larger Python int cannot be bound to a query.
+MIN_INTEGER = -(2**63)
+MAX_INTEGER = 2**63 - 1
 
 _MEMORY_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 _MEMORY_RE = re.compile(r"^\s*(\d+)\s*([kmgtKMGT]?)\s*$")
@@ -67,3 +69,9 @@ def format_runtime(seconds: float) -> str:
     if secs or parts == "PT":
         parts += f"{secs}S"
     return parts
+
+
+def utc_now_text() -> str:
+    """UTC time as upstream writes it: ``2025-01-31T12:00:00.123Z``."""
+    now = dt.datetime.now(dt.UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"

@@ -9,13 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import json5
-import yaml
-
 from cli.spec.errors import SpecError, SpecPath
-from cli.spec.kdl import KdlSyntaxError, parse_kdl
-from cli.spec.positions import DuplicateKey, Positions, json5_positions, yaml_positions
-from cli.spec.yaml12 import CoreSchemaLoader
+from cli.spec.positions import DuplicateKey, Positions, json5_positions
+
+# The YAML, JSON5 and KDL parsers are imported by the first spec that needs them: together
+# they cost about 15 ms of start-up, which a JSON spec (generated ones usually are) never needs.
 
 # The extension's own parser comes first; the others are fallbacks for misnamed files. KDL goes
 # last for non-KDL files because KDL v2 accepts so much bare text that it would "succeed" on
@@ -108,6 +106,10 @@ def _parse(fmt: str, text: str, label: str) -> LoadedSpec:
 
 
 def _parse_yaml(text: str) -> tuple[Any, Positions]:
+    import yaml
+
+    from cli.spec.yaml12 import CoreSchemaLoader, yaml_positions
+
     loader = CoreSchemaLoader(text)
     try:
         node = loader.get_single_node()
@@ -130,6 +132,8 @@ def _parse_yaml(text: str) -> tuple[Any, Positions]:
 
 
 def _parse_kdl(text: str, label: str) -> tuple[dict[str, Any], Positions]:
+    from cli.spec.kdl import KdlSyntaxError, parse_kdl
+
     try:
         return parse_kdl(text, label)
     except KdlSyntaxError as exc:
@@ -140,6 +144,8 @@ def _parse_json(text: str, fmt: str) -> Any:
     try:
         if fmt == "json":
             return json.loads(text, object_pairs_hook=_reject_duplicates)
+        import json5
+
         return json5.loads(text, object_pairs_hook=_reject_duplicates)
     except _DuplicateKeyFound as exc:
         _raise_duplicate(text, fmt, exc.key)

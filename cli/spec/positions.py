@@ -1,8 +1,8 @@
 """Source positions (1-based line, column) of keys and list items, keyed by spec path.
 
-YAML positions come from the composed node tree. JSON and JSON5 text is scanned with a small
-tokenizer (JSON is a subset of JSON5); the scan runs only when an error needs a position, so
-large generated JSON specs cost nothing extra when they are valid.
+YAML positions come from the composed node tree (``cli.spec.yaml12``). JSON and JSON5 text is
+scanned with a small tokenizer (JSON is a subset of JSON5); the scan runs only when an error
+needs a position, so large generated JSON specs cost nothing extra when they are valid.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import bisect
 import json
 import re
-
-import yaml
 
 from cli.spec.errors import SpecPath
 
@@ -26,74 +24,6 @@ class DuplicateKey(Exception):
         self.key = key
         self.line = line
         self.column = column
-
-
-def yaml_positions(node: yaml.Node | None) -> Positions:
-    """Positions of every mapping key and sequence item; raises DuplicateKey.
-
-    Keys merged in with ``<<`` get the position of their definition in the merged mapping,
-    unless the mapping itself sets them (its own keys win, as in YAML). A node reached again
-    through an alias is not walked again, so alias-heavy documents stay linear.
-    """
-    positions: Positions = {}
-    if node is not None:
-        _YamlWalker(positions).walk(node, ())
-    return positions
-
-
-class _YamlWalker:
-    def __init__(self, positions: Positions) -> None:
-        self.positions = positions
-        self._seen: set[int] = set()
-
-    def walk(self, node: yaml.Node, path: SpecPath) -> None:
-        if isinstance(node, yaml.ScalarNode):
-            return
-        if id(node) in self._seen:
-            return
-        self._seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            self._mapping(node, path)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self.positions[(*path, index)] = _mark(item)
-                self.walk(item, (*path, index))
-
-    def _mapping(self, node: yaml.MappingNode, path: SpecPath) -> None:
-        merged: list[yaml.Node] = []
-        own: set[object] = set()
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                merged.append(value_node)
-                continue
-            if not isinstance(key_node, yaml.ScalarNode):
-                continue  # a complex key: the constructor reports it as unhashable
-            key_path = (*path, key_node.value)
-            if key_node.value in own:
-                raise DuplicateKey(str(key_node.value), *_mark(key_node))
-            own.add(key_node.value)
-            self.positions[key_path] = _mark(key_node)
-            self.walk(value_node, key_path)
-        for value_node in merged:
-            is_list = isinstance(value_node, yaml.SequenceNode)
-            for source in value_node.value if is_list else [value_node]:
-                self._merge(source, path, own)
-
-    def _merge(self, source: yaml.Node, path: SpecPath, own: set[object]) -> None:
-        if not isinstance(source, yaml.MappingNode):
-            return  # the constructor reports "expected a mapping for merging"
-        relative: Positions = {}
-        _YamlWalker(relative).walk(source, ())
-        for sub_path, position in relative.items():
-            if sub_path[0] not in own:
-                self.positions.setdefault((*path, *sub_path), position)
-
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
 
 
 _TOKEN = re.compile(
