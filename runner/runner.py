@@ -293,7 +293,7 @@ class JobRunner:
                 "workflow_id": self.workflow_id,
                 "hostname": self.hostname,
                 "pid": os.getpid(),
-                "start_time": _utc_now(),
+                "start_time": utc_now_text(),
                 "num_cpus": self.capacity.num_cpus,
                 "memory_gb": round(self.capacity.memory_gb, 3),
                 "num_gpus": self.capacity.num_gpus,
@@ -537,7 +537,7 @@ class JobRunner:
             "status": status,
             "return_code": return_code,
             "exec_time_minutes": elapsed / 60.0,
-            "completion_time": _utc_now(),
+            "completion_time": utc_now_text(),
             "attempt_id": job["attempt_id"],
         }
         # Without monitoring the figures come from the exit's rusage, which costs nothing and
@@ -801,7 +801,7 @@ class JobRunner:
             "status": "failed",
             "return_code": 127,
             "exec_time_minutes": 0.0,
-            "completion_time": _utc_now(),
+            "completion_time": utc_now_text(),
             "attempt_id": job["attempt_id"],
         }
         self._finish(job, report)
@@ -1169,7 +1169,3 @@ def _path_with_torc() -> str:
     if (Path(scripts) / "torc").exists() and scripts not in path.split(os.pathsep):
         return scripts + os.pathsep + path
     return path
-
-
-def _utc_now() -> str:
-    return utc_now_text()

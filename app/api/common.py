@@ -20,8 +20,8 @@ from app.api import wire
 from app.api.schemas import WorkflowIdArgs, list_response
 from app.errors import BadRequest, InvalidInput, NotFound
 from app.models import records
-from app.models.db import MAX_INTEGER
 from app.models.records import Kind, Page
+from app.models.units import MAX_INTEGER
 
 
 class JsonBodyParser(FlaskParser):

@@ -19,7 +19,7 @@ import peewee as pw
 from app.errors import InvalidInput
 from app.models import actions as action_records
 from app.models import lifecycle
-from app.models.db import MAX_INTEGER, MIN_INTEGER, bulk_insert, next_ids, write_transaction
+from app.models.db import bulk_insert, next_ids, write_transaction
 from app.models.events import record_event
 from app.models.records import (
     DEFAULT_RR_NAME,
@@ -44,6 +44,7 @@ from app.models.tables import (
     UserData,
     Workflow,
 )
+from app.models.units import MAX_INTEGER, MIN_INTEGER
 
 Record = dict[str, Any]
 USER_DATA_PLACEHOLDER = re.compile(r"\$\{user_data\.(input|output)\.([^}]+)\}")

@@ -7,7 +7,6 @@ from typing import TypeVar
 
 from app.errors import InvalidInput, not_found
 from app.models.tables import Job, Workflow
-from app.models.units import utc_now_text  # noqa: F401  (re-exported)
 
 T = TypeVar("T")
 

@@ -15,8 +15,6 @@ from typing import Any, Protocol
 
 import peewee
 
-from app.models.units import MAX_INTEGER, MIN_INTEGER  # noqa: F401  (re-exported)
-
 logger = logging.getLogger(__name__)
 
 database = peewee.DatabaseProxy()

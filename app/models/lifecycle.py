@@ -29,7 +29,6 @@ from app.models.common import (
     job_workflow_id,
     require_same_workflow,
     run_state,
-    utc_now_text,
 )
 from app.models.db import bulk_insert, bulk_update, next_ids, write_transaction
 from app.models.events import id_list, record_event, record_events
@@ -59,6 +58,7 @@ from app.models.tables import (
     Workflow,
     WorkflowResult,
 )
+from app.models.units import utc_now_text
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import peewee
 
 from app.errors import Conflict, InvalidInput, not_found
 from app.models import sql
-from app.models.common import get_workflow, require_same_workflow, utc_now_text
-from app.models.db import MAX_INTEGER, write_transaction
+from app.models.common import get_workflow, require_same_workflow
+from app.models.db import write_transaction
 from app.models.events import record_event
 from app.models.status import JobStatus
 from app.models.tables import (
@@ -35,7 +35,7 @@ from app.models.tables import (
     UserData,
     Workflow,
 )
-from app.models.units import parse_memory, parse_runtime
+from app.models.units import MAX_INTEGER, parse_memory, parse_runtime, utc_now_text
 
 MAX_LIMIT = 10_000
 
