@@ -1,7 +1,7 @@
 """Torc server application factory.
 
 Flask and the API modules are imported inside ``create_app`` so that the CLI and runner,
-which share ``app.models``/``app.config``, start without loading the web stack.
+which share ``app.shared``, start without loading the web stack.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from app.config import ConfigError
-from app.settings import SETTINGS, server_settings
+from app.shared.config import ConfigError
+from app.shared.settings import SETTINGS, server_settings
 from app.version import __version__
 
 logger = logging.getLogger("torc.server")
@@ -77,7 +77,7 @@ def run(daemon: bool, pid_file: str, **given: Any) -> None:
         raise click.ClickException(str(exc)) from None
     if daemon:
         _daemonize(pid_file)
-    from app.logs import configure_logging
+    from app.shared.logs import configure_logging
 
     configure_logging(
         settings["log_level"], settings["logging.log_dir"], settings["logging.json_logs"]

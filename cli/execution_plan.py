@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.graph import WorkflowGraph, collapse_names
+from app.shared.graph import WorkflowGraph, collapse_names
 from cli.client import TorcClient
 
 Payload = dict[str, Any]

@@ -12,8 +12,8 @@ import logging
 
 import click
 
-from app.config import ConfigError
-from app.logs import configure_logging
+from app.shared.config import ConfigError
+from app.shared.logs import configure_logging
 from app.version import __version__
 from cli.client import TorcClientError
 from cli.context import Context

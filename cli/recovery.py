@@ -25,7 +25,7 @@ from typing import Any
 import click
 import psutil
 
-from app.models.units import parse_memory, parse_runtime
+from app.shared.units import parse_memory, parse_runtime
 from cli.client import TorcClient
 from cli.reporting.diagnosis import Requirements, diagnose_failure
 from cli.workflow_manager import bump_run

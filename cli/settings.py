@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.config import ConfigError, Setting, resolve_settings
+from app.shared.config import ConfigError, Setting, resolve_settings
 from cli.client import DEFAULT_URL
 
 FORMATS = ("table", "json")

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from app.models.status import STATUS_NAMES
+from app.shared.status import STATUS_NAMES
 from cli.client import TorcClient
 
 JOB_STATUSES = STATUS_NAMES

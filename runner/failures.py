@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.failure_rules import Rule, parse_rules
+from app.shared.failure_rules import Rule, parse_rules
 from cli.client import ApiError, ServerUnreachable
 from runner.process import BASH
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.failure_rules import decide
-from app.models.units import parse_memory, parse_runtime, utc_now_text
+from app.shared.failure_rules import decide
+from app.shared.units import parse_memory, parse_runtime, utc_now_text
 from cli.client import ApiError, ServerUnreachable, TorcClient, TorcClientError
 from runner.actions import ActionRunner
 from runner.courier import Courier, Delivery

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from app.config import config_paths
+from app.shared.config import config_paths
 from cli.commands import config as config_command
 from cli.main import cli
 from tests.helpers import ServerProcess

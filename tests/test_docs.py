@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.models.status import JobStatus
-from app.settings import SETTINGS
+from app.shared.settings import SETTINGS
+from app.shared.status import JobStatus
 from tests.conftest import REPO
 
 

@@ -44,7 +44,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.models.status import STATUS_NAMES
+from app.shared.status import STATUS_NAMES
 from tests.helpers import PREFIX, Api, spec_payload
 
 FUZZ_SEED = 20250101

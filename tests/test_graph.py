@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.graph import CycleError, WorkflowGraph, collapse_names, cycle_members
+from app.shared.graph import CycleError, WorkflowGraph, collapse_names, cycle_members
 
 
 def diamond() -> WorkflowGraph:

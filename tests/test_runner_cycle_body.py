@@ -14,7 +14,7 @@ import pytest
 from marshmallow import Schema, ValidationError
 
 from app.api.schemas import RunnerCycleBody, _fast_runner_cycle
-from app.models.units import MAX_INTEGER
+from app.shared.units import MAX_INTEGER
 
 INTS = [0, 1, 7, -3, MAX_INTEGER, MAX_INTEGER + 1, -(2**63) - 1, True, 1.0, 2.5, "4", None]
 NUMBERS = [0, 0.25, 3, 1e300, -1.5, True, "1.5", None, MAX_INTEGER + 1]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.settings import server_settings
+from app.shared.settings import server_settings
 from tests.helpers import Api, server_command, start_server
 
 

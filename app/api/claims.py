@@ -19,7 +19,7 @@ from app.api.schemas import (
 from app.errors import InvalidInput
 from app.models import fitting, inputs, lifecycle
 from app.models.fitting import Capacity
-from app.models.units import parse_runtime
+from app.shared.units import parse_runtime
 
 blp = Blueprint("claims", __name__, description="Hand ready jobs to job runners")
 

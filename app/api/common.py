@@ -21,7 +21,7 @@ from app.api.schemas import WorkflowIdArgs, list_response
 from app.errors import BadRequest, InvalidInput, NotFound
 from app.models import records
 from app.models.records import Kind, Page
-from app.models.units import MAX_INTEGER
+from app.shared.units import MAX_INTEGER
 
 
 class JsonBodyParser(FlaskParser):

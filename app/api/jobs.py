@@ -22,8 +22,8 @@ from app.api.schemas import (
 from app.errors import InvalidInput
 from app.models import jobs as job_records
 from app.models import lifecycle, records
-from app.models.status import JobStatus
 from app.models.tables import Job, JobDependsOn, JobInputFile
+from app.shared.status import JobStatus
 
 blp = Blueprint("jobs", __name__, description="Jobs and their lifecycle")
 

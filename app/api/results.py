@@ -9,8 +9,8 @@ from app.api.common import Blueprint, Crud, equal_filters, operation_ids, regist
 from app.api.schemas import ListResultsArgs, ResultModel
 from app.models.common import get_workflow
 from app.models.records import RESULTS
-from app.models.status import JobStatus
 from app.models.tables import Result, WorkflowResult
+from app.shared.status import JobStatus
 
 blp = Blueprint("results", __name__, description="Job results: return codes, times, resources")
 

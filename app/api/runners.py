@@ -12,7 +12,7 @@ from app.api.common import Blueprint
 from app.api.schemas import RunnerCycleBody, RunnerCycleResponse
 from app.models.cycle import ClaimRequest, Cycle, run_cycle
 from app.models.lifecycle import Outcomes, Report, Retry
-from app.models.status import JobStatus
+from app.shared.status import JobStatus
 
 blp = Blueprint(
     "runners",

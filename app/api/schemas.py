@@ -13,8 +13,8 @@ import orjson
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.models.records import MAX_LIMIT, SORT_METHODS
-from app.models.status import STATUS_NAMES
-from app.models.units import MAX_INTEGER, MIN_INTEGER
+from app.shared.status import STATUS_NAMES
+from app.shared.units import MAX_INTEGER, MIN_INTEGER
 
 # The most memory a compute node can offer that still counts in bytes as a database integer.
 MAX_MEMORY_GB = MAX_INTEGER / 1024**3

@@ -15,7 +15,7 @@ from flask import Response
 
 from app.models.inputs import job_relationships
 from app.models.records import MAX_LIMIT, Page
-from app.models.status import JobStatus
+from app.shared.status import JobStatus
 
 Row = dict[str, Any]
 

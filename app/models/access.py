@@ -10,7 +10,7 @@ from app.errors import Conflict, Forbidden, NotFound, not_found
 from app.models.common import get_workflow
 from app.models.db import write_transaction
 from app.models.tables import AccessGroup, UserGroupMembership, Workflow, WorkflowAccessGroup
-from app.models.units import utc_now_text
+from app.shared.units import utc_now_text
 
 ADMIN_GROUP = "admin"
 

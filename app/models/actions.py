@@ -18,9 +18,9 @@ from app.models import sql
 from app.models.common import chunks, get_workflow, require_same_workflow
 from app.models.db import write_transaction
 from app.models.events import record_event
-from app.models.status import ACTION_COMPLETE_STATES, ACTION_READY_STATES, JobStatus, codes
 from app.models.tables import ComputeNode, Job, WorkflowAction, WorkflowActionJob
-from app.models.units import utc_now_text
+from app.shared.status import ACTION_COMPLETE_STATES, ACTION_READY_STATES, JobStatus, codes
+from app.shared.units import utc_now_text
 
 TRIGGER_TYPES = (
     "on_workflow_start",

@@ -28,7 +28,6 @@ from app.models.records import (
     create_workflow,
     prepare_resource_requirements,
 )
-from app.models.status import JobStatus
 from app.models.tables import (
     BaseModel,
     FailureHandler,
@@ -44,7 +43,8 @@ from app.models.tables import (
     UserData,
     Workflow,
 )
-from app.models.units import MAX_INTEGER, MIN_INTEGER
+from app.shared.status import JobStatus
+from app.shared.units import MAX_INTEGER, MIN_INTEGER
 
 Record = dict[str, Any]
 USER_DATA_PLACEHOLDER = re.compile(r"\$\{user_data\.(input|output)\.([^}]+)\}")

@@ -15,8 +15,8 @@ from app.models import actions, lifecycle, sql
 from app.models.common import chunks, get_workflow, require_same_workflow, run_state
 from app.models.db import bulk_update, write_transaction
 from app.models.fitting import Capacity
-from app.models.status import ACTIVE, codes
 from app.models.tables import ComputeNode, File, Job
+from app.shared.status import ACTIVE, codes
 
 ACTION_TRIGGERS_DURING_RUN = ["on_jobs_ready", "on_jobs_complete", "on_workflow_complete"]
 

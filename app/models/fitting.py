@@ -13,10 +13,10 @@ import peewee
 
 from app.models import sql
 from app.models.common import get_workflow
-from app.models.status import JobStatus
 from app.models.tables import Job
 from app.models.tables import ResourceRequirements as RR
-from app.models.units import format_runtime
+from app.shared.status import JobStatus
+from app.shared.units import format_runtime
 
 
 @dataclass

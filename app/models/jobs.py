@@ -14,7 +14,6 @@ from app.models.common import chunks, get_job, get_workflow, require_same_workfl
 from app.models.db import write_transaction
 from app.models.events import id_list, record_event
 from app.models.records import default_resource_requirements_id
-from app.models.status import JobStatus
 from app.models.tables import (
     FailureHandler,
     File,
@@ -29,6 +28,7 @@ from app.models.tables import (
     SlurmScheduler,
     UserData,
 )
+from app.shared.status import JobStatus
 
 # wire list field -> (relation table, its column, referenced table)
 RELATIONS = {

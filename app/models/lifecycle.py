@@ -19,8 +19,6 @@ from typing import Any
 import peewee
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, TorcError
-from app.failure_rules import decide, parse_rules
-from app.graph import cycle_members
 from app.models import actions, sql
 from app.models.common import (
     chunks,
@@ -34,17 +32,6 @@ from app.models.db import bulk_insert, bulk_update, next_ids, write_transaction
 from app.models.events import id_list, record_event, record_events
 from app.models.fitting import Capacity, choose_fitting_jobs, fitting_requirements
 from app.models.inputs import compute_input_hashes
-from app.models.status import (
-    ACTIVE,
-    COMPLETE,
-    DONE_FOR_UNBLOCKING,
-    DONE_FOR_WORKFLOW,
-    FAILURE,
-    RESETTABLE_FAILED,
-    TERMINAL,
-    JobStatus,
-    codes,
-)
 from app.models.tables import (
     ComputeNode,
     Job,
@@ -58,7 +45,20 @@ from app.models.tables import (
     Workflow,
     WorkflowResult,
 )
-from app.models.units import utc_now_text
+from app.shared.failure_rules import decide, parse_rules
+from app.shared.graph import cycle_members
+from app.shared.status import (
+    ACTIVE,
+    COMPLETE,
+    DONE_FOR_UNBLOCKING,
+    DONE_FOR_WORKFLOW,
+    FAILURE,
+    RESETTABLE_FAILED,
+    TERMINAL,
+    JobStatus,
+    codes,
+)
+from app.shared.units import utc_now_text
 
 logger = logging.getLogger(__name__)
 

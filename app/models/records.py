@@ -19,7 +19,6 @@ from app.models import sql
 from app.models.common import get_workflow, require_same_workflow
 from app.models.db import write_transaction
 from app.models.events import record_event
-from app.models.status import JobStatus
 from app.models.tables import (
     BaseModel,
     ComputeNode,
@@ -35,7 +34,8 @@ from app.models.tables import (
     UserData,
     Workflow,
 )
-from app.models.units import MAX_INTEGER, parse_memory, parse_runtime, utc_now_text
+from app.shared.status import JobStatus
+from app.shared.units import MAX_INTEGER, parse_memory, parse_runtime, utc_now_text
 
 MAX_LIMIT = 10_000
 

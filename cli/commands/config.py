@@ -1,7 +1,7 @@
 """``torc config``: show, locate, create and check the layered TOML configuration.
 
-The layering itself lives in ``app.config``; the keys come from the settings tables of the
-client (``cli.settings``) and the server (``app.settings``), plus the keys the configuration
+The layering itself lives in ``app.shared.config``; the keys come from the settings tables of the
+client (``cli.settings``) and the server (``app.shared.settings``), plus the keys the configuration
 reference documents for features those tables do not cover yet (Slurm, HPC profiles, auth,
 the dashboard), so that a file written from the reference validates.
 """
@@ -19,8 +19,8 @@ import orjson
 import tomli_w
 from click.core import ParameterSource
 
-from app import settings as server_settings
-from app.config import (
+from app.shared import settings as server_settings
+from app.shared.config import (
     ENV_PREFIX,
     ConfigError,
     Setting,
@@ -31,7 +31,7 @@ from app.config import (
     read_toml,
     resolve_settings,
 )
-from app.logs import LEVELS
+from app.shared.logs import LEVELS
 from cli import settings as client_settings
 from cli.client import DEFAULT_URL
 from cli.context import Context, pass_context

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from app.models.status import STATUS_NAMES
+from app.shared.status import STATUS_NAMES
 from cli.context import Context, pass_context
 from cli.options import list_options, list_params, resolve_workflow_id, workflow_argument
 from cli.parsing import id_list

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from app.models.units import parse_memory, parse_runtime
+from app.shared.units import parse_memory, parse_runtime
 from cli.units import human_duration
 
 SIGKILL_RETURN_CODES = (137, -9)

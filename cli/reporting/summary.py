@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.models.status import STATUS_NAMES
+from app.shared.status import STATUS_NAMES
 from cli.units import human_duration, status_title
 
 STATUSES = STATUS_NAMES

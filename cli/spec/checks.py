@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from app.models.units import parse_memory, parse_runtime
+from app.shared.units import parse_memory, parse_runtime
 from cli.spec.errors import Diagnostics
 from cli.spec.expand import ExpandedJob
 from cli.spec.models import ResourceRequirementsSpec, SlurmSchedulerSpec

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.models.units import parse_memory, parse_runtime
+from app.shared.units import parse_memory, parse_runtime
 
 # A problem message, or (message, path below the field) to point at a nested value.
 Problem = "str | tuple[str, tuple[str | int, ...]] | None"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.config import Setting, resolve_settings
+from app.shared.config import Setting, resolve_settings
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("url", "localhost", str, "Hostname or IP address to bind to"),
@@ -63,5 +63,5 @@ BY_NAME = {setting.name: setting for setting in SETTINGS}
 def server_settings(
     flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """The ``[server]`` settings after every layer (see ``app.config.resolve_settings``)."""
+    """The ``[server]`` settings after every layer (see ``app.shared.config.resolve_settings``)."""
     return resolve_settings("server", SETTINGS, flags, environ)
