@@ -22,7 +22,10 @@ def test_every_status_is_documented_with_its_code() -> None:
 def test_readme_gives_the_two_commands_and_ci_runs_the_test_one() -> None:
     readme = (REPO / "README.md").read_text()
     ci = (REPO / ".ci" / "run").read_text()
-    test_command = ".venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
+    test_command = (
+        "bash scripts/test-env/install.sh && python3 -m venv .venv && "
+        ".venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
+    )
     assert test_command in readme and test_command in ci
     assert "torc run fixtures/" in readme
 
