@@ -149,6 +149,7 @@ def start_consumer(huey_file: Path | None, settings: dict[str, Any]):
     tasks.configure(huey_file)
     tasks.COMPLETION_CHECK.seconds = settings["completion_check_interval_secs"]
     tasks.ORPHAN_CHECK.seconds = settings["orphan_check_interval_secs"]
+    tasks.SLURM_CHECK.seconds = settings["orphan_check_interval_secs"]
     tasks.settings.heartbeat_timeout_seconds = settings["heartbeat_timeout_secs"]
     tasks.settings.started_at = time.time()
 

@@ -1255,6 +1255,41 @@ def detect_orphans(
     return counts
 
 
+def release_lost_runners(workflow_id: int, node_ids: list[int]) -> dict[str, list[int]]:
+    """Runners whose allocation has ended (Slurm says so): inactive from now on; the jobs
+    they had claimed go back to ready and the jobs they were running are finished as failed
+    orphans (return code -128), exactly as when the heartbeat check loses a runner.
+
+    Returns the IDs of the retired runners and of the requeued and failed jobs. Joins the
+    caller's transaction.
+    """
+    released: dict[str, list[int]] = {"compute_nodes": [], "requeued": [], "failed": []}
+    with write_transaction():
+        for node_id in require_same_workflow(ComputeNode, node_ids, workflow_id, "compute_node"):
+            retired = sql.execute(
+                "UPDATE compute_node SET is_active = ? WHERE id = ? AND is_active = ?",
+                [False, node_id, True],
+            )
+            if retired:
+                released["compute_nodes"].append(node_id)
+                record_event(
+                    workflow_id,
+                    "compute_node",
+                    "compute_node_lost",
+                    compute_node_id=node_id,
+                    reason="allocation ended",
+                )
+            rows = sql.fetch(
+                "SELECT id, status FROM job WHERE active_compute_node_id = ? AND status IN (?, ?)",
+                [node_id, int(JobStatus.PENDING), int(JobStatus.RUNNING)],
+            )
+            _release_jobs(workflow_id, node_id, rows)
+            for job_id, status in rows:
+                key = "requeued" if status == JobStatus.PENDING else "failed"
+                released[key].append(job_id)
+    return released
+
+
 def _release_orphaned_jobs(workflow_id: int, node_id: int) -> tuple[int, int]:
     rows = sql.fetch(
         "SELECT id, status FROM job WHERE active_compute_node_id = ? AND status IN (?, ?)",

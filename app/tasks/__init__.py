@@ -48,6 +48,7 @@ class Every:
 
 COMPLETION_CHECK = Every(30.0)
 ORPHAN_CHECK = Every(30.0)
+SLURM_CHECK = Every(30.0)  # allocations Slurm has ended (runs at the orphan check's interval)
 
 
 class TaskSettings:
@@ -81,4 +82,4 @@ def configure(filename: str | Path | None) -> None:
     huey.storage = huey.create_storage()
 
 
-from app.tasks import checks  # noqa: E402,F401  (registers the tasks)
+from app.tasks import checks, slurm  # noqa: E402,F401  (registers the tasks)
