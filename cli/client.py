@@ -180,9 +180,14 @@ class TorcClient:
     def is_complete(self, workflow_id: int) -> dict:
         return self.get(f"/workflows/{workflow_id}/is_complete")
 
-    def job_status_counts(self, workflow_id: int) -> dict[str, int]:
-        """Jobs per status name, every status present (server extension, one query)."""
-        return self.get(f"/workflows/{workflow_id}/job_status_counts")["counts"]
+    def job_status_counts(
+        self, workflow_id: int, scheduler_config_id: int | None = None
+    ) -> dict[str, int]:
+        """Jobs per status name, every status present (server extension, one query); with
+        ``scheduler_config_id`` only the jobs a runner of that scheduler may run."""
+        return self.get(
+            f"/workflows/{workflow_id}/job_status_counts", scheduler_config_id=scheduler_config_id
+        )["counts"]
 
     def initialize_jobs(self, workflow_id: int, only_uninitialized: bool = False) -> dict:
         return self.post(
@@ -206,14 +211,95 @@ class TorcClient:
     def list_actions(self, workflow_id: int) -> list[dict]:
         return self.get(f"/workflows/{workflow_id}/actions")
 
-    def list_slurm_schedulers(self, workflow_id: int) -> Iterator[dict]:
-        return self.paged("/slurm_schedulers", workflow_id=workflow_id)
+    def list_slurm_schedulers(
+        self, workflow_id: int, limit: int | None = None, offset: int = 0
+    ) -> Iterator[dict]:
+        return self.paged("/slurm_schedulers", limit, workflow_id=workflow_id, offset=offset)
 
     def list_resource_requirements(self, workflow_id: int) -> Iterator[dict]:
         return self.paged("/resource_requirements", workflow_id=workflow_id)
 
     def list_results(self, workflow_id: int, **filters: Any) -> Iterator[dict]:
         return self.paged("/results", workflow_id=workflow_id, **filters)
+
+    # Slurm: schedulers, allocations, actions that request them ----------------------------
+
+    def get_slurm_scheduler(self, scheduler_id: int) -> dict:
+        return self.get(f"/slurm_schedulers/{scheduler_id}")
+
+    def create_slurm_scheduler(self, record: dict) -> dict:
+        return self.post("/slurm_schedulers", record)
+
+    def update_slurm_scheduler(self, scheduler_id: int, record: dict) -> dict:
+        return self.put(f"/slurm_schedulers/{scheduler_id}", record)
+
+    def delete_slurm_scheduler(self, scheduler_id: int) -> dict:
+        return self.delete(f"/slurm_schedulers/{scheduler_id}")
+
+    def list_scheduled_compute_nodes(self, workflow_id: int, **filters: Any) -> Iterator[dict]:
+        return self.paged("/scheduled_compute_nodes", workflow_id=workflow_id, **filters)
+
+    def get_scheduled_compute_node(self, node_id: int) -> dict:
+        return self.get(f"/scheduled_compute_nodes/{node_id}")
+
+    def create_scheduled_compute_node(self, record: dict) -> dict:
+        return self.post("/scheduled_compute_nodes", record)
+
+    def update_scheduled_compute_node(self, node_id: int, record: dict) -> dict:
+        return self.put(f"/scheduled_compute_nodes/{node_id}", record)
+
+    def delete_scheduled_compute_node(self, node_id: int) -> dict:
+        return self.delete(f"/scheduled_compute_nodes/{node_id}")
+
+    def list_compute_nodes(self, workflow_id: int, **filters: Any) -> Iterator[dict]:
+        return self.paged("/compute_nodes", workflow_id=workflow_id, **filters)
+
+    def get_compute_node(self, node_id: int) -> dict:
+        return self.get(f"/compute_nodes/{node_id}")
+
+    def create_compute_node(self, record: dict) -> dict:
+        return self.post("/compute_nodes", record)
+
+    def update_compute_node(self, node_id: int, record: dict) -> dict:
+        return self.put(f"/compute_nodes/{node_id}", record)
+
+    def pending_actions(self, workflow_id: int, trigger_type: str | None = None) -> list[dict]:
+        return self.get(f"/workflows/{workflow_id}/actions/pending", trigger_type=trigger_type)
+
+    def claim_action(self, workflow_id: int, action_id: int, compute_node_id: int | None) -> dict:
+        """Claim a workflow action (an ``ApiError`` 409 when another worker has it)."""
+        return self.post(
+            f"/workflows/{workflow_id}/actions/{action_id}/claim",
+            {"compute_node_id": compute_node_id},
+        )
+
+    def detect_orphans(self, workflow_id: int, lost_compute_node_ids: list[int]) -> dict:
+        return self.post(
+            f"/workflows/{workflow_id}/detect_orphans",
+            {"lost_compute_node_ids": lost_compute_node_ids},
+        )
+
+    def sync_slurm_allocations(
+        self, workflow_id: int, allocations: list[dict], dry_run: bool = False
+    ) -> dict:
+        """Extension: close the allocations squeue no longer lists (see app.models.slurm)."""
+        return self.post(
+            f"/workflows/{workflow_id}/slurm/sync_status",
+            {"allocations": allocations, "dry_run": dry_run},
+        )
+
+    def regenerate_slurm_schedulers(self, workflow_id: int, request: dict) -> dict:
+        """Extension: new schedulers for the jobs still to run (``background``: 202 + id)."""
+        return self.post(f"/workflows/{workflow_id}/slurm/regenerate", request)
+
+    def slurm_regeneration(self, workflow_id: int, request_id: str) -> dict:
+        return self.get(f"/workflows/{workflow_id}/slurm/regenerate/{request_id}")
+
+    def get_resource_requirements(self, record_id: int) -> dict:
+        return self.get(f"/resource_requirements/{record_id}")
+
+    def update_resource_requirements(self, record_id: int, record: dict) -> dict:
+        return self.put(f"/resource_requirements/{record_id}", record)
 
 
 def _query_value(value: Any) -> Any:

@@ -66,6 +66,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compute-nodes": ("cli.commands.compute_nodes", "group"),
     "scheduled-compute-nodes": ("cli.commands.scheduled_compute_nodes", "group"),
     "reports": ("cli.commands.reports", "group"),
+    "slurm": ("cli.commands.slurm", "group"),
+    "hpc": ("cli.commands.hpc", "group"),
+    "submit": ("cli.commands.submit", "submit_command"),
+    "submit-slurm": ("cli.commands.submit", "submit_slurm_command"),
     "logs": ("cli.commands.logs", "group"),
     "job-dependencies": ("cli.commands.job_dependencies", "group"),
     "resource-requirements": ("cli.commands.resource_requirements", "group"),
@@ -83,8 +87,11 @@ def load_command(name: str) -> click.Command:
     command = getattr(importlib.import_module(module_name), attribute)
     if name == "workflows" and "run" not in command.commands:
         from cli.commands.run import workflows_run
+        from cli.commands.submit import WORKFLOW_COMMANDS
 
         command.add_command(workflows_run)
+        for subcommand in WORKFLOW_COMMANDS:
+            command.add_command(subcommand)
     prepare(command)
     return command
 
@@ -128,6 +135,10 @@ class TorcGroup(click.Group):
             if exc.errno == errno.EPIPE:
                 raise  # click quiets a closed pipe (`torc … | head`)
             raise file_error(exc) from None
+        except Exception as exc:
+            if _shared_user_error(exc):
+                raise click.ClickException(str(exc)) from None
+            raise
 
 
 @click.group(cls=TorcGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,6 +178,26 @@ def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
     configure_logging(settings["log_level"])
     logging.getLogger("torc").setLevel(logging.getLogger().level)
     ctx.obj = Context(settings=settings, format=settings["format"])
+
+
+# Errors of the shared vocabulary that are the user's to fix (Slurm said no, an unknown HPC
+# profile, a job no partition fits), by module: looked up only once one is raised, so a
+# command that never touches Slurm does not import these modules.
+SHARED_USER_ERRORS = {
+    "app.shared.slurm": "SlurmError",
+    "app.shared.hpc": "ProfileError",
+    "app.shared.scheduler_plan": "PlanError",
+}
+
+
+def _shared_user_error(exc: Exception) -> bool:
+    import sys
+
+    for module_name, class_name in SHARED_USER_ERRORS.items():
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, class_name)):
+            return True
+    return False
 
 
 def load_all(group: click.Group) -> click.Group:

@@ -1,4 +1,6 @@
-"""Workflow actions a runner executes: ``run_commands`` for every trigger.
+"""Workflow actions a runner executes: ``run_commands`` for every trigger, and
+``schedule_nodes`` in runners that can submit allocations (the Slurm runner gives a
+``schedule_nodes`` callable; ``torc run`` does not, so a local run never calls sbatch).
 
 Non-persistent actions are claimed once for the whole workflow; persistent ones once by each
 runner. Commands run one after another with ``bash -c`` in the output directory; the first
@@ -9,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from cli.client import ApiError, TorcClient
 from runner.process import BASH
@@ -21,10 +24,18 @@ RUNNABLE = {"run_commands"}
 
 
 class ActionRunner:
-    def __init__(self, client: TorcClient, workflow_id: int, output_dir: Path) -> None:
+    def __init__(
+        self,
+        client: TorcClient,
+        workflow_id: int,
+        output_dir: Path,
+        schedule_nodes: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> None:
         self.client = client
         self.workflow_id = workflow_id
         self.output_dir = output_dir
+        self.schedule_nodes = schedule_nodes
+        self.runnable = RUNNABLE | ({"schedule_nodes"} if schedule_nodes else set())
         self.compute_node_id: int | None = None
         self.done: set[int] = set()  # actions this runner has executed
 
@@ -41,7 +52,7 @@ class ActionRunner:
         return ran
 
     def _claim(self, action: dict) -> bool:
-        if action["id"] in self.done or action["action_type"] not in RUNNABLE:
+        if action["id"] in self.done or action["action_type"] not in self.runnable:
             return False
         path = f"/workflows/{self.workflow_id}/actions/{action['id']}/claim"
         try:
@@ -54,6 +65,9 @@ class ActionRunner:
         return True
 
     def _execute(self, action: dict) -> None:
+        if action["action_type"] == "schedule_nodes":
+            self._schedule(action)
+            return
         commands = (action.get("action_config") or {}).get("commands") or []
         logger.info(
             "Running action %s (%s) with %d command(s)",
@@ -81,3 +95,11 @@ class ActionRunner:
                     command,
                 )
                 return
+
+    def _schedule(self, action: dict) -> None:
+        """Submit the allocations; a failure is logged (actions are never retried)."""
+        assert self.schedule_nodes is not None
+        try:
+            self.schedule_nodes(action)
+        except Exception as exc:  # noqa: BLE001  (sbatch's own message, for the user)
+            logger.error("Action %s (schedule_nodes) failed: %s", action["id"], exc)

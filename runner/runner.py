@@ -47,6 +47,8 @@ SHUTDOWN_SECONDS = 10.0  # after a signal: how long final reports and actions ma
 SHUTDOWN_REQUEST_SECONDS = 5.0  # timeout of one request during that time
 OWN_RSS_REFRESH_SECONDS = 1.0
 STUCK_CHECK_SECONDS = 1.0  # idle this long before asking whether anything can still happen
+# Statuses of jobs that may still need a runner.
+UNFINISHED = ("uninitialized", "blocked", "ready", "pending", "running", "pending_failed")
 
 
 class ServerLost(TorcClientError):
@@ -84,6 +86,14 @@ class RunnerOptions:
     termination_grace_seconds: float = 30.0
     resource_monitoring: bool | None = None  # None: as the workflow says
     heartbeat_seconds: float = 30.0
+    # Set by the Slurm runner (runner/slurm.py):
+    log_name: str | None = None  # file name of the runner log in output_dir
+    metrics_label: str | None = None  # resource_metrics_<label>.db
+    scheduler: dict[str, Any] | None = None  # the compute node's scheduler (its allocation)
+    strict_scheduler_match: bool = False  # claim only jobs of scheduler_config_id (or none)
+    enforce_runtime: bool = True  # stop a job at its declared runtime
+    expiration_buffer_seconds: float = 0.0  # claim only jobs ending this long before end_time
+    schedule_nodes: Any = None  # callable(action): submits a schedule_nodes action's allocations
 
 
 @dataclass
@@ -100,6 +110,7 @@ class RunSummary:
     stopped_by_signal: int | None = None
     complete: bool = False
     stuck: str | None = None  # why the runner gave up waiting (nothing could happen any more)
+    done_here: str | None = None  # why a scheduler-bound runner left (its part is done)
     problems: list[str] = field(default_factory=list)  # what could not be reported or done
 
     @property
@@ -198,7 +209,9 @@ class JobRunner:
         self._attach_log()
         self._load_requirements()
         self.compute_node_id = self._register()
-        self.actions = ActionRunner(self.client, self.workflow_id, self.output_dir)
+        self.actions = ActionRunner(
+            self.client, self.workflow_id, self.output_dir, self.options.schedule_nodes
+        )
         self.actions.compute_node_id = self.compute_node_id
         self.monitor = ResourceMonitor(self._monitor_config(workflow), self._metrics_path())
         # Its own client: a requests session is not meant to be shared between threads, and
@@ -264,7 +277,10 @@ class JobRunner:
 
     def _attach_log(self) -> None:
         # The seed's name (cli/reporting/log_paths.py finds it again).
-        path = self.output_dir / f"job_runner_{self.hostname}_{self.workflow_id}_{self.run_id}.log"
+        name = self.options.log_name
+        path = self.output_dir / (
+            name or f"job_runner_{self.hostname}_{self.workflow_id}_{self.run_id}.log"
+        )
         handler = BufferedFileHandler(path)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
@@ -283,7 +299,7 @@ class JobRunner:
         return config
 
     def _metrics_path(self) -> Path:
-        label = f"{self.hostname}_{self.workflow_id}_{self.run_id}"
+        label = self.options.metrics_label or f"{self.hostname}_{self.workflow_id}_{self.run_id}"
         return self.output_dir / "resource_utilization" / f"resource_metrics_{label}.db"
 
     def _register(self) -> int:
@@ -301,6 +317,7 @@ class JobRunner:
                 "is_active": True,
                 "compute_node_type": self.options.compute_node_type,
                 "scheduler_config_id": self.options.scheduler_config_id,
+                "scheduler": self.options.scheduler,
             },
         )
         return node["id"]
@@ -420,11 +437,16 @@ class JobRunner:
         if self.queue or self._server_has_work:
             self._idle_since = None
             return False
-        idle_limit = self.workflow.get("compute_node_wait_for_new_jobs_seconds") or 90
+        idle_limit = self.workflow.get("compute_node_wait_for_new_jobs_seconds")
+        idle_limit = 90 if idle_limit is None else idle_limit
         now = time.monotonic()
         self._idle_since = self._idle_since or now
         if now - self._idle_since >= STUCK_CHECK_SECONDS and now >= self._next_stuck_check:
             self._next_stuck_check = now + self.options.poll_interval
+            self.summary.done_here = self._nothing_left_here()
+            if self.summary.done_here is not None:
+                logger.info("%s; exiting", self.summary.done_here)
+                return True
             self.summary.stuck = self._nothing_can_happen()
             if self.summary.stuck is not None:
                 logger.error("%s; exiting", self.summary.stuck)
@@ -433,6 +455,25 @@ class JobRunner:
             logger.info("No new jobs for %ss; exiting", idle_limit)
             return True
         return False
+
+    def _nothing_left_here(self) -> str | None:
+        """For a runner bound to a scheduler (a Slurm allocation): why it has nothing more
+        to do while the workflow goes on, if so: no unfinished job may run here, or too
+        little of the allocation is left for any job to start."""
+        if self.options.end_time is not None:
+            left = self.options.end_time - time.time() - self.options.expiration_buffer_seconds
+            if left <= 0:
+                return (
+                    "the allocation ends within the expiration buffer "
+                    f"({self.options.expiration_buffer_seconds:g}s); no job can start"
+                )
+        scheduler = self.options.scheduler_config_id
+        if scheduler is None or not self.options.strict_scheduler_match:
+            return None
+        counts = self.client.job_status_counts(self.workflow_id, scheduler)
+        if not any(counts.get(status, 0) for status in UNFINISHED):
+            return f"no unfinished jobs left for slurm scheduler {scheduler}"
+        return None
 
     def _nothing_can_happen(self) -> str | None:
         """Why waiting is pointless, when it is: every ready job needs more than this runner
@@ -528,6 +569,10 @@ class JobRunner:
         return_code = exit_info.return_code
         if process.stop_reason is not None:
             return_code, status = process.stop_return_code, "terminated"
+        elif self._stop_signal is not None and return_code < 0:
+            # Signalled together with the runner (Slurm's scancel or time limit signals
+            # every process of the allocation): stopped, not failed.
+            status = "terminated"
         elif return_code == 0:
             return_code, status = self._check_outputs(job)
         else:
@@ -788,6 +833,8 @@ class JobRunner:
     def _deadline(self, job: dict) -> float | None:
         """Jobs with declared requirements must finish within their runtime."""
         requirement = self._requirement(job)
+        if not self.options.enforce_runtime:
+            return None  # a Slurm allocation: its walltime (with its margin) is the limit
         if requirement is None or requirement["name"] == "default":
             return None
         return time.monotonic() + requirement["runtime_seconds"]
@@ -953,6 +1000,7 @@ class JobRunner:
             "limit": wanted,
             "resources": self._offer(),
             "sort_method": self.workflow.get("jobs_sort_method") or "none",
+            "strict_scheduler_match": self.options.strict_scheduler_match,
         }
 
     def _offer(self) -> dict[str, Any]:
@@ -973,7 +1021,8 @@ class JobRunner:
             "scheduler_config_id": self.options.scheduler_config_id,
         }
         if self.options.end_time is not None:
-            offer["time_limit"] = f"PT{max(int(self.options.end_time - time.time()), 0)}S"
+            left = self.options.end_time - time.time() - self.options.expiration_buffer_seconds
+            offer["time_limit"] = f"PT{max(int(left), 0)}S"
         return offer
 
     def _send_cycle(self, request: dict[str, Any]) -> dict[str, Any]:

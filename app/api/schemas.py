@@ -298,7 +298,8 @@ class WorkflowActionModel(Schema):
 
 
 class ClaimActionBody(Schema):
-    compute_node_id = Int(required=True)
+    # Extension: null when no runner claims it (`torc submit` on a login node).
+    compute_node_id = Int(required=True, allow_none=True)
 
 
 class ClaimActionResponse(Schema):
@@ -373,6 +374,12 @@ class IsCompleteResponse(Schema):
     is_canceled = fields.Boolean(required=True)
     is_complete = fields.Boolean(required=True)
     needs_to_run_completion_script = fields.Boolean(required=True)
+
+
+class JobStatusCountsArgs(Schema):
+    scheduler_config_id = Integer(
+        metadata={"description": "Only jobs bound to this slurm scheduler or to none."}
+    )
 
 
 class JobStatusCountsResponse(Schema):

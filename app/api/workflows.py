@@ -16,6 +16,7 @@ from app.api.schemas import (
     InitializeJobsResponse,
     IsCompleteResponse,
     IsUninitializedResponse,
+    JobStatusCountsArgs,
     JobStatusCountsResponse,
     LatestEventTimestampResponse,
     ListWorkflowsArgs,
@@ -126,11 +127,13 @@ def is_uninitialized(workflow_id: int) -> Response:
     methods=["GET"],
     endpoint="get_job_status_counts",
 )
+@blp.arguments(JobStatusCountsArgs, location="query")
 @blp.response(200, JobStatusCountsResponse)
 @blp.doc(operationId="get_job_status_counts")
-def job_status_counts(workflow_id: int) -> Response:
-    """Extension: how many jobs the workflow has in each status (one query)."""
-    counts = job_records.status_counts(workflow_id)
+def job_status_counts(args: dict[str, Any], workflow_id: int) -> Response:
+    """Extension: how many jobs the workflow has in each status (one query); with
+    ``scheduler_config_id``, only the jobs bound to that slurm scheduler or to none."""
+    counts = job_records.status_counts(workflow_id, args.get("scheduler_config_id"))
     return wire.json_response(
         {"workflow_id": workflow_id, "total": sum(counts.values()), "counts": counts}
     )

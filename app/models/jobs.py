@@ -218,12 +218,18 @@ def link_user_data(
         ).on_conflict_ignore().execute()
 
 
-def status_counts(workflow_id: int) -> dict[str, int]:
-    """Jobs of the workflow per status name; every status is present (zero when unused)."""
+def status_counts(workflow_id: int, scheduler_id: int | None = None) -> dict[str, int]:
+    """Jobs of the workflow per status name; every status is present (zero when unused).
+
+    With ``scheduler_id``, only the jobs a runner of that scheduler may run: those bound to
+    it and those bound to none.
+    """
     get_workflow(workflow_id)
-    rows = sql.fetch(
-        "SELECT status, COUNT(*) FROM job WHERE workflow_id = ? GROUP BY status", [workflow_id]
-    )
+    where, params = "workflow_id = ?", [workflow_id]
+    if scheduler_id is not None:
+        where += " AND (scheduler_id = ? OR scheduler_id IS NULL)"
+        params.append(scheduler_id)
+    rows = sql.fetch(f"SELECT status, COUNT(*) FROM job WHERE {where} GROUP BY status", params)
     counts = dict.fromkeys((status.label for status in JobStatus), 0)
     for code, count in rows:
         counts[JobStatus(code).label] = count

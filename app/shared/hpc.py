@@ -181,14 +181,14 @@ def _kestrel() -> HpcProfile:
             **cpu,
             max_walltime_secs=2 * day,
             min_nodes=10,
-            description="High-bandwidth network, min 10 nodes",
+            description="High-bandwidth network",
         ),
         Partition(
             "hbwl",
             **cpu,
             max_walltime_secs=10 * day,
             min_nodes=10,
-            description="High-bandwidth network, long jobs, min 10 nodes",
+            description="High-bandwidth network, long jobs",
         ),
         Partition("nvme", **cpu, max_walltime_secs=2 * day, description="NVMe local storage"),
         Partition(
@@ -416,7 +416,8 @@ def parse_walltime_secs(text: str) -> float:
 def _gb(megabytes: float) -> str:
     """Memory as people read it: binary megabytes in GiB, round thousands in GB."""
     if megabytes >= 1000:
-        gigabytes = megabytes / 1024 if megabytes % 1024 == 0 else megabytes / 1000
+        binary = megabytes % 1000 != 0 and megabytes % 1024 == 0
+        gigabytes = megabytes / 1024 if binary else megabytes / 1000
         return f"{gigabytes:g} GB" if gigabytes == int(gigabytes) else f"{gigabytes:.1f} GB"
     return f"{megabytes:g} MB"
 

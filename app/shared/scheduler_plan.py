@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.shared.graph import WorkflowGraph
-from app.shared.hpc import HpcProfile, Partition, Requirements, best_partition
+from app.shared.hpc import HpcProfile, NoPartitionFound, Partition, Requirements, best_partition
 from app.shared.slurm import format_memory_mb, format_walltime
 
 GROUP_BY = ("resource-requirements", "partition")
@@ -216,7 +216,7 @@ def _groups(
             assert job.requirements is not None
             need = job.requirements
             label = f"job '{job.name}' (resource requirements '{rr_name}')"
-            matched[rr_name] = best_partition(profile, _labelled(need, label))
+            matched[rr_name] = _match(profile, _labelled(need, label), options)
     groups: dict[tuple[str, bool], _Group] = {}
     for job in jobs:
         assert job.requirements is not None
@@ -230,13 +230,31 @@ def _groups(
         else:
             group.need = _larger(group.need, job.requirements)
             if options.group_by == "partition":
-                group.partition = best_partition(
-                    profile, _labelled(group.need, f"the jobs of partition group '{key}'")
-                )
+                label = f"the jobs of partition group '{key}'"
+                group.partition = _match(profile, _labelled(group.need, label), options)
         group.jobs.append(job)
         level = levels[job.name] if group.deferred else 0
         group.levels.setdefault(level, []).append(job.name)
     return list(groups.values())
+
+
+def _match(profile: HpcProfile, need: Requirements, options: PlanOptions) -> Partition:
+    """The best partition for the walltime the group will ask for (runtime x multiplier),
+    else for the bare runtime (the walltime is then capped by the partition)."""
+    if options.walltime_strategy == "max-job-runtime" and options.walltime_multiplier > 1:
+        wanted = Requirements(
+            need.num_cpus,
+            need.memory_bytes,
+            math.ceil(need.runtime_secs * options.walltime_multiplier),
+            need.num_gpus,
+            need.num_nodes,
+            need.label,
+        )
+        try:
+            return best_partition(profile, wanted)
+        except NoPartitionFound:
+            pass
+    return best_partition(profile, need)
 
 
 def _labelled(need: Requirements, label: str) -> Requirements:

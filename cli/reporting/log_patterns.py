@@ -35,7 +35,12 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     _pattern("GPU Memory Exceeded", "gpu", "error", r"GPU memory.*exceeded"),
     _pattern("CUDA Error", "gpu", "error", r"CUDA error"),
     _pattern("Out of Memory (OOM) Kill", "memory", "critical", r"oom[-_ ]kill|killed process \d+"),
-    _pattern("Slurm Memory Limit Exceeded", "memory", "critical", r"Exceeded job memory limit"),
+    _pattern(
+        "Slurm Memory Limit Exceeded",
+        "memory",
+        "critical",
+        r"Exceeded job memory limit|\bexceeded memory limit\b",
+    ),
     _pattern("Cgroup Memory Kill", "memory", "critical", r"task/cgroup: .*: Killed"),
     _pattern("Out of Memory", "memory", "critical", r"out of memory"),
     _pattern("Memory Allocation Failure", "memory", "critical", r"cannot allocate memory"),
@@ -45,7 +50,8 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     _pattern("Slurm Preemption", "slurm", "warning", r"DUE TO PREEMPTION"),
     _pattern("Slurm Node Failure", "slurm", "critical", r"\bNODE_FAIL\b", exact_case=True),
     _pattern("Slurm Step Limit Exceeded", "slurm", "error", r"Exceeded.*step.*limit"),
-    _pattern("slurmstepd Error", "slurm", "error", r"slurmstepd: error:"),
+    # slurmstepd names itself slurmstepd-<node> in some versions.
+    _pattern("slurmstepd Error", "slurm", "error", r"slurmstepd(?:-[\w.-]+)?: error:"),
     _pattern("srun Error", "slurm", "error", r"srun: error:"),
     _pattern("Slurm Timeout", "slurm", "critical", r"\bTIMEOUT\b", exact_case=True),
     _pattern("Slurm Job Cancelled", "slurm", "warning", r"\bCANCELLED\b", exact_case=True),
