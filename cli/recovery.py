@@ -1,10 +1,12 @@
 """Recover a finished workflow's failed jobs: behind ``torc recover`` and ``torc watch -r``.
 
-The steps, in order: hand orphaned jobs back (runners that died), refuse while the workflow
-is still running, diagnose every failed or terminated job from its last result (out of
-memory, timeout, unknown), raise the memory or runtime of the resource requirements the
-recoverable jobs use, run the user's recovery hook, then reset those jobs (their downstream
-follows) and start a new run. ``--dry-run`` stops after the plan.
+The steps, in order: hand orphaned jobs back (Slurm allocations that ended, runners that
+died), refuse while the workflow is still running, diagnose every failed or terminated job
+from its last result (out of memory, timeout, unknown) and, for jobs that died with their
+Slurm allocation, from sacct and the Slurm logs, raise the memory or runtime of the resource
+requirements the recoverable jobs use, run the user's recovery hook, then reset those jobs
+(their downstream follows) and start a new run; a Slurm workflow then gets regenerated
+schedulers and new allocations. ``--dry-run`` stops after the plan.
 
 Output lines follow the seed's texts; they go through ``say`` so ``torc watch`` can copy them
 to its log file.
@@ -46,6 +48,7 @@ class RecoveryOptions:
     retry_unknown: bool = False
     recovery_hook: str | None = None
     dry_run: bool = False
+    output_dir: Path = Path("output")  # where the Slurm logs are, and new ones will go
 
 
 @dataclass
@@ -79,6 +82,7 @@ class RecoveryReport:
     skipped_job_ids: list[int] = field(default_factory=list)
     hook_ran: bool = False
     run_id: int | None = None
+    slurm: dict[str, Any] = field(default_factory=dict)  # sync and regeneration outcomes
 
     def count(self, cause: str) -> int:
         return sum(1 for diagnosis in self.diagnoses if diagnosis.cause == cause)
@@ -99,6 +103,7 @@ class RecoveryReport:
                     "termination_reason": d.details.get("termination_reason"),
                     "peak_memory_bytes": d.details.get("peak_memory_bytes"),
                     "exec_time_minutes": d.details.get("exec_time_minutes"),
+                    "slurm_evidence": d.details.get("slurm_evidence"),
                 }
                 for d in self.diagnoses
             ],
@@ -109,6 +114,7 @@ class RecoveryReport:
             "skipped_job_ids": self.skipped_job_ids,
             "recovery_hook_ran": self.hook_ran,
             "run_id": self.run_id,
+            "slurm": self.slurm,
         }
 
 
@@ -133,26 +139,58 @@ def active_runners(client: TorcClient, workflow_id: int) -> list[dict[str, Any]]
     return list(client.paged("/compute_nodes", workflow_id=workflow_id, is_active=True))
 
 
-def clean_orphans(client: TorcClient, workflow_id: int) -> dict[str, int]:
-    """Runners on this host whose process is gone are lost; the server does the rest (silent
-    runners, running jobs without a runner)."""
+def clean_orphans(client: TorcClient, workflow_id: int, say: Say | None = None) -> dict[str, int]:
+    """Slurm allocations squeue no longer runs are closed (their running jobs fail); runners
+    on this host whose process is gone are lost; the server does the rest (silent runners,
+    running jobs without a runner)."""
+    slurm_failed = sync_slurm(client, workflow_id, say)
     lost = lost_local_runners(active_runners(client, workflow_id))
-    return client.post(f"/workflows/{workflow_id}/detect_orphans", {"lost_compute_node_ids": lost})
+    counts = client.detect_orphans(workflow_id, lost)
+    counts["failed"] = counts.get("failed", 0) + slurm_failed
+    return counts
 
 
-def poll_orphans(client: TorcClient, workflow_id: int) -> dict[str, int] | None:
+def sync_slurm(client: TorcClient, workflow_id: int, say: Say | None = None) -> int:
+    """The workflow's ended Slurm allocations closed; how many jobs that failed. Without
+    Slurm's commands here the allocations are left alone (and said so)."""
+    from app.shared.slurm import SlurmError
+    from cli.slurm.sync import open_allocations, sync_status
+
+    if not open_allocations(client, workflow_id):
+        return 0
+    try:
+        report = sync_status(client, workflow_id)
+    except SlurmError as exc:
+        if say is not None:
+            say(f"Warning: cannot check the workflow's Slurm allocations: {exc}")
+        return 0
+    ended = len(report["terminated_allocations"]) + len(report["vanished_pending_allocations"])
+    if ended and say is not None:
+        say(
+            f"Slurm: {ended} allocation(s) ended; {len(report['failed_jobs'])} job(s) left "
+            "running in them marked failed"
+        )
+    return len(report["failed_jobs"])
+
+
+def poll_orphans(
+    client: TorcClient, workflow_id: int, say: Say | None = None
+) -> dict[str, int] | None:
     """``torc watch``'s check at every poll, cheap while runners are alive: orphan detection
     runs when a runner on this host died, or when no runner is left while jobs are still
     claimed or running (the local counterpart of "no valid Slurm allocation exists")."""
+    slurm_failed = sync_slurm(client, workflow_id, say)
     active = active_runners(client, workflow_id)
     lost = lost_local_runners(active)
     if not lost and active:
-        return None
+        return {"failed": slurm_failed, "requeued": 0} if slurm_failed else None
     if not lost:
         counts = client.job_status_counts(workflow_id)
         if not (counts.get("running") or counts.get("pending")):
-            return None
-    return client.post(f"/workflows/{workflow_id}/detect_orphans", {"lost_compute_node_ids": lost})
+            return {"failed": slurm_failed, "requeued": 0} if slurm_failed else None
+    counts = client.detect_orphans(workflow_id, lost)
+    counts["failed"] = counts.get("failed", 0) + slurm_failed
+    return counts
 
 
 def orphan_line(orphans: dict[str, int] | None) -> str | None:
@@ -186,12 +224,22 @@ def require_finished(client: TorcClient, workflow_id: int) -> None:
             f"Workflow {workflow_id} is not complete: {waiting}. "
             f"Wait for it to finish (or use `torc watch {workflow_id} --recover`)."
         )
-    active = list(client.paged("/compute_nodes", workflow_id=workflow_id, is_active=True))
+    active = active_runners(client, workflow_id)
     if active:
         hosts = ", ".join(sorted({f"{n['hostname']} (pid {n['pid']})" for n in active}))
         raise RecoveryError(
             f"Workflow {workflow_id} still has {len(active)} active worker(s): {hosts}. "
             "Wait for them to exit before recovering."
+        )
+    from cli.slurm.sync import open_allocations
+
+    allocations = open_allocations(client, workflow_id)
+    if allocations:
+        ids = ", ".join(str(node["scheduler_id"]) for node in allocations)
+        raise RecoveryError(
+            f"Workflow {workflow_id} cannot be recovered: there are active Slurm allocations "
+            f"(Slurm job(s) {ids}). Wait for them to end, or check them with `torc workflows "
+            f"sync-status {workflow_id}` if squeue no longer shows them."
         )
 
 
@@ -200,8 +248,11 @@ def require_finished(client: TorcClient, workflow_id: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def diagnose(client: TorcClient, workflow_id: int) -> list[Diagnosis]:
-    """One verdict per failed or terminated job, from its latest result."""
+def diagnose(
+    client: TorcClient, workflow_id: int, output_dir: Path = Path("output")
+) -> list[Diagnosis]:
+    """One verdict per failed or terminated job, from its latest result (and, for jobs that
+    ran in a Slurm allocation, from what sacct and the Slurm logs say about it)."""
     failed = [job for status in FAILED for job in client.list_jobs(workflow_id, status=status)]
     if not failed:
         return []
@@ -223,8 +274,40 @@ def diagnose(client: TorcClient, workflow_id: int) -> list[Diagnosis]:
             diagnoses.append(Diagnosis(job["id"], job["name"], "unknown", {}))
             continue
         details = diagnose_failure(result, job["name"], _declared(record))
+        details["compute_node_id"] = result.get("compute_node_id")
         diagnoses.append(Diagnosis(job["id"], job["name"], _cause(details), details))
+    _use_slurm_evidence(client, workflow_id, diagnoses, output_dir)
     return diagnoses
+
+
+def _use_slurm_evidence(
+    client: TorcClient, workflow_id: int, diagnoses: list[Diagnosis], output_dir: Path
+) -> None:
+    """Jobs of unknown cause that ran in an allocation Slurm killed for memory or time get
+    that cause (and sacct's peak memory, when it is higher than the job's own)."""
+    from cli.slurm.recovery import runner_allocations, slurm_evidence
+
+    unknown = [d for d in diagnoses if d.cause == "unknown"]
+    if not unknown:
+        return
+    allocation_of = runner_allocations(client, workflow_id)
+    wanted = {
+        allocation_of[d.details["compute_node_id"]]
+        for d in unknown
+        if d.details.get("compute_node_id") in allocation_of
+    }
+    if not wanted:
+        return
+    evidence = slurm_evidence(client, workflow_id, output_dir, wanted)
+    for diagnosis in unknown:
+        found = evidence.get(allocation_of.get(diagnosis.details.get("compute_node_id")))
+        if found is None or found.cause is None:
+            continue
+        diagnosis.cause = found.cause
+        diagnosis.details["slurm_evidence"] = found.reason
+        if found.cause == "oom" and found.peak_memory_bytes:
+            own = diagnosis.details.get("peak_memory_bytes") or 0
+            diagnosis.details["peak_memory_bytes"] = max(own, found.peak_memory_bytes)
 
 
 def _cause(details: dict[str, Any]) -> str:
@@ -354,12 +437,12 @@ def recover(
     client: TorcClient, workflow_id: int, options: RecoveryOptions, say: Say
 ) -> RecoveryReport:
     report = RecoveryReport(workflow_id, options.dry_run)
-    report.orphans = clean_orphans(client, workflow_id)
+    report.orphans = clean_orphans(client, workflow_id, say)
     if line := orphan_line(report.orphans):
         say(line)
     require_finished(client, workflow_id)
     say("Diagnosing failures...")
-    report.diagnoses = diagnose(client, workflow_id)
+    report.diagnoses = diagnose(client, workflow_id, options.output_dir)
     if not report.diagnoses:
         say(f"No failed jobs in workflow {workflow_id}; nothing to recover.")
         return report
@@ -412,10 +495,16 @@ def _apply(
     options: RecoveryOptions,
     say: Say,
 ) -> None:
+    profile = None
+    slurm_workflow = any(True for _ in client.list_slurm_schedulers(workflow_id))
+    if slurm_workflow:
+        from cli.slurm.profiles import resolve_profile_or_cluster
+
+        profile = resolve_profile_or_cluster(None)  # before anything changes
     for change in report.changes:
-        record = client.get(f"/resource_requirements/{change.resource_requirements_id}")
+        record = client.get_resource_requirements(change.resource_requirements_id)
         record[change.field] = change.new
-        client.put(f"/resource_requirements/{change.resource_requirements_id}", record)
+        client.update_resource_requirements(change.resource_requirements_id, record)
     if options.recovery_hook:
         say(f"Running recovery hook: {options.recovery_hook}")
         run_hook(options.recovery_hook, workflow_id)
@@ -428,6 +517,9 @@ def _apply(
     say("Reinitializing workflow...")
     report.run_id = bump_run(client, workflow_id)
     client.initialize_jobs(workflow_id, only_uninitialized=True)
+    if profile is not None:
+        say("Regenerating Slurm schedulers...")
+        report.slurm = regenerate_allocations(client, workflow_id, options, profile, say)
     say(f"Recovery complete for workflow {workflow_id}")
     memory = sum(len(c.job_ids) for c in report.changes if c.field == "memory")
     runtime = sum(len(c.job_ids) for c in report.changes if c.field == "runtime")
@@ -435,4 +527,31 @@ def _apply(
         say(f"  - {memory} job(s) had memory increased")
     if runtime:
         say(f"  - {runtime} job(s) had runtime increased")
-    say(f"Reset {len(report.retry_job_ids)} job(s).")
+    if slurm_workflow:
+        say(
+            f"Reset {len(report.retry_job_ids)} job(s). Slurm schedulers regenerated and submitted."
+        )
+    else:
+        say(f"Reset {len(report.retry_job_ids)} job(s).")
+
+
+def regenerate_allocations(
+    client: TorcClient, workflow_id: int, options: RecoveryOptions, profile: Any, say: Say
+) -> dict[str, Any]:
+    """New schedulers for the reset jobs (a background task on the server) and the
+    allocations they need now, submitted from here."""
+    from cli.slurm.recovery import RegenerateOptions, regenerate_and_submit
+
+    regenerate = RegenerateOptions(profile=profile, submit=True, output_dir=options.output_dir)
+    result = regenerate_and_submit(client, workflow_id, regenerate, background=True)
+    for allocation in result.get("submitted") or []:
+        say(
+            f"  Submitted Slurm allocation {allocation['slurm_job_id']} "
+            f"(scheduler {allocation['scheduler_id']})"
+        )
+    deferred = sum(
+        1 for action in result.get("actions") or [] if action["trigger_type"] == "on_jobs_ready"
+    )
+    if deferred:
+        say(f"  {deferred} more allocation request(s) wait for their jobs to become ready")
+    return result

@@ -298,24 +298,13 @@ SEED_FLAGS: dict[str, list[str]] = {
     "access-groups add-user": ["-r/--role"],
 }
 LATER_GROUPS = {
-    "slurm",
-    "hpc",
     "remote",
-    "submit",
-    "submit-slurm",
     "tui",
     "access-groups",
 }
-LATER_COMMANDS = {"workflows create-slurm", "workflows submit", "workflows sync-status"}
-# Flags that arrive with a later issue: Slurm auto-scheduling comes with the Slurm commands.
-LATER_FLAGS = {
-    "watch": {
-        "--auto-schedule",
-        "--auto-schedule-threshold",
-        "--auto-schedule-cooldown",
-        "--auto-schedule-stranded-timeout",
-    }
-}
+LATER_COMMANDS: set[str] = set()
+# Flags that arrive with a later issue.
+LATER_FLAGS: dict[str, set[str]] = {}
 
 
 def find(path: str) -> click.Command | None:

@@ -92,7 +92,12 @@ def recover_command(
     from cli.recovery import RecoveryOptions, recover  # psutil and friends: only when used
 
     options = RecoveryOptions(
-        memory_multiplier, runtime_multiplier, retry_unknown, recovery_hook, dry_run
+        memory_multiplier,
+        runtime_multiplier,
+        retry_unknown,
+        recovery_hook,
+        dry_run,
+        output_dir=Path(output_dir),
     )
     as_json = ctx.format == "json"
     say = (lambda line: click.echo(line, err=True)) if as_json else click.echo
@@ -125,6 +130,32 @@ def recover_command(
 )
 @recovery_options(runtime_default=1.5)
 @click.option("-s", "--show-job-counts", is_flag=True, help="Print job counts at every poll.")
+@click.option(
+    "--auto-schedule",
+    is_flag=True,
+    help="Submit Slurm allocations for ready jobs that no allocation will run (see below).",
+)
+@click.option(
+    "--auto-schedule-threshold",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Ready retried jobs that trigger more allocations while others run.",
+)
+@click.option(
+    "--auto-schedule-cooldown",
+    type=click.FloatRange(min=0),
+    default=1800,
+    show_default=True,
+    help="Seconds between auto-scheduling rounds.",
+)
+@click.option(
+    "--auto-schedule-stranded-timeout",
+    type=click.FloatRange(min=0),
+    default=7200,
+    show_default=True,
+    help="Schedule retried jobs below the threshold after this many seconds (0 disables).",
+)
 @pass_context
 def watch_command(
     ctx: Context,
@@ -138,11 +169,21 @@ def watch_command(
     recovery_hook: str | None,
     output_dir: str,
     show_job_counts: bool,
+    auto_schedule: bool,
+    auto_schedule_threshold: int,
+    auto_schedule_cooldown: float,
+    auto_schedule_stranded_timeout: float,
 ) -> None:
     """Watch a workflow until it finishes; with --recover, fix and retry failures.
 
     Exits 0 when every job completed, 1 on failures (without --recover), when no failed job
     is recoverable, or when the recovery attempts are used up.
+
+    With --auto-schedule (Slurm workflows) it also submits allocations while it watches:
+    at once when jobs are ready and no allocation is pending or running; when retried jobs
+    (attempt 2 or later) reach --auto-schedule-threshold while allocations run, at most once
+    per --auto-schedule-cooldown; and for fewer retried jobs once they have waited
+    --auto-schedule-stranded-timeout seconds.
     """
     from cli.recovery import RecoveryOptions
 
@@ -150,10 +191,21 @@ def watch_command(
     output.mkdir(parents=True, exist_ok=True)
     with watch_log_path(output, workflow_id).open("a") as log:
         watcher = Watcher(ctx, workflow_id, output, log, poll_interval, show_job_counts)
+        if auto_schedule:
+            watcher.auto = AutoScheduler(
+                watcher,
+                auto_schedule_threshold,
+                auto_schedule_cooldown,
+                auto_schedule_stranded_timeout,
+            )
         try:
             with server_session(ctx, None, output):
                 options = RecoveryOptions(
-                    memory_multiplier, runtime_multiplier, retry_unknown, recovery_hook
+                    memory_multiplier,
+                    runtime_multiplier,
+                    retry_unknown,
+                    recovery_hook,
+                    output_dir=output,
                 )
                 code = watcher.watch(options if do_recover else None, max_retries)
         except (click.ClickException, TorcClientError) as exc:
@@ -189,6 +241,7 @@ class Watcher:
         self.poll_interval = poll_interval
         self.show_job_counts = show_job_counts
         self.runner: subprocess.Popen | None = None
+        self.auto: AutoScheduler | None = None
 
     def say(self, line: str) -> None:
         click.echo(line)
@@ -241,8 +294,10 @@ class Watcher:
         from cli.recovery import orphan_line, poll_orphans
 
         while True:
-            if line := orphan_line(poll_orphans(self.client, self.workflow_id)):
+            if line := orphan_line(poll_orphans(self.client, self.workflow_id, self.say)):
                 self.say(line)
+            if self.auto is not None:
+                self.auto.check()
             if self.show_job_counts:
                 counts = job_counts(self.client, self.workflow_id)
                 self.say(", ".join(f"{status}={counts.get(status, 0)}" for status in WATCH_COUNTS))
@@ -253,12 +308,8 @@ class Watcher:
     def _restart_jobs(self) -> None:
         """Slurm workflows get new allocations in the Slurm commands; a local one gets a
         job runner here, since the runner that ran it has exited."""
-        if list(self.client.list_slurm_schedulers(self.workflow_id)):
-            self.say(
-                f"Submit new allocations for the reset jobs (torc slurm regenerate "
-                f"{self.workflow_id} --submit)."
-            )
-            return
+        if any(True for _ in self.client.list_slurm_schedulers(self.workflow_id)):
+            return  # recovery regenerated the schedulers and submitted the allocations
         runner_log = f"watch_runner_{socket.gethostname()}_{self.workflow_id}.log"
         log = (self.output / runner_log).open("a")
         env = dict(os.environ)
@@ -292,3 +343,57 @@ class Watcher:
         if self.runner is not None:
             self.runner.wait()
             self.runner = None
+
+
+class AutoScheduler:
+    """``torc watch --auto-schedule``: allocations for ready jobs nothing else will run."""
+
+    def __init__(
+        self, watcher: Watcher, threshold: int, cooldown: float, stranded_timeout: float
+    ) -> None:
+        self.watcher = watcher
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self.stranded_timeout = stranded_timeout
+        self.last = time.monotonic()  # the watch's start counts as the last round
+        self.rounds = 0
+
+    def check(self) -> None:
+        from cli.slurm.sync import open_allocations
+
+        client, workflow_id = self.watcher.client, self.watcher.workflow_id
+        if not any(True for _ in client.list_slurm_schedulers(workflow_id)):
+            return
+        ready = list(client.list_jobs(workflow_id, status="ready"))
+        if not ready:
+            return
+        retried = sum(1 for job in ready if (job.get("attempt_id") or 1) > 1)
+        since = time.monotonic() - self.last
+        reason = None
+        if not open_allocations(client, workflow_id):
+            reason = f"{len(ready)} ready job(s) and no pending or running allocation"
+        elif retried >= self.threshold and since >= self.cooldown:
+            reason = f"{retried} retried job(s) waiting (threshold {self.threshold})"
+        elif retried and self.stranded_timeout and since >= self.stranded_timeout:
+            reason = f"{retried} retried job(s) waiting for {since:.0f}s"
+        if reason is not None:
+            self.schedule(reason)
+
+    def schedule(self, reason: str) -> None:
+        from cli.slurm.profiles import resolve_profile_or_cluster
+        from cli.slurm.recovery import RegenerateOptions, regenerate_and_submit
+
+        self.watcher.say(f"Auto-scheduling: {reason}; regenerating Slurm schedulers...")
+        options = RegenerateOptions(
+            profile=resolve_profile_or_cluster(None),
+            submit=True,
+            output_dir=self.watcher.output,
+        )
+        result = regenerate_and_submit(
+            self.watcher.client, self.watcher.workflow_id, options, background=True
+        )
+        self.last = time.monotonic()
+        self.rounds += 1
+        submitted = result.get("submitted") or []
+        ids = ", ".join(str(a["slurm_job_id"]) for a in submitted) or "none due yet"
+        self.watcher.say(f"  Submitted {len(submitted)} Slurm allocation(s): {ids}")

@@ -364,10 +364,10 @@ def plan_options(function):
 
 
 def resolve_profile_and_account(profile_name: str | None, account: str | None):
-    from cli.slurm.profiles import resolve_profile
+    from cli.slurm.profiles import resolve_profile_or_cluster
 
     try:
-        profile = resolve_profile(profile_name)
+        profile = resolve_profile_or_cluster(profile_name)
     except ProfileError as exc:
         raise click.ClickException(str(exc)) from None
     account = account or profile.default_account
@@ -509,11 +509,11 @@ def regenerate(
     allocations; the existing schedule_nodes actions are retired. With --submit the
     allocations the jobs need now are submitted at once.
     """
-    from cli.slurm.profiles import resolve_profile
+    from cli.slurm.profiles import resolve_profile_or_cluster
     from cli.slurm.recovery import RegenerateOptions, regenerate_and_submit
 
     try:
-        chosen = resolve_profile(profile)
+        chosen = resolve_profile_or_cluster(profile)
     except ProfileError as exc:
         raise click.ClickException(str(exc)) from None
     options = RegenerateOptions(

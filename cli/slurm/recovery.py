@@ -90,3 +90,67 @@ def _wait_for_background(
             )
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# What Slurm saw: evidence for diagnosing jobs that died with their allocation
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SlurmEvidence:
+    """Why an allocation ended, as sacct and its log files tell."""
+
+    slurm_job_id: int
+    cause: str | None = None  # oom or timeout
+    reason: str = ""
+    peak_memory_bytes: int | None = None  # sacct's largest MaxRSS of a step
+
+
+def runner_allocations(client: TorcClient, workflow_id: int) -> dict[int, int]:
+    """Compute node (runner) ID -> the Slurm job it ran in."""
+    from cli.reporting.log_paths import slurm_job_id
+
+    found = {}
+    for node in client.list_compute_nodes(workflow_id):
+        job = slurm_job_id(node)
+        if job and job.isdigit():
+            found[node["id"]] = int(job)
+    return found
+
+
+def slurm_evidence(
+    client: TorcClient, workflow_id: int, output_dir: Path, slurm_job_ids: set[int]
+) -> dict[int, SlurmEvidence]:
+    """For each Slurm job: OOM or timeout according to sacct's state (OUT_OF_MEMORY,
+    TIMEOUT) or to the errors ``parse-logs`` finds in its output files, and the peak memory
+    sacct measured. Slurm being unreachable leaves the evidence to the logs."""
+    from app.shared.slurm import SlurmError, accounting_steps, job_state, sacct_json
+    from cli.slurm.logs import causes_by_allocation, parse_logs
+
+    errors = parse_logs(None, workflow_id, output_dir) if output_dir.is_dir() else []
+    from_logs = causes_by_allocation(errors)
+    first_line = {}
+    for error in errors:
+        if error.category == "memory" or "Time Limit" in error.pattern:
+            first_line.setdefault(error.slurm_job_id, f"{error.file}:{error.line} {error.pattern}")
+    evidence = {}
+    for job_id in sorted(slurm_job_ids):
+        found = SlurmEvidence(job_id)
+        try:
+            document = sacct_json(job_id)
+        except SlurmError:
+            document = {}
+        state = job_state(document) if document else None
+        peaks = [s.max_rss_bytes for s in accounting_steps(document) if s.max_rss_bytes]
+        found.peak_memory_bytes = max(peaks) if peaks else None
+        if state == "OUT_OF_MEMORY":
+            found.cause, found.reason = "oom", f"sacct: Slurm job {job_id} OUT_OF_MEMORY"
+        elif state in ("TIMEOUT", "DEADLINE"):
+            found.cause, found.reason = "timeout", f"sacct: Slurm job {job_id} {state}"
+        causes = from_logs.get(job_id, set())
+        if found.cause is None and causes:
+            found.cause = "oom" if "oom" in causes else "timeout"
+            found.reason = f"Slurm log: {first_line.get(job_id, '')}".strip()
+        evidence[job_id] = found
+    return evidence
