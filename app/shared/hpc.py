@@ -327,7 +327,9 @@ def matching_partitions(profile: HpcProfile, need: Requirements) -> list[Partiti
     and that do not require an explicit request. Debug partitions only when nothing else
     fits. Then, in this order: a job without GPUs prefers partitions without them; a small
     job (at most a quarter of a node) prefers shared partitions and a larger one whole
-    nodes; the shortest maximum walltime; the least memory; the profile's own order.
+    nodes; the least memory and the fewest GPUs per node (the closest fit: big-memory and
+    GPU nodes stay free for the jobs that need them); the shortest maximum walltime; the
+    profile's own order.
     """
     fitting = [
         p for p in profile.partitions if not p.requires_explicit_request and not misfits(p, need)
@@ -345,8 +347,9 @@ def matching_partitions(profile: HpcProfile, need: Requirements) -> list[Partiti
         return (
             need.num_gpus == 0 and partition.gpus_per_node > 0,
             partition.shared != small,
-            partition.max_walltime_secs,
             partition.memory_mb,
+            partition.gpus_per_node,
+            partition.max_walltime_secs,
             order[partition.name],
         )
 

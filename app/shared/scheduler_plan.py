@@ -77,6 +77,7 @@ class PlanJob:
     requirements: Requirements | None
     blockers: Sequence[str] = ()
     unit: str | None = None
+    scheduled: bool = False  # has a scheduler already (not planned; others may wait for it)
 
 
 @dataclass
@@ -164,7 +165,7 @@ def plan_schedulers(
     plan = SchedulerPlan()
     planned = [job for job in jobs if job.requirements is not None]
     for job in jobs:
-        if job.requirements is None:
+        if job.requirements is None and not job.scheduled:
             plan.warnings.append(
                 f"job '{job.name}' has no resource requirements; it gets no scheduler (any "
                 "allocation may run it)"
@@ -186,16 +187,20 @@ def plan_schedulers(
 
 def _levels(jobs: Sequence[PlanJob]) -> tuple[dict[str, int], dict[str, bool]]:
     """Each job's dependency level among the planned jobs, and whether its unit waits for
-    another planned job (all of a unit's instances are placed alike)."""
+    another job (all of a unit's instances are placed alike). A blocker that is not planned
+    (a job the spec schedules itself) still makes a job wait, at level 1."""
     index = {job.name: position for position, job in enumerate(jobs)}
     blockers = [[index[b] for b in job.blockers if b in index] for job in jobs]
     graph = WorkflowGraph([job.name for job in jobs], blockers)
-    level = {job.name: graph.levels[position] for position, job in enumerate(jobs)}
+    level = {
+        job.name: max(graph.levels[position], 1 if job.blockers else 0)
+        for position, job in enumerate(jobs)
+    }
     unit_waits: dict[str, bool] = {}
     unit_level: dict[str, int] = {}
-    for position, job in enumerate(jobs):
+    for job in jobs:
         unit = job.unit or job.name
-        unit_waits[unit] = unit_waits.get(unit, False) or bool(blockers[position])
+        unit_waits[unit] = unit_waits.get(unit, False) or bool(job.blockers)
         unit_level[unit] = max(unit_level.get(unit, 0), level[job.name])
     deferred = {job.name: unit_waits[job.unit or job.name] for job in jobs}
     levels = {job.name: unit_level[job.unit or job.name] for job in jobs}

@@ -5,6 +5,11 @@ The spec is compiled first (parameters expanded, dependencies resolved, implicit
 files and user data included), the jobs are planned (``app.shared.scheduler_plan``), and
 the result is the original spec with ``scheduler:`` on each job, ``slurm_schedulers`` and
 the ``actions`` that request allocations added: a spec the user can read, edit and submit.
+
+Schedulers the spec defines itself are kept, with their jobs and actions: only jobs without
+a ``scheduler`` are planned (a job waiting for a hand-scheduled one counts as waiting).
+``--overwrite`` drops the spec's own schedulers, assignments and schedule_nodes actions and
+plans every job.
 """
 
 from __future__ import annotations
@@ -84,17 +89,18 @@ def generate_spec(
 ) -> GeneratedSpec:
     """Plan schedulers for every job of ``source`` (see the module docstring)."""
     existing = existing_slurm_setup(source.data)
-    if existing and not overwrite:
-        raise GenerateError(
-            f"the spec already defines slurm schedulers ({', '.join(existing)}); use "
-            "--overwrite to replace them, or submit it as it is with `torc submit`",
-            source.path,
-        )
-    base = without_slurm_setup(source.data) if existing else copy.deepcopy(source.data)
+    base = without_slurm_setup(source.data) if overwrite else copy.deepcopy(source.data)
+    kept = [] if overwrite else existing
     compiled = compile_spec(LoadedSpec(base, source.path, source.format), skip_checks=True)
     jobs = plan_jobs(compiled.payload, compiled.compilation.jobs)
+    if not any(job.requirements is not None for job in jobs) and kept:
+        raise GenerateError(
+            f"every job already has a slurm scheduler ({', '.join(kept)}); nothing to "
+            "generate (use --overwrite to replace them, or submit the spec with `torc submit`)",
+            source.path,
+        )
     try:
-        plan = plan_schedulers(jobs, profile, options)
+        plan = plan_schedulers(jobs, profile, options, taken_names=kept)
     except ValueError as exc:
         raise GenerateError(str(exc), source.path) from None
     data = _with_plan(base, plan, compiled.compilation.jobs)
@@ -122,8 +128,9 @@ def plan_jobs(payload: dict[str, Any], expanded: list[Any]) -> list[PlanJob]:
                 blockers.update(p for p in producers.get((outputs, item), []) if p != position)
         rr_index = record.get("resource_requirements")
         rr = requirements[rr_index] if rr_index is not None else None
+        scheduled = record.get("scheduler") is not None  # the spec's own: not planned
         needs: Requirements | None = None
-        if rr is not None:
+        if rr is not None and not scheduled:
             needs = requirements_from_record(rr, f"job '{record['name']}'")
         planned.append(
             PlanJob(
@@ -132,6 +139,7 @@ def plan_jobs(payload: dict[str, Any], expanded: list[Any]) -> list[PlanJob]:
                 requirements=needs,
                 blockers=[records[b]["name"] for b in sorted(blockers)],
                 unit=f"spec job {expanded[position].spec_index}",
+                scheduled=scheduled,
             )
         )
     return planned
@@ -146,7 +154,8 @@ def _with_plan(base: dict[str, Any], plan: SchedulerPlan, expanded: list[Any]) -
             by_spec_job[job.spec_index] = scheduler
     for index, scheduler in by_spec_job.items():
         data["jobs"][index]["scheduler"] = scheduler
-    data["slurm_schedulers"] = [scheduler.spec() for scheduler in plan.schedulers]
+    own = list(data.get("slurm_schedulers") or [])
+    data["slurm_schedulers"] = own + [scheduler.spec() for scheduler in plan.schedulers]
     if plan.actions:
         data["actions"] = list(data.get("actions") or []) + [a.spec() for a in plan.actions]
     return data

@@ -8,19 +8,22 @@
 #   bash scripts/slurm/up.sh stop     stop the daemons this script manages
 #   bash scripts/slurm/up.sh status   one line per daemon, then sinfo
 #
-# The cluster "torctest" has one node (this host, addressed as 127.0.0.1) with two partitions:
-# "main" (the default, 1 day) and "short" (30 minutes, shared), so partition matching has a
-# real choice. The node advertises TORC_SLURM_CPUS CPUs (default 8) and TORC_SLURM_MEMORY_MB
-# of memory (default 8192) whatever the hardware (SlurmdParameters=config_overrides): test
-# allocations mostly sleep, and a few must run side by side on a two-core machine.
+# The cluster "torctest" has two nodes, node1 and node2: two slurmd daemons on this host (at
+# 127.0.0.1, ports 17001-17002), so multi-node allocations and one worker per node are real.
+# Two partitions span both: "main" (the default, 1 day) and "short" (30 minutes, shared), so
+# partition matching has a real choice. Each node advertises TORC_SLURM_CPUS CPUs (default 4)
+# and TORC_SLURM_MEMORY_MB of memory (default 4096) whatever the hardware
+# (SlurmdParameters=config_overrides): test allocations mostly sleep, and a few must run side
+# by side on a two-core machine.
 # Memory limits are enforced without cgroups: jobacct_gather samples every second and
 # OverMemoryKill kills a step whose processes use more than its --mem.
 # Exit codes: 0 up, 2 usage, 3 not root, 4 packages missing, 5 a daemon did not come up.
 set -euo pipefail
 
 CLUSTER=torctest
-CPUS="${TORC_SLURM_CPUS:-8}"
-MEMORY_MB="${TORC_SLURM_MEMORY_MB:-8192}"
+CPUS="${TORC_SLURM_CPUS:-4}"
+MEMORY_MB="${TORC_SLURM_MEMORY_MB:-4096}"
+NODES=(node1 node2)
 STATE=/var/lib/torc-slurm          # our pid files, logs, database and spool directories
 CONF_DIR=/etc/slurm
 DB_DIR="$STATE/db"                 # MariaDB's data, socket, pid file and log (user mysql)
@@ -57,7 +60,8 @@ stop_daemon() {  # stop_daemon NAME PIDFILE
 }
 
 stop_all() {
-    stop_daemon slurmd "$STATE/slurmd.pid"
+    local node
+    for node in "${NODES[@]}"; do stop_daemon "slurmd $node" "$STATE/slurmd-$node.pid"; done
     stop_daemon slurmctld "$STATE/slurmctld.pid"
     stop_daemon slurmdbd "$STATE/slurmdbd.pid"
     stop_daemon mariadbd "$DB_DIR/mariadbd.pid"
@@ -66,7 +70,7 @@ stop_all() {
 
 status() {
     local name pidfile
-    for name in munged mariadbd slurmdbd slurmctld slurmd; do
+    for name in munged mariadbd slurmdbd slurmctld "${NODES[@]/#/slurmd-}"; do
         pidfile="$STATE/$name.pid"
         [[ "$name" != mariadbd ]] || pidfile="$DB_DIR/mariadbd.pid"
         if running "$pidfile"; then
@@ -149,7 +153,8 @@ write_if_changed() {  # write_if_changed PATH MODE OWNER: stdin -> PATH; CHANGED
 
 write_configs() {
     install -d -o slurm -g slurm "$STATE/ctld" "$STATE/logs"
-    install -d "$STATE/slurmd"
+    local node
+    for node in "${NODES[@]}"; do install -d "$STATE/slurmd/$node"; done
     chown slurm:slurm "$STATE/logs"
     chmod 0777 "$STATE/logs"
     getent hosts "$HOST" >/dev/null || echo "127.0.1.1 $HOST" >>/etc/hosts
@@ -169,11 +174,11 @@ SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 SlurmctldPidFile=$STATE/slurmctld.pid
-SlurmdPidFile=$STATE/slurmd.pid
+SlurmdPidFile=$STATE/slurmd-%n.pid
 StateSaveLocation=$STATE/ctld
-SlurmdSpoolDir=$STATE/slurmd
+SlurmdSpoolDir=$STATE/slurmd/%n
 SlurmctldLogFile=$STATE/logs/slurmctld.log
-SlurmdLogFile=$STATE/logs/slurmd.log
+SlurmdLogFile=$STATE/logs/slurmd-%n.log
 SlurmdParameters=config_overrides
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -197,9 +202,9 @@ MinJobAge=300
 SlurmctldTimeout=30
 SlurmdTimeout=30
 MailProg=/bin/true
-NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEMORY_MB State=UNKNOWN
-PartitionName=main Nodes=$HOST Default=YES MaxTime=1-00:00:00 State=UP
-PartitionName=short Nodes=$HOST MaxTime=00:30:00 OverSubscribe=YES State=UP
+NodeName=node[1-2] NodeHostname=$HOST NodeAddr=127.0.0.1 Port=[17001-17002] CPUs=$CPUS RealMemory=$MEMORY_MB State=UNKNOWN
+PartitionName=main Nodes=node[1-2] Default=YES MaxTime=1-00:00:00 State=UP
+PartitionName=short Nodes=node[1-2] MaxTime=00:30:00 OverSubscribe=YES State=UP
 EOF
 }
 
@@ -237,23 +242,27 @@ start_slurm() {
         slurmctld
     fi
     wait_for 30 slurmctld scontrol ping || die 5 "slurmctld does not answer (see $STATE/logs)"
-    if [[ -n "$SLURM_CHANGED" ]]; then stop_daemon slurmd "$STATE/slurmd.pid"; fi
-    running "$STATE/slurmd.pid" || slurmd
+    local node
+    for node in "${NODES[@]}"; do
+        if [[ -n "$SLURM_CHANGED" ]]; then stop_daemon "slurmd $node" "$STATE/slurmd-$node.pid"; fi
+        running "$STATE/slurmd-$node.pid" || slurmd -N "$node"
+    done
+    for node in "${NODES[@]}"; do wait_for_node "$node"; done
+    wait_for 30 sacct sacct -n -X -S now ||
+        die 5 "sacct does not answer (see $STATE/logs/slurmdbd.log)"
+}
+
+wait_for_node() {  # wait_for_node NAME: until the node takes jobs (resumed if down)
     local state=""
     for _ in $(seq 120); do
-        state="$(sinfo -h -n "$HOST" -o %T 2>/dev/null | head -1)"
+        state="$(sinfo -h -n "$1" -o %T 2>/dev/null | head -1)"
         case "$state" in
-            idle* | mixed* | allocated*) break ;;
-            down* | drain*) scontrol update NodeName="$HOST" State=RESUME 2>/dev/null || true ;;
+            idle* | mixed* | allocated*) return 0 ;;
+            down* | drain*) scontrol update NodeName="$1" State=RESUME 2>/dev/null || true ;;
         esac
         sleep 0.25
     done
-    case "$state" in
-        idle* | mixed* | allocated*) ;;
-        *) die 5 "node $HOST is '${state:-unknown}', not accepting jobs (see $STATE/logs)" ;;
-    esac
-    wait_for 30 sacct sacct -n -X -S now ||
-        die 5 "sacct does not answer (see $STATE/logs/slurmdbd.log)"
+    die 5 "node $1 is '${state:-unknown}', not accepting jobs (see $STATE/logs)"
 }
 
 case "${1:-start}" in
@@ -269,4 +278,4 @@ start_mariadb
 write_configs
 start_slurmdbd
 start_slurm
-log "cluster $CLUSTER is up: node $HOST, partitions main (default) and short"
+log "cluster $CLUSTER is up: nodes ${NODES[*]} on $HOST, partitions main (default) and short"

@@ -1,0 +1,244 @@
+"""HPC profiles, partition matching and scheduler generation, without a Slurm cluster: the
+seed's custom-profile tutorial, ``torc slurm generate`` against a checked-in expected spec,
+and ``torc slurm regenerate`` on a real server."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from cli.main import cli
+from tests.conftest import REPO
+from tests.helpers import torc
+
+DATA = REPO / "tests" / "data" / "slurm"
+
+
+@pytest.fixture
+def config_home(tmp_path: Path) -> Path:
+    """A configuration directory holding the tutorial's ``research`` profile."""
+    home = tmp_path / "config"
+    (home / "torc").mkdir(parents=True)
+    (home / "torc" / "config.toml").write_text((DATA / "research.toml").read_text())
+    return home
+
+
+def invoke(config_home: Path, *args: str, **env: str):
+    runner = CliRunner()
+    return runner.invoke(
+        cli, list(args), env={"XDG_CONFIG_HOME": str(config_home), **env}, catch_exceptions=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "best"),
+    [
+        (["--cpus", "8", "--memory", "16g", "--walltime", "2h"], "short"),
+        (["--cpus", "16", "--memory", "64g", "--walltime", "8h", "--gpus", "2"], "gpu"),
+        (["--cpus", "24", "--memory", "512g", "--walltime", "24h"], "himem"),
+    ],
+)
+def test_tutorial_matching_cases(config_home: Path, flags: list[str], best: str) -> None:
+    # The tutorial's form (profile first) and the reference's (--profile) agree.
+    tutorial = invoke(config_home, "-f", "json", "hpc", "match", "research", *flags)
+    assert tutorial.exit_code == 0, tutorial.output
+    assert json.loads(tutorial.output)["best"] == best
+    reference = invoke(config_home, "hpc", "match", "--profile", "research", *flags)
+    assert reference.exit_code == 0
+    assert reference.output.rstrip().endswith(f"Best match: {best}")
+
+
+def test_no_partition_found_names_what_does_not_fit(config_home: Path) -> None:
+    result = invoke(config_home, "hpc", "match", "research", "--cpus", "8", "--memory", "2048g")
+    assert result.exit_code == 1
+    assert "No partition found" in result.output
+    assert "2048 GB memory > 1024 GB" in result.output  # himem, the largest
+    gpus = invoke(config_home, "hpc", "match", "research", "--gpus", "8", "--walltime", "1h")
+    assert "8 GPUs > 4" in gpus.output
+
+
+def test_profiles_list_detect_show_and_partitions(config_home: Path) -> None:
+    listed = invoke(config_home, "-f", "json", "hpc", "list", CLUSTER_NAME="research")
+    profiles = {p["name"]: p for p in json.loads(listed.output)["profiles"]}
+    assert profiles["kestrel"]["partitions"] == 15 and profiles["kestrel"]["builtin"]
+    assert profiles["research"]["partitions"] == 4
+    assert profiles["research"]["detected"] and not profiles["kestrel"]["detected"]
+    table = invoke(config_home, "hpc", "list", CLUSTER_NAME="research").output
+    assert table.startswith("Known HPC profiles:")
+    assert re.search(r"research\s+Research Cluster\s+4\s+✓", table)
+    detected = invoke(config_home, "-f", "json", "hpc", "detect", NREL_CLUSTER="kestrel")
+    assert json.loads(detected.output)["detected"] == "kestrel"
+    shown = invoke(config_home, "hpc", "show", "research").output
+    assert "Detection: environment variable CLUSTER_NAME=research" in shown
+    assert "Default account: my_project" in shown
+    partitions = invoke(config_home, "hpc", "partitions", "research").output
+    assert partitions.startswith("Partitions for research:")
+    assert re.search(r"gpu\s+32\s+256 GB\s+48h\s+4 \(A100\)", partitions)
+    assert re.search(r"himem\s+48\s+1024 GB\s+48h\s+-", partitions)
+    only_gpu = invoke(config_home, "-f", "json", "hpc", "partitions", "research", "--gpu")
+    assert [p["name"] for p in json.loads(only_gpu.output)["partitions"]] == ["gpu"]
+    shared = invoke(config_home, "-f", "json", "hpc", "partitions", "research", "--shared")
+    assert [p["name"] for p in json.loads(shared.output)["partitions"]] == ["short"]
+
+
+def test_overrides_and_bad_profiles(config_home: Path) -> None:
+    path = config_home / "torc" / "config.toml"
+    path.write_text(
+        path.read_text() + '\n[client.hpc.profile_overrides.kestrel]\ndefault_account = "acct"\n'
+    )
+    shown = invoke(config_home, "-f", "json", "hpc", "show", "kestrel")
+    assert json.loads(shown.output)["default_account"] == "acct"
+    unknown = invoke(config_home, "hpc", "partitions", "nosuch")
+    assert unknown.exit_code == 1 and "unknown HPC profile 'nosuch'" in unknown.output
+
+
+def test_generate_matches_the_expected_spec(config_home: Path, tmp_path: Path) -> None:
+    """The seed's pipeline (plus a 12-way fan-out) on the tutorial's cluster."""
+    result = invoke(
+        config_home,
+        "slurm",
+        "generate",
+        "--account",
+        "my_project",
+        "--profile",
+        "research",
+        str(DATA / "pipeline.yaml"),
+    )
+    assert result.exit_code == 0, result.output
+    generated = yaml.safe_load(result.output)
+    assert generated == yaml.safe_load((DATA / "pipeline.expected.yaml").read_text())
+    # The light jobs before and after the others get separate schedulers and stages; the
+    # 12 evaluations, one per node, get 12 allocations once train_model is done.
+    actions = {a["scheduler"]: a for a in generated["actions"]}
+    assert actions["light_scheduler"]["trigger_type"] == "on_workflow_start"
+    assert actions["compute_deferred_scheduler"]["num_allocations"] == 12
+    assert actions["light_deferred_scheduler"]["jobs"] == ["generate_report"]
+    # The generated spec is a valid workflow.
+    out = tmp_path / "generated.json"
+    written = invoke(
+        config_home, "slurm", "generate", "--profile", "research", "-o", str(out),
+        str(DATA / "pipeline.yaml"),
+    )  # fmt: skip
+    assert written.exit_code == 0, written.output  # the profile's default_account
+    assert json.loads(out.read_text()) == generated
+    dry = invoke(config_home, "-f", "json", "workflows", "create", "--dry-run", str(out))
+    assert json.loads(dry.output)["valid"] is True
+
+
+def test_generate_options(config_home: Path) -> None:
+    base = ["slurm", "generate", "--profile", "research", str(DATA / "pipeline.yaml")]
+    by_partition = yaml.safe_load(invoke(config_home, *base, "--group-by", "partition").output)
+    assert [s["name"] for s in by_partition["slurm_schedulers"]] == [
+        "short_scheduler",
+        "gpu_deferred_scheduler",
+        "batch_deferred_scheduler",
+        "short_deferred_scheduler",
+    ]
+    longest = yaml.safe_load(
+        invoke(config_home, *base, "--walltime-strategy", "max-partition-time").output
+    )
+    assert {s["walltime"] for s in longest["slurm_schedulers"]} == {
+        "04:00:00",
+        "2-00:00:00",
+        "3-00:00:00",
+    }
+    exact = yaml.safe_load(invoke(config_home, *base, "--walltime-multiplier", "1.0").output)
+    assert exact["slurm_schedulers"][0]["walltime"] == "00:30:00"
+    bare = yaml.safe_load(invoke(config_home, *base, "--no-actions").output)
+    assert "actions" not in bare and bare["jobs"][0]["scheduler"] == "light_scheduler"
+    single = yaml.safe_load(invoke(config_home, *base, "--single-allocation").output)
+    compute = next(s for s in single["slurm_schedulers"] if s["name"].startswith("compute"))
+    assert compute["nodes"] == 12
+    fan_out = next(a for a in single["actions"] if a["scheduler"] == compute["name"])
+    assert fan_out["num_allocations"] == 1 and fan_out["start_one_worker_per_node"] is True
+    preview = invoke(config_home, *base, "--dry-run").output
+    assert "compute_deferred_scheduler: partition batch" in preview
+
+
+def test_generate_keeps_or_overwrites_the_specs_own_schedulers(
+    config_home: Path, tmp_path: Path
+) -> None:
+    spec = yaml.safe_load((DATA / "pipeline.yaml").read_text())
+    spec["slurm_schedulers"] = [{"name": "mine", "account": "acct", "walltime": "08:00:00"}]
+    spec["jobs"][1]["scheduler"] = "mine"
+    path = tmp_path / "mixed.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    base = ["slurm", "generate", "--profile", "research", str(path)]
+    kept = yaml.safe_load(invoke(config_home, *base).output)
+    assert kept["slurm_schedulers"][0]["name"] == "mine"
+    assert kept["jobs"][1]["scheduler"] == "mine"
+    # The evaluations wait for the hand-scheduled train_model: still a later stage.
+    evaluate = next(a for a in kept["actions"] if "evaluate_1" in a.get("jobs", []))
+    assert evaluate["trigger_type"] == "on_jobs_ready"
+    replaced = yaml.safe_load(invoke(config_home, *base, "--overwrite").output)
+    assert "mine" not in [s["name"] for s in replaced["slurm_schedulers"]]
+    assert replaced == yaml.safe_load((DATA / "pipeline.expected.yaml").read_text())
+
+
+def test_generate_refuses_a_job_no_partition_fits(config_home: Path, tmp_path: Path) -> None:
+    spec = yaml.safe_load((DATA / "pipeline.yaml").read_text())
+    spec["resource_requirements"][2]["memory"] = "4096g"
+    path = tmp_path / "huge.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    result = torc(
+        "slurm", "generate", "--profile", "research", str(path),
+        env={"XDG_CONFIG_HOME": str(config_home)},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: {path}: No partition found for job 'train_model'")
+    assert "4096 GB memory > 1024 GB" in result.stderr
+
+
+def test_regenerate_plans_the_jobs_still_to_run(config_home: Path, server, api) -> None:
+    """Regenerate on the server: the dry run is the expected plan; the real one creates the
+    schedulers, binds the jobs, retires the old actions and adds recovery actions, which the
+    next initialization removes."""
+    env = {"XDG_CONFIG_HOME": str(config_home), "TORC_API_URL": server.url}
+    created = torc(
+        "-f", "json", "workflows", "create-slurm", "--hpc-profile", "research",
+        str(DATA / "pipeline.yaml"), env=env,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    workflow_id = json.loads(created.stdout)["workflow_id"]
+    api.initialize(workflow_id)
+    # preprocess and train_model are done: the rest is planned, evaluations now first.
+    for name in ("preprocess", "train_model"):
+        api.finish(api.run_to_pending(workflow_id, [name])[name])
+    base = ["slurm", "regenerate", str(workflow_id), "--profile", "research"]
+    actions_before = api.get(f"/workflows/{workflow_id}/actions")
+    dry = torc("-f", "json", *base, "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)
+    expected = json.loads((DATA / "regenerate.expected.json").read_text())
+    assert normalised(plan, workflow_id) == expected
+    assert api.get(f"/workflows/{workflow_id}/actions") == actions_before
+    real = torc("-f", "json", *base, env=env)
+    assert real.returncode == 0, real.stderr
+    result = json.loads(real.stdout)
+    names = {s["name"]: s["id"] for s in result["schedulers"]}
+    jobs = {j["name"]: j for j in api.get("/jobs", params={"workflow_id": workflow_id})["items"]}
+    compute = next(i for n, i in names.items() if n.startswith("compute_regen_"))
+    assert all(jobs[f"evaluate_{i}"]["scheduler_id"] == compute for i in range(1, 13))
+    actions = api.get(f"/workflows/{workflow_id}/actions")
+    old = [a for a in actions if not a["is_recovery"] and a["action_type"] == "schedule_nodes"]
+    assert all(a["executed"] for a in old)
+    recovery = [a for a in actions if a["is_recovery"]]
+    assert [a["trigger_type"] for a in recovery] == ["on_workflow_start", "on_jobs_ready"]
+    pending = api.get(f"/workflows/{workflow_id}/actions/pending")
+    assert [a["id"] for a in pending] == [recovery[0]["id"]]  # due now: --submit would send it
+    api.post(f"/workflows/{workflow_id}/initialize_jobs")
+    assert not any(a["is_recovery"] for a in api.get(f"/workflows/{workflow_id}/actions"))
+
+
+def normalised(plan: dict, workflow_id: int) -> dict:
+    """The plan without what differs between runs: the workflow ID, the timestamp in names."""
+    text = json.dumps(plan, sort_keys=True)
+    text = re.sub(r"_regen_\d{8}_\d{6}", "_regen_<time>", text)
+    data = json.loads(text)
+    data["workflow_id"] = "<id>"
+    return data
