@@ -27,6 +27,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("run.num_cpus", None, int, "CPUs available for resource-based scheduling"),
     Setting("run.memory_gb", None, float, "Memory (GiB) available for resource-based scheduling"),
     Setting("run.num_gpus", None, int, "GPUs available for resource-based scheduling"),
+    Setting(
+        "slurm.poll_interval",
+        30,
+        int,
+        "Poll interval (seconds) of the job runners in the Slurm allocations torc submits",
+    ),
 )
 
 

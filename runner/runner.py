@@ -47,6 +47,8 @@ SHUTDOWN_SECONDS = 10.0  # after a signal: how long final reports and actions ma
 SHUTDOWN_REQUEST_SECONDS = 5.0  # timeout of one request during that time
 OWN_RSS_REFRESH_SECONDS = 1.0
 STUCK_CHECK_SECONDS = 1.0  # idle this long before asking whether anything can still happen
+# How often an idle scheduler-bound runner asks whether anything is left for it.
+LEFT_CHECK_SECONDS = 5.0
 # Statuses of jobs that may still need a runner.
 UNFINISHED = ("uninitialized", "blocked", "ready", "pending", "running", "pending_failed")
 
@@ -158,6 +160,7 @@ class JobRunner:
         self._own_rss = 0  # the runner's peak RSS (bytes): what a spawned job may inherit
         self._own_rss_at = -OWN_RSS_REFRESH_SECONDS
         self._next_stuck_check = 0.0
+        self._next_left_check = 0.0
         self._warned_unfit = False
         self._exact_offer = False  # set once a job bigger than this runner was offered
         self._started_at = time.time()
@@ -441,12 +444,14 @@ class JobRunner:
         idle_limit = 90 if idle_limit is None else idle_limit
         now = time.monotonic()
         self._idle_since = self._idle_since or now
-        if now - self._idle_since >= STUCK_CHECK_SECONDS and now >= self._next_stuck_check:
-            self._next_stuck_check = now + self.options.poll_interval
+        if now - self._idle_since >= STUCK_CHECK_SECONDS and now >= self._next_left_check:
+            self._next_left_check = now + min(self.options.poll_interval, LEFT_CHECK_SECONDS)
             self.summary.done_here = self._nothing_left_here()
             if self.summary.done_here is not None:
                 logger.info("%s; exiting", self.summary.done_here)
                 return True
+        if now - self._idle_since >= STUCK_CHECK_SECONDS and now >= self._next_stuck_check:
+            self._next_stuck_check = now + self.options.poll_interval
             self.summary.stuck = self._nothing_can_happen()
             if self.summary.stuck is not None:
                 logger.error("%s; exiting", self.summary.stuck)
@@ -470,7 +475,11 @@ class JobRunner:
         scheduler = self.options.scheduler_config_id
         if scheduler is None or not self.options.strict_scheduler_match:
             return None
-        counts = self.client.job_status_counts(self.workflow_id, scheduler)
+        try:
+            counts = self.client.job_status_counts(self.workflow_id, scheduler)
+        except TorcClientError as exc:
+            logger.warning("could not count the jobs left for this scheduler: %s", exc)
+            return None
         if not any(counts.get(status, 0) for status in UNFINISHED):
             return f"no unfinished jobs left for slurm scheduler {scheduler}"
         return None

@@ -62,6 +62,18 @@ def make_server(tmp_path: Path) -> Iterator:
             proc.stop()
 
 
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator:
+    """The real one-node Slurm of scripts/slurm/up.sh, shared by the whole session."""
+    from tests.slurm_cluster import start_cluster
+
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Leave no stray servers behind if a test was interrupted.
     for proc in ServerProcess.running:

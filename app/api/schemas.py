@@ -377,7 +377,7 @@ class IsCompleteResponse(Schema):
 
 
 class JobStatusCountsArgs(Schema):
-    scheduler_config_id = Integer(
+    scheduler_config_id = QueryInteger(
         metadata={"description": "Only jobs bound to this slurm scheduler or to none."}
     )
 

@@ -37,7 +37,7 @@ class RegenerateOptions:
     dry_run: bool = False
     submit: bool = False
     output_dir: Path = Path("output")
-    poll_interval: float = 60.0
+    poll_interval: float | None = None  # None: [client.slurm] poll_interval
 
     def request(self, background: bool = False) -> dict[str, Any]:
         return {
@@ -64,7 +64,9 @@ def regenerate_and_submit(
         result = client.regenerate_slurm_schedulers(workflow_id, options.request())
     result["submitted"] = []
     if options.submit and not options.dry_run and not result.get("nothing"):
-        submit_options = SubmitOptions(options.output_dir, options.poll_interval)
+        submit_options = SubmitOptions(options.output_dir)
+        if options.poll_interval is not None:
+            submit_options.poll_interval = options.poll_interval
         allocations = run_due_schedule_actions(client, workflow_id, submit_options)
         result["submitted"] = [vars(allocation) for allocation in allocations]
     return result

@@ -18,7 +18,7 @@ import os
 import shlex
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +40,17 @@ class SubmitError(TorcClientError):
     """An allocation could not be submitted (the message says what sbatch said)."""
 
 
+def configured_poll_interval() -> float:
+    """``[client.slurm] poll_interval`` (env TORC_CLIENT__SLURM__POLL_INTERVAL), default 30."""
+    from cli.settings import client_settings
+
+    return float(client_settings()["slurm.poll_interval"])
+
+
 @dataclass
 class SubmitOptions:
     output_dir: Path
-    poll_interval: float = 60.0
+    poll_interval: float = field(default_factory=configured_poll_interval)
     max_parallel_jobs: int | None = None
     start_one_worker_per_node: bool = False
     job_prefix: str = "worker"
@@ -105,10 +112,10 @@ def script_text(
                 directives.append(f"--{key}")
         elif isinstance(value, str | int | float):
             directives.append(f"--{key}={value}")
-    for field in SBATCH_FIELDS:
-        value = scheduler.get(field)
+    for name in SBATCH_FIELDS:
+        value = scheduler.get(name)
         if value not in (None, ""):
-            directives.append(f"--{field.replace('_', '-')}={value}")
+            directives.append(f"--{name.replace('_', '-')}={value}")
     runner = [
         shlex.quote(runner_command()),
         '"$TORC_API_URL"',

@@ -10,9 +10,11 @@
 #
 # The cluster "torctest" has two nodes, node1 and node2: two slurmd daemons on this host (at
 # 127.0.0.1, ports 17001-17002), so multi-node allocations and one worker per node are real.
-# Two partitions span both: "main" (the default, 1 day) and "short" (30 minutes, shared), so
-# partition matching has a real choice. Each node advertises TORC_SLURM_CPUS CPUs (default 4)
-# and TORC_SLURM_MEMORY_MB of memory (default 4096) whatever the hardware
+# Two partitions span both: "main" (the default, 1 day) and "short" (30 minutes), so
+# partition matching has a real choice (neither oversubscribed: Slurm keeps jobs of partitions
+# with different OverSubscribe settings off each other's nodes). Each node advertises
+# TORC_SLURM_CPUS CPUs (default 4) and TORC_SLURM_MEMORY_MB of memory (default 4096) whatever
+# the hardware
 # (SlurmdParameters=config_overrides): test allocations mostly sleep, and a few must run side
 # by side on a two-core machine.
 # Memory limits are enforced without cgroups: jobacct_gather samples every second and
@@ -204,7 +206,7 @@ SlurmdTimeout=30
 MailProg=/bin/true
 NodeName=node[1-2] NodeHostname=$HOST NodeAddr=127.0.0.1 Port=[17001-17002] CPUs=$CPUS RealMemory=$MEMORY_MB State=UNKNOWN
 PartitionName=main Nodes=node[1-2] Default=YES MaxTime=1-00:00:00 State=UP
-PartitionName=short Nodes=node[1-2] MaxTime=00:30:00 OverSubscribe=YES State=UP
+PartitionName=short Nodes=node[1-2] MaxTime=00:30:00 State=UP
 EOF
 }
 
