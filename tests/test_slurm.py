@@ -571,6 +571,41 @@ def queued(slurm_ids: list[str]) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
+# watch --auto-schedule: ready jobs and no allocation get one
+# --------------------------------------------------------------------------------------------
+
+
+def test_watch_auto_schedules_ready_jobs(site: Site) -> None:
+    directory = site.workdir("auto")
+    spec = {
+        "name": "slurm_auto",
+        "compute_node_wait_for_new_jobs_seconds": 5,
+        "compute_node_expiration_buffer_seconds": 5,
+        "resource_requirements": [
+            {"name": "unit", "num_cpus": 1, "memory": "50m", "runtime": "PT1M"}
+        ],
+        "slurm_schedulers": [{"name": "manual", "account": ACCOUNT, "walltime": "00:05:00"}],
+        "jobs": [
+            {"name": f"step_{i}", "command": "true", "resource_requirements": "unit"}
+            for i in range(3)
+        ],
+    }
+    created = site.torc(
+        directory, "-f", "json", "workflows", "create", str(write_spec(directory, spec))
+    )
+    workflow_id = json.loads(created.stdout)["workflow_id"]
+    site.torc(directory, "workflows", "initialize", str(workflow_id), "--no-prompts")
+    watched = site.torc(directory, "watch", str(workflow_id), "--auto-schedule", "-p", "1")
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert "Auto-scheduling: 3 ready job(s) and no pending or running allocation" in watched.stdout
+    assert "Workflow completed successfully (3 jobs)" in watched.stdout
+    names = [
+        s["name"] for s in get(site.fast, "/slurm_schedulers", workflow_id=workflow_id)["items"]
+    ]
+    assert any(name.startswith("unit_regen_") for name in names)
+
+
+# --------------------------------------------------------------------------------------------
 # Last: the job that outlived its walltime (submitted by the fixture at the start)
 # --------------------------------------------------------------------------------------------
 

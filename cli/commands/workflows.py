@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import click
@@ -253,17 +251,17 @@ def cancel(ctx: Context, workflow_id: int | None) -> None:
 
 def cancel_slurm_allocations(ctx: Context, workflow_id: int) -> list[int]:
     """``scancel`` the workflow's pending or active Slurm allocations (where Slurm exists)."""
-    allocations = [
-        node["scheduler_id"]
-        for node in ctx.client.paged("/scheduled_compute_nodes", workflow_id=workflow_id)
-        if node["scheduler_type"] == "slurm" and node["status"] in ("pending", "active")
-    ]
-    scancel = shutil.which("scancel")
-    if allocations and scancel is None:
-        click.echo("Warning: scancel not found; Slurm allocations left running", err=True)
+    from app.shared.slurm import SlurmError, scancel
+    from cli.slurm.sync import open_allocations
+
+    allocations = [node["scheduler_id"] for node in open_allocations(ctx.client, workflow_id)]
+    if not allocations:
         return []
-    for job_id in allocations:
-        subprocess.run([scancel, str(job_id)], check=False)
+    try:
+        scancel(allocations)
+    except SlurmError as exc:
+        click.echo(f"Warning: Slurm allocations left running: {exc}", err=True)
+        return []
     return allocations
 
 
