@@ -482,7 +482,32 @@ class JobRunner:
             return None
         if not any(counts.get(status, 0) for status in UNFINISHED):
             return f"no unfinished jobs left for slurm scheduler {scheduler}"
-        return None
+        return self._too_long_for_the_allocation(counts)
+
+    def _too_long_for_the_allocation(self, counts: dict[str, int]) -> str | None:
+        """Every job left for this runner is ready but needs more time than the allocation
+        has left: holding the allocation would only waste it."""
+        if self.options.end_time is None or not counts.get("ready"):
+            return None
+        if any(counts.get(status, 0) for status in UNFINISHED if status != "ready"):
+            return None
+        left = self.options.end_time - time.time() - self.options.expiration_buffer_seconds
+        mine = {self.options.scheduler_config_id, None}
+        ready = [
+            job
+            for job in self.client.list_jobs(self.workflow_id, status="ready")
+            if job.get("scheduler_id") in mine
+        ]
+        needs = [self._requirement(job) for job in ready]
+        if not ready or any(rr is None or rr["runtime_seconds"] <= left for rr in needs):
+            return None
+        names = ", ".join(job["name"] for job in ready[:5]) + (", …" if len(ready) > 5 else "")
+        reason = (
+            f"{len(ready)} ready job(s) need more time than the allocation has left "
+            f"({max(left, 0):.0f}s after the expiration buffer): {names}"
+        )
+        logger.warning("%s", reason)
+        return reason
 
     def _nothing_can_happen(self) -> str | None:
         """Why waiting is pointless, when it is: every ready job needs more than this runner

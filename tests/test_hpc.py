@@ -217,6 +217,11 @@ def test_regenerate_plans_the_jobs_still_to_run(config_home: Path, server, api) 
     expected = json.loads((DATA / "regenerate.expected.json").read_text())
     assert normalised(plan, workflow_id) == expected
     assert api.get(f"/workflows/{workflow_id}/actions") == actions_before
+    done = [j["id"] for j in api.get("/jobs", params={"workflow_id": workflow_id})["items"][:2]]
+    included = torc(
+        "-f", "json", *base, "--dry-run", "--include-job-ids", ",".join(map(str, done)), env=env
+    )  # fmt: skip
+    assert json.loads(included.stdout)["jobs_planned"] == 15  # the 13 left and the 2 done
     real = torc("-f", "json", *base, env=env)
     assert real.returncode == 0, real.stderr
     result = json.loads(real.stdout)
@@ -242,3 +247,97 @@ def normalised(plan: dict, workflow_id: int) -> dict:
     data = json.loads(text)
     data["workflow_id"] = "<id>"
     return data
+
+
+def test_create_slurm_dry_run_and_submit_errors(config_home: Path, server, api) -> None:
+    """The preview creates nothing; submitting without Slurm's commands says so and leaves
+    no allocation recorded; a workflow without a start action is refused."""
+    env = {"XDG_CONFIG_HOME": str(config_home), "TORC_API_URL": server.url}
+    before = len(api.get("/workflows", params={"limit": 10000})["items"])
+    dry = torc(
+        "-f", "json", "workflows", "create-slurm", "--hpc-profile", "research", "--dry-run",
+        str(DATA / "pipeline.yaml"), env=env,
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["allocations"] == 15
+    assert len(api.get("/workflows", params={"limit": 10000})["items"]) == before
+    created = torc(
+        "-f", "json", "workflows", "create-slurm", "--hpc-profile", "research",
+        str(DATA / "pipeline.yaml"), env=env,
+    )  # fmt: skip
+    workflow_id = json.loads(created.stdout)["workflow_id"]
+    no_slurm = torc("workflows", "submit", str(workflow_id), env={**env, "PATH": "/nonexistent"})
+    assert no_slurm.returncode == 1
+    assert "sbatch not found: Slurm's commands must be on PATH" in no_slurm.stderr
+    nodes = api.get("/scheduled_compute_nodes", params={"workflow_id": workflow_id})["items"]
+    assert nodes == []
+    plain = api.workflow("no_start_action")
+    refused = torc("workflows", "submit", str(plain), env=env)
+    assert refused.returncode == 1
+    assert "has no on_workflow_start action with schedule_nodes" in refused.stderr
+    assert "use submit-slurm instead" in refused.stderr
+
+
+def test_profile_from_sinfo_and_scontrol_text() -> None:
+    """What `hpc generate` makes of a GPU cluster's sinfo and scontrol lines."""
+    from app.shared.hpc import HpcProfile, profile_from_slurm, profile_toml
+    from app.shared.slurm import parse_scontrol_oneliners, parse_sinfo
+
+    sinfo = parse_sinfo(
+        "cpu*|64|256000|2-00:00:00|(null)|10\n"
+        "cpu*|64|192000|2-00:00:00|(null)|4\n"
+        "gpu|32|512000|1-00:00:00|gpu:a100:4(S:0-1)|2\n"
+        "gpu-stdby|32|512000|infinite|gpu:a100:4|2\n"
+        "big|128|2048000|UNLIMITED|(null)|1\n"
+    )
+    scontrol = parse_scontrol_oneliners(
+        "PartitionName=cpu AllowGroups=ALL Default=YES MinNodes=0 MaxTime=2-00:00:00 "
+        "OverSubscribe=NO\n"
+        "PartitionName=gpu MinNodes=1 MaxTime=1-00:00:00 OverSubscribe=YES:4\n"
+        "PartitionName=big MinNodes=2 MaxTime=UNLIMITED OverSubscribe=EXCLUSIVE\n",
+        "PartitionName",
+    )
+    profile = profile_from_slurm(
+        sinfo, scontrol, "mycluster", None, "login1.mycluster.edu", skip_stdby=True
+    )
+    partitions = {p.name: p for p in profile.partitions}
+    assert sorted(partitions) == ["big", "cpu", "gpu"]
+    assert (partitions["cpu"].cpus_per_node, partitions["cpu"].memory_mb) == (64, 192000)
+    assert partitions["cpu"].max_walltime_secs == 172800 and not partitions["cpu"].shared
+    gpu = partitions["gpu"]
+    assert (gpu.gpus_per_node, gpu.gpu_type, gpu.shared) == (4, "a100", True)
+    assert partitions["big"].min_nodes == 2 and partitions["big"].max_walltime_secs == 31536000
+    assert profile.detect_hostname == ".*\\.mycluster\\.edu"
+    assert profile.matches_system({}, "login7.mycluster.edu")
+    # The TOML is a config file's section: it reads back as the same profile.
+    import tomllib
+
+    data = tomllib.loads(profile_toml(profile))["client"]["hpc"]["custom_profiles"]["mycluster"]
+    again = HpcProfile.from_dict(data, "mycluster")
+    assert [p.as_dict() for p in again.partitions] == [p.as_dict() for p in profile.partitions]
+
+
+def test_slurm_formats() -> None:
+    from app.shared.slurm import (
+        format_memory_mb,
+        format_walltime,
+        gres_gpus,
+        memory_bytes,
+        parse_job_id,
+        walltime_seconds,
+    )
+
+    assert [walltime_seconds(t) for t in ("30", "1:30", "04:00:00", "2-00:00:00", "1-12")] == [
+        1800,
+        90,
+        14400,
+        172800,
+        129600,
+    ]
+    assert walltime_seconds("UNLIMITED") is None
+    assert [format_walltime(s) for s in (45, 2700, 90000)] == ["00:00:45", "00:45:00", "1-01:00:00"]
+    assert memory_bytes("180G") == 180 * 1024**3 and memory_bytes("512") == 512 * 1024**2
+    assert [format_memory_mb(m) for m in (2048, 8448, 0.5)] == ["2g", "8448m", "1m"]
+    assert gres_gpus("gpu:a100:4") == (4, "a100") and gres_gpus("gpu:2") == (2, None)
+    assert gres_gpus("(null)") == (0, None)
+    assert parse_job_id("Submitted batch job 4242\n") == 4242 == parse_job_id("4242;cluster")

@@ -306,6 +306,13 @@ def test_submit_slurm_stages_allocations(site: Site) -> None:
         "small_deferred_scheduler",
         "report_sched",
     ]
+    # Every job ran in an allocation of its own scheduler.
+    runners = get(site.fast, "/compute_nodes", workflow_id=workflow_id)["items"]
+    allocation_of = {r["id"]: r["scheduler"]["scheduled_compute_node_id"] for r in runners}
+    scheduler_of = {n["id"]: n["scheduler_config_id"] for n in nodes}
+    for result in get(site.fast, "/results", workflow_id=workflow_id)["items"]:
+        job = get(site.fast, f"/jobs/{result['job_id']}")
+        assert scheduler_of[allocation_of[result["compute_node_id"]]] == job["scheduler_id"]
     # Each allocation was submitted after the jobs it waited for had finished.
     jobs = {j["id"]: j["name"] for j in get(site.fast, "/jobs", workflow_id=workflow_id)["items"]}
     done = {
@@ -463,6 +470,10 @@ def test_memory_kill_is_found_and_recovered(site: Site) -> None:
     memory = [e for e in errors if e["category"] == "memory"]
     assert memory and memory[0]["severity"] == "critical"
     assert memory[0]["affected_jobs"][0]["name"] == "grow"
+    only = site.torc(
+        directory, "-f", "json", "slurm", "parse-logs", str(workflow_id), "--errors-only"
+    )
+    assert {e["severity"] for e in json.loads(only.stdout)["errors"]} <= {"critical", "error"}
     table = site.torc(directory, "slurm", "parse-logs", str(workflow_id)).stdout
     assert table.startswith("Slurm Log Analysis Results\n==========================\n")
     assert "Slurm Memory Limit Exceeded" in table and "grow (ID: " in table
@@ -520,8 +531,20 @@ def test_scancel_orphans_and_sync_status(site: Site) -> None:
         wait_until(lambda s=server, w=workflow_id: statuses(s, w)["long"] == "running", 60)
     jobs = [allocations(site.fast, watched)[0], allocations(site.slow, manual)[0]]
     slurm_ids = [str(node["scheduler_id"]) for node in jobs]
+    # And an allocation of the manual workflow that will never start, canceled while queued.
+    later = site.torc(
+        directory, "-f", "json", "slurm", "create", str(manual), "-n", "later", "-a", ACCOUNT,
+        "-e", "--begin=now+3600", server=site.slow,
+    )  # fmt: skip
+    queued_later = site.torc(
+        directory, "-f", "json", "slurm", "schedule-nodes", str(manual), "-o", "output",
+        "--scheduler-config-id", str(json.loads(later.stdout)["id"]), server=site.slow,
+    )  # fmt: skip
+    assert queued_later.returncode == 0, queued_later.stderr
+    slurm_ids.append(str(json.loads(queued_later.stdout)["allocations"][0]["slurm_job_id"]))
     # SIGKILL to the batch step: the runner dies with its job, reporting nothing.
-    subprocess.run(["scancel", "--signal=KILL", "--batch", *slurm_ids], check=True, timeout=30)
+    subprocess.run(["scancel", "--signal=KILL", "--batch", *slurm_ids[:2]], check=True, timeout=30)
+    subprocess.run(["scancel", slurm_ids[2]], check=True, timeout=30)
     gone = wait_until(lambda: time.monotonic() if not queued(slurm_ids) else None, 60, 0.2)
     noticed = wait_until(
         lambda: time.monotonic() if statuses(site.fast, watched)["long"] == "failed" else None,
@@ -546,18 +569,20 @@ def test_scancel_orphans_and_sync_status(site: Site) -> None:
     )
     report = json.loads(dry.stdout)
     assert report["dry_run"] and [j["name"] for j in report["failed_jobs"]] == ["long"]
+    assert len(report["vanished_pending_allocations"]) == 1
     assert statuses(site.slow, manual)["long"] == "running"
-    assert allocations(site.slow, manual)[0]["status"] == "active"
+    assert [n["status"] for n in allocations(site.slow, manual)] == ["active", "pending"]
     synced = site.torc(directory, "workflows", "sync-status", str(manual), server=site.slow)
     assert synced.returncode == 0, synced.stderr
     text = synced.stdout
     assert text.startswith(f"Synchronizing job statuses for workflow {manual}...")
     assert "  - 1 job(s) from terminated Slurm allocations" in text
+    assert "  - 1 pending allocation(s) that no longer exist in Slurm" in text
     assert f"Allocation terminated (Slurm job {slurm_ids[1]}" in text
     assert "Total: 1 job(s) marked as failed" in text
     assert f"You can now run `torc recover {manual}` to retry failed jobs." in text
     assert statuses(site.slow, manual)["long"] == "failed"
-    assert allocations(site.slow, manual)[0]["status"] == "complete"
+    assert {n["status"] for n in allocations(site.slow, manual)} == {"complete"}
 
 
 def queued(slurm_ids: list[str]) -> bool:
@@ -568,6 +593,41 @@ def queued(slurm_ids: list[str]) -> bool:
         timeout=30,
     )
     return bool(listed.stdout.split())
+
+
+# --------------------------------------------------------------------------------------------
+# A job that cannot finish before the allocation ends is left for a longer one
+# --------------------------------------------------------------------------------------------
+
+
+def test_runner_leaves_jobs_longer_than_its_allocation(site: Site) -> None:
+    directory = site.workdir("too_long")
+    spec = {
+        "name": "slurm_too_long",
+        "compute_node_expiration_buffer_seconds": 5,
+        "resource_requirements": [{"name": "r", "num_cpus": 1, "memory": "50m", "runtime": "PT5M"}],
+        "slurm_schedulers": [{"name": "brief", "account": ACCOUNT, "walltime": "00:01:00"}],
+        "jobs": [
+            {"name": "long", "command": "true", "resource_requirements": "r", "scheduler": "brief"}
+        ],
+        "actions": [
+            {
+                "trigger_type": "on_workflow_start",
+                "action_type": "schedule_nodes",
+                "scheduler": "brief",
+                "scheduler_type": "slurm",
+                "num_allocations": 1,
+            }
+        ],
+    }
+    result = site.torc(directory, "submit", "--skip-checks", str(write_spec(directory, spec)))
+    workflow_id = created_id(result)
+    assert "its runtime PT5M exceeds the walltime 00:01:00" in result.stderr  # a warning
+    wait_until(lambda: allocations(site.fast, workflow_id)[0]["status"] == "complete", 60)
+    assert statuses(site.fast, workflow_id) == {"long": "ready"}
+    slurm_job = allocations(site.fast, workflow_id)[0]["scheduler_id"]
+    errors = (directory / "output" / f"slurm_output_wf{workflow_id}_sl{slurm_job}.e").read_text()
+    assert "1 ready job(s) need more time than the allocation has left" in errors
 
 
 # --------------------------------------------------------------------------------------------
