@@ -177,6 +177,9 @@ class TorcClient:
     def update_workflow_status(self, workflow_id: int, status: dict) -> dict:
         return self.put(f"/workflows/{workflow_id}/status", status)
 
+    def is_uninitialized(self, workflow_id: int) -> bool:
+        return self.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"]
+
     def is_complete(self, workflow_id: int) -> dict:
         return self.get(f"/workflows/{workflow_id}/is_complete")
 

@@ -136,7 +136,7 @@ def lost_local_runners(nodes: list[dict[str, Any]]) -> list[int]:
 
 
 def active_runners(client: TorcClient, workflow_id: int) -> list[dict[str, Any]]:
-    return list(client.paged("/compute_nodes", workflow_id=workflow_id, is_active=True))
+    return list(client.list_compute_nodes(workflow_id, is_active=True))
 
 
 def clean_orphans(client: TorcClient, workflow_id: int, say: Say | None = None) -> dict[str, int]:

@@ -44,7 +44,7 @@ def submit_workflow(ctx: Context, workflow_id: int, force: bool) -> list[Any]:
     ]
     if not starts:
         raise click.ClickException(NO_START_ACTION.format(id=workflow_id))
-    if client.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"]:
+    if client.is_uninitialized(workflow_id):
         report = workflow_manager.plan_initialize(client, workflow_id, force)
         workflow_manager.apply_initialize(client, report)
     options = SubmitOptions(output_dir=output_dir(ctx))
