@@ -517,6 +517,11 @@ class JobRunner:
         busy = counts.get("pending", 0) + counts.get("running", 0)
         if counts.get("ready", 0):
             ready = list(self.client.list_jobs(self.workflow_id, status="ready"))
+            if self.options.strict_scheduler_match:  # only the jobs this runner may claim
+                mine = {self.options.scheduler_config_id, None}
+                ready = [job for job in ready if job.get("scheduler_id") in mine]
+                if not ready:
+                    return None
             unfit = [job for job in ready if not self.ledger.could_ever_fit(self._need(job))]
             if not unfit or len(unfit) < len(ready):
                 return None  # something here could run; the claim will get to it
