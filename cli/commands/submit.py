@@ -14,7 +14,6 @@ from typing import Any
 
 import click
 
-from app.shared.scheduler_plan import PlanOptions
 from cli import workflow_manager
 from cli.commands.workflow_args import optional_id, pick_workflow
 from cli.context import Context, pass_context
@@ -113,6 +112,7 @@ def generated_spec(
     hpc_profile: str | None,
     single_allocation: bool,
 ):
+    from app.shared.scheduler_plan import PlanOptions
     from cli.commands.slurm import resolve_profile_and_account
     from cli.slurm.generate import generate_spec
     from cli.spec import load_spec
