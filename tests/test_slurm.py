@@ -8,6 +8,7 @@ other scenarios do.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -19,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import yaml
 
@@ -65,7 +67,22 @@ def site(slurm_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
     finally:
         for server in (fast, slow):
             cancel_open_allocations(server)
+        kill_leftover_runners(root)
+        for server in (fast, slow):
             server.stop()
+
+
+def kill_leftover_runners(root: Path) -> None:
+    """Runners (and their jobs) of this module's allocations that outlived them: a test that
+    failed half way may leave some, and this cluster does not track processes by cgroup."""
+    leftovers = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if any("torc-slurm-job-runner" in part for part in cmdline) and str(root) in " ".join(
+            cmdline
+        ):
+            leftovers.append(process.info["pid"])
+    kill_process_trees(leftovers)
 
 
 def cancel_open_allocations(server: ServerProcess) -> None:
@@ -542,8 +559,16 @@ def test_scancel_orphans_and_sync_status(site: Site) -> None:
     )  # fmt: skip
     assert queued_later.returncode == 0, queued_later.stderr
     slurm_ids.append(str(json.loads(queued_later.stdout)["allocations"][0]["slurm_job_id"]))
-    # SIGKILL to the batch step: the runner dies with its job, reporting nothing.
+    # SIGKILL to the batch step: the allocation ends, its runner with it, reporting nothing.
+    # (This cluster tracks processes by parentage, not cgroups, so Slurm loses the runner
+    # once the batch shell is gone: the test kills what a cgroup would have taken along.)
+    runner_pids = [
+        runner["pid"]
+        for server, workflow_id in ((site.fast, watched), (site.slow, manual))
+        for runner in get(server, "/compute_nodes", workflow_id=workflow_id)["items"]
+    ]
     subprocess.run(["scancel", "--signal=KILL", "--batch", *slurm_ids[:2]], check=True, timeout=30)
+    kill_process_trees(runner_pids)
     subprocess.run(["scancel", slurm_ids[2]], check=True, timeout=30)
     gone = wait_until(lambda: time.monotonic() if not queued(slurm_ids) else None, 60, 0.2)
     noticed = wait_until(
@@ -583,6 +608,21 @@ def test_scancel_orphans_and_sync_status(site: Site) -> None:
     assert f"You can now run `torc recover {manual}` to retry failed jobs." in text
     assert statuses(site.slow, manual)["long"] == "failed"
     assert {n["status"] for n in allocations(site.slow, manual)} == {"complete"}
+
+
+def kill_process_trees(pids: list[int]) -> None:
+    """SIGKILL these processes and everything they started."""
+    doomed = []
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            doomed += [process, *process.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+    for process in doomed:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(doomed, timeout=10)
 
 
 def queued(slurm_ids: list[str]) -> bool:
