@@ -5,6 +5,8 @@ against real sshd hosts in test_remote_ssh.py."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
-from cli.remote.ssh import Ssh, SshResult
+from cli.remote.ssh import Ssh, SshResult, for_each
 from cli.remote.workers import (
     WorkerAddress,
     WorkerAddressError,
@@ -137,6 +139,23 @@ def test_ssh_failure_reason_is_the_last_meaningful_line() -> None:
     )
     assert SshResult(255, "", stderr).reason("127.0.0.6") == "Permission denied (publickey)"
     assert SshResult(255, "", "").reason() == "ssh exited with status 255"
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_at_most_max_parallel_ssh_sessions_at_once(limit: int) -> None:
+    lock, open_now, most = threading.Lock(), [0], [0]
+
+    def session(item: int) -> int:
+        with lock:
+            open_now[0] += 1
+            most[0] = max(most[0], open_now[0])
+        time.sleep(0.02)
+        with lock:
+            open_now[0] -= 1
+        return item * 2
+
+    assert for_each(list(range(8)), session, limit) == [i * 2 for i in range(8)]
+    assert most[0] == limit
 
 
 # Workers stored per workflow -----------------------------------------------------------

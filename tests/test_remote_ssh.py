@@ -174,7 +174,7 @@ resource_monitor:
   sample_interval_seconds: 1
 jobs:
   - name: job_{i}
-    command: 'echo "{i} on $USER"; echo "{i} err" >&2; sleep 1'
+    command: 'echo "{i} on $USER"; echo "{i} err" >&2; sleep 1.5'
     parameters:
       i: "1:200"
 """,
@@ -186,7 +186,7 @@ jobs:
     workers.write_text(f"# the three good hosts\nh1\n\n{h2.user}@{h2.address}:{h2.port}\nh3\n")
     try:
         done = remote("run", str(wf), "--workers", str(workers), "-o", remote.output_dir,
-                      "-p", "0.5", "--max-parallel-jobs", "8")  # fmt: skip
+                      "-p", "0.5", "--max-parallel-jobs", "12")  # fmt: skip
         started = re.findall(r"^\[OK\] (\S+): started \(PID (\d+)\)$", done.stdout, re.M)
         assert sorted(w for w, _ in started) == sorted(["h1", "h3", f"{h2.user}@127.0.0.3:4022"])
         wait_for(lambda: api.get(f"/workflows/{wf}/is_complete")["is_complete"], timeout=120)
@@ -218,7 +218,7 @@ jobs:
         assert sorted(by_job) == sorted(r["job_id"] for r in finished)
         assert all(len(hosts) == 1 for hosts in by_job.values())
         per_host = Counter(hosts[0] for hosts in by_job.values())
-        assert set(per_host) == set(GOOD) and min(per_host.values()) >= 10, per_host
+        assert set(per_host) == set(GOOD) and min(per_host.values()) >= 5, per_host
 
         # --delete removes each host's directory once its copy is complete.
         again = tmp_path / "again"
@@ -270,8 +270,8 @@ def test_wrong_version_or_refused_key_starts_nothing_anywhere(
 def test_a_killed_worker_has_its_jobs_rerun_on_the_other_hosts(
     make_server, ssh_hosts: SshHosts, tmp_path: Path
 ) -> None:
-    """kill -9 of one host's worker: its running jobs are found by orphan detection (a short
-    heartbeat timeout here) and retried; the other hosts finish the workflow."""
+    """kill -9 of one host's worker: the jobs it held are found by orphan detection (a short
+    heartbeat timeout here) and rerun by the other hosts, which finish the workflow."""
     server = make_server("--heartbeat-timeout-secs", "3", "--orphan-check-interval-secs", "0.5")
     api = Api(server.url)
     wf = create(
@@ -286,7 +286,7 @@ failure_handlers:
         max_retries: 2
 jobs:
   - name: job_{i}
-    command: sleep 1
+    command: sleep 1.5
     failure_handler: host_lost
     parameters:
       i: "1:24"
@@ -298,29 +298,45 @@ jobs:
         remote("run", str(wf), "-o", remote.output_dir, "-p", "0.5", "--max-parallel-jobs", "2")
         pids = remote.worker_pids()
         assert sorted(pids) == GOOD
-        nodes = {}
-
-        def victim_is_busy() -> bool:
-            nodes.update({n["pid"]: n["id"] for n in api.get(
-                "/compute_nodes", params={"workflow_id": wf})["items"]})  # fmt: skip
-            done_by = {r["compute_node_id"] for r in results(api, wf)}
-            return pids["h1"] in nodes and nodes[pids["h1"]] in done_by
-
-        wait_for(victim_is_busy, timeout=60)
+        # h1 launches its third job (its log appears in h1's home) once one of its first two
+        # finished:
+        # it is running that one, and maybe more, when it is killed.
+        stdio = ssh_hosts.home("h1") / remote.output_dir / "job_stdio"
+        wait_for(lambda: len(list(stdio.glob("*.o"))) >= 3, timeout=60)
         os.kill(pids["h1"], signal.SIGKILL)
-        victim = nodes[pids["h1"]]
+        nodes = api.get("/compute_nodes", params={"workflow_id": wf})["items"]
+        victim = next(node["id"] for node in nodes if node["pid"] == pids["h1"])
         wait_for(lambda: api.get(f"/workflows/{wf}/is_complete")["is_complete"], timeout=90)
 
         assert counts(api, wf) == {"completed": 24}
         finished = results(api, wf)
-        orphaned = [r for r in finished if r["return_code"] == -128]
-        assert orphaned and {r["compute_node_id"] for r in orphaned} == {victim}
         completed = {r["job_id"]: r for r in finished if r["status"] == "completed"}
         assert len(completed) == 24
-        for lost in orphaned:
-            assert completed[lost["job_id"]]["compute_node_id"] != victim
-        events = api.get("/events", params={"workflow_id": wf})["items"]
-        assert any(e["data"]["type"] == "compute_node_lost" for e in events)
+        # Orphan detection found the jobs h1 held: running ones failed (-128) and were
+        # retried, claimed ones went back to ready. Each completed on another host.
+        events = [e["data"] for e in api.get("/events", params={"workflow_id": wf})["items"]]
+        assert any(e["type"] == "compute_node_lost" and e["compute_node_id"] == victim
+                   for e in events)  # fmt: skip
+        held = {
+            job
+            for e in events
+            if e["type"] == "jobs_orphaned" and e["compute_node_id"] == victim
+            for job in e["job_ids"]
+        }
+        assert held, "h1 was killed while holding jobs"
+        assert all(completed[job]["compute_node_id"] != victim for job in held)
+        orphaned = {
+            r["job_id"] for r in finished if r["return_code"] == -128
+            and r["compute_node_id"] == victim
+        }  # fmt: skip
+        assert orphaned <= held
+        # Every job h1 started (its log is in h1's home) and did not report was among them.
+        started_on_victim = {
+            int(re.match(r"job_wf\d+_j(\d+)_r1_a\d+$", path.stem).group(1))
+            for path in stdio.glob("*.o")
+        }
+        done_on_victim = {j for j, r in completed.items() if r["compute_node_id"] == victim}
+        assert started_on_victim - done_on_victim <= held
         states = {w["worker"]: w["status"] for w in remote.status()["workers"]}
         assert states["h1"] == "exited"
     finally:
