@@ -237,6 +237,27 @@ def test_run_without_workers_gives_the_seed_message(server: ServerProcess, api: 
         assert f"No workers configured for workflow {wf}." in out
 
 
+def test_run_refuses_a_workflow_with_nothing_to_run(server: ServerProcess, api: Api) -> None:
+    """Checked before any host is contacted (these workers do not exist)."""
+    finished = api.workflow("remote_finished")
+    job = api.job(finished, "done")
+    api.initialize(finished)
+    node = api.compute_node(finished)
+    api.claim(finished)
+    api.finish(job, node=node)
+    canceled = api.workflow("remote_canceled")
+    api.job(canceled, "never")
+    api.initialize(canceled)
+    api.put(f"/workflows/{canceled}/cancel")
+    for wf, state in ((finished, "complete"), (canceled, "canceled")):
+        api.post(f"/workflows/{wf}/remote_workers", ["unreachable.invalid"])
+        out = invoke(server.url, "remote", "run", str(wf), code=1).output
+        assert out.splitlines()[-1] == (
+            f"Error: Workflow {wf} is {state}; there is nothing for workers to run "
+            f"(torc workflows reinitialize {wf} or reset-status first)"
+        )
+
+
 def test_run_needs_a_server_url_the_hosts_can_use(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     out = invoke(None, "remote", "run", "1", code=1).output

@@ -157,6 +157,13 @@ def jobs(api: Api, workflow_id: int) -> list[dict]:
     return api.get("/jobs", params={"workflow_id": workflow_id, "limit": 10_000})["items"]
 
 
+def job_of(log: Path) -> int:
+    """The job ID in a job log's name (``job_wf{W}_j{J}_r{R}_a{A}.o``)."""
+    match = re.fullmatch(r"job_wf\d+_j(\d+)_r\d+_a\d+", log.stem)
+    assert match, log
+    return int(match.group(1))
+
+
 def counts(api: Api, workflow_id: int) -> Counter:
     return Counter(job["status"] for job in jobs(api, workflow_id))
 
@@ -205,7 +212,7 @@ jobs:
         for alias, directory in dirs.items():
             user = ssh_hosts.hosts[alias].user
             for stdout in (directory / "job_stdio").glob("*.o"):
-                job_id = int(re.match(r"job_wf\d+_j(\d+)_r1_a1$", stdout.stem).group(1))
+                job_id = job_of(stdout)
                 by_job.setdefault(job_id, []).append(alias)
                 number = stdout.read_text().split()[0]
                 assert stdout.read_text() == f"{number} on {user}\n"
@@ -331,10 +338,7 @@ jobs:
         }  # fmt: skip
         assert orphaned <= held
         # Every job h1 started (its log is in h1's home) and did not report was among them.
-        started_on_victim = {
-            int(re.match(r"job_wf\d+_j(\d+)_r1_a\d+$", path.stem).group(1))
-            for path in stdio.glob("*.o")
-        }
+        started_on_victim = {job_of(path) for path in stdio.glob("*.o")}
         done_on_victim = {j for j, r in completed.items() if r["compute_node_id"] == victim}
         assert started_on_victim - done_on_victim <= held
         states = {w["worker"]: w["status"] for w in remote.status()["workers"]}

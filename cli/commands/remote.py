@@ -7,8 +7,9 @@ the same runner as ``torc run``, which claims jobs from the server like any othe
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -83,7 +84,9 @@ def add_workers(ctx: Context, workflow_id: int, workers: tuple[str, ...]) -> Non
     Workers are stored on the server and used by the other remote commands.
     Format: [user@]hostname[:port]
     """
-    _store(ctx, workflow_id, _parsed(lambda: parse_workers(workers)))
+    with _worker_errors():
+        parsed = parse_workers(workers)
+    _store(ctx, workflow_id, parsed)
 
 
 @group.command("add-workers-from-file")
@@ -95,7 +98,8 @@ def add_workers_from_file(ctx: Context, worker_file: Path, workflow_id: int | No
 
     One [user@]hostname[:port] per line; blank lines and lines starting with # are skipped.
     """
-    workers = _parsed(lambda: parse_worker_file(worker_file))
+    with _worker_errors():
+        workers = parse_worker_file(worker_file)
     _store(ctx, resolve_workflow_id(ctx, workflow_id), workers)
 
 
@@ -119,16 +123,19 @@ def list_workers(ctx: Context, workflow_id: int | None) -> None:
     ctx.emit({"remote_workers": workers}, rows=workers, columns=[("Worker", "worker")])
 
 
-def _parsed(parse: Callable[[], list[WorkerAddress]]) -> list[WorkerAddress]:
+@contextlib.contextmanager
+def _worker_errors() -> Iterator[None]:
+    """A bad address or worker file: one ``Error: …`` message (a line per problem)."""
     try:
-        return parse()
+        yield
     except WorkerAddressError as exc:
         raise click.ClickException(str(exc)) from None
 
 
 def _store(ctx: Context, workflow_id: int, workers: Sequence[WorkerAddress]) -> list[dict]:
     stored = [record["worker"] for record in ctx.client.list_remote_workers(workflow_id)]
-    _parsed(lambda: check_against_stored(workers, stored) or [])
+    with _worker_errors():
+        check_against_stored(workers, stored)
     records = ctx.client.add_remote_workers(workflow_id, [worker.text for worker in workers])
     new = [worker.text for worker in workers if worker.text not in stored]
     ctx.emit(
@@ -147,7 +154,8 @@ def _workers_of(ctx: Context, workflow_id: int) -> list[WorkerAddress]:
             f"No workers configured for workflow {workflow_id}. "
             "Use 'torc remote add-workers' or '--workers' flag."
         )
-    return _parsed(lambda: [parse_worker(text) for text in stored])
+    with _worker_errors():
+        return [parse_worker(text) for text in stored]
 
 
 def _ssh(ctx: Context) -> Ssh:
@@ -209,20 +217,16 @@ def run(
     and run in one step.
     """
     runner_settings(ctx, **resources)  # nonsense flags fail before any host is touched
+    new_workers: list[WorkerAddress] = []
     if worker_file is not None:
-        new_workers = _parsed(lambda: parse_worker_file(worker_file))
+        with _worker_errors():
+            new_workers = parse_worker_file(worker_file)
     workflow_id = resolve_workflow_id(ctx, workflow_id)
     url = _server_url_for_workers(ctx)
-    if worker_file is not None:
+    if new_workers:
         _store(ctx, workflow_id, new_workers)
     workers = _workers_of(ctx, workflow_id)
-    client = ctx.client
-    client.get_workflow(workflow_id)  # a missing workflow fails here, before any SSH
-    if client.is_complete(workflow_id)["is_complete"] and not client.is_uninitialized(workflow_id):
-        raise click.ClickException(
-            f"Workflow {workflow_id} is complete; there is nothing for workers to run "
-            f"(torc workflows reinitialize {workflow_id} or reset-status first)"
-        )
+    _check_runnable(ctx, workflow_id)
     ssh = _ssh(ctx)
     click.echo(f"Checking {len(workers)} worker(s)...", err=True)
     hosts.check_hosts(ssh, workers, __version__, not skip_version_check, max_parallel_ssh)
@@ -246,6 +250,21 @@ def run(
     )
     if not all(report.ok for report in reports):
         raise SystemExit(1)
+
+
+def _check_runnable(ctx: Context, workflow_id: int) -> None:
+    """Workers started on a canceled or finished workflow would only exit again."""
+    state = ctx.client.is_complete(workflow_id)
+    if state["is_canceled"]:
+        done = "canceled"
+    elif state["is_complete"] and not ctx.client.is_uninitialized(workflow_id):
+        done = "complete"
+    else:
+        return
+    raise click.ClickException(
+        f"Workflow {workflow_id} is {done}; there is nothing for workers to run "
+        f"(torc workflows reinitialize {workflow_id} or reset-status first)"
+    )
 
 
 def _server_url_for_workers(ctx: Context) -> str:
