@@ -370,6 +370,12 @@ jobs:
         remote("run", str(wf), "-o", remote.output_dir, "-p", "0.5", "--max-parallel-jobs", "1")
         wait_for(lambda: counts(api, wf)["running"] == 3, timeout=60)
         assert remote.status()["running"] == 3
+        # The server URL reached each worker through its environment file, which is gone;
+        # it is on no command line.
+        for alias, pid in remote.worker_pids().items():
+            assert server.url not in Path(f"/proc/{pid}/cmdline").read_text()
+            assert server.url in Path(f"/proc/{pid}/environ").read_text()
+            assert not list((ssh_hosts.home(alias) / remote.output_dir).glob("*.env"))
 
         done = remote("stop", str(wf), "--output-dir", remote.output_dir)
         assert (

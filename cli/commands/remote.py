@@ -456,7 +456,7 @@ def _line(report: HostReport) -> str:
     extra = report.extra
     if "files" in extra:
         deleted = ", remote copy deleted" if extra.get("deleted") else ""
-        text = f"{report.status} {extra['files']} file(s) into {extra['path']}{deleted}"
+        text = f"collected {extra['files']} file(s) into {extra['path']}{deleted}"
     else:
         text = report.status + pid
     detail = f": {report.detail}" if report.detail else ""
