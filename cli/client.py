@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -177,9 +178,6 @@ class TorcClient:
     def update_workflow_status(self, workflow_id: int, status: dict) -> dict:
         return self.put(f"/workflows/{workflow_id}/status", status)
 
-    def is_uninitialized(self, workflow_id: int) -> bool:
-        return self.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"]
-
     def is_complete(self, workflow_id: int) -> dict:
         return self.get(f"/workflows/{workflow_id}/is_complete")
 
@@ -303,6 +301,19 @@ class TorcClient:
 
     def update_resource_requirements(self, record_id: int, record: dict) -> dict:
         return self.put(f"/resource_requirements/{record_id}", record)
+
+    def is_uninitialized(self, workflow_id: int) -> bool:
+        return self.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"]
+
+    def list_remote_workers(self, workflow_id: int) -> list[dict]:
+        return self.get(f"/workflows/{workflow_id}/remote_workers")
+
+    def add_remote_workers(self, workflow_id: int, workers: list[str]) -> list[dict]:
+        """Store ``[user@]host[:port]`` addresses (ones already stored are kept once)."""
+        return self.post(f"/workflows/{workflow_id}/remote_workers", workers)
+
+    def delete_remote_worker(self, workflow_id: int, worker: str) -> dict:
+        return self.delete(f"/workflows/{workflow_id}/remote_workers/{quote(worker, safe='')}")
 
 
 def _query_value(value: Any) -> Any:

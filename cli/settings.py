@@ -33,6 +33,12 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Poll interval (seconds) of the job runners in the Slurm allocations torc submits",
     ),
+    Setting(
+        "remote.ssh_command",
+        "ssh",
+        str,
+        "SSH client command of the torc remote commands (e.g. 'ssh -F ~/.ssh/torc_hosts')",
+    ),
 )
 
 

@@ -93,6 +93,7 @@ def populated(server: ServerProcess) -> dict[str, int]:
             "/slurm_schedulers",
             {"workflow_id": wf, "name": "s", "account": "a", "nodes": 1, "walltime": "01:00:00"},
         )
+        api.post(f"/workflows/{wf}/remote_workers", ["worker1", "alice@worker2:2222"])
         allocation = api.post(
             "/scheduled_compute_nodes",
             {"workflow_id": wf, "scheduler_id": 1, "scheduler_config_id": 1,
