@@ -19,45 +19,17 @@ from typing import Any
 
 import click
 
+from app.shared import contract
 from cli.client import TorcClient
 from cli.context import current_user
 from cli.workflow_manager import baseline_payload_mtimes
 
 EXPORT_VERSION = "1.0"
 DEFAULT_RR = "default"
-WORKFLOW_FIELDS = (
-    "name",
-    "description",
-    "compute_node_expiration_buffer_seconds",
-    "compute_node_wait_for_new_jobs_seconds",
-    "compute_node_ignore_workflow_completion",
-    "compute_node_wait_for_healthy_database_minutes",
-    "compute_node_min_time_for_new_jobs_seconds",
-    "jobs_sort_method",
-    "resource_monitor_config",
-    "slurm_defaults",
-    "use_pending_failed",
-)
-RR_FIELDS = ("name", "num_cpus", "num_gpus", "num_nodes", "memory", "runtime")
-SCHEDULER_FIELDS = (
-    "name",
-    "account",
-    "gres",
-    "mem",
-    "nodes",
-    "ntasks_per_node",
-    "partition",
-    "qos",
-    "tmp",
-    "walltime",
-    "extra",
-)
-ACTION_OPTIONS = (
-    "scheduler_type",
-    "num_allocations",
-    "start_one_worker_per_node",
-    "max_parallel_jobs",
-)
+# The user is whoever imports; the rest of the workflow's settings travel with it.
+WORKFLOW_FIELDS = tuple(key for key in contract.WORKFLOW_FIELDS if key != "user")
+RR_FIELDS = ("name", *contract.RESOURCE_REQUIREMENTS_FIELDS)
+SCHEDULER_FIELDS = contract.SLURM_SCHEDULER_FIELDS
 REQUIRED_KEYS = ("workflow", "jobs")
 RECORD_KEYS = (
     "files",
@@ -232,7 +204,7 @@ class Payload:
                 continue
             record = pick(action, ("trigger_type", "action_type", "persistent"))
             record["jobs"] = self._ids("jobs", action.get("job_ids"))
-            record.update(pick(config, ("commands", *ACTION_OPTIONS)))
+            record.update(pick(config, ("commands", *contract.SCHEDULE_NODES_OPTIONS)))
             scheduler = self._one("slurm_schedulers", config.get("scheduler_id"))
             if scheduler is not None:
                 record["scheduler"] = scheduler

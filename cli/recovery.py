@@ -12,7 +12,6 @@ to its log file.
 
 from __future__ import annotations
 
-import math
 import os
 import shlex
 import socket
@@ -25,14 +24,18 @@ from typing import Any
 import click
 import psutil
 
-from app.shared.units import parse_memory, parse_runtime
+from app.shared.status import FAILURE_NAMES, UNDERWAY_NAMES
+from app.shared.units import (
+    format_memory,
+    format_runtime_minutes,
+    parse_memory,
+    parse_runtime,
+)
 from cli.client import TorcClient
 from cli.reporting.diagnosis import Requirements, diagnose_failure
 from cli.workflow_manager import bump_run
 
 Say = Callable[[str], None]
-FAILED = ("failed", "terminated")
-UNITS = (("g", 1024**3), ("m", 1024**2), ("k", 1024))
 
 
 class RecoveryError(click.ClickException):
@@ -164,13 +167,10 @@ def orphan_line(orphans: dict[str, int] | None) -> str | None:
 
 
 # Jobs that will still move on their own (blocked ones wait for these, or for pending_failed).
-MOVING = ("uninitialized", "ready", "pending", "running")
-
-
 def require_finished(client: TorcClient, workflow_id: int) -> None:
     if not client.is_complete(workflow_id)["is_complete"]:
         counts = client.job_status_counts(workflow_id)
-        unfinished = sum(counts.get(status, 0) for status in MOVING)
+        unfinished = sum(counts.get(status, 0) for status in UNDERWAY_NAMES)
         awaiting = counts.get("pending_failed", 0)
         if awaiting and not unfinished:
             raise RecoveryError(
@@ -202,7 +202,9 @@ def require_finished(client: TorcClient, workflow_id: int) -> None:
 
 def diagnose(client: TorcClient, workflow_id: int) -> list[Diagnosis]:
     """One verdict per failed or terminated job, from its latest result."""
-    failed = [job for status in FAILED for job in client.list_jobs(workflow_id, status=status)]
+    failed = [
+        job for status in FAILURE_NAMES for job in client.list_jobs(workflow_id, status=status)
+    ]
     if not failed:
         return []
     requirements = {rr["id"]: rr for rr in client.list_resource_requirements(workflow_id)}
@@ -247,27 +249,6 @@ def _declared(record: dict[str, Any]) -> Requirements:
 # --------------------------------------------------------------------------------------------
 # Step 4: new resource values
 # --------------------------------------------------------------------------------------------
-
-
-def format_memory(count: float) -> str:
-    """Bytes rounded UP to whole units, so the new value is never below ``count``: whole g
-    from 10 GiB, else whole m (written as g when it is a whole number of GiB), else k."""
-    gib, mib, kib = (size for _, size in UNITS)
-    if count >= 10 * gib:
-        return f"{math.ceil(count / gib)}g"
-    if count >= mib:
-        megabytes = math.ceil(count / mib)
-        return f"{megabytes // 1024}g" if megabytes % 1024 == 0 else f"{megabytes}m"
-    return f"{max(1, math.ceil(count / kib))}k"
-
-
-def format_runtime_minutes(seconds: float) -> str:
-    """``PT{h}H{m}M``, ``PT{h}H`` or ``PT{m}M``, rounded up to whole minutes (at least 1)."""
-    minutes = max(1, math.ceil(seconds / 60))
-    hours, minutes = divmod(minutes, 60)
-    if hours and minutes:
-        return f"PT{hours}H{minutes}M"
-    return f"PT{hours}H" if hours else f"PT{minutes}M"
 
 
 def plan_changes(

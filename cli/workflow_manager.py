@@ -17,14 +17,10 @@ from typing import Any
 
 import click
 
-from app.shared.status import STATUS_NAMES
+from app.shared.status import ACTIVE_NAMES, STATUS_NAMES, TERMINAL_NAMES
 from cli.client import TorcClient
 
 JOB_STATUSES = STATUS_NAMES
-ACTIVE = frozenset({"pending", "running"})
-FINISHED = frozenset({"completed", "failed", "canceled", "terminated", "pending_failed"})
-# Jobs that run anyway (or never will) are not counted as "reset" by a reinitialize.
-NOT_RERUN = frozenset({"uninitialized", "blocked", "ready", "pending", "running", "disabled"})
 HASH_REASON = "job definition or input user data changed"
 
 
@@ -44,7 +40,7 @@ def job_counts(client: TorcClient, workflow_id: int) -> dict[str, int]:
 def refuse_if_active(client: TorcClient, workflow_id: int, what: str, force: bool) -> None:
     if force:
         return
-    active = sum(job_counts(client, workflow_id).get(status, 0) for status in ACTIVE)
+    active = sum(job_counts(client, workflow_id).get(status, 0) for status in ACTIVE_NAMES)
     if active:
         raise click.ClickException(
             f"Cannot {what} workflow {workflow_id}: {active} job(s) are pending or running. "
@@ -175,7 +171,7 @@ def plan_initialize(client: TorcClient, workflow_id: int, force: bool) -> Initia
         run_id=next_run_id(status),
         dry_run=True,
         jobs=sum(counts.values()),
-        finished_jobs=sum(counts.get(name, 0) for name in FINISHED),
+        finished_jobs=sum(counts.get(name, 0) for name in TERMINAL_NAMES),
         check=check,
     )
 
@@ -309,7 +305,7 @@ def _add_downstream(
     while queue:
         job_id = queue.popleft()
         for dependent in dependents.get(job_id, ()):
-            if dependent not in reasons and jobs[dependent]["status"] not in NOT_RERUN:
+            if dependent not in reasons and jobs[dependent]["status"] in TERMINAL_NAMES:
                 reasons[dependent] = f"downstream of {jobs[job_id]['name']}"
                 queue.append(dependent)
     for job_id in sorted(reasons):

@@ -15,16 +15,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from app.shared.units import human_duration, human_memory
 from cli.main import cli
 from cli.reporting.diagnosis import (
     Requirements,
     diagnose_failure,
-    format_memory,
     oom_reason,
     timeout_reason,
     usage_checks,
 )
-from cli.units import human_duration
 from tests.helpers import Api, ServerProcess, torc
 
 UNREACHABLE = "http://127.0.0.1:9/torc-service/v1"
@@ -134,7 +133,7 @@ def test_checks_skip_what_was_not_measured_or_not_requested() -> None:
     assert [c.resource_type for c in usage_checks(result(), EIGHT_GB)] == ["Runtime"]
     unparsable = Requirements(memory="lots", runtime="soon", num_cpus=0)
     assert usage_checks(result(peak_memory_bytes=5, peak_cpu_percent=50.0), unparsable) == []
-    assert format_memory(10 * 1024**2) == "10.00 MB"
+    assert human_memory(10 * 1024**2) == "10.00 MB"
 
 
 @pytest.mark.parametrize(

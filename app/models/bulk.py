@@ -24,7 +24,6 @@ from app.models.events import record_event
 from app.models.records import (
     DEFAULT_RR_NAME,
     FAILURE_HANDLERS,
-    WORKFLOW_FIELDS,
     create_workflow,
     prepare_resource_requirements,
 )
@@ -43,21 +42,19 @@ from app.models.tables import (
     UserData,
     Workflow,
 )
+from app.shared.contract import (
+    RESOURCE_REQUIREMENTS_FIELDS,
+    SCHEDULE_NODES_OPTIONS,
+    SLURM_SCHEDULER_FIELDS,
+    SLURM_SCHEDULER_OPTIONAL_FIELDS,
+    WORKFLOW_FIELDS,
+    WORKFLOW_JSON_FIELDS,
+)
 from app.shared.status import JobStatus
 from app.shared.units import MAX_INTEGER, MIN_INTEGER
 
 Record = dict[str, Any]
 USER_DATA_PLACEHOLDER = re.compile(r"\$\{user_data\.(input|output)\.([^}]+)\}")
-SCHEDULER_FIELDS = ("gres", "mem", "ntasks_per_node", "partition", "qos", "tmp", "extra")
-SCHEDULER_COLUMNS = ("name", "account", "nodes", "walltime", *SCHEDULER_FIELDS)
-RR_FIELDS = ("num_cpus", "num_gpus", "num_nodes", "memory", "runtime")
-JSON_WORKFLOW_FIELDS = {"resource_monitor_config", "slurm_defaults"}
-ACTION_OPTIONS = (
-    "scheduler_type",
-    "num_allocations",
-    "start_one_worker_per_node",
-    "max_parallel_jobs",
-)
 JOB_LINKS = {
     "depends_on": (JobDependsOn, "depends_on_job_id", "jobs"),
     "input_files": (JobInputFile, "file_id", "files"),
@@ -170,11 +167,11 @@ def check_payload(payload: Any) -> Plan:
         raise _fail("workflow", "expected an object")
     _expect(workflow, "name", str, "workflow")
     _expect(workflow, "user", str, "workflow")
-    unknown = set(workflow) - WORKFLOW_FIELDS - {"timestamp"}
+    unknown = set(workflow) - set(WORKFLOW_FIELDS) - {"timestamp"}
     if unknown:
         raise _fail("workflow", f"unknown fields {sorted(unknown)}")
     # The two configuration blocks take any JSON: they are stored as its text.
-    _check_columns(workflow, Workflow, set(workflow) - JSON_WORKFLOW_FIELDS, "workflow")
+    _check_columns(workflow, Workflow, set(workflow) - WORKFLOW_JSON_FIELDS, "workflow")
     plan = Plan(
         workflow=workflow,
         resource_requirements=_records(payload, "resource_requirements"),
@@ -193,8 +190,13 @@ def check_payload(payload: Any) -> Plan:
     plan.user_data_names = _unique_names(plan.user_data, "user_data")
     _check_files(plan.files)
     for label, records, model, keys in (
-        ("resource_requirements", plan.resource_requirements, ResourceRequirements, RR_FIELDS),
-        ("slurm_schedulers", plan.slurm_schedulers, SlurmScheduler, SCHEDULER_COLUMNS),
+        (
+            "resource_requirements",
+            plan.resource_requirements,
+            ResourceRequirements,
+            RESOURCE_REQUIREMENTS_FIELDS,
+        ),
+        ("slurm_schedulers", plan.slurm_schedulers, SlurmScheduler, SLURM_SCHEDULER_FIELDS),
         ("user_data", plan.user_data, UserData, ("is_ephemeral",)),
     ):
         for position, record in enumerate(records):
@@ -322,7 +324,9 @@ def _default_rr(workflow_id: int) -> int:
 def _insert_resource_requirements(workflow_id: int, items: list[Record]) -> list[int]:
     ids = []
     for item in items:
-        values = prepare_resource_requirements({key: item.get(key) for key in RR_FIELDS})
+        values = prepare_resource_requirements(
+            {key: item.get(key) for key in RESOURCE_REQUIREMENTS_FIELDS}
+        )
         values = {key: value for key, value in values.items() if value is not None}
         ids.append(
             ResourceRequirements.insert(
@@ -340,7 +344,9 @@ def _insert_failure_handler(workflow_id: int, item: Record) -> int:
 def _insert_scheduler(workflow_id: int, item: Record) -> int:
     where = f"slurm scheduler {item.get('name')!r}"
     _expect(item, "account", str, where)
-    optional = {key: item[key] for key in SCHEDULER_FIELDS if item.get(key) is not None}
+    optional = {
+        key: item[key] for key in SLURM_SCHEDULER_OPTIONAL_FIELDS if item.get(key) is not None
+    }
     return SlurmScheduler.insert(
         workflow_id=workflow_id,
         name=item.get("name"),
@@ -460,7 +466,7 @@ def _insert_action(
         config["commands"] = action.get("commands") or []
     else:
         config["scheduler_id"] = scheduler_ids[action["scheduler"]]
-    for key in ACTION_OPTIONS:
+    for key in SCHEDULE_NODES_OPTIONS:
         if action.get(key) is not None:
             config[key] = action[key]
     action_records.create_action(

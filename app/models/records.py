@@ -34,6 +34,7 @@ from app.models.tables import (
     UserData,
     Workflow,
 )
+from app.shared.contract import WORKFLOW_FIELDS
 from app.shared.status import JobStatus
 from app.shared.units import MAX_INTEGER, parse_memory, parse_runtime, utc_now_text
 
@@ -307,21 +308,6 @@ def update_resource_requirements(record_id: int, values: dict[str, Any]) -> None
 
 DEFAULT_RR_NAME = "default"
 SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
-
-WORKFLOW_FIELDS = {
-    "name",
-    "user",
-    "description",
-    "compute_node_expiration_buffer_seconds",
-    "compute_node_wait_for_new_jobs_seconds",
-    "compute_node_ignore_workflow_completion",
-    "compute_node_wait_for_healthy_database_minutes",
-    "compute_node_min_time_for_new_jobs_seconds",
-    "jobs_sort_method",
-    "resource_monitor_config",
-    "slurm_defaults",
-    "use_pending_failed",
-}
 
 
 def _workflow_values(values: dict[str, Any]) -> dict[str, Any]:

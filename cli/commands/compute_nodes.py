@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import click
 
+from app.shared.units import human_duration
 from cli.context import Context, pass_context
 from cli.options import MAX_LIMIT, list_params, resolve_workflow_id, workflow_argument
-from cli.units import human_duration
 
 COLUMNS = [
     ("ID", "id"),

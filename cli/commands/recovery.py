@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from app.shared.status import UNSUCCESSFUL_NAMES
 from cli.client import TorcClientError
 from cli.commands.run import server_session
 from cli.context import Context, pass_context
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from cli.recovery import RecoveryOptions
 
 WATCH_COUNTS = ("completed", "running", "pending", "failed", "blocked")
-UNSUCCESSFUL = ("failed", "canceled", "terminated")
 
 
 def recovery_options(runtime_default: float):
@@ -208,11 +208,11 @@ class Watcher:
             counts = job_counts(self.client, self.workflow_id)
             total = sum(counts.values())
             self.say(f"Workflow {self.workflow_id} is complete")
-            if not any(counts.get(status) for status in UNSUCCESSFUL):
+            if not any(counts.get(status) for status in UNSUCCESSFUL_NAMES):
                 self.say(f"Workflow completed successfully ({total} jobs)")
                 return 0
             self.say("Workflow completed with failures:")
-            for status in (*UNSUCCESSFUL, "completed"):
+            for status in (*UNSUCCESSFUL_NAMES, "completed"):
                 self.say(f"  - {status.title()}: {counts.get(status, 0)}")
             if options is None:
                 return 1

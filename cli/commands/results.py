@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
+from app.shared.status import status_title
+from app.shared.units import human_bytes
 from cli.commands.jobs import STATUS_CHOICES
 from cli.context import Context, pass_context
 from cli.options import list_options, list_params, resolve_workflow_id, workflow_argument
-from cli.units import human_bytes, status_title
 
 COLUMNS = [
     ("ID", "id"),

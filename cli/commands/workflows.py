@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
+from app.shared.status import status_title
 from cli import execution_plan, workflow_manager
 from cli.commands import workflow_restart, workflow_transfer
 from cli.commands.workflow_args import confirm, optional_id, pick_workflow, user_option
 from cli.context import Context, current_user, pass_context
 from cli.options import list_options, list_params
-from cli.units import status_title
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json", ".json5", ".kdl")
 LIST_COLUMNS = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from app.shared.contract import SLURM_SCHEDULER_OPTIONAL_FIELDS
 from cli.spec.errors import Diagnostics
 from cli.spec.models import (
     FailureHandlerSpec,
@@ -35,7 +36,6 @@ DEFAULT_MONITOR = {
     "generate_plots": False,
 }
 _GRANULARITY_ALIASES = {"Summary": "summary", "TimeSeries": "time_series"}
-_OPTIONAL_SCHEDULER_FIELDS = ("gres", "mem", "ntasks_per_node", "partition", "qos", "tmp", "extra")
 
 
 def take_inline_resource_requirements(spec: WorkflowSpec) -> dict[int, str]:
@@ -194,7 +194,7 @@ def slurm_scheduler_records(
             )
         record = {"name": spec.name, "account": account, "nodes": spec.nodes}
         record["walltime"] = spec.walltime
-        for key in _OPTIONAL_SCHEDULER_FIELDS:
+        for key in SLURM_SCHEDULER_OPTIONAL_FIELDS:
             if getattr(spec, key) is not None:
                 record[key] = getattr(spec, key)
         records.append(record)
