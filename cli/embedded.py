@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from cli.client import TorcClient, TorcClientError
+from cli.client import TorcClient, TorcClientError, api_url
 
 logger = logging.getLogger("torc.cli")
 
@@ -30,11 +30,15 @@ PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedServer:
-    """``torc-server run`` on a free loopback port, stopped when the context exits."""
+    """``torc-server run`` on a free loopback port, stopped when the context exits.
 
-    def __init__(self, database: Path, log_path: Path) -> None:
+    The benchmarks (``bench/server.py``) start their server through this class too, with
+    their own environment (``env``, default: this process's)."""
+
+    def __init__(self, database: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.database = database
         self.log_path = log_path
+        self.env = dict(os.environ if env is None else env)
         self.process: subprocess.Popen | None = None
         self.url = ""
 
@@ -74,12 +78,12 @@ class EmbeddedServer:
                 stderr=log,
                 stdin=subprocess.DEVNULL,
                 text=True,
-                env={**os.environ, "PYTHONPATH": _package_root()},
+                env={**self.env, "PYTHONPATH": _package_root(self.env)},
                 start_new_session=True,  # no terminal signals: it is stopped after the runner
                 preexec_fn=_die_with_parent(),
             )
         port = self._read_port()
-        self.url = f"http://127.0.0.1:{port}/torc-service/v1"
+        self.url = api_url("127.0.0.1", port)
         self._wait_for_ping()
         self._advertise()
 
@@ -161,7 +165,7 @@ def _die_with_parent():
     return hook
 
 
-def _package_root() -> str:
+def _package_root(env: dict[str, str]) -> str:
     root = str(Path(__file__).resolve().parent.parent)
-    existing = os.environ.get("PYTHONPATH")
+    existing = env.get("PYTHONPATH")
     return f"{root}{os.pathsep}{existing}" if existing else root

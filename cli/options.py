@@ -70,7 +70,7 @@ def resolve_workflow_id(ctx: Context, workflow_id: int | None) -> int:
 
 def choose_workflow(ctx: Context) -> int:
     user = current_user()
-    workflows = list(ctx.client.paged("/workflows", user=user, is_archived=False))
+    workflows = list(ctx.client.list_workflows(user=user, is_archived=False))
     if not workflows:
         raise click.ClickException(f"user {user} has no workflows")
     for index, workflow in enumerate(workflows, start=1):

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
 import psutil
 
 from app.shared.status import FAILURE_NAMES, UNDERWAY_NAMES
@@ -31,14 +30,14 @@ from app.shared.units import (
     parse_memory,
     parse_runtime,
 )
-from cli.client import TorcClient
+from cli.client import TorcClient, TorcClientError
 from cli.reporting.diagnosis import Requirements, diagnose_failure
 from cli.workflow_manager import bump_run
 
 Say = Callable[[str], None]
 
 
-class RecoveryError(click.ClickException):
+class RecoveryError(TorcClientError):
     """Recovery cannot go ahead (still running, hook failed, nothing to do)."""
 
 
@@ -133,14 +132,14 @@ def lost_local_runners(nodes: list[dict[str, Any]]) -> list[int]:
 
 
 def active_runners(client: TorcClient, workflow_id: int) -> list[dict[str, Any]]:
-    return list(client.paged("/compute_nodes", workflow_id=workflow_id, is_active=True))
+    return list(client.list_compute_nodes(workflow_id, is_active=True))
 
 
 def clean_orphans(client: TorcClient, workflow_id: int) -> dict[str, int]:
     """Runners on this host whose process is gone are lost; the server does the rest (silent
     runners, running jobs without a runner)."""
     lost = lost_local_runners(active_runners(client, workflow_id))
-    return client.post(f"/workflows/{workflow_id}/detect_orphans", {"lost_compute_node_ids": lost})
+    return client.detect_orphans(workflow_id, lost)
 
 
 def poll_orphans(client: TorcClient, workflow_id: int) -> dict[str, int] | None:
@@ -155,7 +154,7 @@ def poll_orphans(client: TorcClient, workflow_id: int) -> dict[str, int] | None:
         counts = client.job_status_counts(workflow_id)
         if not (counts.get("running") or counts.get("pending")):
             return None
-    return client.post(f"/workflows/{workflow_id}/detect_orphans", {"lost_compute_node_ids": lost})
+    return client.detect_orphans(workflow_id, lost)
 
 
 def orphan_line(orphans: dict[str, int] | None) -> str | None:
@@ -166,7 +165,6 @@ def orphan_line(orphans: dict[str, int] | None) -> str | None:
     )
 
 
-# Jobs that will still move on their own (blocked ones wait for these, or for pending_failed).
 def require_finished(client: TorcClient, workflow_id: int) -> None:
     if not client.is_complete(workflow_id)["is_complete"]:
         counts = client.job_status_counts(workflow_id)
@@ -186,7 +184,7 @@ def require_finished(client: TorcClient, workflow_id: int) -> None:
             f"Workflow {workflow_id} is not complete: {waiting}. "
             f"Wait for it to finish (or use `torc watch {workflow_id} --recover`)."
         )
-    active = list(client.paged("/compute_nodes", workflow_id=workflow_id, is_active=True))
+    active = active_runners(client, workflow_id)
     if active:
         hosts = ", ".join(sorted({f"{n['hostname']} (pid {n['pid']})" for n in active}))
         raise RecoveryError(
@@ -394,9 +392,9 @@ def _apply(
     say: Say,
 ) -> None:
     for change in report.changes:
-        record = client.get(f"/resource_requirements/{change.resource_requirements_id}")
+        record = client.get_resource_requirements(change.resource_requirements_id)
         record[change.field] = change.new
-        client.put(f"/resource_requirements/{change.resource_requirements_id}", record)
+        client.update_resource_requirements(change.resource_requirements_id, record)
     if options.recovery_hook:
         say(f"Running recovery hook: {options.recovery_hook}")
         run_hook(options.recovery_hook, workflow_id)
@@ -404,7 +402,7 @@ def _apply(
     say(f"Resetting {len(report.retry_job_ids)} job(s) for retry...")
     run_id = client.workflow_status(workflow_id)["run_id"]
     for job_id in report.retry_job_ids:
-        client.put(f"/jobs/{job_id}/manage_status_change/uninitialized/{run_id}")
+        client.manage_status_change(job_id, "uninitialized", run_id)
     say(f"  Reset {len(report.retry_job_ids)} job(s)")
     say("Reinitializing workflow...")
     report.run_id = bump_run(client, workflow_id)

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli import client as torc_client
+from cli.api import base as client_base
 from cli.main import cli
 from tests.helpers import Api, ServerProcess
 
@@ -95,7 +96,7 @@ def test_list_follows_pages(
     """With two records per server page, five workflows take three requests, all listed."""
     user = unique_user()
     ids = [api.workflow(f"paged{i}", user=user) for i in range(5)]
-    monkeypatch.setattr(torc_client, "PAGE_SIZE", 2)
+    monkeypatch.setattr(client_base, "PAGE_SIZE", 2)
     calls = []
     original = torc_client.TorcClient.get
 

@@ -14,6 +14,7 @@ A broken rule is reported as ``path:line imports name (the rule)``.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,6 +40,15 @@ NOT_IN_MODELS = (
     "tui",
 )
 NOT_IN_TASKS = ("app.api", "cli", "runner", "tui")
+# The command-line layer: commands, their options and output, and the one error boundary.
+CLICK_MODULES = (
+    "cli/commands/",
+    "cli/main.py",
+    "cli/context.py",
+    "cli/options.py",
+    "cli/output.py",
+    "cli/parsing.py",
+)
 LAZY_APP_INIT_MAY_IMPORT = ("__future__", "typing", "app.version")
 SHARED_MAY_IMPORT_BEYOND_STDLIB = ("isodate", "app.shared")
 
@@ -119,6 +129,19 @@ def test_clients_import_from_app_only_the_shared_vocabulary() -> None:
     assert violations(sources(*CLIENT_PACKAGES), allowed, rule) == []
 
 
+def test_only_the_command_line_layer_uses_click() -> None:
+    """Library modules (recovery, export, workflow manager, reports, the client, the runner)
+    raise ``TorcClientError`` and friends, so a TUI or a dashboard can call them too; only
+    the command modules and the CLI's boundary speak click."""
+    paths = [
+        path
+        for path in sources(*CLIENT_PACKAGES)
+        if not str(path.relative_to(REPO)).startswith(CLICK_MODULES)
+    ]
+    rule = f"only {', '.join(CLICK_MODULES)} may import click"
+    assert violations(paths, lambda found: not within(found.module, ("click",)), rule) == []
+
+
 def test_models_know_no_web_command_line_or_http() -> None:
     rule = f"app/models imports none of {', '.join(NOT_IN_MODELS)}"
     paths = [path for path in sources("app/models") if "migrations" not in path.parts]
@@ -167,3 +190,92 @@ def test_a_broken_rule_names_the_file_line_and_import(tmp_path: Path) -> None:
         ("flask", False),
     ]
     assert outside_app == ["cli/probe.py:1 imports app.models.db (rule)"]
+
+
+# --------------------------------------------------------------------------------------------
+# API paths are written only in the client
+# --------------------------------------------------------------------------------------------
+
+API_PATH_PREFIX = "/torc-service"
+# The client itself: the only code that writes API paths.
+CLIENT_SOURCES = ("cli/client.py", "cli/api/")
+# Code that calls the server and so must go through the client's methods.
+CALLERS = ("cli", "runner", "tui", "bench", "scripts")
+# runner call sites move in the runner split (issue 14 part 3).
+NOT_YET_CONVERTED = ("runner/",)
+
+
+def api_resources() -> set[str]:
+    """The first path segment of every server route (``workflows``, ``jobs``, ``ping``...)."""
+    segments = set()
+    for path in sources("app/api"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            is_route = (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "route"
+            )
+            if is_route and node.args and isinstance(node.args[0], ast.Constant):
+                segments.add(str(node.args[0].value).strip("/").split("/")[0].split("<")[0])
+    return segments - {""}
+
+
+def literal_text(node: ast.AST) -> tuple[str, str] | None:
+    """A string literal's (leading text, whole text); an f-string's placeholders as ``{}``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value, node.value
+    if isinstance(node, ast.JoinedStr):
+        parts = [v.value if isinstance(v, ast.Constant) else "{}" for v in node.values]
+        return (parts[0] if parts else ""), "".join(map(str, parts))
+    return None
+
+
+def raw_paths(path: Path, resources: set[str], root: Path = REPO) -> list[str]:
+    """``path:line: 'text'`` for each string that starts with an API path or names the API
+    prefix."""
+    endpoint = re.compile(rf"^/({'|'.join(sorted(resources))})(/|\?|$)")
+    tree = ast.parse(path.read_text())
+    inside_fstrings = {
+        id(part)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.JoinedStr)
+        for part in node.values
+    }
+    found = []
+    for node in ast.walk(tree):
+        text = None if id(node) in inside_fstrings else literal_text(node)
+        if text is None:
+            continue
+        leading, whole = text
+        if endpoint.match(leading) or API_PATH_PREFIX in whole:
+            found.append((getattr(node, "lineno", 0), whole))
+    return [f"{path.relative_to(root)}:{line}: {text!r}" for line, text in sorted(found)]
+
+
+def test_only_the_client_writes_api_paths() -> None:
+    resources = api_resources()
+    assert {"workflows", "jobs", "compute_nodes", "ping"} <= resources
+    callers = [
+        path
+        for path in sources(*CALLERS)
+        if not str(path.relative_to(REPO)).startswith(CLIENT_SOURCES + NOT_YET_CONVERTED)
+    ]
+    found = [line for path in callers for line in raw_paths(path, resources)]
+    assert found == [], "use (or add) a TorcClient method instead of an API path"
+
+
+def test_the_path_check_finds_raw_paths(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        'client.get(f"/workflows/{w}/status")\n'
+        'path = "/jobs"\n'
+        'url = f"http://{host}/torc-service/v1"\n'
+        'note = "see PUT /jobs/{id}/..."\n'
+        'local = "/tmp/x"\n'
+    )
+    found = raw_paths(probe, {"workflows", "jobs"}, tmp_path)
+    assert found == [
+        "probe.py:1: '/workflows/{}/status'",
+        "probe.py:2: '/jobs'",
+        "probe.py:3: 'http://{}/torc-service/v1'",
+    ]

@@ -66,7 +66,7 @@ def group() -> None:
 @pass_context
 def get(ctx: Context, node_id: int) -> None:
     """Show one compute node."""
-    ctx.emit(ctx.client.get(f"/compute_nodes/{node_id}"))
+    ctx.emit(ctx.client.get_compute_node(node_id))
 
 
 @group.command("list")
@@ -79,9 +79,8 @@ def get(ctx: Context, node_id: int) -> None:
 def list_nodes(ctx: Context, workflow_id: int | None, scheduled_compute_node, **options) -> None:
     """List the compute nodes of a workflow."""
     nodes = list(
-        ctx.client.paged(
-            "/compute_nodes",
-            workflow_id=resolve_workflow_id(ctx, workflow_id),
+        ctx.client.list_compute_nodes(
+            resolve_workflow_id(ctx, workflow_id),
             scheduled_compute_node_id=scheduled_compute_node,
             **list_params(options),
         )

@@ -83,7 +83,7 @@ def _workflow_records(ctx: Context, workflow_id: int) -> dict[str, Any]:
         "workflow": client.get_workflow(workflow_id),
         "jobs": list(client.list_jobs(workflow_id)),
         "results": list(client.list_results(workflow_id, all_runs=True)),
-        "compute_nodes": list(client.paged("/compute_nodes", workflow_id=workflow_id)),
+        "compute_nodes": list(client.list_compute_nodes(workflow_id)),
     }
 
 

@@ -121,7 +121,7 @@ def results(
     if not os.path.isdir(output_dir):
         raise click.ClickException(f"Output path is not a directory: {output_dir}")
     names = {job["id"]: job["name"] for job in client.list_jobs(workflow_id)}
-    nodes = {node["id"]: node for node in client.paged("/compute_nodes", workflow_id=workflow_id)}
+    nodes = {node["id"]: node for node in client.list_compute_nodes(workflow_id)}
     records = [
         result_record(
             result, names.get(result["job_id"]), nodes.get(result["compute_node_id"]), output_dir

@@ -108,7 +108,7 @@ def server_session(ctx: Context, database: str | None, output: Path) -> Iterator
 def _initialize_if_new(ctx: Context, workflow_id: int) -> None:
     """A workflow whose jobs are all uninitialized (or disabled) is initialized first."""
     client = ctx.client
-    if not client.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"]:
+    if not client.is_uninitialized(workflow_id)["is_uninitialized"]:
         return
     status = client.workflow_status(workflow_id)
     if status["run_id"] > 0:

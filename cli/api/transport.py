@@ -1,4 +1,4 @@
-"""Moving bytes to and from the server, for ``cli.client.TorcClient`` only.
+"""Moving bytes to and from the server, for ``cli.client.TorcClient`` only (``cli.api.base``).
 
 Two transports with one shape: ``request(method, url, query, body, headers, timeout)`` returns
 a ``Reply`` or raises ``TransportError`` (no connection: worth retrying) or
