@@ -3,10 +3,11 @@
 An import is one ``POST /workflow_specs`` (records refer to each other by position), so the
 workflow appears whole or not at all; results and events follow it record by record.
 
-Commands hold user data *IDs* where the spec had ``${user_data.input.NAME}`` (Decision D7).
-On import, a job's command token that equals the old ID of a user data record the job reads
-or writes, standing alone (between spaces, quotes, ``=``, ``/`` or shell punctuation), becomes
-that record's placeholder again, so the new workflow's jobs use the new records.
+Commands hold user data *IDs* where the spec had ``${user_data.input.NAME}``
+(D7, docs/decisions.md). On import, a job's command token that equals the old ID of a user
+data record the job reads or writes, standing alone (between spaces, quotes, ``=``, ``/`` or
+shell punctuation), becomes that record's placeholder again, so the new workflow's jobs use
+the new records.
 """
 
 from __future__ import annotations

@@ -57,7 +57,8 @@ TERMINAL = frozenset(
     }
 )
 
-# A blocker in one of these no longer holds its dependents back (Decision D11 adds disabled).
+# A blocker in one of these no longer holds its dependents back (disabled too:
+# D11, docs/decisions.md).
 DONE_FOR_UNBLOCKING = frozenset(
     {
         JobStatus.COMPLETED,
@@ -77,7 +78,8 @@ COMPLETE = frozenset(
 )
 
 # A blocker finishing in one of these cancels dependents that ask for it, whatever its return
-# code (Decision D11); a canceled blocker does only when it failed (``lifecycle.poisons``).
+# code (D11, docs/decisions.md); a canceled blocker does only when it failed
+# (``lifecycle.poisons``).
 FAILURE = frozenset({JobStatus.FAILED, JobStatus.TERMINATED})
 
 # reset-status --failed-only resets these.

@@ -202,8 +202,9 @@ def slurm_scheduler_records(
 
 
 def resource_monitor_config(spec: ResourceMonitorSpec | None, monitoring: bool) -> str:
-    """Monitoring is on by default (D10); the spec block overrides only the keys it names, and
-    ``monitoring=False`` (``--no-resource-monitoring``) turns it off whatever the spec says."""
+    """Monitoring is on by default (D10, docs/decisions.md); the spec block overrides only the
+    keys it names, and ``monitoring=False`` (``--no-resource-monitoring``) turns it off
+    whatever the spec says."""
     config = dict(DEFAULT_MONITOR)
     if spec is not None:
         given = {key: value for key, value in vars(spec).items() if value is not None}

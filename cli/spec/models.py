@@ -238,7 +238,8 @@ class WorkflowActionSpec:
 
 @dataclass(kw_only=True)
 class ResourceMonitorSpec:
-    """Every field is optional: a partial block overrides only the keys it names (D10)."""
+    """Every field is optional: a partial block overrides only the keys it names
+    (D10, docs/decisions.md)."""
 
     enabled: bool | None = None
     granularity: str | None = field(default=None, metadata=one_of(*GRANULARITIES))
