@@ -13,10 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from app.shared.units import human_duration, human_memory
-from cli.main import cli
 from cli.reporting.diagnosis import (
     Requirements,
     diagnose_failure,
@@ -24,7 +22,7 @@ from cli.reporting.diagnosis import (
     timeout_reason,
     usage_checks,
 )
-from tests.helpers import Api, ServerProcess, torc
+from tests.helpers import Api, ServerProcess, invoke, torc
 
 UNREACHABLE = "http://127.0.0.1:9/torc-service/v1"
 PY = sys.executable
@@ -32,14 +30,6 @@ HOG = f'{PY} -c "x = bytearray(60_000_000); import time; time.sleep(2.2)"'
 HOG_THEN_FAIL = f'{PY} -c "import sys; x = bytearray(60_000_000); sys.exit(1)"'
 SIGKILLED = f'{PY} -c "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"'
 PERCENT = re.compile(r"^[+-]\d+\.\d%$")
-
-
-def invoke(url: str, *args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, ["--url", url, *args])
-    assert result.exit_code == code, result.output
-    if not isinstance(result.exception, SystemExit | None):
-        raise result.exception  # a traceback would have reached the user
-    return result
 
 
 def as_json(url: str, *args: str) -> dict:

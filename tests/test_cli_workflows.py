@@ -9,25 +9,20 @@ import shutil
 import subprocess
 import sys
 import uuid
+from functools import partial
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from cli import client as torc_client
 from cli.api import base as client_base
-from cli.main import cli
 from tests.helpers import Api, ServerProcess
+from tests.helpers import invoke as invoke_torc
 
 UNREACHABLE = "http://127.0.0.1:9/torc-service/v1"
 
-
-def invoke(url: str, *args: str, code: int = 0, user: str = "tester", **kwargs) -> Result:
-    result = CliRunner().invoke(cli, ["--url", url, *args], env={"USER": user}, **kwargs)
-    assert result.exit_code == code, result.output
-    if not isinstance(result.exception, SystemExit | None):
-        raise result.exception  # a traceback would have reached the user
-    return result
+# Commands run as user "tester" unless a test names another.
+invoke = partial(invoke_torc, user="tester")
 
 
 def as_json(server: ServerProcess, *args: str, user: str = "tester"):

@@ -43,10 +43,12 @@ from app.models.tables import (
     Workflow,
 )
 from app.shared.contract import (
+    ACTION_TYPES,
     RESOURCE_REQUIREMENTS_FIELDS,
     SCHEDULE_NODES_OPTIONS,
     SLURM_SCHEDULER_FIELDS,
     SLURM_SCHEDULER_OPTIONAL_FIELDS,
+    TRIGGER_TYPES,
     WORKFLOW_FIELDS,
     WORKFLOW_JSON_FIELDS,
 )
@@ -265,9 +267,9 @@ def _check_actions(plan: Plan) -> None:
         where = f"actions[{position}]"
         trigger = _expect(action, "trigger_type", str, where)
         kind = _expect(action, "action_type", str, where)
-        if trigger not in action_records.TRIGGER_TYPES:
+        if trigger not in TRIGGER_TYPES:
             raise _fail(f"{where}.trigger_type", f"unknown trigger {trigger!r}")
-        if kind not in action_records.ACTION_TYPES:
+        if kind not in ACTION_TYPES:
             raise _fail(f"{where}.action_type", f"unknown action {kind!r}")
         action["jobs"] = _indexes(action, "jobs", len(plan.jobs), where)
         if trigger in action_records.JOB_TRIGGERS and not action["jobs"]:

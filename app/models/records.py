@@ -34,7 +34,7 @@ from app.models.tables import (
     UserData,
     Workflow,
 )
-from app.shared.contract import WORKFLOW_FIELDS
+from app.shared.contract import JOBS_SORT_METHODS, WORKFLOW_FIELDS
 from app.shared.status import JobStatus
 from app.shared.units import MAX_INTEGER, parse_memory, parse_runtime, utc_now_text
 
@@ -307,7 +307,6 @@ def update_resource_requirements(record_id: int, values: dict[str, Any]) -> None
 # --------------------------------------------------------------------------------------------
 
 DEFAULT_RR_NAME = "default"
-SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
 
 
 def _workflow_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -315,9 +314,9 @@ def _workflow_values(values: dict[str, Any]) -> dict[str, Any]:
         key: value for key, value in values.items() if key in WORKFLOW_FIELDS and value is not None
     }
     method = chosen.get("jobs_sort_method")
-    if method is not None and method not in SORT_METHODS:
+    if method is not None and method not in JOBS_SORT_METHODS:
         raise InvalidInput(
-            f"unknown jobs_sort_method {method!r}; expected one of {', '.join(SORT_METHODS)}"
+            f"unknown jobs_sort_method {method!r}; expected one of {', '.join(JOBS_SORT_METHODS)}"
         )
     for key in ("resource_monitor_config", "slurm_defaults"):
         if key in chosen and not isinstance(chosen[key], str):

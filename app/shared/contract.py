@@ -7,21 +7,29 @@ list each, so adding a field to the contract is one edit.
 
 from __future__ import annotations
 
-# The workflow fields a client sets; the server fills in id, timestamp and status itself.
-WORKFLOW_FIELDS: tuple[str, ...] = (
-    "name",
-    "user",
-    "description",
+# How a workflow's runners behave (a spec sets them as they are).
+WORKFLOW_COMPUTE_NODE_FIELDS: tuple[str, ...] = (
     "compute_node_expiration_buffer_seconds",
     "compute_node_wait_for_new_jobs_seconds",
     "compute_node_ignore_workflow_completion",
     "compute_node_wait_for_healthy_database_minutes",
     "compute_node_min_time_for_new_jobs_seconds",
+)
+
+# The workflow fields a client sets; the server fills in id, timestamp and status itself.
+WORKFLOW_FIELDS: tuple[str, ...] = (
+    "name",
+    "user",
+    "description",
+    *WORKFLOW_COMPUTE_NODE_FIELDS,
     "jobs_sort_method",
     "resource_monitor_config",
     "slurm_defaults",
     "use_pending_failed",
 )
+
+# The orders a runner's claim may ask the ready jobs in (``jobs_sort_method``).
+JOBS_SORT_METHODS: tuple[str, ...] = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
 
 # Workflow fields whose value is a JSON document stored as text.
 WORKFLOW_JSON_FIELDS: frozenset[str] = frozenset({"resource_monitor_config", "slurm_defaults"})
@@ -47,6 +55,18 @@ SLURM_SCHEDULER_OPTIONAL_FIELDS: tuple[str, ...] = (
     "extra",
 )
 SLURM_SCHEDULER_FIELDS = SLURM_SCHEDULER_REQUIRED_FIELDS + SLURM_SCHEDULER_OPTIONAL_FIELDS
+
+# Workflow actions: what fires them, what they do, and where ``schedule_nodes`` asks.
+TRIGGER_TYPES: tuple[str, ...] = (
+    "on_workflow_start",
+    "on_workflow_complete",
+    "on_jobs_ready",
+    "on_jobs_complete",
+    "on_worker_start",
+    "on_worker_complete",
+)
+ACTION_TYPES: tuple[str, ...] = ("run_commands", "schedule_nodes")
+SCHEDULER_TYPES: tuple[str, ...] = ("slurm", "local")
 
 # The options of a ``schedule_nodes`` workflow action, besides its commands.
 SCHEDULE_NODES_OPTIONS: tuple[str, ...] = (

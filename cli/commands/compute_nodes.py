@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import click
 
 from app.shared.units import human_duration
 from cli.context import Context, pass_context
-from cli.options import MAX_LIMIT, list_params, resolve_workflow_id, workflow_argument
+from cli.options import list_params, resolve_workflow_id, short_list_options, workflow_argument
 
 COLUMNS = [
     ("ID", "id"),
@@ -23,37 +21,6 @@ COLUMNS = [
     ("Start Time", "start"),
     ("Duration", "duration"),
 ]
-
-
-def short_list_options(function: Callable) -> Callable:
-    """``-l/--limit``, ``-o/--offset``, ``-s/--sort-by``, ``-r/--reverse-sort``.
-
-    The node lists give every list flag a short form (``cli.options.list_options`` gives
-    ``-l`` and at most ``-o``); the parameter names match, so ``list_params`` reads them.
-    """
-    decorators = [
-        click.option(
-            "-l",
-            "--limit",
-            type=click.IntRange(1),
-            default=MAX_LIMIT,
-            show_default=True,
-            help="Maximum number of records to return.",
-        ),
-        click.option(
-            "-o",
-            "--offset",
-            type=click.IntRange(0),
-            default=0,
-            show_default=True,
-            help="Number of records to skip.",
-        ),
-        click.option("-s", "--sort-by", help="Field to sort by."),
-        click.option("-r", "--reverse-sort", is_flag=True, help="Sort in descending order."),
-    ]
-    for decorator in reversed(decorators):
-        function = decorator(function)
-    return function
 
 
 @click.group("compute-nodes")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +10,7 @@ import click
 import orjson
 
 from cli.context import Context, pass_context
-from cli.options import MAX_LIMIT, list_params, resolve_workflow_id, workflow_argument
+from cli.options import list_params, resolve_workflow_id, short_list_options, workflow_argument
 from cli.output import cell
 from cli.parsing import json_value
 
@@ -27,34 +26,6 @@ COLUMNS = [
 @click.group("events")
 def group() -> None:
     """Event commands."""
-
-
-def event_list_options(function: Callable) -> Callable:
-    """``-l/--limit``, ``-o/--offset``, ``-s/--sort-by``, ``-r/--reverse-sort`` (the seed gives
-    every list flag of ``events list`` a short form); ``list_params`` reads them."""
-    decorators = [
-        click.option(
-            "-l",
-            "--limit",
-            type=click.IntRange(1),
-            default=MAX_LIMIT,
-            show_default=True,
-            help="Maximum number of records to return.",
-        ),
-        click.option(
-            "-o",
-            "--offset",
-            type=click.IntRange(0),
-            default=0,
-            show_default=True,
-            help="Number of records to skip.",
-        ),
-        click.option("-s", "--sort-by", help="Field to sort by."),
-        click.option("-r", "--reverse-sort", is_flag=True, help="Sort in descending order."),
-    ]
-    for decorator in reversed(decorators):
-        function = decorator(function)
-    return function
 
 
 def now_ms() -> int:
@@ -106,7 +77,7 @@ def create(ctx: Context, workflow_id: int | None, data: str) -> None:
 @group.command("list")
 @workflow_argument
 @click.option("-c", "--category", help="Only events of this category.")
-@event_list_options
+@short_list_options
 @pass_context
 def list_events(ctx: Context, workflow_id: int | None, category: str | None, **options) -> None:
     """List a workflow's events."""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cli.commands.job_dependencies import page_options
 from cli.context import Context, pass_context
-from cli.options import resolve_workflow_id, workflow_argument
+from cli.options import page_options, resolve_workflow_id, workflow_argument
 
 COLUMNS = [("ID", "id"), ("Name", "name"), ("Rules", "rules")]
 RULES_HELP = (

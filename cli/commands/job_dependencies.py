@@ -9,7 +9,7 @@ import click
 
 from cli.client import TorcClient
 from cli.context import Context, pass_context
-from cli.options import MAX_LIMIT, resolve_workflow_id, workflow_argument
+from cli.options import page_options, resolve_workflow_id, workflow_argument
 
 LINK_COLUMNS = [
     ("Producer ID", "producer_job_id"),
@@ -55,26 +55,6 @@ RELATIONSHIPS = (
         TorcClient.list_job_user_data_relationships,
     ),
 )
-
-
-def page_options(function: Callable) -> Callable:
-    """``-l/--limit`` and ``--offset`` for lists the server does not sort."""
-    limit = click.option(
-        "-l",
-        "--limit",
-        type=click.IntRange(1),
-        default=MAX_LIMIT,
-        show_default=True,
-        help="Maximum number of records to return.",
-    )
-    offset = click.option(
-        "--offset",
-        type=click.IntRange(0),
-        default=0,
-        show_default=True,
-        help="Number of records to skip.",
-    )
-    return limit(offset(function))
 
 
 @click.group("job-dependencies")

@@ -16,6 +16,7 @@ from app.shared.status import UNSUCCESSFUL_NAMES
 from cli.client import TorcClientError
 from cli.commands.run import server_session
 from cli.context import Context, pass_context
+from cli.options import output_dir_option
 from cli.output import print_json
 from cli.workflow_manager import job_counts
 
@@ -54,13 +55,8 @@ def recovery_options(runtime_default: float):
                 help="Custom recovery command for unknown failures; gets the workflow ID as "
                 "its last argument and in TORC_WORKFLOW_ID.",
             ),
-            click.option(
-                "-o",
-                "--output-dir",
-                type=click.Path(file_okay=False),
-                default="output",
-                show_default=True,
-                help="Output directory for job files.",
+            output_dir_option(
+                type=click.Path(file_okay=False), help="Output directory for job files."
             ),
         ]
         for decorator in reversed(decorators):

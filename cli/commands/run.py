@@ -14,6 +14,7 @@ from cli.client import TorcClientError
 from cli.commands.workflow_args import optional_id, pick_workflow
 from cli.commands.workflows import create_from_spec, is_spec_path, workflow_id_arg
 from cli.context import DEFAULT_DATABASE, Context, pass_context
+from cli.options import output_dir_option
 from cli.workflow_manager import record_input_mtimes
 from runner.resources import detect
 
@@ -46,10 +47,10 @@ def runner_options(function):
 @click.command("run")
 @click.argument("spec_or_id")
 @runner_options
-@click.option(
-    "-o",
-    "--output-dir",
+@output_dir_option(
     type=click.Path(file_okay=False),
+    default=None,
+    show_default=False,
     help="Directory for job logs and results.  [default: output]",
 )
 @click.option("--skip-checks", is_flag=True, help="Skip scheduler node validation checks.")

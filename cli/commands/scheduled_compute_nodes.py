@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cli.commands.compute_nodes import short_list_options
 from cli.context import Context, pass_context
-from cli.options import list_params, resolve_workflow_id, workflow_argument
+from cli.options import list_params, resolve_workflow_id, short_list_options, workflow_argument
 
 COLUMNS = [
     ("ID", "id"),

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.shared.contract import ACTION_TYPES, JOBS_SORT_METHODS, SCHEDULER_TYPES, TRIGGER_TYPES
 from app.shared.units import parse_memory, parse_runtime
 
 # A problem message, or (message, path below the field) to point at a nested value.
@@ -23,19 +24,8 @@ Check = Callable[[Any], Problem]
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
-JOBS_SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
 PARAMETER_MODES = ("product", "zip")
 GRANULARITIES = ("summary", "time_series", "Summary", "TimeSeries")
-TRIGGER_TYPES = (
-    "on_workflow_start",
-    "on_workflow_complete",
-    "on_jobs_ready",
-    "on_jobs_complete",
-    "on_worker_start",
-    "on_worker_complete",
-)
-ACTION_TYPES = ("run_commands", "schedule_nodes")
-SCHEDULER_TYPES = ("slurm", "local")
 # Slurm time limits: minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]]
 _WALLTIME = re.compile(r"^(\d+-\d{1,2}(:\d{1,2}){0,2}|\d+(:\d{1,2}){0,2})$")
 

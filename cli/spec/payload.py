@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.shared.contract import WORKFLOW_COMPUTE_NODE_FIELDS
 from cli.spec.actions import action_records
 from cli.spec.checks import check_scheduler_fit, heterogeneous_scheduler_warning
 from cli.spec.components import (
@@ -44,14 +45,7 @@ from cli.spec.resolve import Catalog, JobResolver, index_names
 from cli.spec.schema import build_workflow
 
 DEFAULT_JOBS_SORT_METHOD = "gpus_runtime_memory"
-_OPTIONAL_WORKFLOW_FIELDS = (
-    "description",
-    "compute_node_expiration_buffer_seconds",
-    "compute_node_wait_for_new_jobs_seconds",
-    "compute_node_ignore_workflow_completion",
-    "compute_node_wait_for_healthy_database_minutes",
-    "compute_node_min_time_for_new_jobs_seconds",
-)
+_OPTIONAL_WORKFLOW_FIELDS = ("description", *WORKFLOW_COMPUTE_NODE_FIELDS)
 
 
 @dataclass
