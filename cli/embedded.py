@@ -87,8 +87,14 @@ class EmbeddedServer:
         self._wait_for_ping()
         self._advertise()
 
+    def _started(self) -> subprocess.Popen[str]:
+        if self.process is None:
+            raise TorcClientError("the embedded torc-server is not running")
+        return self.process
+
     def _read_port(self) -> int:
-        line = self.process.stdout.readline()
+        stdout = self._started().stdout
+        line = stdout.readline() if stdout is not None else ""
         if not line.startswith("TORC_SERVER_PORT="):
             self.stop()
             raise TorcClientError(f"the embedded torc-server did not start; see {self.log_path}")
@@ -103,7 +109,7 @@ class EmbeddedServer:
                     client.ping()
                     return
                 except TorcClientError:
-                    if time.monotonic() > deadline or self.process.poll() is not None:
+                    if time.monotonic() > deadline or self._started().poll() is not None:
                         self.stop()
                         raise TorcClientError(
                             f"the embedded torc-server did not answer; see {self.log_path}"
@@ -114,7 +120,7 @@ class EmbeddedServer:
 
     def _advertise(self) -> None:
         try:
-            self.url_file.write_text(json.dumps({"url": self.url, "pid": self.process.pid}))
+            self.url_file.write_text(json.dumps({"url": self.url, "pid": self._started().pid}))
         except OSError as exc:  # a read-only directory: nobody can share it, that is all
             logger.debug("cannot write %s: %s", self.url_file, exc)
 

@@ -207,14 +207,14 @@ def diagnose(client: TorcClient, workflow_id: int) -> list[Diagnosis]:
         return []
     requirements = {rr["id"]: rr for rr in client.list_resource_requirements(workflow_id)}
     latest: dict[int, dict] = {}
-    for result in client.list_results(workflow_id):
-        known = latest.get(result["job_id"])
-        if known is None or (result["run_id"], result["attempt_id"], result["id"]) > (
+    for candidate in client.list_results(workflow_id):
+        known = latest.get(candidate["job_id"])
+        if known is None or (candidate["run_id"], candidate["attempt_id"], candidate["id"]) > (
             known["run_id"],
             known["attempt_id"],
             known["id"],
         ):
-            latest[result["job_id"]] = result
+            latest[candidate["job_id"]] = candidate
     diagnoses = []
     for job in sorted(failed, key=lambda job: job["id"]):
         record = requirements.get(job.get("resource_requirements_id"), {})

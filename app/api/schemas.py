@@ -7,7 +7,7 @@ served OpenAPI document. Component names follow upstream (``job_model``…) via 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -729,11 +729,11 @@ class RunnerCycleBody(Schema):
         return loaded if loaded is not None else super().load(data, *args, **kwargs)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return type(value) is int and MIN_INTEGER <= value <= MAX_INTEGER
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return type(value) in (int, float) and MIN_INTEGER <= value <= MAX_INTEGER
 
 

@@ -299,11 +299,10 @@ def create_from_payload(payload: Any, initialize: bool = False) -> dict[str, Any
         file_ids = _insert_files(workflow_id, plan.files)
         data_ids = _insert_user_data(workflow_id, plan.user_data)
         default_rr = _default_rr(workflow_id)
-        ids = {"jobs": None, "files": file_ids, "user_data": data_ids}
         job_ids = _insert_jobs(
             workflow_id, plan, rr_ids, handler_ids, scheduler_ids, default_rr, data_ids
         )
-        ids["jobs"] = job_ids
+        ids = {"jobs": job_ids, "files": file_ids, "user_data": data_ids}
         _insert_job_links(workflow_id, plan.jobs, ids)
         for action in plan.actions:
             _insert_action(workflow_id, action, job_ids, scheduler_ids)

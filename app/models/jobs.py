@@ -123,8 +123,8 @@ def _check_references(workflow_id: int, jobs: list[dict[str, Any]]) -> None:
     tables = {key: table for key, (_, _, table) in RELATIONS.items()}
     tables["resource_requirements_id"] = ResourceRequirements
     tables["failure_handler_id"] = FailureHandler
-    for key, ids in wanted.items():
-        require_same_workflow(tables[key], sorted(ids), workflow_id, key)
+    for key, wanted_ids in wanted.items():
+        require_same_workflow(tables[key], sorted(wanted_ids), workflow_id, key)
     scheduler_ids = sorted({int(job["scheduler_id"]) for job in jobs if job.get("scheduler_id")})
     if scheduler_ids:
         _check_scheduler_ids(workflow_id, scheduler_ids)

@@ -101,7 +101,8 @@ def _row_query(model: type[BaseModel]) -> tuple[str, tuple[tuple[str, bool], ...
 
 
 def get_row(model: type[BaseModel], record_id: int, label: str) -> dict[str, Any]:
-    query, names = _row_query(model)
+    # A model class is hashable; mypy cannot see it through Peewee's untyped base.
+    query, names = _row_query(model)  # type: ignore[arg-type]
     rows = sql.fetch(query, [record_id])
     if not rows:
         raise not_found(label, record_id)

@@ -75,9 +75,9 @@ def run(
     output = Path(output_dir or ctx.settings["run.output_dir"])
     with server_session(ctx, database, output):
         if is_spec_path(spec_or_id):
-            workflow_id = create_from_spec(
-                ctx, spec_or_id, skip_checks=skip_checks, initialize=True
-            )
+            created = create_from_spec(ctx, spec_or_id, skip_checks=skip_checks, initialize=True)
+            assert created is not None  # only a dry run creates nothing
+            workflow_id = created
             click.echo(f"Created workflow {workflow_id} from {spec_or_id}", err=True)
         else:
             workflow_id = workflow_id_arg(spec_or_id)

@@ -258,7 +258,9 @@ def cancel_slurm_allocations(ctx: Context, workflow_id: int) -> list[int]:
         if node["scheduler_type"] == "slurm" and node["status"] in ("pending", "active")
     ]
     scancel = shutil.which("scancel")
-    if allocations and scancel is None:
+    if not allocations:
+        return []
+    if scancel is None:
         click.echo("Warning: scancel not found; Slurm allocations left running", err=True)
         return []
     for job_id in allocations:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from app.shared.contract import SLURM_SCHEDULER_OPTIONAL_FIELDS
 from cli.spec.errors import Diagnostics
@@ -29,7 +29,7 @@ FORBIDDEN_SLURM_DEFAULTS = (
     "name",
     "job-name",
 )
-DEFAULT_MONITOR = {
+DEFAULT_MONITOR: dict[str, Any] = {
     "enabled": True,
     "granularity": "summary",
     "sample_interval_seconds": 5,
@@ -180,9 +180,8 @@ def slurm_defaults(raw: dict[str, Any], diag: Diagnostics) -> dict[str, Any]:
 def slurm_scheduler_records(
     specs: list[SlurmSchedulerSpec], defaults: dict[str, Any], diag: Diagnostics
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    index = index_names(
-        [s.name for s in specs], range(len(specs)), "scheduler", "slurm_schedulers", diag
-    )
+    names = [cast(str, s.name) for s in specs]  # name_schedulers named every one
+    index = index_names(names, range(len(specs)), "scheduler", "slurm_schedulers", diag)
     records = []
     for position, spec in enumerate(specs):
         account = spec.account if spec.account is not None else defaults.get("account")

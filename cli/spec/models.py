@@ -11,13 +11,13 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from app.shared.contract import ACTION_TYPES, JOBS_SORT_METHODS, SCHEDULER_TYPES, TRIGGER_TYPES
 from app.shared.units import parse_memory, parse_runtime
 
 # A problem message, or (message, path below the field) to point at a nested value.
-Problem = "str | tuple[str, tuple[str | int, ...]] | None"
+Problem: TypeAlias = "str | tuple[str, tuple[str | int, ...]] | None"
 Check = Callable[[Any], Problem]
 
 # The server stores integers as signed 64-bit values (and its JSON encoder cannot send more).

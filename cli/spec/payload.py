@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from app.shared.contract import WORKFLOW_COMPUTE_NODE_FIELDS
 from cli.spec.actions import action_records
@@ -213,7 +213,8 @@ class Compilation:
 
     def _scheduler_checks(self, spec: WorkflowSpec) -> None:
         resources = {rr.name: rr for rr in spec.resource_requirements}
-        schedulers = {s.name: s for s in spec.slurm_schedulers}
+        # Every scheduler has a name by now (components.name_schedulers).
+        schedulers = {cast(str, s.name): s for s in spec.slurm_schedulers}
         check_scheduler_fit(self.jobs, resources, schedulers, self.options.skip_checks, self.diag)
         warning = heterogeneous_scheduler_warning(
             self.jobs, spec.slurm_schedulers, spec.jobs_sort_method
