@@ -6,9 +6,12 @@
 - ``app/tasks`` calls the models, never the request handlers (``app.api``);
 - ``app/__init__.py`` imports the web stack only inside ``create_app`` (the CLI and runner
   import ``app.shared`` without loading Flask);
-- ``app/shared`` is importable by every side: the standard library, isodate and itself.
+- ``app/shared`` is importable by every side: the standard library, isodate and itself;
+- only the command-line layer imports click (library modules raise ``TorcClientError``);
+- only the client (``cli/client.py``, ``cli/api/``) writes an API path.
 
-A broken rule is reported as ``path:line imports name (the rule)``.
+A broken rule is reported as ``path:line imports name (the rule)``, a raw path as
+``path:line: 'the string'``.
 """
 
 from __future__ import annotations

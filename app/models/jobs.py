@@ -15,6 +15,7 @@ from app.models.db import write_transaction
 from app.models.events import id_list, record_event
 from app.models.records import default_resource_requirements_id
 from app.models.tables import (
+    BaseModel,
     FailureHandler,
     File,
     Job,
@@ -31,7 +32,8 @@ from app.models.tables import (
 from app.shared.status import JobStatus
 
 # wire list field -> (relation table, its column, referenced table)
-RELATIONS = {
+# Each relation list of the wire model: (link table, its column for the other record, that record).
+RELATIONS: dict[str, tuple[type[BaseModel], str, type[BaseModel]]] = {
     "depends_on_job_ids": (JobDependsOn, "depends_on_job_id", Job),
     "input_file_ids": (JobInputFile, "file_id", File),
     "output_file_ids": (JobOutputFile, "file_id", File),

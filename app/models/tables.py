@@ -184,55 +184,34 @@ class UserData(BaseModel):
         indexes = ((("workflow_id", "name"), False),)
 
 
-# The job-to-file and job-to-user-data relation tables, keyed by (job_id, the record's ID).
+def _job_link_model(class_name: str, target: type[BaseModel], column: str) -> type[BaseModel]:
+    """A job-to-file or job-to-user-data relation table keyed by (job_id, <column>)."""
+    meta = type(
+        "Meta",
+        (),
+        {
+            "primary_key": pw.CompositeKey("job_id", column),
+            "indexes": (((column,), False), (("workflow_id",), False)),
+        },
+    )
+    attrs = {
+        "__module__": __name__,
+        "job_id": pw.ForeignKeyField(
+            Job, column_name="job_id", on_delete="CASCADE", lazy_load=False
+        ),
+        column: pw.ForeignKeyField(
+            target, column_name=column, on_delete="CASCADE", lazy_load=False
+        ),
+        "workflow_id": workflow_fk(),
+        "Meta": meta,
+    }
+    return type(class_name, (BaseModel,), attrs)
 
 
-def job_fk() -> pw.ForeignKeyField:
-    return pw.ForeignKeyField(Job, column_name="job_id", on_delete="CASCADE", lazy_load=False)
-
-
-def record_fk(target: type[BaseModel], column: str) -> pw.ForeignKeyField:
-    return pw.ForeignKeyField(target, column_name=column, on_delete="CASCADE", lazy_load=False)
-
-
-class JobInputFile(BaseModel):
-    job_id = job_fk()
-    file_id = record_fk(File, "file_id")
-    workflow_id = workflow_fk()
-
-    class Meta:
-        primary_key = pw.CompositeKey("job_id", "file_id")
-        indexes = ((("file_id",), False), (("workflow_id",), False))
-
-
-class JobOutputFile(BaseModel):
-    job_id = job_fk()
-    file_id = record_fk(File, "file_id")
-    workflow_id = workflow_fk()
-
-    class Meta:
-        primary_key = pw.CompositeKey("job_id", "file_id")
-        indexes = ((("file_id",), False), (("workflow_id",), False))
-
-
-class JobInputUserData(BaseModel):
-    job_id = job_fk()
-    user_data_id = record_fk(UserData, "user_data_id")
-    workflow_id = workflow_fk()
-
-    class Meta:
-        primary_key = pw.CompositeKey("job_id", "user_data_id")
-        indexes = ((("user_data_id",), False), (("workflow_id",), False))
-
-
-class JobOutputUserData(BaseModel):
-    job_id = job_fk()
-    user_data_id = record_fk(UserData, "user_data_id")
-    workflow_id = workflow_fk()
-
-    class Meta:
-        primary_key = pw.CompositeKey("job_id", "user_data_id")
-        indexes = ((("user_data_id",), False), (("workflow_id",), False))
+JobInputFile = _job_link_model("JobInputFile", File, "file_id")
+JobOutputFile = _job_link_model("JobOutputFile", File, "file_id")
+JobInputUserData = _job_link_model("JobInputUserData", UserData, "user_data_id")
+JobOutputUserData = _job_link_model("JobOutputUserData", UserData, "user_data_id")
 
 
 class Result(BaseModel):
