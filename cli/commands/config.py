@@ -307,7 +307,7 @@ def _commented(setting: Setting) -> list[str]:
 def validate(ctx: Context) -> None:
     """Validate every configuration file and TORC_* variable: unknown keys, wrong types and
     values a setting does not accept (choices, ports, positive numbers)."""
-    reports = [
+    reports: list[dict[str, Any]] = [
         {"layer": layer, "path": str(path), "problems": file_problems(path)}
         for layer, path in config_paths().items()
         if path.is_file()
