@@ -87,6 +87,7 @@ Torc.modules.config = (() => {
     restore();
     if (!config) return;
     if (!Torc.$("cfg-api-url").value) Torc.$("cfg-api-url").value = config.api_url;
+    Torc.$("cfg-api-status").textContent = `The dashboard uses ${config.api_url}`;
     showStatus(config.server);
   }
 
