@@ -40,14 +40,17 @@ class DashProcess:
     workdir: Path
     log: Path
 
-    def stop(self, timeout: float = 20) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
+            self.popen.send_signal(sig)
             try:
-                return self.popen.wait(timeout)
+                self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.popen.kill()
-        return self.popen.wait()
+        code = self.popen.wait()
+        if self.popen.stdout:
+            self.popen.stdout.close()
+        return code
 
     def log_text(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
