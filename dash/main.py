@@ -15,7 +15,7 @@ import click
 
 from app.shared.config import ConfigError
 from app.version import __version__
-from cli.client import TorcClientError
+from cli.client import DEFAULT_URL, TorcClientError
 from dash.settings import dash_settings
 
 logger = logging.getLogger("torc.dash")
@@ -33,8 +33,7 @@ class Shutdown(SystemExit):
 @click.option(
     "-a",
     "--api-url",
-    help="Torc server API URL [default: http://localhost:8080/torc-service/v1; env "
-    "TORC_API_URL].",
+    help=f"Torc server API URL [default: {DEFAULT_URL}; env TORC_API_URL].",
 )
 @click.option("--torc-bin", help="Path to the torc CLI [default: torc].")
 @click.option("--torc-server-bin", help="Path to torc-server [default: torc-server].")

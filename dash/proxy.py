@@ -1,4 +1,5 @@
-"""The transparent proxy: ``/torc-service/*`` forwarded to the server the dashboard uses.
+"""The transparent proxy: the API's paths (the service root and below) forwarded to the
+server the dashboard uses.
 
 Method, path (as received, encoded characters untouched), query, headers and body go through
 as they came, and the answer comes back the same way, so the browser talks to the server as
@@ -14,7 +15,7 @@ from flask import Blueprint, Response, current_app, request
 
 from cli.client import API_PATH, ServerUnreachable
 
-# The service's root (``/torc-service``): the proxy passes everything under it.
+# The service's root (API_PATH without its version): the proxy passes everything under it.
 SERVICE_ROOT = API_PATH.rsplit("/", 1)[0]
 HOP_BY_HOP = {
     "connection",
@@ -57,7 +58,7 @@ def forward(rest: str) -> Response:
 
 def _target_below_api() -> str | None:
     """The request's path and query as received, below the API base URL:
-    ``/torc-service/v1/workflows?limit=5`` -> ``/workflows?limit=5``; None outside the API."""
+    ``API_PATH + "/workflows?limit=5"`` -> ``/workflows?limit=5``; None outside the API."""
     raw = request.environ.get("REQUEST_URI") or request.full_path.rstrip("?")
     if raw.startswith(("http://", "https://")):  # an absolute-form request target
         raw = "/" + raw.split("/", 3)[-1]

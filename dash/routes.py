@@ -46,7 +46,8 @@ class BadInput(Exception):
 
 
 def dashboard() -> Dashboard:
-    return current_app.extensions["torc_dash"]  # type: ignore[no-any-return]
+    board: Dashboard = current_app.extensions["torc_dash"]
+    return board
 
 
 def caller() -> Credentials | None:
@@ -283,9 +284,7 @@ def reset_status() -> Response:
 
 @cli_routes.post("/delete")
 def delete() -> Response:
-    return answer(
-        run_cli(["workflows", "delete", str(workflow_id_of(body())), "--no-prompts"])
-    )
+    return answer(run_cli(["workflows", "delete", str(workflow_id_of(body())), "--no-prompts"]))
 
 
 @cli_routes.post("/results-report")
@@ -326,8 +325,14 @@ def run_stream_route() -> Response:
     except FileNotFoundError:
         message = board.cli.missing_message()
         return stream_response(
-            iter([sse("start", f"Running workflow {workflow_id}"), sse("stderr", message),
-                  sse("end", "failure"), sse("exit_code", "127")])
+            iter(
+                [
+                    sse("start", f"Running workflow {workflow_id}"),
+                    sse("stderr", message),
+                    sse("end", "failure"),
+                    sse("exit_code", "127"),
+                ]
+            )
         )
     client = board.upstream.client(credentials)
     return stream_response(run_stream(workflow_id, process, client))
@@ -448,8 +453,9 @@ def start_server() -> Response:
     except ServerStartError as exc:
         return jsonify({"success": False, "message": str(exc), **board.server.status()})
     board.upstream.point_at(url)
-    return jsonify({"success": True, "message": f"torc-server started at {url}",
-                    **board.server.status()})
+    return jsonify(
+        {"success": True, "message": f"torc-server started at {url}", **board.server.status()}
+    )
 
 
 @server_routes.post("/stop")
@@ -462,5 +468,10 @@ def stop_server() -> Response:
 @server_routes.get("/status")
 def server_status() -> Response:
     board = dashboard()
-    return jsonify({**board.server.status(), "api_url": board.upstream.api_url,
-                    "managed_api_url": board.server.status()["api_url"]})
+    return jsonify(
+        {
+            **board.server.status(),
+            "api_url": board.upstream.api_url,
+            "managed_api_url": board.server.status()["api_url"],
+        }
+    )

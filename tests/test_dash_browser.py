@@ -60,7 +60,11 @@ WIZARD_SPEC = {
     "name": "diamond-workflow",
     "description": "Fan-out and fan-in example",
     "jobs": [
-        {"name": "preprocess", "command": "./preprocess.sh", "resource_requirements": "res_1cpu_1g"},
+        {
+            "name": "preprocess",
+            "command": "./preprocess.sh",
+            "resource_requirements": "res_1cpu_1g",
+        },
         {
             "name": "work1",
             "command": "./work1.sh",
@@ -81,10 +85,22 @@ WIZARD_SPEC = {
         },
     ],
     "resource_requirements": [
-        {"name": "res_1cpu_1g", "num_cpus": 1, "memory": "1g", "num_gpus": 0, "num_nodes": 1,
-         "runtime": "PT1H"},
-        {"name": "res_8cpu_50g", "num_cpus": 8, "memory": "50g", "num_gpus": 0, "num_nodes": 1,
-         "runtime": "PT1H"},
+        {
+            "name": "res_1cpu_1g",
+            "num_cpus": 1,
+            "memory": "1g",
+            "num_gpus": 0,
+            "num_nodes": 1,
+            "runtime": "PT1H",
+        },
+        {
+            "name": "res_8cpu_50g",
+            "num_cpus": 8,
+            "memory": "50g",
+            "num_gpus": 0,
+            "num_nodes": 1,
+            "runtime": "PT1H",
+        },
     ],
 }
 

@@ -47,7 +47,9 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess
 
 
 @pytest.fixture(scope="module")
-def dash(upstream: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashProcess]:
+def dash(
+    upstream: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DashProcess]:
     process = start_dash(tmp_path_factory.mktemp("dash-work"), "--api-url", upstream.url)
     try:
         yield process
@@ -66,7 +68,9 @@ def ran(dash: DashProcess) -> dict:
     assert cli(dash, "initialize", {"workflow_id": str(workflow_id)}).json()["success"]
     frames = []
     with requests.get(
-        f"{dash.url}/api/cli/run-stream", params={"workflow_id": workflow_id}, stream=True,
+        f"{dash.url}/api/cli/run-stream",
+        params={"workflow_id": workflow_id},
+        stream=True,
         timeout=120,
     ) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
@@ -103,9 +107,10 @@ def test_page_and_every_asset_come_from_the_dashboard(dash: DashProcess) -> None
         assert (vendor / file_name).stat().st_size > 100_000
         assert version in (vendor / file_name).read_text()[:2000] or package == "cytoscape"
         assert license_name == "MIT"
-    assert "MIT" in (vendor / "cytoscape.LICENSE").read_text() or "Permission" in (
-        vendor / "cytoscape.LICENSE"
-    ).read_text()
+    assert (
+        "MIT" in (vendor / "cytoscape.LICENSE").read_text()
+        or "Permission" in (vendor / "cytoscape.LICENSE").read_text()
+    )
 
 
 def test_binds_to_loopback_unless_told() -> None:
@@ -313,8 +318,13 @@ def test_read_file_refuses_everything_else(dash: DashProcess, ran: dict) -> None
     (dash.workdir / "output" / "link.txt").symlink_to(secret)
     workflow_id = ran["workflow_id"]
     base = {"workflow_id": workflow_id, "output_dir": "output"}
-    for path in ("output/../secret.txt", str(secret), "/etc/passwd", "output/link.txt",
-                 "output/job_stdio/../../secret.txt"):
+    for path in (
+        "output/../secret.txt",
+        str(secret),
+        "/etc/passwd",
+        "output/link.txt",
+        "output/job_stdio/../../secret.txt",
+    ):
         refused = cli(dash, "read-file", {**base, "path": path})
         assert refused.status_code == 403, path
         assert "outside the workflow's output directory" in refused.json()["stderr"]
@@ -346,15 +356,20 @@ def test_resource_databases_are_listed_under_the_output_directory(
 def test_event_stream_delivers_new_events(dash: DashProcess, ran: dict) -> None:
     workflow_id = ran["workflow_id"]
     with requests.get(
-        f"{dash.url}/api/events/stream", params={"workflow_id": workflow_id}, stream=True,
+        f"{dash.url}/api/events/stream",
+        params={"workflow_id": workflow_id},
+        stream=True,
         timeout=60,
     ) as response:
         lines = response.iter_lines(decode_unicode=True)
         assert next(lines) == "event: connected"
         requests.post(
             f"{dash.url}{PROXY}/events",
-            json={"workflow_id": workflow_id, "timestamp": int(time.time() * 1000),
-                  "data": {"category": "test", "type": "probe_event"}},
+            json={
+                "workflow_id": workflow_id,
+                "timestamp": int(time.time() * 1000),
+                "data": {"category": "test", "type": "probe_event"},
+            },
             timeout=30,
         ).raise_for_status()
         for line in lines:
