@@ -6,8 +6,8 @@ directory (relative paths are relative to the dashboard's working directory, whe
 write); the directory counts as that workflow's only if runs of the workflow wrote there (job
 logs, runner logs or Slurm logs carrying its ID), and the file, after ``..`` and symbolic
 links are resolved, must lie inside it. The caller must also be allowed to see the workflow
-(checked against the server with the caller's credentials, by the route). This is D18
-(docs/decisions.md); upstream's read-file reads any path.
+(checked against the server with the caller's credentials, by the route).
+This is D18 (docs/decisions.md); upstream's read-file reads any path.
 """
 
 from __future__ import annotations
