@@ -134,6 +134,16 @@ class ClientBase:
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
+    def forward(
+        self, method: str, target: str, headers: dict[str, str], body: bytes | None
+    ) -> Reply:
+        """Send a request exactly as it came and return the answer untouched (status,
+        headers, bytes): for a transparent proxy such as the dashboard's. ``target`` is the
+        path and query below the base URL (``/workflows?limit=5``), as received, so encoded
+        characters stay encoded. An error status is returned, not raised; only
+        ``ServerUnreachable`` is raised."""
+        return self._send(method, self.base_url + target, {}, body, headers)
+
     def get(self, path: str, **params: Any) -> Any:
         return self._request("GET", path, **params)
 
