@@ -189,6 +189,14 @@ class TorcClient:
             f"/workflows/{workflow_id}/initialize_jobs", only_uninitialized=only_uninitialized
         )
 
+    def initialize_if_uninitialized(self, workflow_id: int) -> dict:
+        """Initialize unless already done, atomically on the server; ``initialized`` says
+        whether this call did it (several runners may start the same workflow together)."""
+        return self.post(f"/workflows/{workflow_id}/initialize_jobs", if_uninitialized=True)
+
+    def is_uninitialized(self, workflow_id: int) -> bool:
+        return self.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"]
+
     def list_jobs(self, workflow_id: int, **filters: Any) -> Iterator[dict]:
         return self.paged("/jobs", workflow_id=workflow_id, **filters)
 

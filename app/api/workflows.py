@@ -29,6 +29,7 @@ from app.api.schemas import (
 from app.models import jobs as job_records
 from app.models import lifecycle, records
 from app.models.common import get_workflow
+from app.models.run_start import initialize_if_new
 from app.models.tables import Event, Workflow
 
 blp = Blueprint("workflows", __name__, description="Workflows and their run state")
@@ -97,6 +98,10 @@ def cancel_workflow(workflow_id: int) -> Response:
 @blp.response(200, InitializeJobsResponse)
 @blp.doc(operationId="initialize_jobs")
 def initialize_jobs(args: dict[str, Any], workflow_id: int) -> Response:
+    if args["if_uninitialized"]:
+        answer = initialize_if_new(workflow_id)
+        message = "Initialized job status" if answer["initialized"] else "Already initialized"
+        return wire.json_response({"message": message, **answer})
     counts = lifecycle.initialize_jobs(workflow_id, args["only_uninitialized"])
     return wire.json_response({"message": "Initialized job status", **counts})
 
