@@ -51,14 +51,17 @@ def open_database(url: str) -> peewee.Database:
     path = sqlite_path_from_url(url)
     if path is None:
         raise ValueError(f"unsupported database URL {url!r}: only SQLite paths are supported")
-    from app.models.sqlite import SqliteBackend
+    from app.models.migrate import migrate
+    from app.models.sqlite import SqliteBackend, schema_lock
 
     close_database()
-    _backend = SqliteBackend(path)
-    database.initialize(_backend.db)
-    from app.models.migrate import migrate
-
-    migrate(_backend.db)
+    # Several servers may open one database at the same moment (two `torc run` in one
+    # directory start one each): the first to take the lock creates and migrates the file,
+    # the others then find nothing left to do.
+    with schema_lock(path):
+        _backend = SqliteBackend(path)
+        database.initialize(_backend.db)
+        migrate(_backend.db)
     return _backend.db
 
 

@@ -13,6 +13,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import peewee
 
@@ -42,6 +43,28 @@ def sqlite_pragmas() -> dict[str, object]:
         "cache_size": -64_000,
         "temp_store": "memory",
     }
+
+
+@contextlib.contextmanager
+def schema_lock(path: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``<database>.lock`` while the schema is created or migrated.
+
+    SQLite's own locking is not enough here: switching a new file to WAL and creating its
+    tables are several steps, and a second process in between fails with "database is
+    locked" or a duplicate migration. An in-memory database needs no lock.
+    """
+    if path == ":memory:" or os.name != "posix":
+        yield
+        return
+    import fcntl
+
+    lock_path = Path(path).with_name(Path(path).name + ".lock")
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class SqliteBackend:
