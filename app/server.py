@@ -86,30 +86,25 @@ def run(daemon: bool, pid_file: str, **given: Any) -> None:
 
 
 def serve(settings: dict[str, Any]) -> None:
-    """Open the database, start the consumer, serve until SIGTERM/SIGINT, stop both."""
-    from waitress.server import create_server
+    """Listen, open the database, start the consumer, serve until SIGTERM/SIGINT, stop both.
 
+    The port is taken before the database is touched: a port in use is one error line and
+    leaves no new database file behind.
+    """
     from app import create_app
     from app.models.db import close_database, database_synchronous
     from app.tasks import huey_path_for
 
     database = settings["database"] or "torc.db"
-    server = consumer = None
+    consumer = None
+    application = LateApplication()
+    server = listen(application, settings)
     _raise_on_signals()
     try:
         try:
-            app = create_app({"DATABASE": database})
+            application.app = create_app({"DATABASE": database})
         except Exception as exc:  # noqa: BLE001  (any failure to open is fatal and reported)
             raise click.ClickException(f"cannot open database {database}: {exc}") from None
-        server = create_server(
-            app,
-            host=settings["url"],
-            port=settings["port"],
-            threads=max(1, settings["threads"]),
-            ident="torc-server",
-            channel_timeout=300,
-            connection_limit=1000,
-        )
         print(f"TORC_SERVER_PORT={server.effective_port}", flush=True)
         consumer = start_consumer(huey_path_for(database), settings)
         logger.info(
@@ -125,11 +120,43 @@ def serve(settings: dict[str, Any]) -> None:
         pass
     finally:
         logger.info("Shutting down")
-        if server is not None:
-            server.close()
+        server.close()
         if consumer is not None:
             consumer.stop(graceful=True)
         close_database()
+
+
+class LateApplication:
+    """The WSGI entry point, bound to the socket before the Flask app exists.
+
+    No request is served before ``server.run()``, by which time ``app`` is set.
+    """
+
+    app: Any = None
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
+def listen(application: Any, settings: dict[str, Any]) -> Any:
+    """The waitress server bound to the configured address; a clear error if it cannot be."""
+    from waitress.server import create_server
+
+    try:
+        return create_server(
+            application,
+            host=settings["url"],
+            port=settings["port"],
+            threads=max(1, settings["threads"]),
+            ident="torc-server",
+            channel_timeout=300,
+            connection_limit=1000,
+        )
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise click.ClickException(
+            f"cannot listen on {settings['url']}:{settings['port']}: {reason}"
+        ) from None
 
 
 def _raise_on_signals() -> None:
