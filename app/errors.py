@@ -42,6 +42,11 @@ class Conflict(TorcError):
     kind = "Conflict"
 
 
+class PayloadTooLarge(TorcError):
+    status = 413
+    kind = "PayloadTooLarge"
+
+
 class InvalidInput(TorcError):
     status = 422
     kind = "UnprocessableEntity"

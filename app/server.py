@@ -93,16 +93,18 @@ def serve(settings: dict[str, Any]) -> None:
     """
     from app import create_app
     from app.models.db import close_database, database_synchronous
+    from app.serving import LateApplication, listen
     from app.tasks import huey_path_for
 
     database = settings["database"] or "torc.db"
+    limits = request_limits(settings)
     consumer = None
     application = LateApplication()
-    server = listen(application, settings)
+    server = listen(application, settings, max(limits.values()))
     _raise_on_signals()
     try:
         try:
-            application.app = create_app({"DATABASE": database})
+            application.app = create_app({"DATABASE": database, **limits})
         except Exception as exc:  # noqa: BLE001  (any failure to open is fatal and reported)
             raise click.ClickException(f"cannot open database {database}: {exc}") from None
         print(f"TORC_SERVER_PORT={server.effective_port}", flush=True)
@@ -126,37 +128,12 @@ def serve(settings: dict[str, Any]) -> None:
         close_database()
 
 
-class LateApplication:
-    """The WSGI entry point, bound to the socket before the Flask app exists.
-
-    No request is served before ``server.run()``, by which time ``app`` is set.
-    """
-
-    app: Any = None
-
-    def __call__(self, environ: dict, start_response: Any) -> Any:
-        return self.app(environ, start_response)
-
-
-def listen(application: Any, settings: dict[str, Any]) -> Any:
-    """The waitress server bound to the configured address; a clear error if it cannot be."""
-    from waitress.server import create_server
-
-    try:
-        return create_server(
-            application,
-            host=settings["url"],
-            port=settings["port"],
-            threads=max(1, settings["threads"]),
-            ident="torc-server",
-            channel_timeout=300,
-            connection_limit=1000,
-        )
-    except OSError as exc:
-        reason = (exc.strerror or str(exc)).lower()
-        raise click.ClickException(
-            f"cannot listen on {settings['url']}:{settings['port']}: {reason}"
-        ) from None
+def request_limits(settings: dict[str, Any]) -> dict[str, int]:
+    """The request body limits in bytes, as the Flask app's configuration."""
+    return {
+        "MAX_REQUEST_BYTES": int(settings["max_request_mb"] * 2**20),
+        "MAX_BULK_REQUEST_BYTES": int(settings["max_bulk_request_mb"] * 2**20),
+    }
 
 
 def _raise_on_signals() -> None:

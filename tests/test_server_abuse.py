@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
 from pathlib import Path
 
+import requests
+
 from tests.conftest import REPO
-from tests.helpers import server_command
+from tests.helpers import Api, assert_error_shape, server_command, spec_payload, torc
 
 
 def test_a_busy_port_is_one_error_line_and_no_database(tmp_path: Path) -> None:
@@ -30,3 +33,52 @@ def test_a_busy_port_is_one_error_line_and_no_database(tmp_path: Path) -> None:
         f"Error: cannot listen on 127.0.0.1:{port}: address already in use"
     ]
     assert not database.exists()  # refused before the database was created
+
+
+def test_a_body_over_the_limit_is_refused_with_413_and_stores_nothing(make_server) -> None:
+    server = make_server(env={"TORC_SERVER__MAX_BULK_REQUEST_MB": "2"})
+    api = Api(server.url)
+    huge = "x" * (17 * 2**20)  # over the default 16 MiB of an ordinary request
+    response = requests.post(
+        server.url + "/workflows", json={"name": "w", "user": "u", "description": huge}, timeout=60
+    )
+    body = assert_error_shape(response, 413)
+    assert "max_request_mb" in body["message"] and "16 MiB" in body["message"]
+    payload = spec_payload([{"name": "a", "command": "x" * (3 * 2**20)}])
+    response = requests.post(server.url + "/workflow_specs", json=payload, timeout=60)
+    assert "max_bulk_request_mb" in assert_error_shape(response, 413)["message"]
+    assert api.get("/workflows")["total_count"] == 0
+    small = spec_payload([{"name": "a", "command": "x" * 2**20}])  # 1 MiB: under both limits
+    assert api.post("/workflow_specs", small)["job_count"] == 1
+
+
+def test_the_cli_reports_a_body_over_the_limit_in_one_line(make_server, tmp_path: Path) -> None:
+    server = make_server(env={"TORC_SERVER__MAX_REQUEST_MB": "0.05"})
+    description = "x" * 100_000  # one argument may hold at most 128 KiB
+    result = torc(
+        "--url", server.url, "workflows", "new", "-n", "w", "-d", description, cwd=tmp_path
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: request body of") and "max_request_mb" in line, line
+
+
+def test_stuck_clients_do_not_lock_out_the_others(make_server) -> None:
+    """More silent connections than the server's limit (some mid-request): a newcomer is
+    still answered within seconds, because the longest-idle connections make room."""
+    limit = 40
+    server = make_server(env={"TORC_SERVER__MAX_CONNECTIONS": str(limit)})
+    stuck = []
+    try:
+        for index in range(limit + 20):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            if index % 4 == 0:
+                sock.sendall(b"GET /torc-service/v1/ping HTTP/1.1\r\nHost: x\r\n")  # never ends
+            stuck.append(sock)
+        started = time.monotonic()
+        assert requests.get(server.url + "/ping", timeout=20).json() == {"status": "ok"}
+        assert time.monotonic() - started < 10
+        assert "closing the" in server.log_text()  # the server said what it did
+    finally:
+        for sock in stuck:
+            sock.close()

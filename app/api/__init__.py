@@ -15,6 +15,7 @@ from app.api import (
     failure_handlers,
     files,
     jobs,
+    limits,
     local_schedulers,
     relationships,
     remote_workers,
@@ -69,6 +70,7 @@ def prepare_app(app: Flask) -> None:
     app.url_map.converters["int"] = Int64Converter
     app.url_value_preprocessor(reject_bad_path_values)
     app.json = JsonProvider(app)
+    limits.install(app)
 
 
 def schema_name(schema: object) -> str:
