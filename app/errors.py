@@ -47,6 +47,13 @@ class PayloadTooLarge(TorcError):
     kind = "PayloadTooLarge"
 
 
+class ClientGone(TorcError):
+    """The requester hung up; the work done for it is rolled back (nobody reads the answer)."""
+
+    status = 499
+    kind = "ClientClosedRequest"
+
+
 class InvalidInput(TorcError):
     status = 422
     kind = "UnprocessableEntity"

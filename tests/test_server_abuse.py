@@ -10,10 +10,18 @@ import subprocess
 import time
 from pathlib import Path
 
+import orjson
 import requests
 
 from tests.conftest import REPO
-from tests.helpers import Api, assert_error_shape, server_command, spec_payload, torc
+from tests.helpers import (
+    Api,
+    assert_error_shape,
+    server_command,
+    spec_payload,
+    torc,
+    wait_for,
+)
 
 
 def test_a_busy_port_is_one_error_line_and_no_database(tmp_path: Path) -> None:
@@ -82,3 +90,23 @@ def test_stuck_clients_do_not_lock_out_the_others(make_server) -> None:
     finally:
         for sock in stuck:
             sock.close()
+
+
+def test_a_creation_whose_client_hung_up_is_not_committed(make_server) -> None:
+    """A client sends a 150,000-job workflow and is killed while the server stores it: the
+    server notices, rolls the creation back and says so; nothing appears later."""
+    server = make_server()
+    jobs = [{"name": f"job_{i}", "command": "true"} for i in range(150_000)]
+    body = orjson.dumps(spec_payload(jobs))
+    head = (
+        "POST /torc-service/v1/workflow_specs?initialize=true HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port)) as client:
+        client.sendall(head.encode() + body)
+        time.sleep(0.3)  # the server has the request and is storing it
+    api = Api(server.url)
+    wait_for(lambda: "creation abandoned" in server.log_text(), timeout=120)
+    assert api.get("/workflows")["total_count"] == 0
+    assert api.post("/workflow_specs", spec_payload(jobs[:10]))["job_count"] == 10
+    assert api.get("/workflows")["total_count"] == 1

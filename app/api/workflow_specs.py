@@ -40,4 +40,7 @@ def create_from_spec(args: dict) -> Response:
         payload = orjson.loads(request.get_data(cache=False))  # not kept twice
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Invalid JSON body: {exc}") from None
-    return wire.json_response(create_from_payload(payload, initialize=args["initialize"]))
+    # waitress tells a handler whether its client is still connected.
+    client_gone = request.environ.get("waitress.client_disconnected")
+    created = create_from_payload(payload, initialize=args["initialize"], client_gone=client_gone)
+    return wire.json_response(created)
