@@ -23,6 +23,9 @@ class Server:
 
     pid: int | None = None
 
+    def __init__(self, threads: int = 4) -> None:
+        self.threads = threads
+
     def __enter__(self) -> str:
         self.dir = Path(tempfile.mkdtemp(prefix="torc-bench-server-"))
         self.proc = subprocess.Popen(
@@ -38,7 +41,7 @@ class Server:
                 "--database",
                 str(self.dir / "torc.db"),
                 "--threads",
-                "4",
+                str(self.threads),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

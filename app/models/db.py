@@ -27,6 +27,8 @@ class Backend(Protocol):
 
     def write_transaction(self) -> contextlib.AbstractContextManager[None]: ...
 
+    def unchecked_write_transaction(self) -> contextlib.AbstractContextManager[None]: ...
+
     def highest_id(self, table: str, key: str) -> int: ...
 
     def close(self) -> None: ...
@@ -128,4 +130,13 @@ def write_transaction() -> Iterator[None]:
     if _backend is None:
         raise RuntimeError("database is not open")
     with _backend.write_transaction():
+        yield
+
+
+@contextlib.contextmanager
+def unchecked_write_transaction() -> Iterator[None]:
+    """A write transaction without foreign-key checks or cascades (see the backend's)."""
+    if _backend is None:
+        raise RuntimeError("database is not open")
+    with _backend.unchecked_write_transaction():
         yield

@@ -113,6 +113,24 @@ class SqliteBackend:
                 with self.db.atomic("IMMEDIATE"):
                     yield
 
+    @contextlib.contextmanager
+    def unchecked_write_transaction(self) -> Iterator[None]:
+        """A write transaction in which foreign keys are neither checked nor cascaded.
+
+        For removing rows whose owner is already gone, table by table, without SQLite
+        probing every child table for each deleted row. The switch is per connection and
+        only possible outside a transaction; it is switched back on before the lock is freed.
+        """
+        with self._write_lock:
+            if self.db.in_transaction():
+                raise RuntimeError("foreign keys cannot be switched off inside a transaction")
+            self.db.execute_sql("PRAGMA foreign_keys = OFF")
+            try:
+                with self.db.atomic("IMMEDIATE"):
+                    yield
+            finally:
+                self.db.execute_sql("PRAGMA foreign_keys = ON")
+
     def close(self) -> None:
         if not self.db.is_closed():
             self.db.close()
