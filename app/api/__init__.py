@@ -14,8 +14,8 @@ from app.api import (
     events,
     failure_handlers,
     files,
+    guards,
     jobs,
-    limits,
     local_schedulers,
     relationships,
     remote_workers,
@@ -70,7 +70,7 @@ def prepare_app(app: Flask) -> None:
     app.url_map.converters["int"] = Int64Converter
     app.url_value_preprocessor(reject_bad_path_values)
     app.json = JsonProvider(app)
-    limits.install(app)
+    guards.install(app)
 
 
 def schema_name(schema: object) -> str:
