@@ -5,7 +5,9 @@ Each answers with one clear line (or a clear error status) and keeps serving the
 
 from __future__ import annotations
 
+import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -16,9 +18,11 @@ import requests
 from tests.conftest import REPO
 from tests.helpers import (
     Api,
+    ServerProcess,
     assert_error_shape,
     server_command,
     spec_payload,
+    start_server,
     torc,
     wait_for,
 )
@@ -110,3 +114,51 @@ def test_a_creation_whose_client_hung_up_is_not_committed(make_server) -> None:
     assert api.get("/workflows")["total_count"] == 0
     assert api.post("/workflow_specs", spec_payload(jobs[:10]))["job_count"] == 10
     assert api.get("/workflows")["total_count"] == 1
+
+
+def test_a_deleted_workflow_is_gone_at_once_and_its_rows_follow_even_after_a_crash(
+    make_server, tmp_path: Path
+) -> None:
+    """DELETE answers once the workflow is hidden; its rows are removed in short chunks. A
+    kill -9 in the middle leaves the rest to the next start, which finishes it."""
+    server = make_server()
+    api = Api(server.url)
+    keep = api.post("/workflow_specs", spec_payload([{"name": "kept", "command": "true"}]))
+    jobs = [{"name": "start", "command": "true"}] + [
+        {"name": f"w{i}", "command": "true", "depends_on": [0]} for i in range(30_000)
+    ]
+    doomed = api.post("/workflow_specs", spec_payload(jobs), params={"initialize": "true"})
+    doomed_id = doomed["workflow_id"]
+    job_id = api.get("/jobs", params={"workflow_id": doomed_id, "limit": 1})["items"][0]["id"]
+    assert api.delete(f"/workflows/{doomed_id}")["id"] == doomed_id
+    for path in (f"/workflows/{doomed_id}", f"/jobs/{job_id}"):  # gone, rows purged or not
+        assert requests.get(server.url + path, timeout=30).status_code == 404, path
+    server.stop(signal.SIGKILL)
+    assert "job" in _rows_of(server.database, doomed_id)  # the crash came before the purge
+    server = start_server(server.database.parent, database=server.database)
+    try:
+        wait_for(lambda: not _rows_of(server.database, doomed_id), timeout=120)
+        assert api_for(server).statuses(keep["workflow_id"]) == {"kept": "uninitialized"}
+    finally:
+        server.stop()
+
+
+def _rows_of(database: Path, workflow_id: int) -> list[str]:
+    """Tables still holding rows of ``workflow_id`` (or a pending purge of it)."""
+    with sqlite3.connect(database) as db:
+        tables = [
+            name
+            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if "workflow_id" in [c[1] for c in db.execute(f'PRAGMA table_info("{name}")')]
+        ]
+        return [
+            table
+            for table in tables
+            if db.execute(
+                f'SELECT 1 FROM "{table}" WHERE workflow_id = ? LIMIT 1', [workflow_id]
+            ).fetchone()
+        ]
+
+
+def api_for(server: ServerProcess) -> Api:
+    return Api(server.url)

@@ -6,10 +6,10 @@ transaction, and every other write of every user waited for it. Here the delete 
 1. one short transaction removes the workflow row (so every request about it answers "not
    found" from then on), its compute nodes (the orphan check reads those across workflows)
    and records the workflow in ``workflow_purge``;
-2. its remaining rows are removed table by table in chunks of about 50 ms each, every chunk
-   its own transaction, so other requests get the database between chunks. The request that
-   deleted the workflow does this for up to ``INLINE_SECONDS`` (a small workflow is gone
-   before the answer); a background task finishes larger ones, and after a restart.
+2. a background task (``app.tasks.checks.purge_deleted_workflows``, every second) removes
+   its remaining rows table by table in chunks of about 50 ms each, every chunk its own
+   transaction, so other requests get the database between chunks; after a restart it
+   finishes what a crash interrupted.
 
 Both steps run with foreign keys switched off: the rows removed belong to a workflow that no
 longer exists, so there is nothing to check, and SQLite would otherwise probe every child
@@ -24,13 +24,20 @@ import time
 from typing import Any
 
 from app.models import sql
+from app.models.common import get_workflow
 from app.models.db import unchecked_write_transaction, write_transaction
 from app.models.records import get_row
-from app.models.tables import ALL_MODELS, ComputeNode, Job, ScheduledComputeNode, Workflow
+from app.models.tables import (
+    ALL_MODELS,
+    BaseModel,
+    ComputeNode,
+    Job,
+    ScheduledComputeNode,
+    Workflow,
+)
 
 logger = logging.getLogger(__name__)
 
-INLINE_SECONDS = 0.5
 TARGET_CHUNK_SECONDS = 0.05
 MIN_CHUNK, MAX_CHUNK = 200, 100_000
 
@@ -83,10 +90,9 @@ _chunks = _ChunkSizes()
 
 
 def delete_workflow(workflow_id: int) -> dict[str, Any]:
-    """Delete a workflow: gone at once for every request; its rows removed in chunks.
+    """Delete a workflow: gone at once for every request; ``purge`` removes its rows.
 
-    Returns the workflow as it was. Its rows are removed here for up to ``INLINE_SECONDS``,
-    the rest by ``purge`` in the background.
+    Returns the workflow as it was.
     """
     with unchecked_write_transaction():
         row = get_row(Workflow, workflow_id, "Workflow")
@@ -99,7 +105,6 @@ def delete_workflow(workflow_id: int) -> dict[str, Any]:
             "INSERT INTO workflow_purge (workflow_id, deleted_at) VALUES (?, ?)",
             [workflow_id, time.time()],
         )
-    purge(INLINE_SECONDS, only=workflow_id)
     return row
 
 
@@ -108,12 +113,11 @@ def purging() -> set[int]:
     return {row[0] for row in sql.fetch("SELECT workflow_id FROM workflow_purge")}
 
 
-def purge(budget_seconds: float, only: int | None = None) -> int:
+def purge(budget_seconds: float) -> int:
     """Remove rows of deleted workflows for about ``budget_seconds``; return rows removed."""
     deadline = time.monotonic() + budget_seconds
-    pending = sorted(purging()) if only is None else [only]
     removed = 0
-    for workflow_id in pending:
+    for workflow_id in sorted(purging()):
         started = time.monotonic()
         for statement in _purge_statements():
             while True:
@@ -142,3 +146,21 @@ def _purge_chunk(statement: str, workflow_id: int) -> tuple[int, int]:
     if count == limit:  # a partial chunk says nothing about the rate
         _chunks.adjust(statement, limit, time.monotonic() - started)
     return count, limit
+
+
+def delete_owned_rows(model: type[BaseModel], workflow_id: int) -> int:
+    """Delete every ``model`` row of an existing workflow, in chunks of about 50 ms each
+    (foreign keys on: deleting jobs takes their links and results with them), so deleting
+    a million jobs does not hold the database. Returns how many went."""
+    statement = _chunk_statement(model._meta.table_name)
+    removed = 0
+    while True:
+        limit = _chunks.get(statement)
+        started = time.monotonic()
+        with write_transaction():
+            get_workflow(workflow_id)
+            count = sql.execute(statement, [workflow_id, limit])
+        removed += count
+        if count < limit:
+            return removed
+        _chunks.adjust(statement, limit, time.monotonic() - started)
