@@ -10,7 +10,15 @@ import orjson
 import pytest
 import requests
 
-from tests.helpers import Api, ServerProcess, assert_error_shape, spec_payload, start_runner
+from cli.spec import SpecError, build_payload
+from tests.helpers import (
+    Api,
+    ServerProcess,
+    assert_error_shape,
+    spec_payload,
+    start_runner,
+    torc,
+)
 
 
 def nested_json(levels: int) -> str:
@@ -98,3 +106,84 @@ def test_a_runner_fails_a_job_it_cannot_launch_and_goes_on(
     ]
     assert result["return_code"] == 127
     assert "Traceback" not in err.read_text()
+
+
+ALIAS_BOMB = """name: bomb
+user_data:
+  - name: d
+    data:
+      a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+      b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+      c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+      d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+      e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+      f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
+      g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]
+      h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]
+      i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]
+jobs:
+  - name: a
+    command: echo
+"""
+JOB = "jobs:\n  - name: a\n    command: echo\n"
+
+
+def deep_yaml(levels: int) -> str:
+    return f"name: deep\nuser_data:\n  - name: d\n    data: {'[' * levels}1{']' * levels}\n{JOB}"
+
+
+BAD_SPECS = [
+    ("bomb.yaml", ALIAS_BOMB, "alias bomb"),
+    ("deep.yaml", deep_yaml(300), "nested more than 200 levels"),
+    ("deeper.yaml", deep_yaml(10_000), "nested too deeply"),
+    (
+        "deep.json",
+        '{"name": "x", "user_data": [{"name": "d", "data": '
+        + "[" * 10_000
+        + "]" * 10_000
+        + '}], "jobs": [{"name": "a", "command": "e"}]}',
+        "nested too deeply",
+    ),
+    (
+        "deep.json5",
+        "{name: 'x', jobs: [{name: 'a', command: 'e'}], x: " + "[" * 5000 + "]" * 5000 + "}",
+        "nested too deeply",
+    ),
+    ("ctrl.yaml", f"name: a\x04b\n{JOB}", "control character #x0004"),
+    ("nul.yaml", f"name: a\x00b\n{JOB}", "control character #x0000"),
+    ("nul_escape.yaml", f'name: "a\\0b"\n{JOB}', "name: holds a NUL character"),
+    (
+        "nul_command.json",
+        '{"name": "x", "jobs": [{"name": "a", "command": "echo \\u0000"}]}',
+        "jobs.0.command: holds a NUL character",
+    ),
+    ("broken.kdl", 'name "x"\njob "a" {\n    command "echo"\n', "invalid KDL"),
+    ("yaml_looking.kdl", "name: x\njobs:\n  - name: a\n    command: echo\n", "KDL node"),
+    ("yaml_inside.kdl", 'name: "wf"\njobs: [{name: a, command: echo}]\n', "invalid KDL"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "mentions"), BAD_SPECS, ids=[s[0] for s in BAD_SPECS])
+def test_a_bad_spec_is_one_error_line_quickly(tmp_path: Path, name: str, text: str, mentions: str):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(SpecError) as caught:
+        build_payload(path)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(str(path)), message
+    assert mentions in message, message
+
+
+def test_the_cli_reports_an_alias_bomb_and_deep_nesting_at_once(tmp_path: Path) -> None:
+    """Both used to hang (the bomb) or print a RecursionError traceback (the nesting)."""
+    url = "http://127.0.0.1:9/torc-service/v1"  # never reached: the spec fails first
+    for name, text in (("bomb.yaml", ALIAS_BOMB), ("deep.yaml", deep_yaml(10_000))):
+        (tmp_path / name).write_text(text)
+        created = torc("--url", url, "workflows", "create", name, cwd=tmp_path, timeout=60)
+        assert created.returncode == 1
+        [line] = created.stderr.splitlines()
+        assert line.startswith(f"Error: {name}:"), line
+        checked = torc("--url", url, "workflows", "create", name, "--dry-run", cwd=tmp_path)
+        assert checked.returncode == 1 and "Validation: FAILED" in checked.stdout
+        assert line.removeprefix(f"Error: {name}: ")[:40] in " ".join(checked.stdout.split())
+        assert "Traceback" not in created.stderr + checked.stderr
