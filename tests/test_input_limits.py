@@ -187,3 +187,14 @@ def test_the_cli_reports_an_alias_bomb_and_deep_nesting_at_once(tmp_path: Path) 
         assert checked.returncode == 1 and "Validation: FAILED" in checked.stdout
         assert line.removeprefix(f"Error: {name}: ")[:40] in " ".join(checked.stdout.split())
         assert "Traceback" not in created.stderr + checked.stderr
+
+
+@pytest.mark.parametrize("levels", [300, 5000])
+def test_deep_data_on_the_command_line_is_one_error_line(tmp_path: Path, levels: int) -> None:
+    data = "[" * levels + "]" * levels
+    for args in (["user-data", "create", "1", "-n", "d", "--data", data],
+                 ["events", "create", "1", "--data", data]):  # fmt: skip
+        result = torc("--url", "http://127.0.0.1:9/torc-service/v1", *args, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        [line] = result.stderr.splitlines()
+        assert "nested more than 200 levels" in line
