@@ -198,3 +198,52 @@ def test_deep_data_on_the_command_line_is_one_error_line(tmp_path: Path, levels:
         assert result.returncode == 2, result.stderr
         [line] = result.stderr.splitlines()
         assert "nested more than 200 levels" in line
+
+
+def test_a_spec_over_the_job_limit_is_refused_before_expanding(tmp_path: Path) -> None:
+    """1:1000000000 once made torc use 23.5 GB until the kernel killed it; a 10^7-job
+    product took 76 s and 6 GB in a dry run. Counted first, both are refused at once."""
+    huge = tmp_path / "huge.yaml"
+    huge.write_text(
+        "name: huge\njobs:\n  - name: job_{i}\n    command: echo {i}\n"
+        "    parameters:\n      i: '1:1000000000'\n"
+    )
+    product = tmp_path / "product.yaml"
+    product.write_text(
+        "name: product\njobs:\n  - name: job_{a}_{b}\n    command: echo\n"
+        "    parameters:\n      a: '1:10000'\n      b: '1:1000'\n"
+    )
+    url = "http://127.0.0.1:9/torc-service/v1"  # never reached
+    for path, count in ((huge, "1,000,000,000"), (product, "10,000,000")):
+        result = torc("--url", url, "workflows", "create", path.name, cwd=tmp_path, timeout=60)
+        assert result.returncode == 1
+        [line] = result.stderr.splitlines()
+        assert f"expands to {count} jobs" in line and "over the limit of 1,000,000" in line
+        assert "TORC_CLIENT__MAX_JOBS" in line, line
+        checked = torc("--url", url, "workflows", "create", path.name, "--dry-run", cwd=tmp_path)
+        assert checked.returncode == 1 and f"expands to {count} jobs" in checked.stdout
+
+
+def test_the_job_limit_is_a_setting(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "name: s\njobs:\n  - name: job_{i}\n    command: echo\n    parameters:\n      i: '1:50'\n"
+    )
+    with pytest.raises(SpecError, match="expands to 50 jobs .* over the limit of 49"):
+        build_payload(spec, max_jobs=49)
+    assert len(build_payload(spec, max_jobs=50)["jobs"]) == 50
+    result = torc(
+        "--url", "http://127.0.0.1:9/torc-service/v1", "workflows", "create", "spec.yaml",
+        "--dry-run", cwd=tmp_path, env={"TORC_CLIENT__MAX_JOBS": "10"},
+    )  # fmt: skip
+    assert result.returncode == 1 and "over the limit of 10" in result.stdout
+
+
+def test_a_fan_in_over_too_many_combinations_is_refused(tmp_path: Path) -> None:
+    spec = tmp_path / "fan_in.yaml"
+    spec.write_text(
+        "name: f\njobs:\n  - name: gather\n    command: echo\n    depends_on: ['w_{i}']\n"
+        "    parameters:\n      i: '1:2000000'\n"
+    )
+    with pytest.raises(SpecError, match="'gather' fans in over 2,000,000 parameter combinations"):
+        build_payload(spec)
