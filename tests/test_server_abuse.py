@@ -5,6 +5,7 @@ Each answers with one clear line (or a clear error status) and keeps serving the
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import sqlite3
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 import requests
 
 from tests.conftest import REPO
@@ -162,3 +164,50 @@ def _rows_of(database: Path, workflow_id: int) -> list[str]:
 
 def api_for(server: ServerProcess) -> Api:
     return Api(server.url)
+
+
+def small_disk(mount_point: Path, size: str) -> tuple[str, ...]:
+    """A command prefix that runs a command with a ``size`` tmpfs mounted at ``mount_point``
+    (in a private mount namespace, so nothing else sees it). Needs root or CAP_SYS_ADMIN."""
+    mount_point.mkdir(parents=True, exist_ok=True)
+    script = 'mount -t tmpfs -o size="$1" tmpfs "$0" && shift && exec "$@"'
+    return ("unshare", "--mount", "sh", "-c", script, str(mount_point), size)
+
+
+def test_a_full_disk_is_a_clear_507_and_reads_keep_working(tmp_path: Path) -> None:
+    probe = subprocess.run(
+        [*small_disk(tmp_path / "probe", "1m"), "true"], capture_output=True, text=True
+    )
+    if probe.returncode != 0:
+        reason = f"cannot mount a small tmpfs here: {probe.stderr.strip()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    disk = tmp_path / "disk"
+    server = start_server(
+        tmp_path / "server", database=disk / "torc.db", prefix=small_disk(disk, "3m")
+    )
+    try:
+        api = Api(server.url)
+        workflow_id = api.workflow("filling")
+        blob = "x" * 200_000
+        for attempt in range(100):
+            response = requests.post(
+                server.url + "/user_data",
+                json={"workflow_id": workflow_id, "name": f"d{attempt}", "data": blob},
+                timeout=30,
+            )
+            if response.status_code != 200:
+                break
+        body = assert_error_shape(response, 507)
+        assert "disk is full" in body["message"] and "nothing was saved" in body["message"]
+        assert api.get(f"/workflows/{workflow_id}")["name"] == "filling"  # reads still work
+        stored = api.get("/user_data", params={"workflow_id": workflow_id, "limit": 1})
+        assert stored["total_count"] == attempt  # every answered write is there, no more
+        response = requests.post(
+            server.url + "/workflows", json={"name": "w", "user": "u"}, timeout=30
+        )
+        assert response.status_code in (200, 507)  # a small write may still fit, or not
+        assert "Traceback" not in server.log_text() and "cannot rollback" not in server.log_text()
+    finally:
+        server.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,26 @@ def sqlite_pragmas() -> dict[str, object]:
         "cache_size": -64_000,
         "temp_store": "memory",
     }
+
+
+@contextlib.contextmanager
+def _original_error() -> Iterator[None]:
+    """Re-raise the error SQLite rolled back for, not the failed rollback that follows it.
+
+    On some errors (a full disk, an I/O error) SQLite ends the transaction itself; the
+    rollback Peewee then sends fails with "cannot rollback - no transaction is active", and
+    that would hide the cause ("database or disk is full") from the client and the log.
+    """
+    try:
+        yield
+    except (peewee.OperationalError, sqlite3.OperationalError) as exc:
+        cause: BaseException | None = exc
+        # Peewee re-raises the driver's error as its own: walk back past both.
+        while cause is not None and "no transaction is active" in str(cause):
+            cause = cause.__context__
+        if cause is not None and cause is not exc:
+            raise cause from None
+        raise
 
 
 @contextlib.contextmanager
@@ -110,8 +131,9 @@ class SqliteBackend:
                 # the error and went on, and none does.
                 yield
             else:
-                with self.db.atomic("IMMEDIATE"):
-                    yield
+                with _original_error():
+                    with self.db.atomic("IMMEDIATE"):
+                        yield
 
     @contextlib.contextmanager
     def unchecked_write_transaction(self) -> Iterator[None]:
@@ -126,7 +148,7 @@ class SqliteBackend:
                 raise RuntimeError("foreign keys cannot be switched off inside a transaction")
             self.db.execute_sql("PRAGMA foreign_keys = OFF")
             try:
-                with self.db.atomic("IMMEDIATE"):
+                with _original_error(), self.db.atomic("IMMEDIATE"):
                     yield
             finally:
                 self.db.execute_sql("PRAGMA foreign_keys = ON")
