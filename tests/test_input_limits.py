@@ -247,3 +247,16 @@ def test_a_fan_in_over_too_many_combinations_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(SpecError, match="'gather' fans in over 2,000,000 parameter combinations"):
         build_payload(spec)
+
+
+def test_a_regex_dependency_matching_only_its_own_job_says_so(tmp_path: Path) -> None:
+    spec = tmp_path / "self.yaml"
+    spec.write_text(
+        "name: s\njobs:\n  - name: a\n    command: echo\n    depends_on_regexes: ['^a$']\n"
+        "  - name: b\n    command: echo\n    depends_on_regexes: ['^zzz']\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        build_payload(spec)
+    message = str(caught.value)
+    assert "regex '^a$' of job 'a' matched only the job itself" in message, message
+    assert message.startswith(f"{spec}:5:"), message
