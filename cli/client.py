@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -197,9 +198,6 @@ class TorcClient:
         whether this call did it (several runners may start the same workflow together)."""
         return self.post(f"/workflows/{workflow_id}/initialize_jobs", if_uninitialized=True)
 
-    def is_uninitialized(self, workflow_id: int) -> bool:
-        return self.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"]
-
     def list_jobs(self, workflow_id: int, **filters: Any) -> Iterator[dict]:
         return self.paged("/jobs", workflow_id=workflow_id, **filters)
 
@@ -225,6 +223,19 @@ class TorcClient:
 
     def list_results(self, workflow_id: int, **filters: Any) -> Iterator[dict]:
         return self.paged("/results", workflow_id=workflow_id, **filters)
+
+    def is_uninitialized(self, workflow_id: int) -> bool:
+        return self.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"]
+
+    def list_remote_workers(self, workflow_id: int) -> list[dict]:
+        return self.get(f"/workflows/{workflow_id}/remote_workers")
+
+    def add_remote_workers(self, workflow_id: int, workers: list[str]) -> list[dict]:
+        """Store ``[user@]host[:port]`` addresses (ones already stored are kept once)."""
+        return self.post(f"/workflows/{workflow_id}/remote_workers", workers)
+
+    def delete_remote_worker(self, workflow_id: int, worker: str) -> dict:
+        return self.delete(f"/workflows/{workflow_id}/remote_workers/{quote(worker, safe='')}")
 
 
 def _query_value(value: Any) -> Any:
