@@ -14,7 +14,8 @@ transaction, and every other write of every user waited for it. Here the delete 
 Both steps run with foreign keys switched off: the rows removed belong to a workflow that no
 longer exists, so there is nothing to check, and SQLite would otherwise probe every child
 table for every deleted job. IDs are never reused (AUTOINCREMENT), so no new workflow can
-meet a leftover row.
+meet a leftover row, and a leftover row asked for by its own ID is "not found"
+(``records.get_row`` requires its workflow to exist).
 """
 
 from __future__ import annotations
