@@ -677,6 +677,7 @@ class JobRunner:
                 logger.info("Job %s used all %d retries", job["id"], decision.rule.max_retries)
             self._finish(job, report)
         elif decision.action == "retry":
+            assert decision.rule is not None  # a retry is a rule's decision
             self._retry(job, report, decision.rule.max_retries)
         else:
             self._start_recovery(entry, report, decision)
@@ -763,6 +764,7 @@ class JobRunner:
     def _stop_everything(self) -> None:
         """SIGTERM/SIGINT: stop our jobs, report them terminated, hand back unstarted ones."""
         signum = self._stop_signal
+        assert signum is not None  # set by the signal handler that asked for the stop
         logger.warning(
             "Received %s; terminating %d job(s)", signal.Signals(signum).name, len(self.running)
         )
@@ -839,13 +841,13 @@ class JobRunner:
         }
 
     def _launch(self, job: dict, need: Need) -> None:
-        env = self._job_env(job)
-        argv = argv_for(job["command"], job.get("invocation_script"))
         try:
+            env = self._job_env(job)
+            argv = argv_for(job["command"], job.get("invocation_script"))
             process = JobProcess.launch(
                 argv, env, self._stdio_path(job, "o"), self._stdio_path(job, "e"), None
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: e.g. a NUL byte in the command
             self._fail_to_launch(job, exc)
             return
         process.deadline = self._deadline(job)
@@ -878,7 +880,7 @@ class JobRunner:
             return None
         return time.monotonic() + requirement["runtime_seconds"]
 
-    def _fail_to_launch(self, job: dict, error: OSError) -> None:
+    def _fail_to_launch(self, job: dict, error: Exception) -> None:
         with open(self._stdio_path(job, "e"), "a") as stderr:
             stderr.write(f"torc: could not start the job: {error}\n")
         self.started.append(job["id"])
@@ -1049,7 +1051,7 @@ class JobRunner:
         queued = [self._need(job) for job in self.queue]
         total = self.ledger.capacity
         ahead = 1 if self._prefetching() and not self._exact_offer else 0
-        offer = {
+        offer: dict[str, Any] = {
             "num_cpus": max(free.num_cpus - sum(n.num_cpus for n in queued), 0)
             + ahead * total.num_cpus,
             "memory_gb": max(free.memory_bytes - sum(n.memory_bytes for n in queued), 0) / 1024**3

@@ -135,8 +135,8 @@ AFTER_A_FAILS = {"b": "canceled", "c": "canceled", "keeps_going": "ready"}
 
 @pytest.mark.parametrize("return_code", [0, -15, 143])
 def test_terminated_cancels_dependents_whatever_its_return_code(api: Api, return_code: int) -> None:
-    """Decision D11: a job that traps SIGTERM and exits 0 at its runtime limit is terminated,
-    and its dependents must not run on its unfinished work."""
+    """D11 (docs/decisions.md): a job that traps SIGTERM and exits 0 at its runtime limit is
+    terminated, and its dependents must not run on its unfinished work."""
     wf, ids = chain(api)
     api.claim(wf)
     api.finish(ids["a"], "terminated", return_code=return_code)
@@ -735,3 +735,33 @@ def test_cycle_is_refused_at_initialize(api: Api) -> None:
     assert "x" in body["message"] and "y" in body["message"]
     assert set(api.statuses(wf).values()) == {"uninitialized"}
     assert api.get(f"/workflows/{wf}/job_dependencies")["items"] == []
+
+
+def test_a_batch_reporting_one_job_twice_stores_it_once(api: Api) -> None:
+    """A runner resending after a lost answer once put a job twice in one batch: the second
+    result row broke the whole batch (500) on every retry, and the runner never got past it."""
+    wf = api.workflow()
+    job = api.job(wf, "a")
+    other = api.job(wf, "b")
+    api.initialize(wf)
+    node = api.compute_node(wf)
+    api.claim(wf)
+    run_id = api.run_id(wf)
+    report = {
+        "job_id": job, "status": "completed", "return_code": 0, "exec_time_minutes": 0.1,
+        "completion_time": "2025-01-01T00:00:00.000Z",
+    }  # fmt: skip
+    cycle = {
+        "compute_node_id": node,
+        "started": [job, other],
+        "completed": [report, {**report, "job_id": other}, report],
+        "retried": [],
+        "file_mtimes": [],
+        "resync": True,
+        "claim": None,
+    }
+    answer = api.post(f"/workflows/{wf}/runner_cycle/{run_id}", cycle)
+    assert all(outcome["ok"] for outcome in answer["completed"]), answer["completed"]
+    assert api.statuses(wf) == {"a": "completed", "b": "completed"}
+    results = api.get("/results", params={"workflow_id": wf})["items"]
+    assert sorted(r["job_id"] for r in results) == [job, other]

@@ -8,15 +8,16 @@ payload leaves no trace.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import peewee as pw
 
-from app.errors import InvalidInput
+from app.errors import ClientGone, InvalidInput
 from app.models import actions as action_records
 from app.models import lifecycle
 from app.models.db import bulk_insert, next_ids, write_transaction
@@ -24,7 +25,6 @@ from app.models.events import record_event
 from app.models.records import (
     DEFAULT_RR_NAME,
     FAILURE_HANDLERS,
-    WORKFLOW_FIELDS,
     create_workflow,
     prepare_resource_requirements,
 )
@@ -43,21 +43,25 @@ from app.models.tables import (
     UserData,
     Workflow,
 )
+from app.shared.contract import (
+    ACTION_TYPES,
+    RESOURCE_REQUIREMENTS_FIELDS,
+    SCHEDULE_NODES_OPTIONS,
+    SLURM_SCHEDULER_FIELDS,
+    SLURM_SCHEDULER_OPTIONAL_FIELDS,
+    TRIGGER_TYPES,
+    WORKFLOW_FIELDS,
+    WORKFLOW_JSON_FIELDS,
+)
 from app.shared.status import JobStatus
 from app.shared.units import MAX_INTEGER, MIN_INTEGER
 
+logger = logging.getLogger(__name__)
+
 Record = dict[str, Any]
+# How often (in rows) a long insert asks whether its client is still there.
+ABANDON_CHECK_ROWS = 10_000
 USER_DATA_PLACEHOLDER = re.compile(r"\$\{user_data\.(input|output)\.([^}]+)\}")
-SCHEDULER_FIELDS = ("gres", "mem", "ntasks_per_node", "partition", "qos", "tmp", "extra")
-SCHEDULER_COLUMNS = ("name", "account", "nodes", "walltime", *SCHEDULER_FIELDS)
-RR_FIELDS = ("num_cpus", "num_gpus", "num_nodes", "memory", "runtime")
-JSON_WORKFLOW_FIELDS = {"resource_monitor_config", "slurm_defaults"}
-ACTION_OPTIONS = (
-    "scheduler_type",
-    "num_allocations",
-    "start_one_worker_per_node",
-    "max_parallel_jobs",
-)
 JOB_LINKS = {
     "depends_on": (JobDependsOn, "depends_on_job_id", "jobs"),
     "input_files": (JobInputFile, "file_id", "files"),
@@ -170,11 +174,11 @@ def check_payload(payload: Any) -> Plan:
         raise _fail("workflow", "expected an object")
     _expect(workflow, "name", str, "workflow")
     _expect(workflow, "user", str, "workflow")
-    unknown = set(workflow) - WORKFLOW_FIELDS - {"timestamp"}
+    unknown = set(workflow) - set(WORKFLOW_FIELDS) - {"timestamp"}
     if unknown:
         raise _fail("workflow", f"unknown fields {sorted(unknown)}")
     # The two configuration blocks take any JSON: they are stored as its text.
-    _check_columns(workflow, Workflow, set(workflow) - JSON_WORKFLOW_FIELDS, "workflow")
+    _check_columns(workflow, Workflow, set(workflow) - WORKFLOW_JSON_FIELDS, "workflow")
     plan = Plan(
         workflow=workflow,
         resource_requirements=_records(payload, "resource_requirements"),
@@ -193,8 +197,13 @@ def check_payload(payload: Any) -> Plan:
     plan.user_data_names = _unique_names(plan.user_data, "user_data")
     _check_files(plan.files)
     for label, records, model, keys in (
-        ("resource_requirements", plan.resource_requirements, ResourceRequirements, RR_FIELDS),
-        ("slurm_schedulers", plan.slurm_schedulers, SlurmScheduler, SCHEDULER_COLUMNS),
+        (
+            "resource_requirements",
+            plan.resource_requirements,
+            ResourceRequirements,
+            RESOURCE_REQUIREMENTS_FIELDS,
+        ),
+        ("slurm_schedulers", plan.slurm_schedulers, SlurmScheduler, SLURM_SCHEDULER_FIELDS),
         ("user_data", plan.user_data, UserData, ("is_ephemeral",)),
     ):
         for position, record in enumerate(records):
@@ -263,9 +272,9 @@ def _check_actions(plan: Plan) -> None:
         where = f"actions[{position}]"
         trigger = _expect(action, "trigger_type", str, where)
         kind = _expect(action, "action_type", str, where)
-        if trigger not in action_records.TRIGGER_TYPES:
+        if trigger not in TRIGGER_TYPES:
             raise _fail(f"{where}.trigger_type", f"unknown trigger {trigger!r}")
-        if kind not in action_records.ACTION_TYPES:
+        if kind not in ACTION_TYPES:
             raise _fail(f"{where}.action_type", f"unknown action {kind!r}")
         action["jobs"] = _indexes(action, "jobs", len(plan.jobs), where)
         if trigger in action_records.JOB_TRIGGERS and not action["jobs"]:
@@ -284,9 +293,18 @@ def _check_actions(plan: Plan) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def create_from_payload(payload: Any, initialize: bool = False) -> dict[str, Any]:
-    """Check, then create everything in one transaction; optionally initialize the jobs."""
+def create_from_payload(
+    payload: Any, initialize: bool = False, client_gone: Callable[[], bool] | None = None
+) -> dict[str, Any]:
+    """Check, then create everything in one transaction; optionally initialize the jobs.
+
+    ``client_gone`` tells whether the requester has hung up: a creation nobody waits for any
+    more is rolled back rather than committed (a killed ``torc workflows create`` of millions
+    of jobs must not leave a workflow behind minutes later).
+    """
+    watch = _Watch(client_gone)
     plan = check_payload(payload)
+    watch.check()
     with write_transaction():
         workflow_id = create_workflow(plan.workflow)
         rr_ids = _insert_resource_requirements(workflow_id, plan.resource_requirements)
@@ -295,17 +313,37 @@ def create_from_payload(payload: Any, initialize: bool = False) -> dict[str, Any
         file_ids = _insert_files(workflow_id, plan.files)
         data_ids = _insert_user_data(workflow_id, plan.user_data)
         default_rr = _default_rr(workflow_id)
-        ids = {"jobs": None, "files": file_ids, "user_data": data_ids}
         job_ids = _insert_jobs(
-            workflow_id, plan, rr_ids, handler_ids, scheduler_ids, default_rr, data_ids
+            workflow_id, plan, rr_ids, handler_ids, scheduler_ids, default_rr, data_ids, watch
         )
-        ids["jobs"] = job_ids
+        ids = {"jobs": job_ids, "files": file_ids, "user_data": data_ids}
+        watch.check()
         _insert_job_links(workflow_id, plan.jobs, ids)
         for action in plan.actions:
             _insert_action(workflow_id, action, job_ids, scheduler_ids)
         record_event(workflow_id, "workflow", "workflow_created_from_spec", jobs=len(job_ids))
+        watch.check()
         counts = lifecycle.initialize_jobs(workflow_id) if initialize else {}
+        watch.check()  # the last moment before the commit
     return {"workflow_id": workflow_id, "job_count": len(job_ids), **counts}
+
+
+class _Watch:
+    """Raises ClientGone once the requester has hung up (never, without a callback)."""
+
+    def __init__(self, client_gone: Callable[[], bool] | None) -> None:
+        self._client_gone = client_gone
+
+    def check(self) -> None:
+        if self._client_gone is not None and self._client_gone():
+            logger.warning("workflow creation abandoned: the client hung up; nothing is stored")
+            raise ClientGone("the client hung up before the workflow was created; nothing stored")
+
+    def rows(self, rows: Iterable[tuple]) -> Iterator[tuple]:
+        for count, row in enumerate(rows, 1):
+            if count % ABANDON_CHECK_ROWS == 0:
+                self.check()
+            yield row
 
 
 def _default_rr(workflow_id: int) -> int:
@@ -322,7 +360,9 @@ def _default_rr(workflow_id: int) -> int:
 def _insert_resource_requirements(workflow_id: int, items: list[Record]) -> list[int]:
     ids = []
     for item in items:
-        values = prepare_resource_requirements({key: item.get(key) for key in RR_FIELDS})
+        values = prepare_resource_requirements(
+            {key: item.get(key) for key in RESOURCE_REQUIREMENTS_FIELDS}
+        )
         values = {key: value for key, value in values.items() if value is not None}
         ids.append(
             ResourceRequirements.insert(
@@ -340,7 +380,9 @@ def _insert_failure_handler(workflow_id: int, item: Record) -> int:
 def _insert_scheduler(workflow_id: int, item: Record) -> int:
     where = f"slurm scheduler {item.get('name')!r}"
     _expect(item, "account", str, where)
-    optional = {key: item[key] for key in SCHEDULER_FIELDS if item.get(key) is not None}
+    optional = {
+        key: item[key] for key in SLURM_SCHEDULER_OPTIONAL_FIELDS if item.get(key) is not None
+    }
     return SlurmScheduler.insert(
         workflow_id=workflow_id,
         name=item.get("name"),
@@ -408,6 +450,7 @@ def _insert_jobs(
     scheduler_ids: list[int],
     default_rr: int,
     data_ids: list[int],
+    watch: _Watch,
 ) -> list[int]:
     ids = list(next_ids(Job, len(plan.jobs)))
 
@@ -436,7 +479,8 @@ def _insert_jobs(
             False,
         )
 
-    bulk_insert(Job, JOB_COLUMNS, (row(*pair) for pair in zip(ids, plan.jobs, strict=True)))
+    rows = (row(*pair) for pair in zip(ids, plan.jobs, strict=True))
+    bulk_insert(Job, JOB_COLUMNS, watch.rows(rows))
     return ids
 
 
@@ -460,7 +504,7 @@ def _insert_action(
         config["commands"] = action.get("commands") or []
     else:
         config["scheduler_id"] = scheduler_ids[action["scheduler"]]
-    for key in ACTION_OPTIONS:
+    for key in SCHEDULE_NODES_OPTIONS:
         if action.get(key) is not None:
             config[key] = action[key]
     action_records.create_action(

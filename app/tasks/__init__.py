@@ -49,6 +49,9 @@ class Every:
 COMPLETION_CHECK = Every(30.0)
 ORPHAN_CHECK = Every(30.0)
 SLURM_CHECK = Every(30.0)  # allocations Slurm has ended (runs at the orphan check's interval)
+# Rows of deleted workflows are removed in the background, a few seconds at a time.
+PURGE = Every(1.0)
+PURGE_BUDGET_SECONDS = 5.0
 
 
 class TaskSettings:

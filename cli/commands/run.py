@@ -14,6 +14,7 @@ from cli.client import TorcClientError
 from cli.commands.workflow_args import optional_id, pick_workflow
 from cli.commands.workflows import create_from_spec, is_spec_path, workflow_id_arg
 from cli.context import DEFAULT_DATABASE, Context, pass_context
+from cli.options import output_dir_option
 from cli.workflow_manager import record_input_mtimes
 from runner.resources import detect
 
@@ -46,10 +47,10 @@ def runner_options(function):
 @click.command("run")
 @click.argument("spec_or_id")
 @runner_options
-@click.option(
-    "-o",
-    "--output-dir",
+@output_dir_option(
     type=click.Path(file_okay=False),
+    default=None,
+    show_default=False,
     help="Directory for job logs and results.  [default: output]",
 )
 @click.option("--skip-checks", is_flag=True, help="Skip scheduler node validation checks.")
@@ -74,9 +75,9 @@ def run(
     output = Path(output_dir or ctx.settings["run.output_dir"])
     with server_session(ctx, database, output):
         if is_spec_path(spec_or_id):
-            workflow_id = create_from_spec(
-                ctx, spec_or_id, skip_checks=skip_checks, initialize=True
-            )
+            created = create_from_spec(ctx, spec_or_id, skip_checks=skip_checks, initialize=True)
+            assert created is not None  # only a dry run creates nothing
+            workflow_id = created
             click.echo(f"Created workflow {workflow_id} from {spec_or_id}", err=True)
         else:
             workflow_id = workflow_id_arg(spec_or_id)
@@ -106,17 +107,16 @@ def server_session(ctx: Context, database: str | None, output: Path) -> Iterator
 
 
 def initialize_if_new(ctx: Context, workflow_id: int) -> None:
-    """A workflow whose jobs are all uninitialized (or disabled) is initialized first."""
+    """A workflow whose jobs are all uninitialized (or disabled) is initialized first.
+
+    The server checks and initializes in one step: of several runners started together on a
+    new workflow, exactly one initializes it and the others join its run.
+    """
     client = ctx.client
     if not client.is_uninitialized(workflow_id):
         return
-    status = client.workflow_status(workflow_id)
-    if status["run_id"] > 0:
-        client.update_workflow_status(
-            workflow_id, {**status, "run_id": status["run_id"] + 1, "is_canceled": False}
-        )
     record_input_mtimes(client, workflow_id)  # the baseline for reinitialize's change checks
-    client.initialize_jobs(workflow_id)
+    client.initialize_if_uninitialized(workflow_id)
 
 
 def run_workflow(

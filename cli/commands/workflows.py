@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
+from app.shared.status import status_title
 from cli import execution_plan, workflow_manager
 from cli.commands import workflow_restart, workflow_transfer
 from cli.commands.workflow_args import confirm, optional_id, pick_workflow, user_option
 from cli.context import Context, current_user, pass_context
 from cli.options import list_options, list_params
-from cli.units import status_title
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json", ".json5", ".kdl")
 LIST_COLUMNS = [
@@ -119,7 +119,11 @@ def create_from_spec(
 
     if dry_run:  # every problem, even an unreadable file, is part of the validation result
         result = validate_spec(
-            file, user=user, resource_monitoring=monitoring, skip_checks=skip_checks
+            file,
+            user=user,
+            resource_monitoring=monitoring,
+            skip_checks=skip_checks,
+            max_jobs=ctx.settings["max_jobs"],
         )
         ctx.emit(result, text=format_validation(result))
         if not result["valid"]:
@@ -129,7 +133,11 @@ def create_from_spec(
         raise click.ClickException(f"{file}: no such file")
     loaded = load_spec(file)
     compiled = compile_spec(
-        loaded, user=user, resource_monitoring=monitoring, skip_checks=skip_checks
+        loaded,
+        user=user,
+        resource_monitoring=monitoring,
+        skip_checks=skip_checks,
+        max_jobs=ctx.settings["max_jobs"],
     )
     # Required input files that exist now give reinitialize its change-detection baseline.
     workflow_manager.baseline_payload_mtimes(compiled.payload)
@@ -161,7 +169,7 @@ def execution_plan_command(ctx: Context, spec_or_id: str) -> None:
     if is_spec_path(spec_or_id):
         from cli.spec import build_payload
 
-        payload = build_payload(spec_or_id)
+        payload = build_payload(spec_or_id, max_jobs=ctx.settings["max_jobs"])
     else:
         payload = execution_plan.from_workflow(ctx.client, workflow_id_arg(spec_or_id))
     result = execution_plan.plan(payload)
@@ -193,8 +201,7 @@ def list_workflows(
         raise click.UsageError("--archived-only and --include-archived exclude each other")
     params = list_params(options)
     workflows = list(
-        ctx.client.paged(
-            "/workflows",
+        ctx.client.list_workflows(
             user=None if all_users else user or current_user(),
             is_archived=None if include_archived else archived_only,
             **params,
@@ -231,7 +238,7 @@ def update(ctx: Context, workflow_id, name, description, owner_user) -> None:
         )
     workflow_id = pick_workflow(ctx, workflow_id)
     workflow = ctx.client.get_workflow(workflow_id)
-    updated = ctx.client.put(f"/workflows/{workflow_id}", {**workflow, **changes})
+    updated = ctx.client.update_workflow(workflow_id, {**workflow, **changes})
     ctx.emit(updated, text=f"Updated workflow {workflow_id}")
 
 
@@ -241,7 +248,7 @@ def update(ctx: Context, workflow_id, name, description, owner_user) -> None:
 def cancel(ctx: Context, workflow_id: int | None) -> None:
     """Cancel a workflow (its pending and running jobs) and its Slurm allocations."""
     workflow_id = pick_workflow(ctx, workflow_id)
-    answer = ctx.client.put(f"/workflows/{workflow_id}/cancel")
+    answer = ctx.client.cancel_workflow(workflow_id)
     allocations = cancel_slurm_allocations(ctx, workflow_id)
     ctx.emit(
         {"workflow_id": workflow_id, **answer, "canceled_slurm_jobs": allocations},
@@ -282,7 +289,7 @@ def delete(ctx: Context, workflow_ids: tuple[int, ...], no_prompts: bool, force:
         )
     names = ", ".join(f"{w['id']} ({w['name']})" for w in workflows)
     confirm(f"Delete workflow(s) {names} and all their data?", no_prompts, required=True)
-    deleted = [ctx.client.delete(f"/workflows/{w['id']}") for w in workflows]
+    deleted = [ctx.client.delete_workflow(w["id"]) for w in workflows]
     lines = [f"Successfully deleted workflow {w['id']}" for w in deleted]
     ctx.emit({"workflows": deleted}, text="\n".join(lines))
 

@@ -1,8 +1,9 @@
 """Names to payload indexes: duplicates, references, regexes and ``${files...}`` placeholders.
 
 ``${files.input.NAME}``/``${files.output.NAME}`` become the file's path; ``${user_data...}``
-placeholders stay in the command for the server to replace with the record ID (D7). Both add
-the referenced entry to the job's input or output list, merged with the explicit lists (D9).
+placeholders stay in the command for the server to replace with the record ID
+(D7, docs/decisions.md). Both add the referenced entry to the job's input or output list,
+merged with the explicit lists (D9, docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ class JobResolver:
         for position, pattern in enumerate(getattr(job, field_name)):
             where = (*path, field_name, position)
             try:
-                hits = [i for i in self._catalog.matchers[kind].match(pattern) if i != exclude]
+                every = self._catalog.matchers[kind].match(pattern)
             except re.error as exc:
                 self._diag.error(
                     f"job '{job.name}': invalid regular expression '{pattern}' in "
@@ -204,7 +205,14 @@ class JobResolver:
                     where,
                 )
                 continue
-            if not hits:
+            hits = [i for i in every if i != exclude]
+            if not hits and every:  # a job never depends on itself
+                self._diag.error(
+                    f"{subject} regex '{pattern}' of job '{job.name}' matched only the job "
+                    "itself, and a job never waits for itself",
+                    where,
+                )
+            elif not hits:
                 self._diag.error(
                     f"{subject} regex '{pattern}' did not match any "
                     f"{_KIND_WORDS[kind][1]} for job '{job.name}'",
