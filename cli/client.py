@@ -87,6 +87,20 @@ class TorcClient:
     def close(self) -> None:
         self.transport.close()
 
+    def clone(self, **overrides: Any) -> TorcClient:
+        """A client for the same server and login with its own connection, and ``overrides``
+        (``timeout``, ``retry_seconds``, ...) instead of this one's settings: per-use
+        settings never change a shared client, and each thread uses its own clone."""
+        settings: dict[str, Any] = {
+            "base_url": self.base_url,
+            "username": self.username,
+            "password": self.password,
+            "timeout": self.timeout,
+            "retry_seconds": self.retry_seconds,
+        }
+        settings.update(overrides)
+        return type(self)(settings.pop("base_url"), **settings)
+
     # The choke point ----------------------------------------------------------------------
 
     def _request(self, method: str, path: str, *, body: Any = None, **params: Any) -> Any:
@@ -214,6 +228,10 @@ class TorcClient:
 
     def list_results(self, workflow_id: int, **filters: Any) -> Iterator[dict]:
         return self.paged("/results", workflow_id=workflow_id, **filters)
+
+    def runner_cycle(self, workflow_id: int, run_id: int, body: dict) -> dict:
+        """A job runner's round trip: report started and finished jobs, claim more."""
+        return self.post(f"/workflows/{workflow_id}/runner_cycle/{run_id}", body)
 
 
 def _query_value(value: Any) -> Any:

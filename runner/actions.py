@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cli.client import ApiError, TorcClient
-from runner.process import BASH
+from runner.launchers.local import BASH
 
 logger = logging.getLogger("torc.runner")
 

@@ -12,10 +12,8 @@ logger = logging.getLogger("torc.runner")
 
 class Heartbeat:
     def __init__(self, client: TorcClient, compute_node_id: int, interval: float) -> None:
-        # Its own session (sessions are not shared between threads), same server and login.
-        self._client = TorcClient(
-            client.base_url, username=client.username, password=client.password, timeout=30
-        )
+        # Its own connection (one per thread), same server and login.
+        self._client = client.clone(timeout=30, retry_seconds=0)
         self._path = f"/compute_nodes/{compute_node_id}/heartbeat"
         self._interval = interval
         self._stop = threading.Event()

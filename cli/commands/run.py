@@ -131,7 +131,7 @@ def run_workflow(
     poll_interval=None,
 ) -> int:
     """Run the workflow's jobs here; return the process exit code (0: every job completed)."""
-    from runner.progress import RunProgress
+    from cli.run_progress import RunProgress
     from runner.runner import ForcedExit, JobRunner, RunnerOptions
 
     given = runner_settings(
@@ -161,10 +161,11 @@ def run_workflow(
     except BaseException:
         progress.close()
         raise
+    client = ctx.client
     if summary.stopped_by_signal is not None:
-        ctx.client.timeout = FINAL_COUNTS_TIMEOUT
+        client = ctx.client.clone(timeout=FINAL_COUNTS_TIMEOUT)
     try:
-        counts = ctx.client.job_status_counts(workflow_id)
+        counts = client.job_status_counts(workflow_id)
     except TorcClientError as exc:
         counts = None
         progress.close()
