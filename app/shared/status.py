@@ -97,3 +97,7 @@ ACTIVE = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
 def codes(statuses: frozenset[JobStatus]) -> list[int]:
     """The integer codes of a status set, sorted, for SQL ``IN`` clauses."""
     return sorted(int(status) for status in statuses)
+
+
+# The return code recorded for a job whose runner was lost while it ran (an orphan).
+ORPHAN_RETURN_CODE = -128

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from app.models import lifecycle
+from app.models import lifecycle, orphans, workflow_state
 from app.tasks import COMPLETION_CHECK, ORPHAN_CHECK, huey, settings
 
 logger = logging.getLogger(__name__)
@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 @huey.periodic_task(COMPLETION_CHECK, retries=0)
 def completion_check() -> None:
     """Release blocked jobs whose blockers are all done, and notice finished workflows."""
-    for workflow_id in lifecycle.workflows_needing_sweep():
+    for workflow_id in workflow_state.workflows_needing_sweep():
         released = lifecycle.sweep_workflow(workflow_id)
         if released:
             logger.warning(
@@ -25,7 +25,7 @@ def completion_check() -> None:
 @huey.periodic_task(ORPHAN_CHECK, retries=0)
 def orphan_check() -> None:
     """Runners silent past the heartbeat timeout are gone: their jobs are orphans."""
-    counts = lifecycle.handle_orphans(
+    counts = orphans.handle_orphans(
         time.time(), settings.heartbeat_timeout_seconds, settings.started_at
     )
     if counts["compute_nodes"]:
