@@ -12,6 +12,7 @@ from runner.launchers import Exit, Launcher, LaunchRequest
 from runner.monitor import ResourceMonitor
 from runner.resources import Ledger
 from runner.running import Running
+from runner.supervision import Watchdog
 from runner.wakeups import Wakeups
 
 logger = logging.getLogger("torc.runner")
@@ -24,6 +25,7 @@ class RunningJobs:
         ledger: Ledger,
         monitor: ResourceMonitor,
         wakeups: Wakeups,
+        watchdog: Watchdog,
         clock: Clock,
         grace_seconds: float,
     ) -> None:
@@ -31,6 +33,7 @@ class RunningJobs:
         self.ledger = ledger
         self.monitor = monitor
         self.wakeups = wakeups
+        self.watchdog = watchdog  # ends the jobs if the runner dies
         self.clock = clock
         self.grace_seconds = grace_seconds  # SIGTERM to SIGKILL for jobs that checkpoint
         self.entries: dict[int, Running] = {}
@@ -50,6 +53,7 @@ class RunningJobs:
         )
         self.ledger.take(request.need)
         self.entries[job["id"]] = entry
+        self.watchdog.started(handle.guard)
         if handle.wake_fd is not None:
             self.wakeups.watch(handle.wake_fd, job["id"])
         self.monitor.track(job["id"], handle.pid, job["name"])
@@ -64,6 +68,7 @@ class RunningJobs:
             if exit_info is None:
                 continue
             del self.entries[job_id]
+            self.watchdog.ended(entry.handle.guard)
             if entry.handle.wake_fd is not None:
                 self.wakeups.forget(entry.handle.wake_fd)
             entry.handle.close()

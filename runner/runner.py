@@ -16,6 +16,7 @@ so it can be tested without sleeping) and ``events`` (what a progress display is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -48,6 +49,7 @@ from runner.requirements import Requirements
 from runner.resources import Ledger, Need, Resources, detect
 from runner.running import Running
 from runner.stuck import StuckCheck
+from runner.supervision import ENV_NAME, Leftover, Watchdog, clear_leftovers
 from runner.wakeups import Wakeups
 
 logger = logging.getLogger("torc.runner")
@@ -186,6 +188,7 @@ class JobRunner:
         self._stdio_dir = str(self.output_dir / "job_stdio")
         os.makedirs(self._stdio_dir, exist_ok=True)
         self._attach_log()
+        self._clear_dead_runners()
         self.requirements = Requirements(
             self.api, self.workflow_id, self.options.max_parallel_jobs is not None
         )
@@ -195,6 +198,16 @@ class JobRunner:
             self.capacity,
             self.options.compute_node_type,
             self.options.scheduler_config_id,
+        )
+        self.watchdog = Watchdog(
+            {
+                "url": self.client.base_url,
+                "username": self.client.username,
+                "password": self.client.password,
+                "workflow_id": self.workflow_id,
+                "compute_node_id": self.compute_node_id,
+            },
+            self.log_path,
         )
         self.actions = ActionRunner(self.api, self.workflow_id, self.output_dir)
         self.actions.compute_node_id = self.compute_node_id
@@ -233,6 +246,7 @@ class JobRunner:
             self.ledger,
             self.monitor,
             self.wakeups,
+            self.watchdog,
             self.clock,
             self.options.termination_grace_seconds,
         )
@@ -244,6 +258,7 @@ class JobRunner:
             "TORC_WORKFLOW_ID": str(self.workflow_id),
             "TORC_API_URL": self.client.base_url,
             "TORC_OUTPUT_DIR": str(self.output_dir),
+            ENV_NAME: self.watchdog.runner_id,  # how the watchdog finds the jobs' processes
         }
         logger.info(
             "Runner started workflow_id=%s run_id=%s compute_node_id=%s hostname=%s cpus=%s "
@@ -299,6 +314,8 @@ class JobRunner:
         self.launcher.close()
         if not (self._forced or self._deleted):
             self._deactivate()
+        # Jobs still here (a second signal, a lost server) are the watchdog's to end.
+        self.watchdog.close(clean=not self.running)
         self.api.close()
         logger.info(
             "Runner finished workflow_id=%s counts=%s", self.workflow_id, dict(self.summary.counts)
@@ -354,6 +371,52 @@ class JobRunner:
             logger.error("Workflow %s was deleted; stopping", self.workflow_id)
         return gone
 
+    # Runners that died ------------------------------------------------------------------
+
+    def _clear_dead_runners(self) -> None:
+        """Before this runner starts: end the processes dead runners left on this host, and
+        tell the server which runners are gone, so their jobs are orphaned now. Says so."""
+        lost = {record["id"] for record in node.lost_runners_here(self.api, self.workflow_id)}
+        for leftover in self._end_leftovers():
+            info = leftover.info
+            if info.get("url") == self.client.base_url and info.get("compute_node_id"):
+                if info.get("workflow_id") == self.workflow_id:
+                    lost.add(int(info["compute_node_id"]))
+                else:
+                    with contextlib.suppress(ApiError):  # that workflow may be gone
+                        node.report_lost(self.api, info["workflow_id"], [info["compute_node_id"]])
+        counts = node.report_lost(self.api, self.workflow_id, sorted(lost))
+        if counts.get("failed") or counts.get("requeued"):
+            logger.warning(
+                "Found %d orphaned job(s) of runner(s) that stopped (compute node(s) %s): "
+                "%d claimed job(s) returned to ready, %d running job(s) failed with return "
+                "code -128 (their failure handler may retry them; `torc recover %d` reruns "
+                "them)",
+                counts.get("failed", 0) + counts.get("requeued", 0),
+                ", ".join(map(str, sorted(lost))) or "silent past the heartbeat timeout",
+                counts.get("requeued", 0),
+                counts.get("failed", 0),
+                self.workflow_id,
+            )
+
+    def _end_leftovers(self) -> list[Leftover]:
+        """End what runners that died here (watchdog included) left running."""
+        own = self.watchdog.runner_id if hasattr(self, "watchdog") else None
+        leftovers = clear_leftovers(own)
+        for leftover in leftovers:
+            info = leftover.info
+            if not leftover.killed and leftover.gone:
+                continue  # its watchdog ended them; only the server was not told
+            logger.warning(
+                "A runner that died on this host (pid %s, workflow %s) left %d process(es) "
+                "running; %s",
+                info.get("runner_pid"),
+                info.get("workflow_id"),
+                leftover.killed,
+                "they were killed" if leftover.gone else "some would not die",
+            )
+        return leftovers
+
     # The loop ------------------------------------------------------------------------------
 
     def _loop(self) -> None:
@@ -404,10 +467,13 @@ class JobRunner:
                 return True
         if now - self._idle_since > idle_limit:
             logger.info("No new jobs for %ss; exiting", idle_limit)
+            if (note := self.stuck.elsewhere()) is not None:
+                logger.warning("%s", note)
             return True
         return False
 
     def _wait(self, timeout: float) -> None:
+        self.watchdog.flush()  # the jobs started and ended this turn, before any wait
         self.wakeups.wait(self.clock, timeout, self._ready)
 
     def _timeout(self) -> float:
@@ -718,6 +784,7 @@ class JobRunner:
         else:
             self.queue.jobs.extend(claimed)
         if claimed:
+            self._end_leftovers()  # before any of them starts here
             self.progress.jobs_claimed(len(claimed))
         self.queue.adopt(response.get("assigned") or [], self.running.entries)
         self.summary.complete = response["is_complete"] and not response["is_canceled"]

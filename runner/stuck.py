@@ -59,3 +59,15 @@ class StuckCheck:
             f"({capacity.num_cpus} CPUs, {capacity.memory_gb:.1f} GB{gpus}): {names} "
             "(a larger machine, or --num-cpus/--memory-gb/--num-gpus, can run them)"
         )
+
+    def elsewhere(self) -> str | None:
+        """When an idle runner gives up while other runners hold jobs: what to know."""
+        counts = self.client.job_status_counts(self.workflow_id)
+        held = counts.get("pending", 0) + counts.get("running", 0)
+        if not held:
+            return None
+        return (
+            f"{held} job(s) are still claimed or running on other runners; if a runner is "
+            "gone, the server's orphan check hands its jobs back after its heartbeat timeout "
+            f"(or run `torc recover {self.workflow_id}`)"
+        )

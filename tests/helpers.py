@@ -299,3 +299,19 @@ def wait_for(predicate, timeout: float = 30.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
+
+
+def kill_runner_and_watchdog(runner: subprocess.Popen) -> None:
+    """SIGKILL a runner together with its watchdog (``runner/watchdog.py``): a death nothing
+    on the runner's side reports, such as a lost node, left to orphan detection."""
+    import psutil
+
+    for child in psutil.Process(runner.pid).children():
+        try:
+            if any(part.endswith("watchdog.py") for part in child.cmdline()):
+                child.kill()  # dead (a zombie of the runner) before the runner dies
+                wait_for(lambda child=child: child.status() == psutil.STATUS_ZOMBIE)
+        except psutil.NoSuchProcess:
+            pass  # a job that just ended
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()

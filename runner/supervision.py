@@ -1,0 +1,201 @@
+"""The runner's side of its watchdog (``runner.watchdog``), and what dead runners left here.
+
+Each runner holds a file in the host's runtime directory (``TORC_RUNTIME_DIR``, default
+``$TMPDIR/torc-<uid>/runners``) with an exclusive ``flock`` that its watchdog shares. While
+either lives, the lock is held. A file whose lock is free belongs to a runner and watchdog
+that are both gone without the watchdog confirming that the runner's processes were ended
+(it removes the file once they are): ``clear_leftovers`` ends them, so before a runner here
+starts a job, no process of a dead runner on this host is still running it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import secrets
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner import watchdog
+from runner.launchers import Guard
+
+logger = logging.getLogger("torc.runner")
+
+ENV_NAME = watchdog.ENV_NAME  # the variable that marks a job's processes as this runner's
+PROGRAM = str(Path(watchdog.__file__).resolve())
+CLOSE_SECONDS = 2.0  # a clean exit: how long to wait for the watchdog to leave
+
+
+def runtime_dir() -> Path:
+    configured = os.environ.get("TORC_RUNTIME_DIR")
+    if configured:
+        return Path(configured)
+    return Path(tempfile.gettempdir()) / f"torc-{os.getuid()}" / "runners"
+
+
+@dataclass
+class Leftover:
+    """A dead runner's file: whose it was, and what ending its processes took."""
+
+    info: dict[str, Any]
+    killed: int
+    gone: bool
+
+
+class Watchdog:
+    """Starts the watchdog and tells it which job process groups are running."""
+
+    def __init__(self, settings: dict[str, Any], log_path: Path) -> None:
+        """``settings``: what the watchdog needs to tell the server (``url``, ``username``,
+        ``password``, ``workflow_id``, ``compute_node_id``); its lines go to ``log_path``."""
+        self.runner_id = secrets.token_hex(8)
+        self.lock_path, self._lock_fd = _create_lock(
+            {**settings, "runner_id": self.runner_id, "runner_pid": os.getpid()}
+        )
+        read_fd, self._write_fd = os.pipe()
+        self.pid = _spawn(read_fd, self._lock_fd, log_path)
+        first = {**settings, "runner_id": self.runner_id, "runner_pid": os.getpid()}
+        first["lock_path"] = str(self.lock_path)
+        self._pending = bytearray(json.dumps(first).encode() + b"\n")
+        self.flush()
+        os.set_blocking(self._write_fd, False)
+        self.alive = True
+
+    def started(self, guard: Guard) -> None:
+        cleanup = f" {json.dumps(list(guard.cleanup))}" if guard.cleanup else ""
+        self._pending += f"+{guard.pgid}{cleanup}\n".encode()
+
+    def ended(self, guard: Guard) -> None:
+        self._pending += f"-{guard.pgid}\n".encode()
+
+    def flush(self) -> None:
+        """Send what changed (once per loop turn; never blocks the loop for long)."""
+        if not self._pending:
+            return
+        try:
+            written = os.write(self._write_fd, self._pending)
+        except BlockingIOError:
+            return  # the watchdog reads every fraction of a second; next turn
+        except BrokenPipeError:
+            if getattr(self, "alive", True):
+                logger.error(
+                    "the runner's watchdog (pid %s) is gone: jobs would outlive a crash", self.pid
+                )
+            self.alive = False
+            self._pending.clear()
+            return
+        del self._pending[:written]
+
+    def close(self, clean: bool) -> None:
+        """``clean``: no job is left running, so the watchdog just leaves. Otherwise it ends
+        whatever this runner leaves behind, as if the runner had died."""
+        if clean:
+            self._pending += b"exit\n"
+            os.set_blocking(self._write_fd, True)
+            self.flush()
+        os.close(self._write_fd)
+        if clean:
+            _reap(self.pid, CLOSE_SECONDS)
+        os.close(self._lock_fd)
+
+
+def _create_lock(info: dict[str, Any]) -> tuple[Path, int]:
+    """This runner's file, locked, with ``info`` (no password) in it. Written under a
+    temporary name and renamed, so no one ever sees it unlocked or empty."""
+    directory = runtime_dir()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / f"runner-{info['runner_id']}.json"
+    temporary = directory / f".{path.name}.new"
+    fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    public = {key: value for key, value in info.items() if key != "password"}
+    os.write(fd, json.dumps(public).encode())
+    os.rename(temporary, path)
+    return path, fd
+
+
+def _spawn(read_fd: int, lock_fd: int, log_path: Path) -> int:
+    """Start the watchdog in its own session (terminal signals and a kill of the runner's
+    process group do not reach it) with the pipe on stdin and the lock on fd 3."""
+    # dup2 onto the same number would keep close-on-exec: move both out of the way first.
+    pipe_copy = fcntl.fcntl(read_fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    lock_copy = fcntl.fcntl(lock_fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(read_fd)
+    actions = [
+        (os.POSIX_SPAWN_DUP2, pipe_copy, 0),
+        (os.POSIX_SPAWN_DUP2, lock_copy, 3),
+        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+    ]
+    argv = [sys.executable, "-S", "-E", PROGRAM]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    try:
+        return os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
+    finally:
+        os.close(pipe_copy)
+        os.close(lock_copy)
+
+
+def _reap(pid: int, timeout: float) -> None:
+    """Collect the watchdog's exit (it leaves at once after a clean exit)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            return
+        time.sleep(0.005)
+
+
+def clear_leftovers(own_runner_id: str | None = None) -> list[Leftover]:
+    """End the processes of runners here whose runner and watchdog both died before the
+    watchdog confirmed them ended, and remove those runners' files."""
+    found = []
+    try:
+        entries = list(os.scandir(runtime_dir()))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith("runner-") and name.endswith(".json")):
+            continue
+        if own_runner_id is not None and name == f"runner-{own_runner_id}.json":
+            continue
+        leftover = _clear(Path(entry.path))
+        if leftover is not None:
+            found.append(leftover)
+    return found
+
+
+def _clear(path: Path) -> Leftover | None:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None  # its runner or its watchdog is alive and in charge
+        try:
+            info = json.loads(os.read(fd, 1 << 16) or b"{}")
+        except ValueError:
+            info = {}
+        runner_id = str(info.get("runner_id") or "")
+        if not runner_id:
+            return None
+        killed, gone = watchdog.end_processes(runner_id)
+        if gone:
+            path.unlink(missing_ok=True)
+        return Leftover(info, killed, gone)
+    finally:
+        os.close(fd)
