@@ -30,10 +30,10 @@ started there over ``ssh`` with the ssh channel as its pipe: when the runner die
 channel closes.
 
 Protocol, one line per message on stdin: a JSON object of settings first (``runner_id``,
-``lock_path``, and optionally ``url``, ``username``, ``password``, ``workflow_id``,
+and optionally ``lock_path``, ``url``, ``username``, ``password``, ``workflow_id``,
 ``compute_node_id``, ``runner_pid``), then ``+PGID [CLEANUP-JSON-ARGV]`` for a job started,
 ``-PGID`` for a job that ended, and ``exit`` when the runner leaves with no job running.
-File descriptor 3 holds the runner's lock (``flock``) while either process lives.
+File descriptor 3, when open, holds the runner's lock (``flock``) while either process lives.
 """
 
 from __future__ import annotations
@@ -110,14 +110,14 @@ def end_processes(
     deadline = time.monotonic() + timeout
     killed: set[int] = set()
     while True:
-        for pgid in groups:
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except OSError:
-                pass
         alive = live_processes(runner_id, groups)
         if not alive:
             return len(killed), True
+        for pgid in groups:
+            try:
+                os.killpg(pgid, signal.SIGKILL)  # at once, so the group cannot fork on
+            except OSError:
+                pass
         for pid in alive:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -186,11 +186,14 @@ class Registry:
     """The runner's running jobs, from its messages."""
 
     def __init__(self) -> None:
+        self.settings: dict | None = None  # the first line
         self.groups: dict[int, list[str] | None] = {}  # pgid -> cleanup argv
         self.clean_exit = False
 
     def take(self, line: str) -> None:
-        if line == "exit":
+        if self.settings is None:
+            self.settings = json.loads(line)
+        elif line == "exit":
             self.clean_exit = True
         elif line.startswith("+"):
             pgid, _, cleanup = line[1:].partition(" ")
@@ -235,33 +238,37 @@ def _drain(fd: int) -> tuple[bytes, bool]:
 def main() -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)  # only the runner's end counts
-    os.set_inheritable(3, False)  # the lock stays ours; cleanup commands do not get it
-    first = sys.stdin.buffer.readline()
-    if not first:
-        return 0
-    settings = json.loads(first)
+    try:
+        os.set_inheritable(3, False)  # the runner's lock stays ours, not the cleanups'
+    except OSError:
+        pass  # no lock: started over ssh on a remote host
     registry = Registry()
     read_messages(0, registry)
+    settings = registry.settings
+    if settings is None:
+        return 0  # the runner died before it said anything: nothing of it to end
+    lock_path = settings.get("lock_path")
     if registry.clean_exit and not registry.groups:
-        _unlink(settings["lock_path"])
+        _unlink(lock_path)
         return 0
     runner = f"runner {settings.get('runner_pid', '?')}"
     killed, gone = end_processes(settings["runner_id"], registry.groups)
     run_cleanups(argv for argv in registry.groups.values() if argv)
     if not gone:
-        log(f"{runner} died; some of its job processes would not die: {settings['lock_path']}")
+        log(f"{runner} died; some of its job processes would not die")
         return 1
     log(f"{runner} died; killed {killed} process(es) of its {len(registry.groups)} job(s)")
     if report_lost(settings):
-        _unlink(settings["lock_path"])  # else the next runner here tells the server
+        _unlink(lock_path)  # else the next runner here tells the server
     return 0
 
 
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+def _unlink(path: str | None) -> None:
+    if path:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

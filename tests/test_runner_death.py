@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import psutil
 
+from runner import supervision
 from tests.helpers import (
     Api,
     ServerProcess,
@@ -230,3 +233,31 @@ def _runner_log(tmp_path: Path) -> str:
         path.name for path in (tmp_path / "output").iterdir() if path.name.startswith("job_runner_")
     ]
     return log
+
+
+def test_the_watchdog_alone_ends_a_group_when_its_pipe_closes(tmp_path: Path) -> None:
+    """How it guards jobs on a remote host: started over ssh, its pipe is the ssh channel.
+    Here the pipe is the test's: closing it without ``exit`` ends the registered group and
+    every process carrying the runner ID, wherever it moved."""
+    runner_id = "test-" + str(time.time_ns())
+    env = {"PATH": os.environ["PATH"], "TORC_RUNNER_ID": runner_id}
+    group = subprocess.Popen(["sleep", "300"], start_new_session=True, env=env)
+    escaped = subprocess.Popen(["sleep", "300"], start_new_session=True, env=env)
+    watchdog = subprocess.Popen(
+        [sys.executable, "-S", "-E", str(Path(supervision.PROGRAM))],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        watchdog.stdin.write(f'{{"runner_id": "{runner_id}"}}\n+{group.pid}\n'.encode())
+        watchdog.stdin.close()
+        assert watchdog.wait(timeout=10) == 0
+        assert group.wait(timeout=5) == -signal.SIGKILL
+        assert escaped.wait(timeout=5) == -signal.SIGKILL
+        assert "killed 2 process(es) of its 1 job(s)" in watchdog.stderr.read().decode()
+    finally:
+        for process in (group, escaped, watchdog):
+            process.kill()
+            process.wait()
+        watchdog.stderr.close()
