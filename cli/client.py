@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -232,6 +233,19 @@ class TorcClient:
     def runner_cycle(self, workflow_id: int, run_id: int, body: dict) -> dict:
         """A job runner's round trip: report started and finished jobs, claim more."""
         return self.post(f"/workflows/{workflow_id}/runner_cycle/{run_id}", body)
+
+    def is_uninitialized(self, workflow_id: int) -> bool:
+        return self.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"]
+
+    def list_remote_workers(self, workflow_id: int) -> list[dict]:
+        return self.get(f"/workflows/{workflow_id}/remote_workers")
+
+    def add_remote_workers(self, workflow_id: int, workers: list[str]) -> list[dict]:
+        """Store ``[user@]host[:port]`` addresses (ones already stored are kept once)."""
+        return self.post(f"/workflows/{workflow_id}/remote_workers", workers)
+
+    def delete_remote_worker(self, workflow_id: int, worker: str) -> dict:
+        return self.delete(f"/workflows/{workflow_id}/remote_workers/{quote(worker, safe='')}")
 
 
 def _query_value(value: Any) -> Any:
