@@ -148,7 +148,7 @@ class RecoveryScripts:
             os.read(self.wake_fd, 4096)
         except BlockingIOError:
             pass
-        done = []
+        done: list[Recovery] = []
         while True:
             try:
                 recovery = self._done.get_nowait()

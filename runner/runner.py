@@ -16,7 +16,6 @@ so it can be tested without sleeping) and ``events`` (what a progress display is
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -49,7 +48,7 @@ from runner.requirements import Requirements
 from runner.resources import Ledger, Need, Resources, detect
 from runner.running import Running
 from runner.stuck import StuckCheck
-from runner.supervision import ENV_NAME, Leftover, Watchdog, clear_leftovers
+from runner.supervision import ENV_NAME, Watchdog, clear_dead_runners, end_leftovers
 from runner.wakeups import Wakeups
 
 logger = logging.getLogger("torc.runner")
@@ -188,7 +187,7 @@ class JobRunner:
         self._stdio_dir = str(self.output_dir / "job_stdio")
         os.makedirs(self._stdio_dir, exist_ok=True)
         self._attach_log()
-        self._clear_dead_runners()
+        clear_dead_runners(self.api, self.client.base_url, self.workflow_id)
         self.requirements = Requirements(
             self.api, self.workflow_id, self.options.max_parallel_jobs is not None
         )
@@ -370,52 +369,6 @@ class JobRunner:
             self._deleted = True
             logger.error("Workflow %s was deleted; stopping", self.workflow_id)
         return gone
-
-    # Runners that died ------------------------------------------------------------------
-
-    def _clear_dead_runners(self) -> None:
-        """Before this runner starts: end the processes dead runners left on this host, and
-        tell the server which runners are gone, so their jobs are orphaned now. Says so."""
-        lost = {record["id"] for record in node.lost_runners_here(self.api, self.workflow_id)}
-        for leftover in self._end_leftovers():
-            info = leftover.info
-            if info.get("url") == self.client.base_url and info.get("compute_node_id"):
-                if info.get("workflow_id") == self.workflow_id:
-                    lost.add(int(info["compute_node_id"]))
-                else:
-                    with contextlib.suppress(ApiError):  # that workflow may be gone
-                        node.report_lost(self.api, info["workflow_id"], [info["compute_node_id"]])
-        counts = node.report_lost(self.api, self.workflow_id, sorted(lost))
-        if counts.get("failed") or counts.get("requeued"):
-            logger.warning(
-                "Found %d orphaned job(s) of runner(s) that stopped (compute node(s) %s): "
-                "%d claimed job(s) returned to ready, %d running job(s) failed with return "
-                "code -128 (their failure handler may retry them; `torc recover %d` reruns "
-                "them)",
-                counts.get("failed", 0) + counts.get("requeued", 0),
-                ", ".join(map(str, sorted(lost))) or "silent past the heartbeat timeout",
-                counts.get("requeued", 0),
-                counts.get("failed", 0),
-                self.workflow_id,
-            )
-
-    def _end_leftovers(self) -> list[Leftover]:
-        """End what runners that died here (watchdog included) left running."""
-        own = self.watchdog.runner_id if hasattr(self, "watchdog") else None
-        leftovers = clear_leftovers(own)
-        for leftover in leftovers:
-            info = leftover.info
-            if not leftover.killed and leftover.gone:
-                continue  # its watchdog ended them; only the server was not told
-            logger.warning(
-                "A runner that died on this host (pid %s, workflow %s) left %d process(es) "
-                "running; %s",
-                info.get("runner_pid"),
-                info.get("workflow_id"),
-                leftover.killed,
-                "they were killed" if leftover.gone else "some would not die",
-            )
-        return leftovers
 
     # The loop ------------------------------------------------------------------------------
 
@@ -784,7 +737,7 @@ class JobRunner:
         else:
             self.queue.jobs.extend(claimed)
         if claimed:
-            self._end_leftovers()  # before any of them starts here
+            end_leftovers(self.watchdog.runner_id)  # before any of them starts here
             self.progress.jobs_claimed(len(claimed))
         self.queue.adopt(response.get("assigned") or [], self.running.entries)
         self.summary.complete = response["is_complete"] and not response["is_canceled"]

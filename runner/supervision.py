@@ -6,10 +6,12 @@ either lives, the lock is held. A file whose lock is free belongs to a runner an
 that are both gone without the watchdog confirming that the runner's processes were ended
 (it removes the file once they are): ``clear_leftovers`` ends them, so before a runner here
 starts a job, no process of a dead runner on this host is still running it.
+``clear_dead_runners`` (when a runner starts) also tells the server which runners are gone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner import watchdog
+from cli.client import ApiError, TorcClient
+from runner import node, watchdog
 from runner.launchers import Guard
 
 logger = logging.getLogger("torc.runner")
@@ -199,3 +202,47 @@ def _clear(path: Path) -> Leftover | None:
         return Leftover(info, killed, gone)
     finally:
         os.close(fd)
+
+
+def end_leftovers(own_runner_id: str | None = None) -> list[Leftover]:
+    """``clear_leftovers``, saying what was found."""
+    leftovers = clear_leftovers(own_runner_id)
+    for leftover in leftovers:
+        info = leftover.info
+        if not leftover.killed and leftover.gone:
+            continue  # its watchdog ended them; only the server was not told
+        logger.warning(
+            "A runner that died on this host (pid %s, workflow %s) left %d process(es) running; %s",
+            info.get("runner_pid"),
+            info.get("workflow_id"),
+            leftover.killed,
+            "they were killed" if leftover.gone else "some would not die",
+        )
+    return leftovers
+
+
+def clear_dead_runners(client: TorcClient, base_url: str, workflow_id: int) -> None:
+    """Before a runner starts: end the processes dead runners left on this host, and tell
+    the server which runners are gone, so their jobs are orphaned now. Says so."""
+    lost = {record["id"] for record in node.lost_runners_here(client, workflow_id)}
+    for leftover in end_leftovers():
+        info = leftover.info
+        if info.get("url") != base_url or not info.get("compute_node_id"):
+            continue  # another server's runner: its own orphan check will notice
+        if info.get("workflow_id") == workflow_id:
+            lost.add(int(info["compute_node_id"]))
+        else:
+            with contextlib.suppress(ApiError):  # that workflow may be gone
+                node.report_lost(client, info["workflow_id"], [info["compute_node_id"]])
+    counts = node.report_lost(client, workflow_id, sorted(lost))
+    if counts.get("failed") or counts.get("requeued"):
+        logger.warning(
+            "Found %d orphaned job(s) of runner(s) that stopped (compute node(s) %s): "
+            "%d claimed job(s) returned to ready, %d running job(s) failed with return "
+            "code -128 (their failure handler may retry them; `torc recover %d` reruns them)",
+            counts.get("failed", 0) + counts.get("requeued", 0),
+            ", ".join(map(str, sorted(lost))) or "silent past the heartbeat timeout",
+            counts.get("requeued", 0),
+            counts.get("failed", 0),
+            workflow_id,
+        )
