@@ -31,7 +31,6 @@ logger = logging.getLogger("torc.runner")
 
 ENV_NAME = watchdog.ENV_NAME  # the variable that marks a job's processes as this runner's
 PROGRAM = str(Path(watchdog.__file__).resolve())
-CLOSE_SECONDS = 2.0  # a clean exit: how long to wait for the watchdog to leave
 
 
 def runtime_dir() -> Path:
@@ -102,9 +101,11 @@ class Watchdog:
             os.set_blocking(self._write_fd, True)
             self.flush()
         os.close(self._write_fd)
-        if clean:
-            _reap(self.pid, CLOSE_SECONDS)
         os.close(self._lock_fd)
+        # Collected if it has left already (it is quick); else its exit is collected when
+        # this process ends: waiting for it would add to every run's time.
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, os.WNOHANG)
 
 
 def _create_lock(info: dict[str, Any]) -> tuple[Path, int]:
@@ -142,21 +143,6 @@ def _spawn(read_fd: int, lock_fd: int, log_path: Path) -> int:
     finally:
         os.close(pipe_copy)
         os.close(lock_copy)
-
-
-def _reap(pid: int, timeout: float) -> None:
-    """Collect the watchdog's exit (it leaves at once after a clean exit)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if done:
-            return
-        time.sleep(0.005)
 
 
 def clear_leftovers(own_runner_id: str | None = None) -> list[Leftover]:

@@ -38,15 +38,12 @@ File descriptor 3, when open, holds the runner's lock (``flock``) while either p
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 
 ENV_NAME = "TORC_RUNNER_ID"
@@ -143,6 +140,10 @@ def run_cleanups(cleanups: Iterable[list[str]]) -> None:
 def report_lost(settings: dict) -> bool:
     """``detect_orphans`` for the dead runner's compute node (its jobs become orphans now);
     whether the server has been told (or there is no server to tell)."""
+    import base64  # only here: the runner imports this module too, and never needs them
+    import urllib.error
+    import urllib.request
+
     url, workflow_id = settings.get("url"), settings.get("workflow_id")
     node_id = settings.get("compute_node_id")
     if not (url and workflow_id and node_id):
@@ -209,7 +210,7 @@ def read_messages(fd: int, registry: Registry) -> None:
     while True:
         chunk = os.read(fd, 1 << 16)  # blocks while the runner is quiet
         ended = not chunk
-        if not ended:
+        if not ended and not chunk.endswith(b"exit\n"):
             time.sleep(BATCH_SECONDS)
             more, ended = _drain(fd)
             chunk += more
