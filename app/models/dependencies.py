@@ -1,7 +1,7 @@
 """The dependency graph as the lifecycle needs it: implicit edges from shared files and user
 data, the cycle check, dependents and downstream of jobs, and the per-job counters derived
 from the graph (``unfinished_blockers``, ``has_failed_blocker``) that let a finishing job
-release its dependents in O(its dependents) (Decision D2)."""
+release its dependents in O(its dependents) (D2, docs/decisions.md)."""
 
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ the table does not list. Beside this module: ``workflow_state`` (reads), ``depen
 (the graph and its counters), ``results`` (storing attempts) and ``orphans`` (finding the
 jobs of lost runners).
 
-Dependents are released in the same transaction as the change that frees them (Decision D2):
-a blocked job carries ``unfinished_blockers``, decremented as each blocker reaches a done
-status, so completing a job costs O(its dependents), never O(workflow).
+Dependents are released in the same transaction as the change that frees them
+(D2, docs/decisions.md): a blocked job carries ``unfinished_blockers``, decremented as each
+blocker reaches a done status, so completing a job costs O(its dependents), never O(workflow).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def label(code: int) -> str:
 
 
 def poisons(status: JobStatus, return_code: int | None) -> bool:
-    """Whether a blocker finishing as ``status`` cancels its dependents (Decision D11).
+    """Whether a blocker finishing as ``status`` cancels its dependents (D11, docs/decisions.md).
 
     Failed and terminated always do (a job stopped at its runtime limit that traps SIGTERM
     and exits 0 still did not finish its work). Canceled does only when the job ran and its
@@ -180,8 +180,8 @@ def _release_dependents(workflow_id: int, finished: list[int], poisoned: set[int
     """Release blocked dependents whose last blocker just finished; cascade cancellations.
 
     A dependent whose blockers included a failure of this run is canceled when it asks for
-    that (``cancel_on_blocking_job_failure``, Decision D11), and the cancellation travels on
-    down the graph in the same transaction.
+    that (``cancel_on_blocking_job_failure``, D11 in docs/decisions.md), and the cancellation
+    travels on down the graph in the same transaction.
     """
     frontier, frontier_poison = finished, poisoned
     while frontier:
@@ -384,7 +384,7 @@ def _reset_downstream_jobs(job_ids: list[int]) -> None:
 
 
 def _evaluate_blockers(workflow_id: int) -> dict[str, int]:
-    """Set every initializable job blocked, ready or (Decision D11) canceled.
+    """Set every initializable job blocked, ready or (D11 in docs/decisions.md) canceled.
 
     A blocker that is itself initializable counts as unfinished: it runs again. A blocker
     that stays failed poisons its dependents as if it had just failed, so a job the cascade
@@ -711,7 +711,7 @@ def retry_job(
 ) -> None:
     """Reserve another attempt for a failed job: back to ready with attempt_id + 1.
 
-    ``max_retries`` counts retries after the first attempt (Decision D5), so attempts run
+    ``max_retries`` counts retries after the first attempt (D5, docs/decisions.md), so attempts run
     1 .. max_retries + 1.
     """
     job = get_job(job_id)

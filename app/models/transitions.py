@@ -17,8 +17,8 @@ ANY = frozenset(JobStatus)
 
 # Jobs that initialize_jobs (re)evaluates; others keep their status. Canceled jobs are cut
 # off before they finished, so they run again (the seed's "Restart After Cancellation"),
-# unless a failed blocker cancels them once more (Decision D11). Failed jobs stay failed
-# until ``reset-status --failed-only``.
+# unless a failed blocker cancels them once more (D11, docs/decisions.md). Failed jobs stay
+# failed until ``reset-status --failed-only``.
 INITIALIZABLE = frozenset(
     {S.UNINITIALIZED, S.BLOCKED, S.READY, S.CANCELED, S.TERMINATED, S.PENDING_FAILED}
 )
