@@ -6,8 +6,6 @@ import os
 import socket
 from typing import Any
 
-import psutil
-
 from app.shared.units import utc_now_text
 from cli.client import TorcClient
 from runner.resources import Resources
@@ -56,18 +54,6 @@ def heartbeat_interval(client: TorcClient, preferred: float) -> float:
     if timeout > 0:
         return max(min(preferred, timeout / 4), 0.2)
     return preferred
-
-
-def lost_runners_here(client: TorcClient, workflow_id: int) -> list[dict[str, Any]]:
-    """The workflow's active runners on this host whose process is gone."""
-    hostname = socket.gethostname()
-    return [
-        node
-        for node in client.paged("/compute_nodes", workflow_id=workflow_id, is_active=True)
-        if node.get("hostname") == hostname
-        and node.get("compute_node_type", "local") == "local"
-        and not psutil.pid_exists(int(node.get("pid") or 0))
-    ]
 
 
 def report_lost(client: TorcClient, workflow_id: int, node_ids: list[int]) -> dict[str, int]:

@@ -1,12 +1,12 @@
 """The runner's side of its watchdog (``runner.watchdog``), and what dead runners left here.
 
-Each runner holds a file in the host's runtime directory (``TORC_RUNTIME_DIR``, default
-``$TMPDIR/torc-<uid>/runners``) with an exclusive ``flock`` that its watchdog shares. While
-either lives, the lock is held. A file whose lock is free belongs to a runner and watchdog
-that are both gone without the watchdog confirming that the runner's processes were ended
-(it removes the file once they are): ``clear_leftovers`` ends them, so before a runner here
-starts a job, no process of a dead runner on this host is still running it.
-``clear_dead_runners`` (when a runner starts) also tells the server which runners are gone.
+Each runner holds a file in the host's runtime directory (``runtime_dir``) with an exclusive
+``flock`` that its watchdog shares. While either lives, the lock is held. A file whose lock
+is free belongs to a runner and watchdog that are both gone without the watchdog confirming
+that the runner's processes were ended (it removes the file once they are):
+``clear_leftovers`` ends them, so before a runner here starts a job, no process of a dead
+runner on this host is still running it. ``clear_dead_runners`` (when a runner starts) also
+tells the server which runners are gone.
 """
 
 from __future__ import annotations
@@ -34,10 +34,18 @@ PROGRAM = str(Path(watchdog.__file__).resolve())
 
 
 def runtime_dir() -> Path:
+    """This host's directory of runner files: ``TORC_RUNTIME_DIR``, else a memory file system
+    when there is one (``XDG_RUNTIME_DIR``, ``/dev/shm``: a file there costs no disk write,
+    and they are emptied at boot, when no runner can be left), else the temporary directory."""
     configured = os.environ.get("TORC_RUNTIME_DIR")
     if configured:
         return Path(configured)
-    return Path(tempfile.gettempdir()) / f"torc-{os.getuid()}" / "runners"
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isdir(xdg):
+        return Path(xdg) / "torc" / "runners"
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    return base / f"torc-{os.getuid()}" / "runners"
 
 
 @dataclass
@@ -209,9 +217,16 @@ def end_leftovers(own_runner_id: str | None = None) -> list[Leftover]:
 
 def clear_dead_runners(client: TorcClient, base_url: str, workflow_id: int) -> None:
     """Before a runner starts: end the processes dead runners left on this host, and tell
-    the server which runners are gone, so their jobs are orphaned now. Says so."""
-    lost = {record["id"] for record in node.lost_runners_here(client, workflow_id)}
-    for leftover in end_leftovers():
+    the server which of them are gone, so their jobs are orphaned now. Says so.
+
+    Only runners whose file here says they died are looked for, which costs no request:
+    ``torc recover`` and ``torc watch`` also ask the server for runners on this host whose
+    process is gone, and the server's orphan check finds the rest."""
+    leftovers = end_leftovers()
+    if not leftovers:
+        return
+    lost: set[int] = set()
+    for leftover in leftovers:
         info = leftover.info
         if info.get("url") != base_url or not info.get("compute_node_id"):
             continue  # another server's runner: its own orphan check will notice
@@ -220,6 +235,8 @@ def clear_dead_runners(client: TorcClient, base_url: str, workflow_id: int) -> N
         else:
             with contextlib.suppress(ApiError):  # that workflow may be gone
                 node.report_lost(client, info["workflow_id"], [info["compute_node_id"]])
+    if not lost:
+        return
     counts = node.report_lost(client, workflow_id, sorted(lost))
     if counts.get("failed") or counts.get("requeued"):
         logger.warning(
@@ -227,7 +244,7 @@ def clear_dead_runners(client: TorcClient, base_url: str, workflow_id: int) -> N
             "%d claimed job(s) returned to ready, %d running job(s) failed with return "
             "code -128 (their failure handler may retry them; `torc recover %d` reruns them)",
             counts.get("failed", 0) + counts.get("requeued", 0),
-            ", ".join(map(str, sorted(lost))) or "silent past the heartbeat timeout",
+            ", ".join(map(str, sorted(lost))),
             counts.get("requeued", 0),
             counts.get("failed", 0),
             workflow_id,
