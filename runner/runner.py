@@ -188,6 +188,7 @@ class JobRunner:
         os.makedirs(self._stdio_dir, exist_ok=True)
         self._attach_log()
         clear_dead_runners(self.api, self.client.base_url, self.workflow_id)
+        self.watchdog = Watchdog(self.log_path)
         self.requirements = Requirements(
             self.api, self.workflow_id, self.options.max_parallel_jobs is not None
         )
@@ -198,15 +199,14 @@ class JobRunner:
             self.options.compute_node_type,
             self.options.scheduler_config_id,
         )
-        self.watchdog = Watchdog(
+        self.watchdog.introduce(
             {
                 "url": self.client.base_url,
                 "username": self.client.username,
                 "password": self.client.password,
                 "workflow_id": self.workflow_id,
                 "compute_node_id": self.compute_node_id,
-            },
-            self.log_path,
+            }
         )
         self.actions = ActionRunner(self.api, self.workflow_id, self.output_dir)
         self.actions.compute_node_id = self.compute_node_id
@@ -373,6 +373,7 @@ class JobRunner:
     # The loop ------------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        self.watchdog.ready()  # before any job starts
         while True:
             # Only what select reported is looked at: a wait4 per running job per turn, or a
             # read of an empty pipe, costs a system call (and the GIL) for nothing.

@@ -19,6 +19,7 @@ import os
 import secrets
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,21 +61,43 @@ class Leftover:
 class Watchdog:
     """Starts the watchdog and tells it which job process groups are running."""
 
-    def __init__(self, settings: dict[str, Any], log_path: Path) -> None:
-        """``settings``: what the watchdog needs to tell the server (``url``, ``username``,
-        ``password``, ``workflow_id``, ``compute_node_id``); its lines go to ``log_path``."""
+    def __init__(self, log_path: Path) -> None:
+        """Starts the watchdog on a thread (starting a process takes the calling thread a few
+        milliseconds that the runner's set-up can use); its lines go to ``log_path``."""
         self.runner_id = secrets.token_hex(8)
-        self.lock_path, self._lock_fd = _create_lock(
-            {**settings, "runner_id": self.runner_id, "runner_pid": os.getpid()}
-        )
+        self.lock_path, self._lock_fd = _create_lock(self.runner_id)
         read_fd, self._write_fd = os.pipe()
-        self.pid = _spawn(read_fd, self._lock_fd, log_path)
-        first = {**settings, "runner_id": self.runner_id, "runner_pid": os.getpid()}
-        first["lock_path"] = str(self.lock_path)
-        self._pending = bytearray(json.dumps(first).encode() + b"\n")
+        self.pid: int | None = None
+        self.alive = True
+        self._pending = bytearray()
+        self._spawner = threading.Thread(
+            target=self._spawn, args=(read_fd, log_path), name="watchdog-start", daemon=True
+        )
+        self._spawner.start()
+
+    def _spawn(self, read_fd: int, log_path: Path) -> None:
+        try:
+            self.pid = _spawn(read_fd, self._lock_fd, log_path)
+        except OSError as exc:
+            logger.error("could not start the runner's watchdog: %s", exc)
+
+    def introduce(self, settings: dict[str, Any]) -> None:
+        """What the watchdog (and a later runner here, from the file) needs to tell the
+        server: ``url``, ``username``, ``password``, ``workflow_id``, ``compute_node_id``."""
+        info = {**settings, "runner_id": self.runner_id, "runner_pid": os.getpid()}
+        public = {key: value for key, value in info.items() if key != "password"}
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, json.dumps(public).encode(), 0)
+        first = {**info, "lock_path": str(self.lock_path)}
+        self._pending[:0] = json.dumps(first).encode() + b"\n"
         self.flush()
         os.set_blocking(self._write_fd, False)
-        self.alive = True
+
+    def ready(self) -> None:
+        """Wait until the watchdog runs (before the first job starts)."""
+        self._spawner.join()
+        if self.pid is None:
+            self.alive = False
 
     def started(self, guard: Guard) -> None:
         cleanup = f" {json.dumps(list(guard.cleanup))}" if guard.cleanup else ""
@@ -92,7 +115,7 @@ class Watchdog:
         except BlockingIOError:
             return  # the watchdog reads every fraction of a second; next turn
         except BrokenPipeError:
-            if getattr(self, "alive", True):
+            if self.alive:
                 logger.error(
                     "the runner's watchdog (pid %s) is gone: jobs would outlive a crash", self.pid
                 )
@@ -108,25 +131,26 @@ class Watchdog:
             self._pending += b"exit\n"
             os.set_blocking(self._write_fd, True)
             self.flush()
+        self._spawner.join()
         os.close(self._write_fd)
         os.close(self._lock_fd)
         # Collected if it has left already (it is quick); else its exit is collected when
         # this process ends: waiting for it would add to every run's time.
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, os.WNOHANG)
+        if self.pid is not None:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, os.WNOHANG)
 
 
-def _create_lock(info: dict[str, Any]) -> tuple[Path, int]:
-    """This runner's file, locked, with ``info`` (no password) in it. Written under a
-    temporary name and renamed, so no one ever sees it unlocked or empty."""
+def _create_lock(runner_id: str) -> tuple[Path, int]:
+    """This runner's file, locked: created under a temporary name and renamed, so no one
+    ever sees it unlocked (``introduce`` writes what it says)."""
     directory = runtime_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = directory / f"runner-{info['runner_id']}.json"
+    path = directory / f"runner-{runner_id}.json"
     temporary = directory / f".{path.name}.new"
     fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
-    public = {key: value for key, value in info.items() if key != "password"}
-    os.write(fd, json.dumps(public).encode())
+    os.write(fd, json.dumps({"runner_id": runner_id, "runner_pid": os.getpid()}).encode())
     os.rename(temporary, path)
     return path, fd
 
