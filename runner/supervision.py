@@ -16,7 +16,6 @@ import fcntl
 import json
 import logging
 import os
-import secrets
 import sys
 import tempfile
 import threading
@@ -59,21 +58,32 @@ class Leftover:
 
 
 class Watchdog:
-    """Starts the watchdog and tells it which job process groups are running."""
+    """Starts the watchdog and tells it which job process groups are running.
+
+    In a process with no other thread (``torc run`` at this point), the watchdog is a fork
+    of the runner that runs ``watchdog.main`` and never returns: about a millisecond,
+    against tens of milliseconds of CPU for a new interpreter, on every run. Where other
+    threads exist, forking is unsafe (a lock one of them holds stays held in the child), so
+    the watchdog program is started fresh instead, on a thread, while the runner goes on.
+    """
 
     def __init__(self, log_path: Path) -> None:
-        """Starts the watchdog on a thread (starting a process takes the calling thread a few
-        milliseconds that the runner's set-up can use); its lines go to ``log_path``."""
-        self.runner_id = secrets.token_hex(8)
+        """Its lines go to ``log_path`` (the runner's log)."""
+        self.runner_id = os.urandom(8).hex()
         self.lock_path, self._lock_fd = _create_lock(self.runner_id)
         read_fd, self._write_fd = os.pipe()
         self.pid: int | None = None
         self.alive = True
         self._pending = bytearray()
-        self._spawner = threading.Thread(
-            target=self._spawn, args=(read_fd, log_path), name="watchdog-start", daemon=True
-        )
-        self._spawner.start()
+        self._spawner: threading.Thread | None = None
+        if threading.active_count() == 1:
+            self.pid = _fork(read_fd, self._lock_fd, log_path)
+            os.close(read_fd)
+        else:
+            self._spawner = threading.Thread(
+                target=self._spawn, args=(read_fd, log_path), name="watchdog-start", daemon=True
+            )
+            self._spawner.start()
 
     def _spawn(self, read_fd: int, log_path: Path) -> None:
         try:
@@ -84,7 +94,13 @@ class Watchdog:
     def introduce(self, settings: dict[str, Any]) -> None:
         """What the watchdog (and a later runner here, from the file) needs to tell the
         server: ``url``, ``username``, ``password``, ``workflow_id``, ``compute_node_id``."""
-        info = {**settings, "runner_id": self.runner_id, "runner_pid": os.getpid()}
+        self.ready()
+        info = {
+            **settings,
+            "runner_id": self.runner_id,
+            "runner_pid": os.getpid(),
+            "watchdog_pid": self.pid,
+        }
         public = {key: value for key, value in info.items() if key != "password"}
         os.ftruncate(self._lock_fd, 0)
         os.pwrite(self._lock_fd, json.dumps(public).encode(), 0)
@@ -95,7 +111,8 @@ class Watchdog:
 
     def ready(self) -> None:
         """Wait until the watchdog runs (before the first job starts)."""
-        self._spawner.join()
+        if self._spawner is not None:
+            self._spawner.join()
         if self.pid is None:
             self.alive = False
 
@@ -131,7 +148,7 @@ class Watchdog:
             self._pending += b"exit\n"
             os.set_blocking(self._write_fd, True)
             self.flush()
-        self._spawner.join()
+        self.ready()
         os.close(self._write_fd)
         os.close(self._lock_fd)
         # Collected if it has left already (it is quick); else its exit is collected when
@@ -153,6 +170,32 @@ def _create_lock(runner_id: str) -> tuple[Path, int]:
     os.write(fd, json.dumps({"runner_id": runner_id, "runner_pid": os.getpid()}).encode())
     os.rename(temporary, path)
     return path, fd
+
+
+def _fork(read_fd: int, lock_fd: int, log_path: Path) -> int:
+    """Fork the watchdog: in the child, a session of its own (terminal signals and a kill of
+    the runner's process group do not reach it), the pipe on stdin, the lock on fd 3, the
+    runner's log on stderr and no other descriptor (a kept-alive connection, the pipe's
+    writing end) held open."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        os.setsid()
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        null_fd = os.open(os.devnull, os.O_RDWR)
+        moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (read_fd, lock_fd, log_fd, null_fd)]
+        for source, target in zip(moved, (0, 3, 2, 1), strict=True):
+            os.dup2(source, target)
+        os.closerange(4, os.sysconf("SC_OPEN_MAX"))
+        sys.stdin = sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (never closed: we exit)
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115  (no inherited lock)
+        code = watchdog.main()
+    except BaseException:  # noqa: BLE001  (the child never returns into the runner)
+        code = 1
+    finally:
+        os._exit(code)
 
 
 def _spawn(read_fd: int, lock_fd: int, log_path: Path) -> int:

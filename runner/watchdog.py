@@ -3,8 +3,9 @@
 A runner starts its jobs in their own sessions (so stopping one reaches its whole process
 tree), which also means nothing ties them to the runner: a runner killed with SIGKILL, by
 the OOM killer or by a lost node would leave them running, and a retry would then run them
-twice at once. So each runner starts this program (``runner.supervision``), in a session of
-its own, reading a pipe that only the runner writes to. The kernel closes the pipe when the
+twice at once. So each runner starts a watchdog (``runner.supervision``: a fork of the
+runner running ``main``, or this file as a program), in a session of its own, reading a pipe
+that only the runner writes to. The kernel closes the pipe when the
 runner dies, however it dies, and the watchdog then:
 
 1. kills every job process group the runner had told it about, and every process whose
@@ -24,10 +25,10 @@ per job) cannot do; it reaches only the job's first process, not its children; a
 when the spawning *thread* ends. The watchdog costs one process per runner and one pipe
 write per loop turn that started or reaped jobs.
 
-It uses only the standard library and runs as ``python -S -E watchdog.py`` (no site
-packages: it starts in milliseconds). The same program guards jobs on a remote host when
-started there over ``ssh`` with the ssh channel as its pipe: when the runner dies, the
-channel closes.
+It uses only the standard library, so it also runs as ``python -S -E watchdog.py`` (no site
+packages): how a runner with other threads starts it, and how it would guard jobs on a
+remote host, started there over ``ssh`` with the ssh channel as its pipe (when the runner
+dies, the channel closes).
 
 Protocol, one line per message on stdin: a JSON object of settings first (``runner_id``,
 and optionally ``lock_path``, ``url``, ``username``, ``password``, ``workflow_id``,

@@ -301,17 +301,35 @@ def wait_for(predicate, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
+def watchdog_pid(runner_pid: int) -> int:
+    """The watchdog of a runner, from the runner's file in the runtime directory."""
+    import json
+
+    directory = Path(os.environ["TORC_RUNTIME_DIR"])
+    found: list[int] = []
+
+    def registered() -> bool:
+        for path in directory.glob("runner-*.json"):
+            try:
+                info = json.loads(path.read_text() or "{}")
+            except (OSError, ValueError):
+                continue
+            if info.get("runner_pid") == runner_pid and info.get("watchdog_pid"):
+                found.append(info["watchdog_pid"])
+                return True
+        return False
+
+    wait_for(registered)
+    return found[0]
+
+
 def kill_runner_and_watchdog(runner: subprocess.Popen) -> None:
-    """SIGKILL a runner together with its watchdog (``runner/watchdog.py``): a death nothing
-    on the runner's side reports, such as a lost node, left to orphan detection."""
+    """SIGKILL a runner together with its watchdog: a death nothing on the runner's side
+    reports, such as a lost node, left to orphan detection."""
     import psutil
 
-    for child in psutil.Process(runner.pid).children():
-        try:
-            if any(part.endswith("watchdog.py") for part in child.cmdline()):
-                child.kill()  # dead (a zombie of the runner) before the runner dies
-                wait_for(lambda child=child: child.status() == psutil.STATUS_ZOMBIE)
-        except psutil.NoSuchProcess:
-            pass  # a job that just ended
+    watchdog = psutil.Process(watchdog_pid(runner.pid))
+    watchdog.kill()  # dead (a zombie of the runner) before the runner dies
+    wait_for(lambda: watchdog.status() == psutil.STATUS_ZOMBIE)
     runner.send_signal(signal.SIGKILL)
     runner.wait()

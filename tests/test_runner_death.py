@@ -17,12 +17,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from runner import supervision
+from runner.launchers import Guard
 from tests.helpers import (
     Api,
     ServerProcess,
@@ -261,3 +264,35 @@ def test_the_watchdog_alone_ends_a_group_when_its_pipe_closes(tmp_path: Path) ->
             process.kill()
             process.wait()
         watchdog.stderr.close()
+
+
+@pytest.mark.parametrize("other_thread", [False, True], ids=["forked", "fresh-program"])
+def test_a_runner_that_leaves_jobs_behind_has_them_ended(tmp_path: Path, other_thread) -> None:
+    """Both ways a watchdog starts: forked (no other thread in the runner's process) and as
+    a fresh program (another thread there: forking would be unsafe). A runner that closes
+    it with a job still running leaves that job to it, which ends it."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    if other_thread:
+        other.start()
+    try:
+        watchdog = supervision.Watchdog(tmp_path / "runner.log")
+    finally:
+        stop.set()
+        if other_thread:
+            other.join()
+    group = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        watchdog.introduce({})
+        assert watchdog.pid is not None
+        command = psutil.Process(watchdog.pid).cmdline()
+        assert any(part.endswith("watchdog.py") for part in command) == other_thread
+        watchdog.started(Guard(group.pid))
+        watchdog.flush()
+        watchdog.close(clean=False)
+        assert group.wait(timeout=10) == -signal.SIGKILL
+        wait_for(lambda: not watchdog.lock_path.exists())
+        assert "died; killed 1 process(es) of its 1 job(s)" in (tmp_path / "runner.log").read_text()
+    finally:
+        group.kill()
+        group.wait()
