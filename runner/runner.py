@@ -188,7 +188,6 @@ class JobRunner:
         os.makedirs(self._stdio_dir, exist_ok=True)
         self._attach_log()
         clear_dead_runners(self.api, self.client.base_url, self.workflow_id)
-        self.watchdog = Watchdog(self.log_path)
         self.requirements = Requirements(
             self.api, self.workflow_id, self.options.max_parallel_jobs is not None
         )
@@ -199,14 +198,15 @@ class JobRunner:
             self.options.compute_node_type,
             self.options.scheduler_config_id,
         )
-        self.watchdog.introduce(
+        self.watchdog = Watchdog(
             {
                 "url": self.client.base_url,
                 "username": self.client.username,
                 "password": self.client.password,
                 "workflow_id": self.workflow_id,
                 "compute_node_id": self.compute_node_id,
-            }
+            },
+            self.log_path,
         )
         self.actions = ActionRunner(self.api, self.workflow_id, self.output_dir)
         self.actions.compute_node_id = self.compute_node_id
@@ -373,7 +373,6 @@ class JobRunner:
     # The loop ------------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        self.watchdog.ready()  # before any job starts
         while True:
             # Only what select reported is looked at: a wait4 per running job per turn, or a
             # read of an empty pipe, costs a system call (and the GIL) for nothing.
@@ -427,7 +426,6 @@ class JobRunner:
         return False
 
     def _wait(self, timeout: float) -> None:
-        self.watchdog.flush()  # the jobs started and ended this turn, before any wait
         self.wakeups.wait(self.clock, timeout, self._ready)
 
     def _timeout(self) -> float:

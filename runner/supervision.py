@@ -18,7 +18,6 @@ import logging
 import os
 import sys
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,148 +56,80 @@ class Leftover:
     gone: bool
 
 
-class Watchdog:
-    """Starts the watchdog and tells it which job process groups are running.
+# The watchdog's first stage: wait for the runner's end; then, unless the runner removed its
+# file (a clean exit), run the watchdog program. Terminal signals are ignored; ``cat`` does
+# not hold the lock (fd 3): only the shell and the program do.
+WAITER = 'trap "" INT TERM HUP; cat >/dev/null 3>&-; [ -e "$1" ] || exit 0; exec "$2" -S -E "$3"'
 
-    In a process with no other thread (``torc run`` at this point), the watchdog is a fork
-    of the runner that runs ``watchdog.main`` and never returns: about a millisecond,
-    against tens of milliseconds of CPU for a new interpreter, on every run. Where other
-    threads exist, forking is unsafe (a lock one of them holds stays held in the child), so
-    the watchdog program is started fresh instead, on a thread, while the runner goes on.
+
+class Watchdog:
+    """Starts the watchdog (``runner.watchdog``) and keeps the runner's file.
+
+    Nothing goes to the watchdog per job: it finds the jobs' processes by the
+    ``TORC_RUNNER_ID`` in their environment. Only jobs that run elsewhere (a launcher gave
+    their ``Guard`` a cleanup command) are written down, beside the runner's file.
     """
 
-    def __init__(self, log_path: Path) -> None:
-        """Its lines go to ``log_path`` (the runner's log)."""
+    def __init__(self, settings: dict[str, Any], log_path: Path) -> None:
+        """``settings``: what the watchdog needs to tell the server (``url``, ``username``,
+        ``password``, ``workflow_id``, ``compute_node_id``); its lines go to ``log_path``."""
         self.runner_id = os.urandom(8).hex()
+        info = {**settings, "runner_id": self.runner_id, "runner_pid": os.getpid()}
         self.lock_path, self._lock_fd = _create_lock(self.runner_id)
+        self._cleanups_path = f"{self.lock_path}{watchdog.CLEANUPS_SUFFIX}"
         read_fd, self._write_fd = os.pipe()
-        self.pid: int | None = None
-        self.alive = True
-        self._pending = bytearray()
-        self._spawner: threading.Thread | None = None
-        if threading.active_count() == 1:
-            self.pid = _fork(read_fd, self._lock_fd, log_path)
-            os.close(read_fd)
-        else:
-            self._spawner = threading.Thread(
-                target=self._spawn, args=(read_fd, log_path), name="watchdog-start", daemon=True
-            )
-            self._spawner.start()
-
-    def _spawn(self, read_fd: int, log_path: Path) -> None:
-        try:
-            self.pid = _spawn(read_fd, self._lock_fd, log_path)
-        except OSError as exc:
-            logger.error("could not start the runner's watchdog: %s", exc)
-
-    def introduce(self, settings: dict[str, Any]) -> None:
-        """What the watchdog (and a later runner here, from the file) needs to tell the
-        server: ``url``, ``username``, ``password``, ``workflow_id``, ``compute_node_id``."""
-        self.ready()
-        info = {
-            **settings,
-            "runner_id": self.runner_id,
-            "runner_pid": os.getpid(),
-            "watchdog_pid": self.pid,
-        }
+        watched = {**info, "lock_path": str(self.lock_path)}
+        self.pid = _spawn(read_fd, self._lock_fd, log_path, watched)
         public = {key: value for key, value in info.items() if key != "password"}
-        os.ftruncate(self._lock_fd, 0)
-        os.pwrite(self._lock_fd, json.dumps(public).encode(), 0)
-        first = {**info, "lock_path": str(self.lock_path)}
-        self._pending[:0] = json.dumps(first).encode() + b"\n"
-        self.flush()
-        os.set_blocking(self._write_fd, False)
-
-    def ready(self) -> None:
-        """Wait until the watchdog runs (before the first job starts)."""
-        if self._spawner is not None:
-            self._spawner.join()
-        if self.pid is None:
-            self.alive = False
+        _rewrite(self._lock_fd, {**public, "watchdog_pid": self.pid})
 
     def started(self, guard: Guard) -> None:
-        cleanup = f" {json.dumps(list(guard.cleanup))}" if guard.cleanup else ""
-        self._pending += f"+{guard.pgid}{cleanup}\n".encode()
+        if guard.cleanup:
+            self._note(f"+{guard.pgid} {json.dumps(list(guard.cleanup))}\n")
 
     def ended(self, guard: Guard) -> None:
-        self._pending += f"-{guard.pgid}\n".encode()
+        if guard.cleanup:
+            self._note(f"-{guard.pgid}\n")
 
-    def flush(self) -> None:
-        """Send what changed (once per loop turn; never blocks the loop for long)."""
-        if not self._pending:
-            return
-        try:
-            written = os.write(self._write_fd, self._pending)
-        except BlockingIOError:
-            return  # the watchdog reads every fraction of a second; next turn
-        except BrokenPipeError:
-            if self.alive:
-                logger.error(
-                    "the runner's watchdog (pid %s) is gone: jobs would outlive a crash", self.pid
-                )
-            self.alive = False
-            self._pending.clear()
-            return
-        del self._pending[:written]
+    def _note(self, line: str) -> None:
+        with open(self._cleanups_path, "a") as cleanups:
+            cleanups.write(line)
 
     def close(self, clean: bool) -> None:
         """``clean``: no job is left running, so the watchdog just leaves. Otherwise it ends
         whatever this runner leaves behind, as if the runner had died."""
         if clean:
-            self._pending += b"exit\n"
-            os.set_blocking(self._write_fd, True)
-            self.flush()
-        self.ready()
+            for path in (self._cleanups_path, self.lock_path):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
         os.close(self._write_fd)
         os.close(self._lock_fd)
-        # Collected if it has left already (it is quick); else its exit is collected when
-        # this process ends: waiting for it would add to every run's time.
-        if self.pid is not None:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, os.WNOHANG)
+        # Collected if it has left already; else when this process ends (waiting for it
+        # would add to every run's time).
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, os.WNOHANG)
 
 
 def _create_lock(runner_id: str) -> tuple[Path, int]:
     """This runner's file, locked: created under a temporary name and renamed, so no one
-    ever sees it unlocked (``introduce`` writes what it says)."""
+    ever sees it unlocked."""
     directory = runtime_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / f"runner-{runner_id}.json"
     temporary = directory / f".{path.name}.new"
     fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
-    os.write(fd, json.dumps({"runner_id": runner_id, "runner_pid": os.getpid()}).encode())
+    _rewrite(fd, {"runner_id": runner_id, "runner_pid": os.getpid()})
     os.rename(temporary, path)
     return path, fd
 
 
-def _fork(read_fd: int, lock_fd: int, log_path: Path) -> int:
-    """Fork the watchdog: in the child, a session of its own (terminal signals and a kill of
-    the runner's process group do not reach it), the pipe on stdin, the lock on fd 3, the
-    runner's log on stderr and no other descriptor (a kept-alive connection, the pipe's
-    writing end) held open."""
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        os.setsid()
-        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        null_fd = os.open(os.devnull, os.O_RDWR)
-        moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (read_fd, lock_fd, log_fd, null_fd)]
-        for source, target in zip(moved, (0, 3, 2, 1), strict=True):
-            os.dup2(source, target)
-        os.closerange(4, os.sysconf("SC_OPEN_MAX"))
-        sys.stdin = sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (never closed: we exit)
-        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115  (no inherited lock)
-        code = watchdog.main()
-    except BaseException:  # noqa: BLE001  (the child never returns into the runner)
-        code = 1
-    finally:
-        os._exit(code)
+def _rewrite(fd: int, info: dict[str, Any]) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(info).encode(), 0)
 
 
-def _spawn(read_fd: int, lock_fd: int, log_path: Path) -> int:
+def _spawn(read_fd: int, lock_fd: int, log_path: Path, settings: dict[str, Any]) -> int:
     """Start the watchdog in its own session (terminal signals and a kill of the runner's
     process group do not reach it) with the pipe on stdin and the lock on fd 3."""
     # dup2 onto the same number would keep close-on-exec: move both out of the way first.
@@ -211,10 +142,14 @@ def _spawn(read_fd: int, lock_fd: int, log_path: Path) -> int:
         (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
         (os.POSIX_SPAWN_OPEN, 2, str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
     ]
-    argv = [sys.executable, "-S", "-E", PROGRAM]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    argv = ["/bin/sh", "-c", WAITER, "torc-watchdog", str(settings["lock_path"])]
+    argv += [sys.executable, PROGRAM]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        watchdog.SETTINGS_ENV: json.dumps(settings),
+    }
     try:
-        return os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
+        return os.posix_spawn("/bin/sh", argv, env, file_actions=actions, setsid=True)
     finally:
         os.close(pipe_copy)
         os.close(lock_copy)

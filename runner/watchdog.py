@@ -1,40 +1,39 @@
-"""The watchdog: one small process per runner that ends the runner's jobs when it dies.
+"""The watchdog: ends a runner's jobs when the runner dies, however it dies.
 
 A runner starts its jobs in their own sessions (so stopping one reaches its whole process
 tree), which also means nothing ties them to the runner: a runner killed with SIGKILL, by
 the OOM killer or by a lost node would leave them running, and a retry would then run them
-twice at once. So each runner starts a watchdog (``runner.supervision``: a fork of the
-runner running ``main``, or this file as a program), in a session of its own, reading a pipe
-that only the runner writes to. The kernel closes the pipe when the
-runner dies, however it dies, and the watchdog then:
+twice at once. So each runner starts a watchdog (``runner.supervision``) in a session of its
+own: ``/bin/sh`` running ``cat`` on a pipe that only the runner writes to, which costs
+nothing while the runner lives. The kernel closes the pipe when the runner dies; unless the
+runner removed its file first (a clean exit), the shell then runs this program, which
 
-1. kills every job process group the runner had told it about, and every process whose
-   environment carries the runner's ``TORC_RUNNER_ID`` (a job's process that left its group
-   with ``setsid`` or double-forked), until a pass over ``/proc`` finds none alive;
-2. runs each job's cleanup command (how a launcher ends a job that runs elsewhere, such as
-   ``scancel`` for a Slurm step);
+1. kills every process whose environment carries the runner's ``TORC_RUNNER_ID``, and every
+   process in the process group of such a process that leads its group (a job's processes
+   that cleared their environment but stayed in its group), pass after pass over ``/proc``
+   until none is alive;
+2. runs the cleanup commands the runner recorded for jobs that run elsewhere (``scancel``
+   for a Slurm step: a step outlives an ``srun`` killed with SIGKILL);
 3. tells the server the runner is lost (``detect_orphans``), so its jobs are failed with
    return code -128 (or retried by their failure handler) at once instead of after the
    heartbeat timeout;
 4. removes the runner's file in the runtime directory (left in place when the server could
    not be told: the next runner on this host tells it).
 
-Why a process and not ``PR_SET_PDEATHSIG``: the parent-death signal must be set in the
-child between fork and exec, which ``posix_spawn`` (the runner's fast path: one system call
-per job) cannot do; it reaches only the job's first process, not its children; and it fires
-when the spawning *thread* ends. The watchdog costs one process per runner and one pipe
-write per loop turn that started or reaped jobs.
+Why not ``PR_SET_PDEATHSIG``: the parent-death signal must be set in the child between fork
+and exec, which ``posix_spawn`` (the runner's fast path: one system call per job) cannot do;
+it reaches only the job's first process, not its children; and it fires when the spawning
+*thread* ends. Why a shell and ``cat`` until then: a Python process would cost tens of
+milliseconds of CPU on every run, and a fork of the runner would make the runner copy every
+page it writes to afterwards; the runner tells the watchdog nothing per job (the jobs carry
+``TORC_RUNNER_ID``), so the only work is at the end.
 
-It uses only the standard library, so it also runs as ``python -S -E watchdog.py`` (no site
-packages): how a runner with other threads starts it, and how it would guard jobs on a
-remote host, started there over ``ssh`` with the ssh channel as its pipe (when the runner
-dies, the channel closes).
-
-Protocol, one line per message on stdin: a JSON object of settings first (``runner_id``,
-and optionally ``lock_path``, ``url``, ``username``, ``password``, ``workflow_id``,
-``compute_node_id``, ``runner_pid``), then ``+PGID [CLEANUP-JSON-ARGV]`` for a job started,
-``-PGID`` for a job that ended, and ``exit`` when the runner leaves with no job running.
-File descriptor 3, when open, holds the runner's lock (``flock``) while either process lives.
+It uses only the standard library. Run as a program without ``TORC_WATCHDOG_SETTINGS``
+(``python3 -S -E watchdog.py``), it reads a JSON line of settings on stdin, then ``+PGID
+[CLEANUP-JSON-ARGV]``, ``-PGID`` and ``exit`` lines, until end of file: how it would guard
+jobs on a remote host, started there over ``ssh`` with the ssh channel as its pipe. The
+settings are ``runner_id`` and optionally ``lock_path``, ``url``, ``username``, ``password``,
+``workflow_id``, ``compute_node_id``, ``runner_pid``.
 """
 
 from __future__ import annotations
@@ -48,6 +47,8 @@ import time
 from collections.abc import Iterable
 
 ENV_NAME = "TORC_RUNNER_ID"
+SETTINGS_ENV = "TORC_WATCHDOG_SETTINGS"  # set: the runner has died, end its jobs now
+CLEANUPS_SUFFIX = ".cleanup"  # beside the runner's file: cleanup lines of remote jobs
 PASS_SECONDS = 0.05  # between passes over /proc while processes remain
 END_SECONDS = 10.0  # give up confirming after this long (it is logged)
 BATCH_SECONDS = 0.2  # how long messages may pile up before the watchdog reads them
@@ -80,38 +81,40 @@ def _carries(pid: str, marker: bytes) -> bool:
         return False
 
 
-def live_processes(runner_id: str, groups: Iterable[int] = ()) -> list[int]:
-    """Processes alive (not zombies) in ``groups`` or carrying ``TORC_RUNNER_ID=runner_id``."""
-    groups = set(groups)
+def live_processes(runner_id: str, groups: Iterable[int] = ()) -> tuple[list[int], set[int]]:
+    """Processes alive (not zombies) that carry ``TORC_RUNNER_ID=runner_id``, or are in
+    ``groups`` or in a group led by such a process; and the groups of the runner's jobs."""
     marker = f"{ENV_NAME}={runner_id}".encode()
     own = os.getpid()
-    found = []
+    protected = {os.getpgid(0)}
+    seen: list[tuple[int, int, bool]] = []  # (pid, pgid, carries the marker)
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == own:
             continue
         stat = _stat(name)
         if stat is None or stat[0] in "ZX":
             continue
-        if stat[1] in groups or _carries(name, marker):
-            found.append(int(name))
-    return found
+        seen.append((int(name), stat[1], _carries(name, marker)))
+    leaders = {pid for pid, pgid, marked in seen if marked and pid == pgid}
+    job_groups = (set(groups) | leaders) - protected
+    alive = [pid for pid, pgid, marked in seen if marked or pgid in job_groups]
+    return alive, job_groups
 
 
 def end_processes(
     runner_id: str, groups: Iterable[int] = (), timeout: float = END_SECONDS
 ) -> tuple[int, bool]:
-    """SIGKILL the groups and every process of the runner, again until none is left.
+    """SIGKILL every process of the runner's jobs, again until none is left.
 
     Returns how many processes were killed and whether none is left alive.
     """
-    groups = set(groups)
     deadline = time.monotonic() + timeout
     killed: set[int] = set()
     while True:
-        alive = live_processes(runner_id, groups)
+        alive, job_groups = live_processes(runner_id, groups)
         if not alive:
             return len(killed), True
-        for pgid in groups:
+        for pgid in job_groups:
             try:
                 os.killpg(pgid, signal.SIGKILL)  # at once, so the group cannot fork on
             except OSError:
@@ -245,7 +248,11 @@ def main() -> int:
     except OSError:
         pass  # no lock: started over ssh on a remote host
     registry = Registry()
-    read_messages(0, registry)
+    given = os.environ.get(SETTINGS_ENV)
+    if given:  # started by the runner's shell: the runner is gone already
+        registry.settings = json.loads(given)
+    else:
+        read_messages(0, registry)
     settings = registry.settings
     if settings is None:
         return 0  # the runner died before it said anything: nothing of it to end
@@ -253,16 +260,29 @@ def main() -> int:
     if registry.clean_exit and not registry.groups:
         _unlink(lock_path)
         return 0
+    if lock_path:
+        _read_cleanups(f"{lock_path}{CLEANUPS_SUFFIX}", registry)
     runner = f"runner {settings.get('runner_pid', '?')}"
     killed, gone = end_processes(settings["runner_id"], registry.groups)
     run_cleanups(argv for argv in registry.groups.values() if argv)
     if not gone:
         log(f"{runner} died; some of its job processes would not die")
         return 1
-    log(f"{runner} died; killed {killed} process(es) of its {len(registry.groups)} job(s)")
+    log(f"{runner} died; killed {killed} process(es) of its jobs")
     if report_lost(settings):
         _unlink(lock_path)  # else the next runner here tells the server
     return 0
+
+
+def _read_cleanups(path: str, registry: Registry) -> None:
+    """The ``+PGID ARGV`` / ``-PGID`` lines the runner wrote for jobs run elsewhere."""
+    try:
+        with open(path) as lines:
+            for line in lines:
+                registry.take(line.rstrip("\n"))
+    except OSError:
+        return
+    _unlink(path)
 
 
 def _unlink(path: str | None) -> None:

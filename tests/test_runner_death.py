@@ -17,15 +17,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import psutil
-import pytest
 
 from runner import supervision
-from runner.launchers import Guard
 from tests.helpers import (
     Api,
     ServerProcess,
@@ -258,7 +255,7 @@ def test_the_watchdog_alone_ends_a_group_when_its_pipe_closes(tmp_path: Path) ->
         assert watchdog.wait(timeout=10) == 0
         assert group.wait(timeout=5) == -signal.SIGKILL
         assert escaped.wait(timeout=5) == -signal.SIGKILL
-        assert "killed 2 process(es) of its 1 job(s)" in watchdog.stderr.read().decode()
+        assert "killed 2 process(es) of its jobs" in watchdog.stderr.read().decode()
     finally:
         for process in (group, escaped, watchdog):
             process.kill()
@@ -266,33 +263,44 @@ def test_the_watchdog_alone_ends_a_group_when_its_pipe_closes(tmp_path: Path) ->
         watchdog.stderr.close()
 
 
-@pytest.mark.parametrize("other_thread", [False, True], ids=["forked", "fresh-program"])
-def test_a_runner_that_leaves_jobs_behind_has_them_ended(tmp_path: Path, other_thread) -> None:
-    """Both ways a watchdog starts: forked (no other thread in the runner's process) and as
-    a fresh program (another thread there: forking would be unsafe). A runner that closes
-    it with a job still running leaves that job to it, which ends it."""
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    if other_thread:
-        other.start()
+def test_a_runner_that_leaves_jobs_behind_has_them_ended(tmp_path: Path) -> None:
+    """A runner that closes its watchdog with jobs still running (a second signal, a lost
+    server) leaves them to it: it ends each process carrying the runner's ID, and the rest
+    of that job's process group (here a child that cleared its environment)."""
+    watchdog = supervision.Watchdog({}, tmp_path / "runner.log")
+    env = {"PATH": os.environ["PATH"], supervision.ENV_NAME: watchdog.runner_id}
+    job = subprocess.Popen(
+        ["sh", "-c", "env -i /bin/sleep 300 & exec sleep 300"], start_new_session=True, env=env
+    )
     try:
-        watchdog = supervision.Watchdog(tmp_path / "runner.log")
-    finally:
-        stop.set()
-        if other_thread:
-            other.join()
-    group = subprocess.Popen(["sleep", "300"], start_new_session=True)
-    try:
-        watchdog.introduce({})
-        assert watchdog.pid is not None
-        command = psutil.Process(watchdog.pid).cmdline()
-        assert any(part.endswith("watchdog.py") for part in command) == other_thread
-        watchdog.started(Guard(group.pid))
-        watchdog.flush()
+        wait_for(lambda: len(psutil.Process(job.pid).children()) == 1)
+        (cleared,) = psutil.Process(job.pid).children()
         watchdog.close(clean=False)
-        assert group.wait(timeout=10) == -signal.SIGKILL
+        assert job.wait(timeout=10) == -signal.SIGKILL
+        wait_for(lambda: not cleared.is_running() or cleared.status() == psutil.STATUS_ZOMBIE)
         wait_for(lambda: not watchdog.lock_path.exists())
-        assert "died; killed 1 process(es) of its 1 job(s)" in (tmp_path / "runner.log").read_text()
+        assert "died; killed 2 process(es) of its jobs" in (tmp_path / "runner.log").read_text()
     finally:
-        group.kill()
-        group.wait()
+        job.kill()
+        job.wait()
+
+
+def test_a_clean_exit_leaves_nothing_to_the_watchdog(tmp_path: Path) -> None:
+    watchdog = supervision.Watchdog({}, tmp_path / "runner.log")
+    env = {"PATH": os.environ["PATH"], supervision.ENV_NAME: watchdog.runner_id}
+    straggler = subprocess.Popen(["sleep", "300"], start_new_session=True, env=env)
+    try:
+        watchdog.close(clean=True)
+        wait_for(lambda: not psutil.pid_exists(watchdog.pid) or _zombie(watchdog.pid))
+        assert straggler.poll() is None
+        assert not watchdog.lock_path.exists()
+    finally:
+        straggler.kill()
+        straggler.wait()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

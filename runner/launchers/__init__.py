@@ -18,8 +18,9 @@ plug in behind the same two classes:
   remote job.
 
 ``Guard`` is what the runner's watchdog (``runner.watchdog``) needs to end a job when the
-runner itself dies: the local process group, and the command that ends the job where it
-runs when that is not here.
+runner itself dies. Local processes it finds by the ``TORC_RUNNER_ID`` in their environment;
+a job that runs elsewhere also needs the command that ends it there (``cleanup``), which
+the runner writes down beside its file for the watchdog.
 """
 
 from __future__ import annotations
