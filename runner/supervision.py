@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,12 @@ def runtime_dir() -> Path:
     if xdg and os.path.isdir(xdg):
         return Path(xdg) / "torc" / "runners"
     shm = Path("/dev/shm")
-    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        base = shm
+    else:
+        import tempfile  # only here: one module less for every run to import
+
+        base = Path(tempfile.gettempdir())
     return base / f"torc-{os.getuid()}" / "runners"
 
 
