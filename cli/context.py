@@ -65,6 +65,7 @@ class Context:
                 self._client = TorcClient(
                     self.url, username=self.settings.get("username"), password=self._password()
                 )
+        assert self._client is not None  # _use_local_database sets it too
         return self._client
 
     def use_client(self, client: TorcClient) -> None:

@@ -196,7 +196,7 @@ class HandlerCache:
             return None
         if handler_id not in self._rules:
             try:
-                handler = self.client.get(f"/failure_handlers/{handler_id}")
+                handler = self.client.get_failure_handler(handler_id)
                 self._rules[handler_id] = parse_rules(handler["rules"])
             except Exception as exc:  # noqa: BLE001  (a broken handler must not stop the run)
                 logger.error("could not load failure handler %s: %s", handler_id, exc)

@@ -19,8 +19,7 @@ def register(
     scheduler_config_id: int | None,
 ) -> int:
     """Register this runner (host, PID, resources); the compute node's ID."""
-    node = client.post(
-        "/compute_nodes",
+    node = client.create_compute_node(
         {
             "workflow_id": workflow_id,
             "hostname": socket.gethostname(),
@@ -40,9 +39,9 @@ def register(
 
 def deactivate(client: TorcClient, compute_node_id: int, duration_seconds: float) -> None:
     """Mark the runner's compute node inactive, with how long it ran."""
-    node: dict[str, Any] = client.get(f"/compute_nodes/{compute_node_id}")
+    node: dict[str, Any] = client.get_compute_node(compute_node_id)
     node.update(is_active=False, duration_seconds=round(duration_seconds, 3))
-    client.put(f"/compute_nodes/{compute_node_id}", node)
+    client.update_compute_node(compute_node_id, node)
 
 
 def heartbeat_interval(client: TorcClient, preferred: float) -> float:
@@ -58,6 +57,4 @@ def heartbeat_interval(client: TorcClient, preferred: float) -> float:
 
 def report_lost(client: TorcClient, workflow_id: int, node_ids: list[int]) -> dict[str, int]:
     """Orphan detection for the workflow now, with ``node_ids`` known to be gone."""
-    return client.post(
-        f"/workflows/{workflow_id}/detect_orphans", {"lost_compute_node_ids": node_ids}
-    )
+    return client.detect_orphans(workflow_id, node_ids)

@@ -31,6 +31,6 @@ class OutputFiles:
 
     def _path(self, file_id: int) -> str:
         if file_id not in self._paths:
-            for record in self.client.paged("/files", workflow_id=self.workflow_id):
+            for record in self.client.list_files(self.workflow_id):
                 self._paths[record["id"]] = record["path"]
         return self._paths.get(file_id, f"<unknown file {file_id}>")

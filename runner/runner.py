@@ -582,7 +582,7 @@ class JobRunner:
         jobs = self.queue.jobs
         for index, job in enumerate(jobs):
             try:
-                self.api.put(f"/jobs/{job['id']}/manage_status_change/ready/{self.run_id}")
+                self.api.manage_status_change(job["id"], "ready", self.run_id)
             except ApiError as exc:
                 logger.warning("could not release job %s: %s", job["id"], exc)
             except TorcClientError as exc:
@@ -662,7 +662,7 @@ class JobRunner:
             "Job %s needs more than this runner has (%s); handing it back", job["id"], need
         )
         try:
-            self.api.put(f"/jobs/{job['id']}/manage_status_change/ready/{self.run_id}")
+            self.api.manage_status_change(job["id"], "ready", self.run_id)
         except ApiError as exc:
             logger.warning("could not hand back job %s: %s", job["id"], exc)
 

@@ -18,7 +18,7 @@ import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import peewee
 
@@ -726,7 +726,10 @@ def retry_jobs(workflow_id: int, run_id: int, retries: list[Retry]) -> Outcomes:
         for retry in retries:
             job = jobs.get(retry.job_id)
             error = _retry_error(workflow_id, job, retry)
-            outcomes[retry.job_id] = error or _reserve_retry(workflow_id, run_id, job, retry)
+            # _retry_error reports a missing job, so a job is there when there is no error.
+            outcomes[retry.job_id] = error or _reserve_retry(
+                workflow_id, run_id, cast(JobRow, job), retry
+            )
         return outcomes
 
 
@@ -994,6 +997,6 @@ def _handler_retries(job_ids: list[int], return_code: int, result: dict[str, Any
     retries = []
     for job_id, attempt_id, rules in rows:
         decision = decide(parse_rules(rules), return_code, attempt_id, use_pending_failed=False)
-        if decision.action == "retry":
+        if decision.action == "retry" and decision.rule is not None:
             retries.append(Retry(job_id, decision.rule.max_retries, result))
     return retries
