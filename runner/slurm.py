@@ -37,11 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
-
 from app.shared.slurm import SlurmError, allocation_from_environment, job_end_time
-from app.version import __version__
 from cli.client import ApiError, TorcClient, TorcClientError
+from runner.clock import SystemClock
+from runner.launchers import Launcher, LaunchFailed
+from runner.launchers.srun import SrunLauncher, StepPlacement
 from runner.resources import Resources, detect
 
 logger = logging.getLogger("torc.runner")
@@ -62,7 +62,7 @@ class Allocation:
         return f"{kind}_wf{workflow_id}_sl{self.slurm_job_id}_n{self.node_id}_pid{self.pid}.log"
 
 
-class NotInAllocation(click.ClickException):
+class NotInAllocation(Exception):
     """Started outside Slurm (no SLURM_JOB_ID)."""
 
 
@@ -153,40 +153,18 @@ def write_dmesg_log(path: Path) -> None:
     path.write_text(text)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("url")
-@click.argument("workflow_id", type=int)
-@click.argument("output_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "-p",
-    "--poll-interval",
-    type=click.FloatRange(min=0.1),
-    default=60.0,
-    show_default=True,
-    help="Longest wait between checks for new jobs, in seconds.",
-)
-@click.option("--max-parallel-jobs", type=click.IntRange(min=1), help="Run at most N jobs at once.")
-@click.option(
-    "--is-subtask",
-    is_flag=True,
-    help="One of several runners of this allocation (one per node, started by srun).",
-)
-@click.option(
-    "--wait-for-healthy-database-minutes",
-    type=click.FloatRange(min=0),
-    help="How long to wait for an unreachable server (default: the workflow's setting, 20).",
-)
-@click.version_option(__version__, prog_name="torc-slurm-job-runner")
-def cli(
+def serve(
     url: str,
     workflow_id: int,
     output_dir: Path,
     poll_interval: float,
-    max_parallel_jobs: int | None,
-    is_subtask: bool,
-    wait_for_healthy_database_minutes: float | None,
-) -> None:
-    """Run a torc workflow's jobs inside this Slurm allocation."""
+    max_parallel_jobs: int | None = None,
+    is_subtask: bool = False,
+    wait_for_healthy_database_minutes: float | None = None,
+    job_launcher: str = "srun",
+) -> bool:
+    """``torc-slurm-job-runner``: run the workflow's jobs in this allocation; True when the
+    runner ended normally. ``NotInAllocation`` outside Slurm."""
     info = allocation_from_environment()
     if info["job_id"] is None:
         raise NotInAllocation("SLURM_JOB_ID is not set: run this inside a Slurm allocation")
@@ -200,8 +178,16 @@ def cli(
     ok = False
     try:
         allocation.scheduled_compute_node = mark_active(client, record, info["job_id"])
+        placement = StepPlacement(info["job_id"], os.environ.get("SLURMD_NODENAME"), is_subtask)
         ok = run(
-            client, workflow_id, output, allocation, poll_interval, max_parallel_jobs, is_subtask
+            client,
+            workflow_id,
+            output,
+            allocation,
+            poll_interval,
+            max_parallel_jobs,
+            is_subtask,
+            job_launcher=make_launcher(job_launcher, placement),
         )
     finally:
         if not ok:
@@ -211,7 +197,19 @@ def cli(
         except TorcClientError as exc:
             logger.warning("Could not mark the allocation complete: %s", exc)
         client.close()
-    raise SystemExit(0 if ok else 1)
+    return ok
+
+
+def make_launcher(kind: str, placement: StepPlacement) -> Launcher | None:
+    """Jobs as job steps (``srun``, the default) or as local processes of the runner's node
+    (``local``; also when srun is missing, with a warning). None: the runner's default."""
+    if kind == "local":
+        return None
+    try:
+        return SrunLauncher(SystemClock(), placement)
+    except LaunchFailed as exc:
+        logger.warning("%s; jobs run as local processes of this node", exc)
+        return None
 
 
 def _client(url: str, wait_minutes: float | None) -> TorcClient:
@@ -243,6 +241,7 @@ def run(
     poll_interval: float,
     max_parallel_jobs: int | None,
     is_subtask: bool = False,
+    job_launcher: Launcher | None = None,
 ) -> bool:
     """Run the workflow's jobs here; True when the runner ended normally (not stopped by a
     signal, nothing it could not report, not stuck)."""
@@ -279,18 +278,10 @@ def run(
         ),
     )
     started = time.monotonic()
-    summary = JobRunner(client, options).run()
+    summary = JobRunner(client, options, launcher=job_launcher).run()
     logger.info(
         "Slurm runner done after %.0fs: %s",
         time.monotonic() - started,
         summary.done_here or summary.stuck or ("workflow complete" if summary.complete else ""),
     )
     return not summary.problems and summary.stuck is None and summary.stopped_by_signal is None
-
-
-def main() -> None:
-    cli(prog_name="torc-slurm-job-runner")
-
-
-if __name__ == "__main__":
-    main()

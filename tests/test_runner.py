@@ -472,7 +472,7 @@ def test_handler_that_does_not_parse_is_unavailable() -> None:
     class Client:
         calls = 0
 
-        def get(self, path: str) -> dict:
+        def get_failure_handler(self, handler_id: int) -> dict:
             Client.calls += 1
             return {"rules": "[{not json"}
 

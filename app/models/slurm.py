@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from app.errors import InvalidInput, NotFound
-from app.models import actions, lifecycle, sql
+from app.models import actions, orphans, sql
 from app.models.common import get_workflow, require_same_workflow
 from app.models.db import write_transaction
 from app.models.events import record_event
@@ -169,7 +169,7 @@ def _release(
         else:
             report.requeued_jobs.append(entry)
     if not dry_run:
-        lifecycle.release_lost_runners(workflow_id, nodes)
+        orphans.release_lost_runners(workflow_id, nodes)
 
 
 def _close(workflow_id: int, scn_id: int, state: str) -> None:
@@ -201,7 +201,7 @@ def _fallback(report: SyncReport, workflow_id: int, dry_run: bool) -> None:
             {"job_id": job_id, "name": name, "slurm_job_id": None, "reason": "No active runner"}
         )
     if extra and not dry_run:
-        lifecycle.detect_orphans(workflow_id, [], time.time(), float("inf"), time.time())
+        orphans.detect_orphans(workflow_id, [], time.time(), float("inf"), time.time())
 
 
 # --------------------------------------------------------------------------------------------
