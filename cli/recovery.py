@@ -300,7 +300,9 @@ def _use_slurm_evidence(
         return
     evidence = slurm_evidence(client, workflow_id, output_dir, wanted)
     for diagnosis in unknown:
-        found = evidence.get(allocation_of.get(diagnosis.details.get("compute_node_id")))
+        node_id = diagnosis.details.get("compute_node_id")
+        slurm_job = None if node_id is None else allocation_of.get(node_id)
+        found = None if slurm_job is None else evidence.get(slurm_job)
         if found is None or found.cause is None:
             continue
         diagnosis.cause = found.cause

@@ -5,6 +5,7 @@ little time left for any job that could. Holding the allocation then only wastes
 from __future__ import annotations
 
 import logging
+import signal
 from dataclasses import dataclass
 
 from cli.client import TorcClient, TorcClientError
@@ -14,6 +15,10 @@ from runner.requirements import Requirements
 logger = logging.getLogger("torc.runner")
 
 # Statuses of jobs that may still need a runner.
+# Slurm signals a step at its time limit (SIGTERM, then SIGKILL after KillWait); its clock
+# and ours may differ by a little.
+KILL_SIGNALS = (signal.SIGTERM, signal.SIGKILL)
+WALLTIME_SLACK_SECONDS = 2.0
 UNFINISHED = ("uninitialized", "blocked", "ready", "pending", "running", "pending_failed")
 
 
@@ -29,6 +34,13 @@ class AllocationLimits:
         if self.end_time is None:
             return None
         return self.end_time - now - self.expiration_buffer_seconds
+
+    def ended_by_walltime(self, return_code: int, now: float) -> bool:
+        """A job killed by a signal (a process's negative code, srun's 128 + signal) once
+        the allocation's time is up: Slurm's time limit ended it, not its own fault."""
+        if self.end_time is None or now < self.end_time - WALLTIME_SLACK_SECONDS:
+            return False
+        return return_code < 0 or return_code - 128 in KILL_SIGNALS
 
     def may_run(self, job: dict) -> bool:
         if not self.strict_scheduler_match:

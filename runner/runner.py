@@ -507,9 +507,11 @@ class JobRunner:
         return_code = exit_info.return_code
         if entry.stop_reason is not None:
             return_code, status = entry.stop_return_code, "terminated"
-        elif self._stop_signal is not None and return_code < 0:
+        elif (self._stop_signal is not None and return_code < 0) or self.limits.ended_by_walltime(
+            return_code, self.clock.time()
+        ):
             # Signalled together with the runner (Slurm's scancel or time limit signals
-            # every process of the allocation): stopped, not failed.
+            # every process of the allocation, and every job step): stopped, not failed.
             status = "terminated"
         elif return_code == 0:
             return_code, status = self._check_outputs(job)

@@ -455,8 +455,9 @@ def test_many_runners_claim_disjoint_jobs(site: Site) -> None:
 # Slurm kills a job over its memory: parse-logs finds it, recover raises the memory
 # --------------------------------------------------------------------------------------------
 
+# 250 MB touched at once: over the 200m step limit, within the 300m recovery asks for.
 GROW = (
-    "import time; n = 450 * 2**20; b = bytearray(n); b[::4096] = b'x' * (n // 4096); time.sleep(3)"
+    "import time; n = 250 * 2**20; b = bytearray(n); b[::4096] = b'x' * (n // 4096); time.sleep(3)"
 )
 
 
@@ -480,7 +481,7 @@ def test_memory_kill_is_found_and_recovered(site: Site) -> None:
     workflow_id = created_id(
         site.torc(directory, "submit-slurm", "--account", ACCOUNT, str(write_spec(directory, spec)))
     )
-    # Slurm kills the allocation; the server's check fails the job it left running.
+    # Slurm kills the job's step (srun exits 137); the runner reports the job failed.
     wait_until(lambda: statuses(site.fast, workflow_id)["grow"] == "failed", 90)
     logs = site.torc(directory, "-f", "json", "slurm", "parse-logs", str(workflow_id))
     errors = json.loads(logs.stdout)["errors"]
@@ -499,7 +500,7 @@ def test_memory_kill_is_found_and_recovered(site: Site) -> None:
     change = re.search(
         r"Job \d+ \(grow\): OOM detected, increasing memory 200m -> (\d+)m", recovered.stdout
     )
-    assert change and int(change.group(1)) > 450, recovered.stdout
+    assert change and int(change.group(1)) >= 300, recovered.stdout
     assert "Regenerating Slurm schedulers..." in recovered.stdout
     assert "Slurm schedulers regenerated and submitted." in recovered.stdout
     wait_until(lambda: statuses(site.fast, workflow_id)["grow"] == "completed", 90)

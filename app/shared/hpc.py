@@ -158,8 +158,8 @@ def _hostnames() -> list[str]:
 
 
 def _kestrel() -> HpcProfile:
-    cpu = {"cpus_per_node": 104, "memory_mb": 240_000}
-    gpu = {
+    cpu: dict[str, Any] = {"cpus_per_node": 104, "memory_mb": 240_000}
+    gpu: dict[str, Any] = {
         "cpus_per_node": 128,
         "memory_mb": 360_000,
         "gpus_per_node": 4,
@@ -508,7 +508,7 @@ def _leading_int(text: str) -> int:
 
 
 def _oversubscribed(value: str | None) -> bool:
-    return bool(value) and not value.upper().startswith(("NO", "EXCLUSIVE"))
+    return value is not None and bool(value) and not value.upper().startswith(("NO", "EXCLUSIVE"))
 
 
 def _min_nodes(value: str | None) -> int | None:

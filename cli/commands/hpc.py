@@ -205,7 +205,8 @@ def match(
     The profile may also be given first, as in the tutorials: `torc hpc match research
     --cpus 8 --memory 16g --walltime 2h`.
     """
-    ctx: Context = click_ctx.find_object(Context)
+    ctx = click_ctx.find_object(Context)
+    assert ctx is not None
     extra = list(click_ctx.args)
     if extra:
         if profile is not None or len(extra) > 1:

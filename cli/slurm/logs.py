@@ -66,7 +66,8 @@ def jobs_by_allocation(client: TorcClient, workflow_id: int) -> dict[int, list[d
     names = {job["id"]: job["name"] for job in client.list_jobs(workflow_id)}
     found: dict[int, dict[int, dict[str, Any]]] = {}
     for result in client.list_results(workflow_id, all_runs=True):
-        slurm_job = runner_to_slurm.get(result.get("compute_node_id"))
+        node_id = result.get("compute_node_id")
+        slurm_job = None if node_id is None else runner_to_slurm.get(node_id)
         if slurm_job is not None:
             job_id = result["job_id"]
             found.setdefault(slurm_job, {})[job_id] = {"id": job_id, "name": names.get(job_id)}

@@ -132,7 +132,7 @@ def slurm_evidence(
 
     errors = parse_logs(None, workflow_id, output_dir) if output_dir.is_dir() else []
     from_logs = causes_by_allocation(errors)
-    first_line = {}
+    first_line: dict[int, str] = {}
     for error in errors:
         if error.category == "memory" or "Time Limit" in error.pattern:
             first_line.setdefault(error.slurm_job_id, f"{error.file}:{error.line} {error.pattern}")
