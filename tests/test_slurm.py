@@ -733,3 +733,103 @@ def test_walltime_kill_is_found_and_recovered(site: Site, walltime_run) -> None:
         if "_regen_" in s["name"]
     ]
     assert regenerated and regenerated[0]["walltime"] > "00:01:00"
+
+
+# --------------------------------------------------------------------------------------------
+# The dashboard's Slurm views (Scheduled Nodes "View Logs", Debugging's Slurm buttons)
+# --------------------------------------------------------------------------------------------
+
+ONE_JOB_SPEC = {
+    "name": "slurm_dash",
+    "compute_node_wait_for_new_jobs_seconds": 2,
+    "compute_node_expiration_buffer_seconds": 5,
+    "resource_requirements": [{"name": "r", "num_cpus": 1, "memory": "50m", "runtime": "PT10S"}],
+    "jobs": [
+        {"name": "hello", "command": "echo hello from a job step", "resource_requirements": "r"}
+    ],
+}
+
+
+def test_dashboard_shows_slurm_logs_and_accounting(site: Site) -> None:
+    import requests
+
+    from tests.dash_support import start_dash
+
+    directory = site.workdir("dash")
+    spec = write_spec(directory, ONE_JOB_SPEC)
+    workflow_id = created_id(site.torc(directory, "submit-slurm", "--account", ACCOUNT, str(spec)))
+    wait_until(lambda: statuses(site.fast, workflow_id)["hello"] == "completed", 60)
+    wait_until(
+        lambda: all(n["status"] == "complete" for n in allocations(site.fast, workflow_id)), 30
+    )
+    (node,) = allocations(site.fast, workflow_id)
+    board = start_dash(directory, "--api-url", site.fast.url)
+    try:
+
+        def call(name: str, **body: str) -> dict:
+            reply = requests.post(f"{board.url}/api/cli/{name}", json=body, timeout=120)
+            assert reply.status_code == 200, reply.text
+            return reply.json()
+
+        ids = {"workflow_id": str(workflow_id), "output_dir": "output"}
+        # Scheduled Nodes: View Logs of the allocation, by the Slurm job ID of its record.
+        logs = call("slurm-logs", slurm_job_id=str(node["scheduler_id"]), **ids)
+        assert logs["success"] and logs["stdout"]["exists"] and logs["stderr"]["exists"]
+        assert logs["stdout"]["path"].endswith(
+            f"slurm_output_wf{workflow_id}_sl{node['scheduler_id']}.o"
+        )
+        # The allocation's runner log, through the file route (confined to the output dir).
+        runner_log = next((directory / "output").glob(f"job_runner_slurm_wf{workflow_id}_*.log"))
+        text = call("read-file", path=str(runner_log), **ids)
+        assert text["success"] and "launcher=srun" in text["content"]
+        # Debugging: Analyze Slurm Logs (nothing wrong here) and Slurm accounting.
+        analysis = call("slurm-parse-logs", **ids)
+        assert analysis["success"], analysis
+        accounting = call("slurm-sacct", workflow_id=str(workflow_id))
+        assert accounting["success"], accounting
+        steps = json.loads(accounting["stdout"])["steps"]
+        assert {s["slurm_job_id"] for s in steps} == {node["scheduler_id"]}
+        assert any(s["step"].startswith("torc_") and s["state"] == "COMPLETED" for s in steps)
+    finally:
+        board.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# The watchdog under Slurm: a runner killed with SIGKILL takes its job steps with it
+# --------------------------------------------------------------------------------------------
+
+
+def test_killed_runner_ends_its_job_steps(site: Site) -> None:
+    directory = site.workdir("watchdog")
+    spec = json.loads(json.dumps(LONG_SPEC))
+    spec["name"] = "slurm_watchdog"
+    spec["jobs"][0]["command"] = "sleep 6007"
+    workflow_id = created_id(site.torc(directory, "submit", str(write_spec(directory, spec))))
+    wait_until(lambda: statuses(site.fast, workflow_id)["long"] == "running", 60)
+    wait_until(lambda: _step_processes("6007"), 30)
+    (runner,) = get(site.fast, "/compute_nodes", workflow_id=workflow_id)["items"]
+    psutil.Process(runner["pid"]).kill()
+    killed_at = time.monotonic()
+    # The watchdog ends the step (its processes and, with scancel, the step itself) and tells
+    # the server, which fails the job as an orphan (return code -128).
+    wait_until(lambda: statuses(site.fast, workflow_id)["long"] == "failed", 30, 0.2)
+    noticed = time.monotonic() - killed_at
+    assert noticed < CHECK_SECONDS + 5, noticed
+    wait_until(lambda: not _step_processes("6007"), 15, 0.2)
+    (result,) = get(site.fast, "/results", workflow_id=workflow_id)["items"]
+    assert result["return_code"] == -128
+    slurm_job = allocations(site.fast, workflow_id)[0]["scheduler_id"]
+    steps = subprocess.run(
+        ["squeue", "-h", "-s", "-j", str(slurm_job), "-o", "%j"], capture_output=True, text=True
+    ).stdout.split()
+    assert not [name for name in steps if name.startswith("torc_")], steps
+
+
+def _step_processes(marker: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        # srun runs the step's program by its full path
+        if len(cmdline) == 2 and cmdline[0].endswith("sleep") and cmdline[1] == marker:
+            found.append(process)
+    return found
