@@ -1,9 +1,11 @@
 """Claimed jobs waiting to start, and how many more to ask for.
 
-With short jobs the queue runs ahead (prefetch): it holds enough claimed jobs for many rounds
-of every slot, so a finishing job is replaced at once instead of after a round trip, and the
-offer sent with a claim counts a full machine more than is free. With long jobs it holds
-only what the free slots can start. A short answer means the server has no more ready jobs
+With short jobs the queue runs ahead (prefetch): it holds enough claimed jobs for several
+rounds of every slot, so a finishing job is replaced at once instead of after a round trip, and
+the offer sent with a claim counts a full machine more than is free. It holds no more than
+about ``PREFETCH_SECONDS`` of expected work, though: jobs claimed here wait for this runner
+while another runner (or host) could run them now. With long jobs it holds only what the free
+slots can start. A short answer means the server has no more ready jobs
 for now; the next claim then waits (growing back-off) unless finished jobs were reported.
 """
 
@@ -18,8 +20,19 @@ from runner.requirements import Requirements
 from runner.resources import Ledger, Need
 
 PREFETCH_ROUNDS = 64  # with short jobs, claim enough for this many rounds of every slot
+MIN_PREFETCH_ROUNDS = 2  # ... but at least this many (a round trip's worth, and more)
+PREFETCH_SECONDS = 2.0  # ... and no more than this much work at the recent jobs' pace
 MAX_PREFETCH = 512
 SHORT_JOB_SECONDS = 1.0  # jobs shorter than this on average: run ahead
+
+
+def prefetch_rounds(typical_seconds: float) -> int:
+    """Rounds of every slot to hold claimed: ``PREFETCH_SECONDS`` of jobs that take
+    ``typical_seconds``, within ``MIN_PREFETCH_ROUNDS`` and ``PREFETCH_ROUNDS``. Jobs of a few
+    milliseconds get the full 64 rounds (a claim per round would cost more than the jobs);
+    0.1 s jobs get 20, 0.5 s jobs 4."""
+    rounds = int(PREFETCH_SECONDS / max(typical_seconds, 1e-6))
+    return min(max(rounds, MIN_PREFETCH_ROUNDS), PREFETCH_ROUNDS)
 
 
 class JobQueue:
@@ -62,8 +75,9 @@ class JobQueue:
     def target(self, running: int) -> int:
         """How many claimed-but-unstarted jobs to hold: a few rounds ahead when jobs are
         short (so a finishing job is replaced without a round trip), else the free slots."""
-        if self.prefetching():
-            return min(self.slots * PREFETCH_ROUNDS, MAX_PREFETCH)
+        typical = self.typical_seconds()
+        if typical is not None and typical < SHORT_JOB_SECONDS:
+            return min(self.slots * prefetch_rounds(typical), MAX_PREFETCH)
         return max(self.slots - running, 0)
 
     def wants_more(self, running: int) -> bool:

@@ -218,6 +218,9 @@ class JobRunner:
             self.options.scheduler_config_id,
             self.options.scheduler,
         )
+        report_path, report_body = self.client.detect_orphans_request(
+            self.workflow_id, [self.compute_node_id]
+        )
         self.watchdog = Watchdog(
             {
                 "url": self.client.base_url,
@@ -225,6 +228,8 @@ class JobRunner:
                 "password": self.client.password,
                 "workflow_id": self.workflow_id,
                 "compute_node_id": self.compute_node_id,
+                "report_url": self.client.base_url + report_path,
+                "report_body": report_body,
             },
             self.log_path,
         )

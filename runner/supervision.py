@@ -75,8 +75,10 @@ class Watchdog:
     """
 
     def __init__(self, settings: dict[str, Any], log_path: Path) -> None:
-        """``settings``: what the watchdog needs to tell the server (``url``, ``username``,
-        ``password``, ``workflow_id``, ``compute_node_id``); its lines go to ``log_path``."""
+        """``settings``: what the watchdog needs to tell the server (``report_url`` and
+        ``report_body``: the client's ``detect_orphans_request``; ``username``, ``password``)
+        and what identifies the runner (``url``, ``workflow_id``, ``compute_node_id``); its
+        lines go to ``log_path``."""
         self.runner_id = os.urandom(8).hex()
         info = {**settings, "runner_id": self.runner_id, "runner_pid": os.getpid()}
         self.lock_path, self._lock_fd = _create_lock(self.runner_id)

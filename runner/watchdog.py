@@ -32,7 +32,8 @@ It uses only the standard library. Run as a program without ``TORC_WATCHDOG_SETT
 (``python3 -S -E watchdog.py``), it reads a JSON line of settings on stdin, then ``+PGID
 [CLEANUP-JSON-ARGV]``, ``-PGID`` and ``exit`` lines, until end of file: how it would guard
 jobs on a remote host, started there over ``ssh`` with the ssh channel as its pipe. The
-settings are ``runner_id`` and optionally ``lock_path``, ``url``, ``username``, ``password``,
+settings are ``runner_id`` and optionally ``lock_path``, ``report_url`` and ``report_body``
+(the ``detect_orphans`` request, made by the client), ``username``, ``password``, ``url``,
 ``workflow_id``, ``compute_node_id``, ``runner_pid``.
 """
 
@@ -148,13 +149,14 @@ def report_lost(settings: dict) -> bool:
     import urllib.error
     import urllib.request
 
-    url, workflow_id = settings.get("url"), settings.get("workflow_id")
+    # The request is the client's (``detect_orphans_request``): no API path is written here.
+    url, body = settings.get("report_url"), settings.get("report_body")
     node_id = settings.get("compute_node_id")
-    if not (url and workflow_id and node_id):
+    if not (url and body is not None):
         return True
     request = urllib.request.Request(
-        f"{url}/workflows/{workflow_id}/detect_orphans",
-        data=json.dumps({"lost_compute_node_ids": [node_id]}).encode(),
+        url,
+        data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psutil
 
+from app.shared.status import ORPHAN_RETURN_CODE
 from runner import supervision
 from tests.helpers import (
     Api,
@@ -72,12 +73,22 @@ JOBS = 3
 PER_JOB = 3  # the job, its child in the group, its child that left the group
 
 
-def make_workflow(api: Api, tmp_path: Path) -> int:
+def make_workflow(
+    api: Api, tmp_path: Path, wait_seconds: int = 1, retry_orphans: bool = False
+) -> int:
+    """``retry_orphans``: a failure handler retries the jobs once when their runner is lost."""
     script = tmp_path / "job.py"
     script.write_text(JOB)
     command = f"{sys.executable} {script} {tmp_path}"
     jobs = [{"name": f"j{i}", "command": command} for i in range(JOBS)]
-    payload = spec_payload(jobs, workflow={"compute_node_wait_for_new_jobs_seconds": 1})
+    extra: dict = {}
+    if retry_orphans:
+        rule = {"exit_codes": [ORPHAN_RETURN_CODE], "max_retries": 1}
+        extra["failure_handlers"] = [{"name": "lost", "rules": [rule]}]
+        for job in jobs:
+            job["failure_handler"] = 0
+    workflow = {"compute_node_wait_for_new_jobs_seconds": wait_seconds}
+    payload = spec_payload(jobs, workflow=workflow, **extra)
     return api.post("/workflow_specs", payload, params={"initialize": "true"})["workflow_id"]
 
 
@@ -226,6 +237,37 @@ def test_the_next_runner_says_it_found_orphaned_jobs(make_server, tmp_path: Path
         assert f"Found {JOBS} orphaned job(s) of runner(s) that stopped" in done.stderr
         assert f"`torc recover {workflow_id}` runs them again" in done.stderr
         assert set(api.statuses(workflow_id).values()) == {"failed"}
+
+
+def test_a_live_runner_ends_a_dead_runners_leftovers_before_it_starts_their_retries(
+    make_server, tmp_path: Path
+) -> None:
+    """Runner and watchdog killed while a second runner on this host waits for work: the
+    orphan check fails the jobs, their failure handler makes them ready again, and the
+    second runner, on claiming them, first ends the processes the dead one left."""
+    server = make_server("--heartbeat-timeout-secs", "3", "--orphan-check-interval-secs", "1")
+    api = Api(server.url)
+    workflow_id = make_workflow(api, tmp_path, wait_seconds=60, retry_orphans=True)
+    with ending_jobs(server, workflow_id):
+        first = start_and_wait(server, workflow_id, tmp_path)
+        log = tmp_path / "runner2.err"
+        second = start_runner(
+            server.url, workflow_id, tmp_path, "--max-parallel-jobs", "3", stderr=log
+        )
+        try:
+            wait_for(
+                lambda: (
+                    len(api.get("/compute_nodes", params={"workflow_id": workflow_id})["items"])
+                    == 2
+                )
+            )
+            (tmp_path / "go").touch()  # the retries end at once
+            kill_runner_and_watchdog(first)
+            assert second.wait(timeout=60) == 0, log.read_text()[-3000:]
+        finally:
+            second.kill()
+        assert f"left {JOBS * PER_JOB} process(es) running; they were killed" in log.read_text()
+        assert_each_job_ran_twice_never_at_once(api, workflow_id, tmp_path)
 
 
 def _runner_log(tmp_path: Path) -> str:

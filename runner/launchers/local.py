@@ -127,12 +127,15 @@ class LocalLauncher:
         self._own_rss_at = -OWN_RSS_REFRESH_SECONDS
 
     def start(self, request: LaunchRequest) -> LocalJob:
-        _ensure_dir(os.path.dirname(request.stdout_path))
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, request.stdout_path, OPEN_FLAGS, 0o644),
             (os.POSIX_SPAWN_OPEN, 2, request.stderr_path, OPEN_FLAGS, 0o644),
         ]
+        try:
+            _ensure_dir(os.path.dirname(request.stdout_path))
+        except OSError as exc:
+            raise LaunchFailed(str(exc)) from exc
         argv = argv_for(request.command, request.invocation_script)
         if request.cwd is not None:
             # posix_spawn has no chdir action before Python 3.13's; run through a shell.
@@ -145,10 +148,11 @@ class LocalLauncher:
     ) -> tuple[int, int | None]:
         """Start ``argv`` as the leader of a new session; its PID and pidfd (None without
         pidfds). ``LaunchFailed`` when it cannot start."""
-        program = _resolve(argv[0]) or argv[0]
         try:
+            program = _resolve(argv[0]) or argv[0]
             pid = os.posix_spawn(program, argv, env, file_actions=actions, setsid=True)
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command or env
+            # The runner fails this job (return code 127, like a shell's "cannot run") and goes on.
             raise LaunchFailed(str(exc)) from exc
         return pid, (os.pidfd_open(pid) if HAVE_PIDFD else None)
 
