@@ -341,3 +341,36 @@ def test_slurm_formats() -> None:
     assert gres_gpus("gpu:a100:4") == (4, "a100") and gres_gpus("gpu:2") == (2, None)
     assert gres_gpus("(null)") == (0, None)
     assert parse_job_id("Submitted batch job 4242\n") == 4242 == parse_job_id("4242;cluster")
+
+
+def test_slurm_scheduler_records(server, api) -> None:
+    """`torc slurm create / update / list / get / delete` on a real server."""
+    env = {"TORC_API_URL": server.url}
+    workflow_id = api.post("/workflows", {"name": "records", "user": "me"})["id"]
+    created = torc(
+        "-f", "json", "slurm", "create", str(workflow_id), "-n", "cpu", "-a", "proj",
+        "-m", "8G", "-N", "2", "-p", "short", "-W", "01:00:00", "-e", "--exclusive", env=env,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    record = json.loads(created.stdout)
+    assert (record["name"], record["account"], record["mem"], record["nodes"]) == (
+        "cpu", "proj", "8G", 2,
+    )  # fmt: skip
+    assert (record["partition"], record["walltime"], record["extra"]) == (
+        "short", "01:00:00", "--exclusive",
+    )  # fmt: skip
+    updated = torc(
+        "-f", "json", "slurm", "update", str(record["id"]), "--walltime", "02:00:00", "-q", "high",
+        env=env,
+    )  # fmt: skip
+    assert updated.returncode == 0, updated.stderr
+    assert json.loads(updated.stdout)["walltime"] == "02:00:00"
+    got = json.loads(torc("-f", "json", "slurm", "get", str(record["id"]), env=env).stdout)
+    assert (got["walltime"], got["qos"], got["account"]) == ("02:00:00", "high", "proj")
+    listed = torc("slurm", "list", str(workflow_id), env=env)
+    assert listed.returncode == 0 and "cpu" in listed.stdout and "02:00:00" in listed.stdout
+    deleted = torc("slurm", "delete", str(record["id"]), env=env)
+    assert deleted.returncode == 0, deleted.stderr
+    missing = torc("slurm", "get", str(record["id"]), env=env)
+    assert missing.returncode == 1 and missing.stderr.startswith("Error: ")
+    assert missing.stderr.count("\n") == 1

@@ -719,6 +719,8 @@ def test_walltime_kill_is_found_and_recovered(site: Site, walltime_run) -> None:
     )
     limits = [e for e in logs["errors"] if e["pattern"] == "Slurm Time Limit"]
     assert limits and limits[0]["affected_jobs"][0]["name"] == "slow"
+    # The runner ended by Slurm's signal, not by itself: it kept the kernel's messages.
+    assert list((directory / "output").glob(f"dmesg_slurm_wf{workflow_id}_sl*_n0_pid*.log"))
     recovered = site.torc(directory, "recover", str(workflow_id))
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
     change = re.search(
