@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 
@@ -57,7 +58,7 @@ class SrunJob(LocalJob):
         return exit_info
 
     def kill(self) -> None:
-        signal_group(self.pid, 9)
+        signal_group(self.pid, signal.SIGKILL)
         cancel_step(self.guard.cleanup)
 
 
