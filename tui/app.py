@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -50,7 +51,8 @@ WORKFLOW_COLUMNS = (
     Column("User", text("user"), width=14),
     Column("Description", text("description"), weight=4),
 )
-DAG_REFRESH_LIMIT = 2000  # above this many jobs the DAG is redrawn on `r` only
+DAG_REFRESH_LIMIT = 2000
+SLOW_CALL_SECONDS = 2.0  # above this many jobs the DAG is redrawn on `r` only
 
 
 class Clock(Protocol):
@@ -115,6 +117,7 @@ class TorcTUI:
         self.message: Markup = []
         self.focus = "workflows"
         self._poll_in_flight = False
+        self._waiting = False
         self._auto_refresh_generation = 0
         self._events_all: list[Record] = []
         self._events_total = 0
@@ -273,6 +276,7 @@ class TorcTUI:
         """Every second: one cheap question (the loaded workflow's newest event time, or a
         ping); an answer that changed means news, an error means the server is gone."""
         self._schedule_tick()
+        self._say_if_waiting()
         if self._poll_in_flight:
             return
         if self.server is not None and self.server.port is None and self.server.running:
@@ -292,6 +296,18 @@ class TorcTUI:
             self._poll_in_flight = False
 
         self.call(lambda client: model.poll(client, workflow_id), answered, "Refresh", failed)
+
+    def _say_if_waiting(self) -> None:
+        """A call taking long: say so (it ends as an answer or "Could not connect")."""
+        since = self.worker.busy_since if self.worker else None
+        waited = time.monotonic() - since if since is not None else 0.0
+        if waited >= SLOW_CALL_SECONDS and self.state.connected is not False:
+            self.say(f"Waiting for the server ({waited:.0f} s)…", "warning")
+            self._waiting = True
+        elif self._waiting and since is None:
+            self._waiting = False
+            if self.message and self.message[0][1].startswith("Waiting for the server"):
+                self.say("")
 
     def toggle_auto_refresh(self) -> None:
         self.state.auto_refresh = not self.state.auto_refresh
@@ -728,7 +744,7 @@ class TorcTUI:
             extra={"l": logs},
             footer="q/Esc: close | l: view logs",
         )
-        self.open_popup(popup, height=("relative", 60))
+        self.open_popup(popup, height=("relative", 80))
 
     def cmd_job_logs(self) -> None:
         job = self._focused("jobs")
@@ -1179,7 +1195,7 @@ class TorcTUI:
     def open_dialog(self, widget: urwid.Widget) -> None:
         below = self.top.holder.original_widget
         overlay = urwid.Overlay(
-            widget, below, "center", ("relative", 60), "middle", "pack", min_width=40
+            widget, below, "center", ("relative", 80), "middle", "pack", min_width=40
         )
         self.popups.append(below)
         self.top.holder.original_widget = overlay

@@ -47,11 +47,16 @@ class Group:
     template: str
     members: list[int] = field(default_factory=list)
 
-    def label(self, names: Sequence[str]) -> str:
-        collapsed = collapse_names([names[job] for job in self.members])
-        if len(collapsed) <= 2:
-            return ", ".join(collapsed)
-        return f"{self.template.replace('#', '*')} ({len(self.members)} jobs)"
+
+def describe(jobs: Sequence[int], names: Sequence[str]) -> str:
+    """``work_{1..998}``, ``a, b``, or ``work_* (998 jobs)`` when the names do not collapse."""
+    shown = sorted(dict.fromkeys(jobs))
+    collapsed = collapse_names([names[job] for job in shown])
+    if len(collapsed) <= 2:
+        return ", ".join(collapsed)
+    templates = {_NUMBERS.sub("#", names[job]) for job in shown}
+    label = templates.pop().replace("#", "*") if len(templates) == 1 else "jobs"
+    return f"{label} ({len(shown)} jobs)"
 
 
 def edge_kind(upstream: int, downstream: int, edges: int) -> str:
@@ -148,7 +153,7 @@ def _group_lines(
             for job in group.members
         ]
     counts = Counter(statuses[job] for job in group.members)
-    markup: Markup = [("body", "  "), ("title", group.label(names)), ("body", "  ")]
+    markup: Markup = [("body", "  "), ("title", describe(group.members, names)), ("body", "  ")]
     for status, count in sorted(counts.items(), key=lambda item: -item[1]):
         markup.append((status_attr(status), f"{GLYPHS.get(status, '?')} {count} "))
     markup += _sources_of_group(group, groups, group_of, graph, names)
@@ -164,9 +169,9 @@ def _sources_of_job(
     if not by_group:
         return []
     parts = []
-    for index, blockers in by_group.items():
+    for blockers in by_group.values():
         if len(blockers) > NAMES_SHOWN:
-            parts.append(groups[index].label(names))
+            parts.append(describe(blockers, names))
         else:
             parts.extend(collapse_names([names[b] for b in blockers]))
     total = sum(map(len, by_group.values()))
@@ -192,7 +197,6 @@ def _sources_of_group(
         return []
     parts = []
     for index, count in edges.items():
-        upstream = groups[index]
         kind = edge_kind(len(sources[index]), len(group.members), count)
-        parts.append(f"{upstream.label(names)}" + (f" ({kind})" if kind else ""))
+        parts.append(describe(list(sources[index]), names) + (f" ({kind})" if kind else ""))
     return [("dim", " ← "), ("hint", "; ".join(parts))]

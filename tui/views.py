@@ -350,15 +350,22 @@ class TextViewer(urwid.WidgetWrap):
             self.tabs.set_text(markup)
         else:
             self.tabs.set_text(("dim", self.streams[0][0]) if self.streams else "")
-        parts: Markup = []
+        lines: list[Markup] = []
         if self.content.path:
-            parts.append(("dim", f"{self.content.source}: {self.content.path}"))
+            lines.append([("dim", f"{self.content.source}: {self.content.path}")])
+        status: Markup = []
         if self.content.note:
-            parts.append(("warning", f"  ({self.content.note})"))
+            status.append(("warning", f"({self.content.note})  "))
         if self.search:
-            parts.append(("info", f"  {self.search.describe()}"))
+            status.append(("info", self.search.describe()))
+        if status:
+            lines.append(status)
         hints = "q: close | /: search | n/N: next/prev | g/G: top/bottom | PgUp/PgDn: scroll"
-        self.info.set_text(parts + [("dim", "\n" if parts else ""), ("hint", hints)])
+        lines.append([("hint", hints)])
+        markup: Markup = []
+        for line in lines:
+            markup += [*line, ("body", "\n")]
+        self.info.set_text(markup[:-1])
 
     def _decorate(self, index: int, line: Markup | str) -> Markup | str:
         number = ("dim", f"{index + 1:>6}  ")

@@ -15,6 +15,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -123,6 +124,9 @@ class Worker:
         self._executor = executor or SerialExecutor()
         self._timeout = timeout
         self._local = threading.local()
+        # When the call in progress started (None: idle); read by the UI thread to say
+        # that the server is slow before the call times out.
+        self.busy_since: float | None = None
 
     @property
     def client(self) -> TorcClient:
@@ -141,12 +145,15 @@ class Worker:
         source = self._client
 
         def task() -> None:
+            self.busy_since = time.monotonic()
             try:
                 value = call(self._thread_client(source))
             except Exception as exc:  # noqa: BLE001  (handed to the UI, which shows it)
                 self._post(functools.partial(failed, exc))
             else:
                 self._post(functools.partial(done, value))
+            finally:
+                self.busy_since = None
 
         try:
             self._executor.submit(task)
