@@ -351,8 +351,8 @@ def retry_job(client: TorcClient, workflow_id: int, job_id: int) -> dict[str, An
 
     A failed, terminated or pending_failed job gets a new attempt (``attempt_id`` + 1, its
     logs and result kept apart from the failed one's); a canceled job is re-evaluated
-    (ready, or blocked behind what it waits for). Dependents the failure canceled (D11,
-    docs/decisions.md) go back to waiting for it, so the rest of the graph runs too.
+    (ready, or blocked behind what it waits for). Dependents the failure canceled
+    (D11 (docs/decisions.md)) go back to waiting for it, so the rest of the graph runs too.
     """
     job = client.get_job(job_id)
     if job["status"] not in RETRYABLE_BY_USER:

@@ -303,7 +303,6 @@ LATER_GROUPS = {
     "remote",
     "submit",
     "submit-slurm",
-    "tui",
     "access-groups",
 }
 LATER_COMMANDS = {"workflows create-slurm", "workflows submit", "workflows sync-status"}

@@ -73,7 +73,7 @@ class Swallow(urwid.WidgetWrap):
     """A pane that keeps the arrow keys it does not use, so reaching the top of a table
     does not move the focus to the pane above."""
 
-    def keypress(self, size: tuple[int, int], key: str) -> str | None:
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         rest = super().keypress(size, key)
         return None if rest in ("up", "down", "page up", "page down") else rest
 
@@ -89,7 +89,7 @@ class Screen(urwid.WidgetWrap):
     def selectable(self) -> bool:
         return True  # urwid gives keys only to a selectable top widget
 
-    def keypress(self, size: tuple[int, int], key: str) -> str | None:
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         if self.app.popups:
             return self.holder.keypress(size, key)
         if self.app.on_key(key):
@@ -176,7 +176,7 @@ class TorcTUI:
                 ("weight", 2, self.details_box),
             ]
         )
-        frame = urwid.Frame(self.panes, footer=self.status_text)
+        frame: urwid.Widget = urwid.Frame(self.panes, footer=self.status_text)
         self.top = Screen(self, urwid.AttrMap(frame, "body"))
         self._set_focus("workflows")
         self._redraw_bars()
@@ -343,6 +343,8 @@ class TorcTUI:
         command = keys.command_for(key, self.contexts())
         if command in NAVIGATION:
             return False  # the focused table scrolls
+        if command is None:
+            return True  # keys with no meaning here do nothing (and move no focus)
         handler = getattr(self, f"cmd_{command.lower()}", None)
         if handler is not None:
             handler()
@@ -435,6 +437,12 @@ class TorcTUI:
     def workflow_id(self) -> int | None:
         return None if self.state.workflow is None else self.state.workflow["id"]
 
+    @property
+    def loaded_id(self) -> int:
+        """The loaded workflow's ID, where code runs only while one is loaded."""
+        assert self.state.workflow is not None
+        return int(self.state.workflow["id"])
+
     def refresh_workflows(self, select: int | None = None) -> None:
         user = self.state.user_filter
 
@@ -497,9 +505,9 @@ class TorcTUI:
             self.say("Refreshed")
 
     def _load_counts(self) -> None:
-        workflow_id = self.workflow_id
-        if workflow_id is None:
+        if self.state.workflow is None:
             return
+        workflow_id = self.loaded_id
 
         def loaded(counts: dict[str, int]) -> None:
             if workflow_id == self.workflow_id:
@@ -538,7 +546,7 @@ class TorcTUI:
         rows = data.rows
         assert isinstance(rows, PagedRows)
         spec = TABLES[tab]
-        workflow_id = self.workflow_id
+        workflow_id = self.loaded_id
         params = model.server_params(spec, data.filter) or {}
         offset, limit = rows.offset_of(page), rows.page_size
 
@@ -592,7 +600,7 @@ class TorcTUI:
             self._load_tab(tab)
 
     def _load_filtered(self, tab: str, spec: TableSpec, data: TabData, flt: Filter) -> None:
-        workflow_id = self.workflow_id
+        workflow_id = self.loaded_id
         self.say(f"Filtering {spec.title.lower()}: {flt.describe()}…")
 
         def found(records: list[Record]) -> None:
@@ -610,7 +618,7 @@ class TorcTUI:
         )
 
     def _load_events(self) -> None:
-        workflow_id = self.workflow_id
+        workflow_id = self.loaded_id
         data = self.state.tabs["events"]
         data.loaded = True
 
@@ -623,7 +631,7 @@ class TorcTUI:
         self.call(lambda client: model.fetch_events(client, workflow_id), loaded, "Load events")
 
     def _load_new_events(self, since: int) -> None:
-        workflow_id = self.workflow_id
+        workflow_id = self.loaded_id
 
         def loaded(records: list[Record]) -> None:
             if workflow_id != self.workflow_id:
@@ -661,7 +669,7 @@ class TorcTUI:
         total = sum(self.state.counts.values())
         if refresh and self.state.dag_lines and total > DAG_REFRESH_LIMIT:
             return
-        workflow_id = self.workflow_id
+        workflow_id = self.loaded_id
         if not self.state.dag_lines:
             self.dag_view.set_lines([[("dim", "Building the DAG…")]])
 
@@ -748,9 +756,9 @@ class TorcTUI:
 
     def cmd_job_logs(self) -> None:
         job = self._focused("jobs")
-        workflow_id = self.workflow_id
-        if job is None or workflow_id is None:
+        if job is None:
             return
+        workflow_id = self.loaded_id
         output_dir = self.options.output_dir
 
         def show(streams: list[tuple[str, Content]]) -> None:
@@ -774,9 +782,9 @@ class TorcTUI:
 
     def _job_status_action(self, status: str, title: str, question: str, done_text: str) -> None:
         job = self._focused("jobs")
-        workflow_id = self.workflow_id
-        if job is None or workflow_id is None:
+        if job is None:
             return
+        workflow_id = self.loaded_id
 
         def go() -> None:
             self.call(
@@ -789,9 +797,9 @@ class TorcTUI:
 
     def cmd_retry_job(self) -> None:
         job = self._focused("jobs")
-        workflow_id = self.workflow_id
-        if job is None or workflow_id is None:
+        if job is None:
             return
+        workflow_id = self.loaded_id
         if job["status"] not in workflow_manager.RETRYABLE_BY_USER:
             self.say(
                 f"Job '{job['name']}' is {job['status']}: only a failed job can be retried",
@@ -828,9 +836,9 @@ class TorcTUI:
 
     def cmd_slurm_logs(self) -> None:
         node = self._focused("nodes")
-        workflow_id = self.workflow_id
-        if node is None or workflow_id is None:
+        if node is None:
             return
+        workflow_id = self.loaded_id
         if node.get("scheduler_type") != "slurm":
             self.say("Log viewing is only available for Slurm scheduled nodes", "warning")
             return
@@ -903,7 +911,7 @@ class TorcTUI:
         verb = "Re-initialize" if reinitialize else "Initialize"
         plan_fn = model.plan_reinitialize if reinitialize else model.plan_initialize
 
-        def apply(delete: bool) -> Callable[[], None]:
+        def apply(plan: model.InitPlan, delete: bool) -> Callable[[], None]:
             def go() -> None:
                 self.call(
                     lambda client: model.apply_plan(client, plan, delete),
@@ -913,9 +921,8 @@ class TorcTUI:
 
             return go
 
-        def planned(result: model.InitPlan) -> None:
-            nonlocal plan
-            plan = result
+        def planned(plan: model.InitPlan) -> None:
+            self.say("")
             if plan.existing_outputs:
                 shown = plan.existing_outputs[:5]
                 lines = [f"Found {len(plan.existing_outputs)} existing output file(s):"]
@@ -923,12 +930,12 @@ class TorcTUI:
                 if len(plan.existing_outputs) > len(shown):
                     lines.append(f"  ... and {len(plan.existing_outputs) - len(shown)} more.")
                 lines += ["", f"Delete these files and {verb.lower()} workflow '{name}'?"]
-                self.confirm(f"{verb} with Existing Files", lines, apply(True), danger=True)
+                title = f"{verb} with Existing Files"
+                self.confirm(title, lines, apply(plan, True), danger=True)
             else:
                 lines = [f"{verb} workflow '{name}'?", plan.summary]
-                self.confirm(f"{verb} Workflow", lines, apply(False), danger=reinitialize)
+                self.confirm(f"{verb} Workflow", lines, apply(plan, False), danger=reinitialize)
 
-        plan: model.InitPlan | None = None
         self.say(f"Checking workflow '{name}'…")
         self.call(lambda client: plan_fn(client, workflow_id), planned, verb)
 
@@ -1049,7 +1056,10 @@ class TorcTUI:
 
     def _show_process(self, process: OutputProcess) -> None:
         viewer = TextViewer(
-            process.title, [("output", self._process_content(process))], lambda: None, follow=True
+            process.title,
+            [("live output", self._process_content(process))],
+            lambda: None,
+            follow=True,
         )
 
         def update() -> None:
@@ -1070,7 +1080,7 @@ class TorcTUI:
         lines = process.snapshot() or ["(no output yet)"]
         if process.returncode is not None:
             lines = [*lines, "", f"[exited with code {process.returncode}]"]
-        state = "running" if process.running else f"exited ({process.returncode})"
+        state = "running" if process.running else f"exited with code {process.returncode}"
         return Content(lines, process.shown_as, note=state, source="Command")
 
     def _after_action(self, message: str) -> None:
@@ -1288,9 +1298,8 @@ class TorcTUI:
             markup.append(("tab.active", f"[{title}]") if active else ("tab", f" {title} "))
             markup.append(("dim", "│"))
         spec = TABLES.get(self.state.tab)
-        hints = spec.hints if spec else "↑/↓ PgUp/PgDn: scroll"
-        markup.append(("hint", f"  {hints}"))
-        self.tabbar.set_text(markup)
+        hints = spec.hints if spec else "↑/↓ PgUp/PgDn Home/End: scroll"
+        self.tabbar.set_text([*markup, ("body", "\n"), ("hint", hints)])
 
 
 def run_tui(

@@ -73,7 +73,7 @@ class State:
 
 
 def fetch_workflows(client: TorcClient, user: str | None) -> list[Record]:
-    filters = {"user": user} if user else {}
+    filters: dict[str, Any] = {"user": user} if user else {}
     return sorted(client.list_workflows(**filters), key=lambda record: record["id"])
 
 
@@ -100,7 +100,7 @@ def fetch_filtered(
     client: TorcClient, spec: TableSpec, workflow_id: int, flt: Filter
 ) -> list[Record]:
     """Every record matching a filter the server cannot apply (read page by page)."""
-    found = []
+    found: list[Record] = []
     offset = 0
     while True:
         page = spec.fetch(client, workflow_id, offset=offset, limit=PAGE_SIZE)

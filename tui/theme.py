@@ -60,7 +60,7 @@ def _status_entries() -> list[tuple[str, str, str]]:
     return entries + [("status.other", "default", ""), ("status.other.focus", "default,bold", "")]
 
 
-PALETTE: list[tuple[str, ...]] = [
+PALETTE: list[tuple[str, str, str]] = [
     ("body", "default", ""),
     ("row.focus", "white,bold", ""),
     ("dim", "dark gray", ""),

@@ -45,30 +45,31 @@ class Row(urwid.Widget):
             focus_prefix + [(focused_attr(attr), text) for attr, text in markup], wrap="clip"
         )
 
-    def rows(self, size: tuple[int], focus: bool = False) -> int:
+    def rows(self, size: tuple[int, ...], focus: bool = False) -> int:
         return 1
 
-    def render(self, size: tuple[int], focus: bool = False) -> urwid.Canvas:
-        return (self._focused if focus else self._plain).render(size, focus)
+    def render(self, size: tuple[int, ...], focus: bool = False) -> urwid.Canvas:
+        return (self._focused if focus else self._plain).render((size[0],), focus)
 
-    def keypress(self, size: tuple[int], key: str) -> str | None:
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         return key
 
 
 class Line(urwid.Widget):
-    """A line of a text view (not selectable: the view scrolls instead of moving a focus)."""
+    """A line of a text view, wrapped to the width (not selectable: the view scrolls
+    instead of moving a focus)."""
 
     _sizing = frozenset([urwid.Sizing.FLOW])
 
     def __init__(self, markup: Markup | str) -> None:
         super().__init__()
-        self._text = urwid.Text(markup or "", wrap="clip")
+        self._text = urwid.Text(markup or "")
 
-    def rows(self, size: tuple[int], focus: bool = False) -> int:
-        return 1
+    def rows(self, size: tuple[int, ...], focus: bool = False) -> int:
+        return self._text.rows((size[0],), focus)
 
-    def render(self, size: tuple[int], focus: bool = False) -> urwid.Canvas:
-        return self._text.render(size, focus)
+    def render(self, size: tuple[int, ...], focus: bool = False) -> urwid.Canvas:
+        return self._text.render((size[0],), focus)
 
 
 class IndexWalker(urwid.ListWalker):
@@ -162,6 +163,7 @@ class TableView(urwid.WidgetWrap):
     def changed(self) -> None:
         """The rows' data changed (a page arrived, a refresh)."""
         self.walker.reset()
+        body: urwid.Widget
         if len(self.data):
             body = self.listbox
         elif self.data.loaded:
@@ -193,7 +195,7 @@ class TableView(urwid.WidgetWrap):
 
     # Drawing ------------------------------------------------------------------------------
 
-    def render(self, size: tuple[int, int], focus: bool = False) -> urwid.Canvas:
+    def render(self, size: tuple[int, ...], focus: bool = False) -> urwid.Canvas:
         maxcol = size[0]
         if maxcol != self._width:
             self._width = maxcol
@@ -247,7 +249,7 @@ class LinesView(urwid.WidgetWrap):
             line = self.decorate(index, line)
         return Line(line)
 
-    def render(self, size: tuple[int, int], focus: bool = False) -> urwid.Canvas:
+    def render(self, size: tuple[int, ...], focus: bool = False) -> urwid.Canvas:
         self.height = size[1]
         return super().render(size, focus)
 
@@ -322,7 +324,10 @@ class TextViewer(urwid.WidgetWrap):
         pattern = self.search.pattern if self.search else ""
         self.search = Search(pattern, self.content.lines) if pattern else None
         self.view.set_lines(self.content.lines)
-        if self.follow:
+        line = self.search.first_from(0) if self.search else None
+        if line is not None:
+            self.view.scroll_to(line, middle=True)
+        elif self.follow:
             self.view.bottom()
         self._update_chrome()
 
@@ -341,13 +346,13 @@ class TextViewer(urwid.WidgetWrap):
 
     def _update_chrome(self) -> None:
         if len(self.streams) > 1:
-            markup: Markup = []
+            tabs: Markup = []
             for index, (name, _content) in enumerate(self.streams):
                 active = index == self.stream
-                markup.append(("tab.active", f"[{name}]") if active else ("tab", f" {name} "))
-                markup.append(("dim", " | "))
-            markup[-1] = ("dim", "   (Tab to switch)")
-            self.tabs.set_text(markup)
+                tabs.append(("tab.active", f"[{name}]") if active else ("tab", f" {name} "))
+                tabs.append(("dim", " | "))
+            tabs[-1] = ("dim", "   (Tab to switch)")
+            self.tabs.set_text(tabs)
         else:
             self.tabs.set_text(("dim", self.streams[0][0]) if self.streams else "")
         lines: list[Markup] = []
@@ -383,7 +388,7 @@ class TextViewer(urwid.WidgetWrap):
 
     # Keys ---------------------------------------------------------------------------------
 
-    def keypress(self, size: tuple[int, int], key: str) -> str | None:
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         if self.searching:
             return self._search_key(size, key)
         command = keys.command_for(key, ["viewer"])
@@ -423,7 +428,7 @@ class TextViewer(urwid.WidgetWrap):
         self.footer.contents[:] = [(self.info, self.footer.options())]
         self.frame.focus_position = "body"
 
-    def _search_key(self, size: tuple[int, int], key: str) -> str | None:
+    def _search_key(self, size: tuple[int, ...], key: str) -> str | None:
         if key == "esc":
             self._end_search()
         elif key == "enter":
@@ -468,7 +473,7 @@ class Dialog(urwid.WidgetWrap):
     ) -> None:
         self.on_yes, self.on_no = on_yes, on_no
         attr = "dialog.danger" if danger else "dialog"
-        body = [urwid.Text((attr, line)) for line in lines]
+        body: list[urwid.Widget] = [urwid.Text((attr, line)) for line in lines]
         body += [
             urwid.Divider(),
             urwid.Text(("hint", "y: Yes | n: No | Esc: cancel"), align="center"),
@@ -477,7 +482,7 @@ class Dialog(urwid.WidgetWrap):
         super().__init__(urwid.Filler(self.box, valign="middle"))
         self.height = len(lines) + 4
 
-    def keypress(self, size: tuple[int, int], key: str) -> str | None:
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         command = keys.command_for(key, ["dialog"])
         if command == "CONFIRM":
             self.on_yes()
@@ -521,7 +526,7 @@ class InputDialog(urwid.WidgetWrap):
             return [("title", f"{self.choices[self.choice]}: ")]
         return [("title", f"{self.label}: ")]
 
-    def keypress(self, size: tuple[int, int], key: str) -> str | None:
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         if key == "enter":
             self.on_submit(self.edit.edit_text, self.choices[self.choice] if self.choices else None)
         elif key == "esc":
@@ -552,12 +557,12 @@ class TextPopup(urwid.WidgetWrap):
         self.on_close = on_close
         self.extra = extra or {}
         self.view = LinesView(list(lines))
-        frame = urwid.Frame(self.view, footer=urwid.Text(("hint", footer)))
+        frame: urwid.Widget = urwid.Frame(self.view, footer=urwid.Text(("hint", footer)))
         self.box = urwid.LineBox(frame, title=title, title_align="left")
         super().__init__(self.box)
         self.height = len(lines) + 3
 
-    def keypress(self, size: tuple[int, int], key: str) -> str | None:
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         if keys.command_for(key, ["popup"]) == "CLOSE_POPUP":
             self.on_close()
         elif key in self.extra:
