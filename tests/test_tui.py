@@ -4,8 +4,11 @@ The same app in a real terminal is tests/test_tui_terminal.py."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -477,3 +480,96 @@ def test_the_tui_starts_stops_and_shows_its_own_server(tmp_path: Path, user: str
     finally:
         console.close()
     assert app.server is not None and not app.server.running
+
+
+def test_the_tui_benchmark_runs(tmp_path: Path) -> None:
+    """bench/tui.py end to end at a tiny size (the real figures: docs/tui.md)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.tui", "--jobs", "1500", "--page-downs", "10"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout)
+    assert figures["jobs"] == 1500 and figures["refresh_requests"] <= 2
+    assert figures["open_seconds"] > 0 and figures["dag_seconds"] > 0
+
+
+def test_job_cancel_terminate_reset_reinitialize_and_delete(
+    demo: int, console: Console, server: ServerProcess
+) -> None:
+    with TorcClient(server.url) as client:
+        statuses = lambda: {job["name"]: job["status"] for job in client.list_jobs(demo)}  # noqa: E731
+        console.press("R")
+        assert "This will clear all job statuses." in console.screen()
+        console.press("y")
+        assert set(statuses().values()) == {"uninitialized"}
+        console.press("i", "y")  # the output file was deleted with its confirmation
+        assert statuses()["greet"] == "ready"
+        focus_job(console, "greet")
+        assert "Cancel job 'greet'?" in console.press("c").screen()
+        console.press("y")
+        assert statuses()["greet"] == "canceled" and "Job 'greet' canceled" in console.status()
+        console.press("down", "t", "y")
+        assert statuses()["boom"] == "terminated"
+        screen = console.press("I").screen()
+        assert "Re-initialize workflow 'demo'?" in screen and "job(s) will rerun" in screen
+        console.press("n", "left", "d")
+        assert "DELETE workflow 'demo'?" in console.screen()
+        console.press("y")
+        assert "Workflow 'demo' deleted" in console.status()
+        assert demo not in [w["id"] for w in client.list_workflows()]
+    assert "Select a workflow and press Enter" in console.screen()
+
+
+def test_new_workflow_from_a_spec_file_user_filter_and_url(
+    console: Console, server: ServerProcess, user: str, tmp_path: Path
+) -> None:
+    spec = tmp_path / "hello.yaml"
+    spec.write_text("name: hello\njobs:\n  - name: one\n    command: echo one\n")
+    console.press("n").type(str(spec))
+    console.press("enter")
+    assert "Created workflow" in console.status() and " hello " in console.screen()
+    console.press("n").type(str(tmp_path / "nope.yaml"))
+    assert "Create workflow failed" in console.press("enter").status()
+    console.press("w", *["backspace"] * len(user)).type("somebody-else")
+    screen = console.press("enter").screen()
+    assert "Current: somebody-else" in screen and " hello " not in screen
+    assert "Current: all users" in console.press("a").screen()
+    assert "Current: tui" in console.press("a").screen()
+    console.press("u", *["backspace"] * len(server.url)).type("http://127.0.0.1:9/torc-service/v1")
+    console.press("enter")
+    assert "Could not connect to server at http://127.0.0.1:9" in console.status()
+    console.press("u", *["backspace"] * 40).type(server.url)
+    screen = console.press("enter").screen()
+    assert " hello " in screen and "Connected to server" in console.status()
+
+
+def test_the_events_tab_follows_new_events(
+    demo: int, console: Console, server: ServerProcess
+) -> None:
+    console.press("enter", "tab", "tab")
+    screen = console.screen()
+    assert "Events [SSE Live] [FOCUSED]" in screen and "workflow_complete" in screen
+    with TorcClient(server.url) as client:
+        client.cancel_workflow(demo)
+    console.clock.fire()  # the once-a-second check sees a newer event and fetches it
+    lines = console.screen().splitlines()
+    header = next(n for n, line in enumerate(lines) if "| Event Type" in line)
+    assert "workflow_canceled" in lines[header + 1], lines[header : header + 3]
+    console.press("f", "tab").type("blocking job failed")  # the Data column
+    screen = console.press("enter").screen()
+    assert "filter: Data contains 'blocking job failed'" in screen and "job_canceled" in screen
+    assert "workflow_complete" not in screen
+
+
+def test_auto_refresh_toggles_and_refreshes_on_its_timer(demo: int, console: Console) -> None:
+    assert "Auto-refresh enabled" in console.press("A").screen()
+    assert [seconds for seconds, _ in console.clock.pending] == [1.0, 30.0]
+    console.clock.fire()
+    assert [seconds for seconds, _ in console.clock.pending] == [1.0, 30.0], "it rearms"
+    assert "Auto-refresh enabled" not in console.press("A").screen()
+    console.clock.fire()
+    assert [seconds for seconds, _ in console.clock.pending] == [1.0]

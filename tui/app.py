@@ -22,6 +22,7 @@ import urwid
 from app.shared.status import status_title
 from cli import workflow_manager
 from cli.client import ApiError, ServerUnreachable, TorcClient, TorcClientError
+from cli.spec.errors import SpecError
 from tui import keys, model
 from tui.content import Content
 from tui.model import Options, State, TabData
@@ -118,6 +119,7 @@ class TorcTUI:
         self.focus = "workflows"
         self._poll_in_flight = False
         self._waiting = False
+        self._new_url = False
         self._auto_refresh_generation = 0
         self._events_all: list[Record] = []
         self._events_total = 0
@@ -240,8 +242,8 @@ class TorcTUI:
             return
         if isinstance(exc, ApiError):
             self._connected()
-        if not isinstance(exc, TorcClientError | OSError | ValueError):
-            logger.exception("%s failed", what, exc_info=exc)
+        if not isinstance(exc, TorcClientError | SpecError | OSError | ValueError):
+            logger.error("%s failed", what, exc_info=exc)
         self.say(f"{what} failed: {exc}", "error")
 
     def _callback_failed(self, exc: BaseException) -> None:
@@ -253,7 +255,8 @@ class TorcTUI:
             return
         self.state.connected = True
         self._redraw_bars()
-        if was is False:
+        if was is False or self._new_url:
+            self._new_url = False
             self.say(f"Connected to server at {self.state.url}", "ok")
             self.refresh_workflows()
             if self.state.workflow is not None:
@@ -784,11 +787,10 @@ class TorcTUI:
         job = self._focused("jobs")
         if job is None:
             return
-        workflow_id = self.loaded_id
 
         def go() -> None:
             self.call(
-                lambda client: model.change_job_status(client, workflow_id, job["id"], status),
+                lambda client: model.change_job_status(client, job["id"], status),
                 lambda _job: self._after_action(done_text.format(job["name"])),
                 title,
             )
@@ -1169,6 +1171,7 @@ class TorcTUI:
         self.worker.use_client(client)
         self.state.url = client.base_url
         self.state.connected = None
+        self._new_url = True  # the first answer says "Connected to server at …"
         self._unload_workflow()
         self._redraw_bars()
         self.refresh_workflows()
@@ -1279,9 +1282,6 @@ class TorcTUI:
         if workflow is not None:
             title += f" ─ workflow {workflow['id']}: {workflow['name']}"
             title += " ─ " + self._counts_text()
-            data = self.state.tabs.get(tab)
-            if data is not None and data.filter is not None:
-                title += f" ─ filter: {data.filter.describe()}"
         self.details_box.set_title(title)
         self._redraw_tabbar()
 
@@ -1298,8 +1298,11 @@ class TorcTUI:
             markup.append(("tab.active", f"[{title}]") if active else ("tab", f" {title} "))
             markup.append(("dim", "│"))
         spec = TABLES.get(self.state.tab)
-        hints = spec.hints if spec else "↑/↓ PgUp/PgDn Home/End: scroll"
-        self.tabbar.set_text([*markup, ("body", "\n"), ("hint", hints)])
+        hints: Markup = [("hint", spec.hints if spec else "↑/↓ PgUp/PgDn Home/End: scroll")]
+        data = self.state.tabs.get(self.state.tab) if self.state.workflow else None
+        if data is not None and data.filter is not None:
+            hints.append(("warning", f"   filter: {data.filter.describe()} (f, then Enter: clear)"))
+        self.tabbar.set_text([*markup, ("body", "\n"), *hints])
 
 
 def run_tui(

@@ -260,8 +260,10 @@ def apply_plan(client: TorcClient, plan: InitPlan, delete_outputs: bool) -> str:
     )
 
 
-def change_job_status(client: TorcClient, workflow_id: int, job_id: int, status: str) -> Record:
-    """Cancel (``canceled``) or terminate (``terminated``) one job."""
-    run_id = client.workflow_status(workflow_id)["run_id"]
-    client.manage_status_change(job_id, status, run_id)
-    return client.get_job(job_id)
+def change_job_status(client: TorcClient, job_id: int, status: str) -> Record:
+    """Cancel (``canceled``) or terminate (``terminated``) one job: the job record updated
+    with the new status, as upstream's TUI does; the server's lifecycle applies the
+    consequences (dependents of a terminated job are canceled, D11 (docs/decisions.md))."""
+    record = client.get_job(job_id)
+    record["status"] = status
+    return client.update_job(job_id, record)

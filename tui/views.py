@@ -216,7 +216,7 @@ class TableView(urwid.WidgetWrap):
     def _build_row(self, index: int) -> urwid.Widget:
         record = self.data.row(index)
         if record is None:
-            return Row([("dim", "…")])
+            return Row([("dim", "… loading")])
         markup: Markup = []
         for number, (column, width) in enumerate(zip(self.columns, self._widths, strict=True)):
             if number:
