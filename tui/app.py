@@ -56,6 +56,11 @@ DAG_REFRESH_LIMIT = 2000
 SLOW_CALL_SECONDS = 2.0  # above this many jobs the DAG is redrawn on `r` only
 
 
+def on(widget: urwid.Widget, signal: str, callback: Callable[..., None]) -> None:
+    """Connect a widget's signal to ``callback`` (called with the signal's arguments)."""
+    urwid.connect_signal(widget, signal, lambda _widget, *args: callback(*args))
+
+
 class Clock(Protocol):
     def call_later(self, seconds: float, callback: Callable[[], None]) -> Any: ...
 
@@ -384,10 +389,7 @@ class TorcTUI:
         self.quit()
 
     def cmd_help(self) -> None:
-        self.open_popup(
-            TextPopup("Help: torc tui keys", help_lines(), self.close_popup),
-            height=("relative", 90),
-        )
+        self.show(TextPopup("Help: torc tui keys", help_lines()), height=("relative", 90))
 
     def cmd_refresh(self) -> None:
         if self.loop is not None:
@@ -702,16 +704,12 @@ class TorcTUI:
         dialog = InputDialog(
             f"Filter {spec.title}",
             "Filter",
-            apply,
-            self.close_popup,
             text=current.text if current else "",
             hint="Enter: apply (empty: clear) | Esc: cancel",
             choices=spec.filter_columns,
+            choice=current.column if current else None,
         )
-        if current is not None and current.column in spec.filter_columns:
-            dialog.choice = spec.filter_columns.index(current.column)
-            dialog.edit.set_caption(dialog._caption())
-        self.open_dialog(dialog)
+        self.ask(dialog, apply)
 
     # Jobs tab -----------------------------------------------------------------------------
 
@@ -751,11 +749,11 @@ class TorcTUI:
         popup = TextPopup(
             f"Job Details: {job['name']}",
             lines,
-            self.close_popup,
-            extra={"l": logs},
+            keys_used=["l"],
             footer="q/Esc: close | l: view logs",
         )
-        self.open_popup(popup, height=("relative", 80))
+        on(popup, "key", lambda _key: logs())
+        self.show(popup, height=("relative", 80))
 
     def cmd_job_logs(self) -> None:
         job = self._focused("jobs")
@@ -765,9 +763,7 @@ class TorcTUI:
         output_dir = self.options.output_dir
 
         def show(streams: list[tuple[str, Content]]) -> None:
-            self.open_popup(
-                TextViewer(f"Logs: {job['name']} (job {job['id']})", streams, self.close_popup)
-            )
+            self.show(TextViewer(f"Logs: {job['name']} (job {job['id']})", streams))
 
         self.call(
             lambda client: model.read_job_logs(client, workflow_id, job, output_dir),
@@ -830,9 +826,7 @@ class TorcTUI:
             return
 
         def show(content: Content) -> None:
-            self.open_popup(
-                TextViewer(f"File: {record['name']}", [(record["path"], content)], self.close_popup)
-            )
+            self.show(TextViewer(f"File: {record['name']}", [(record["path"], content)]))
 
         self.call(lambda _client: model.read_workflow_file(record), show, "Read file")
 
@@ -848,7 +842,7 @@ class TorcTUI:
 
         def show(streams: list[tuple[str, Content]]) -> None:
             title = f"Slurm logs: job {node['scheduler_id']}"
-            self.open_popup(TextViewer(title, streams, self.close_popup))
+            self.show(TextViewer(title, streams))
 
         self.call(
             lambda _client: model.read_slurm_logs(workflow_id, node, output_dir),
@@ -889,15 +883,12 @@ class TorcTUI:
                 "Create workflow",
             )
 
-        self.open_dialog(
-            InputDialog(
-                "Create Workflow from Spec File",
-                "Workflow spec file",
-                create,
-                self.close_popup,
-                hint="Enter: create | Esc: cancel (YAML, JSON, JSON5 or KDL; ~ allowed)",
-            )
+        dialog = InputDialog(
+            "Create Workflow from Spec File",
+            "Workflow spec file",
+            hint="Enter: create | Esc: cancel (YAML, JSON, JSON5 or KDL; ~ allowed)",
         )
+        self.ask(dialog, create)
 
     def cmd_initialize(self) -> None:
         self._initialize(reinitialize=False)
@@ -1058,10 +1049,7 @@ class TorcTUI:
 
     def _show_process(self, process: OutputProcess) -> None:
         viewer = TextViewer(
-            process.title,
-            [("live output", self._process_content(process))],
-            lambda: None,
-            follow=True,
+            process.title, [("live output", self._process_content(process))], follow=True
         )
 
         def update() -> None:
@@ -1074,7 +1062,7 @@ class TorcTUI:
                 self.say(f"{process.title}: continues in the background (x shows it again)")
             self.refresh_all(quiet=True)
 
-        viewer.on_close = close
+        on(viewer, "close", close)
         process.listeners.append(update)
         self.open_popup(viewer)
 
@@ -1157,9 +1145,7 @@ class TorcTUI:
             if value.strip() and value.strip() != self.state.url:
                 self.use_url(value.strip())
 
-        self.open_dialog(
-            InputDialog("Server URL", "URL", apply, self.close_popup, text=self.state.url)
-        )
+        self.ask(InputDialog("Server URL", "URL", text=self.state.url), apply)
 
     def use_url(self, url: str) -> None:
         try:
@@ -1184,11 +1170,7 @@ class TorcTUI:
             self.refresh_workflows()
 
         current = self.state.user_filter or ""
-        self.open_dialog(
-            InputDialog(
-                "User Filter", "User (empty: all users)", apply, self.close_popup, text=current
-            )
-        )
+        self.ask(InputDialog("User Filter", "User (empty: all users)", text=current), apply)
 
     def cmd_all_users(self) -> None:
         self.state.user_filter = None if self.state.user_filter else self.state.user
@@ -1196,6 +1178,16 @@ class TorcTUI:
         self.refresh_workflows()
 
     # Popups -------------------------------------------------------------------------------
+
+    def show(self, widget: urwid.Widget, height: Any = ("relative", 85)) -> None:
+        """A viewer or text popup, closed by its ``close`` signal."""
+        on(widget, "close", self.close_popup)
+        self.open_popup(widget, height)
+
+    def ask(self, dialog: InputDialog, submit: Callable[[str, str | None], None]) -> None:
+        on(dialog, "submit", submit)
+        on(dialog, "cancel", self.close_popup)
+        self.open_dialog(dialog)
 
     def open_popup(self, widget: urwid.Widget, height: Any = ("relative", 85)) -> None:
         below = self.top.holder.original_widget
@@ -1228,7 +1220,10 @@ class TorcTUI:
             self.close_popup()
             self.say(f"{title}: canceled")
 
-        self.open_dialog(Dialog(title, lines, yes, no, danger=danger))
+        dialog = Dialog(title, lines, danger=danger)
+        on(dialog, "yes", yes)
+        on(dialog, "no", no)
+        self.open_dialog(dialog)
 
     @property
     def popup(self) -> urwid.Widget | None:

@@ -1,13 +1,14 @@
 """The widgets: tables that build only the rows in view, the text viewer, dialogs.
 
 Widgets draw and scroll; what a key means outside a popup is the app's business
-(``tui/app.py``). Popups handle their own keys and report the outcome through callbacks.
+(``tui/app.py``). Popups handle their own keys and report what the user chose with urwid
+signals (``close``, ``yes``/``no``, ``submit``/``cancel``), which the app connects.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import urwid
 
@@ -282,7 +283,10 @@ class LinesView(urwid.WidgetWrap):
 
 class TextViewer(urwid.WidgetWrap):
     """The log and file viewer: one or more streams (stdout and stderr), scrolling,
-    ``g``/``G``, ``/`` search with ``n``/``N``; the keys come from ``tui/keys.py``."""
+    ``g``/``G``, ``/`` search with ``n``/``N``; the keys come from ``tui/keys.py``.
+    Emits ``close``."""
+
+    signals: ClassVar[list[str]] = ["close"]
 
     def selectable(self) -> bool:
         return True  # it takes keys though nothing in it is selectable
@@ -291,14 +295,12 @@ class TextViewer(urwid.WidgetWrap):
         self,
         title: str,
         streams: Sequence[tuple[str, Content]],
-        on_close: Callable[[], None],
         *,
         follow: bool = False,
     ) -> None:
         self.title = title
         self.streams = list(streams)
         self.stream = 0
-        self.on_close = on_close
         self.follow = follow  # a live output: keep showing the end while at the bottom
         self.search: Search | None = None
         self.view = LinesView()
@@ -403,7 +405,7 @@ class TextViewer(urwid.WidgetWrap):
             "SEARCH": self._start_search,
             "NEXT_MATCH": lambda: self._step(True),
             "PREV_MATCH": lambda: self._step(False),
-            "CLOSE": self.on_close,
+            "CLOSE": lambda: self._emit("close"),
         }
         action = actions.get(command or "")
         if action is None:
@@ -458,7 +460,9 @@ class TextViewer(urwid.WidgetWrap):
 
 
 class Dialog(urwid.WidgetWrap):
-    """A question answered with ``y`` (go ahead) or ``n``/``Esc`` (cancel)."""
+    """A question answered with ``y`` (emits ``yes``) or ``n``/``Esc`` (emits ``no``)."""
+
+    signals: ClassVar[list[str]] = ["yes", "no"]
 
     def selectable(self) -> bool:
         return True  # it takes keys though nothing in it is selectable
@@ -467,11 +471,8 @@ class Dialog(urwid.WidgetWrap):
         self,
         title: str,
         lines: Sequence[str],
-        on_yes: Callable[[], None],
-        on_no: Callable[[], None],
         danger: bool = False,
     ) -> None:
-        self.on_yes, self.on_no = on_yes, on_no
         attr = "dialog.danger" if danger else "dialog"
         body: list[urwid.Widget] = [urwid.Text((attr, line)) for line in lines]
         body += [
@@ -479,21 +480,22 @@ class Dialog(urwid.WidgetWrap):
             urwid.Text(("hint", "y: Yes | n: No | Esc: cancel"), align="center"),
         ]
         self.box = urwid.LineBox(urwid.Pile(body), title=title, title_align="left")
-        super().__init__(urwid.Filler(self.box, valign="middle"))
-        self.height = len(lines) + 4
+        super().__init__(self.box)
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         command = keys.command_for(key, ["dialog"])
         if command == "CONFIRM":
-            self.on_yes()
+            self._emit("yes")
         elif command == "DECLINE":
-            self.on_no()
+            self._emit("no")
         return None
 
 
 class InputDialog(urwid.WidgetWrap):
-    """One line of text: ``Enter`` gives it to ``on_submit``, ``Esc`` cancels. With
-    ``choices`` (the filter's columns) ``Tab`` steps through them."""
+    """One line of text: ``Enter`` emits ``submit`` (the text, and the chosen column when
+    there are ``choices``, which ``Tab`` steps through: the filter's), ``Esc`` ``cancel``."""
+
+    signals: ClassVar[list[str]] = ["submit", "cancel"]
 
     def selectable(self) -> bool:
         return True  # it takes keys though nothing in it is selectable
@@ -502,24 +504,21 @@ class InputDialog(urwid.WidgetWrap):
         self,
         title: str,
         label: str,
-        on_submit: Callable[[str, str | None], None],
-        on_cancel: Callable[[], None],
         *,
         text: str = "",
         hint: str = "Enter: apply | Esc: cancel",
         choices: Sequence[str] = (),
+        choice: str | None = None,
     ) -> None:
-        self.on_submit, self.on_cancel = on_submit, on_cancel
         self.choices = list(choices)
-        self.choice = 0
+        self.choice = self.choices.index(choice) if choice in self.choices else 0
         self.label = label
         self.edit = urwid.Edit(self._caption(), text)
         self.hint = urwid.Text(("hint", ("Tab: change column | " if choices else "") + hint))
         self.box = urwid.LineBox(
             urwid.Pile([self.edit, self.hint]), title=title, title_align="left"
         )
-        super().__init__(urwid.Filler(self.box, valign="middle"))
-        self.height = 4
+        super().__init__(self.box)
 
     def _caption(self) -> Markup:
         if self.choices:
@@ -528,9 +527,10 @@ class InputDialog(urwid.WidgetWrap):
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         if key == "enter":
-            self.on_submit(self.edit.edit_text, self.choices[self.choice] if self.choices else None)
+            column = self.choices[self.choice] if self.choices else None
+            self._emit("submit", self.edit.edit_text, column)
         elif key == "esc":
-            self.on_cancel()
+            self._emit("cancel")
         elif key == "tab" and self.choices:
             self.choice = (self.choice + 1) % len(self.choices)
             self.edit.set_caption(self._caption())
@@ -540,8 +540,10 @@ class InputDialog(urwid.WidgetWrap):
 
 
 class TextPopup(urwid.WidgetWrap):
-    """Lines to read (help, job details, an error): scrolls; ``q``/``Esc`` closes, and
-    ``extra`` keys (``l`` for a job's logs) do what the caller says."""
+    """Lines to read (help, job details): scrolls; ``q``/``Esc`` emit ``close``, and the
+    ``keys`` it is given (``l`` for a job's logs) emit ``key`` with the key."""
+
+    signals: ClassVar[list[str]] = ["close", "key"]
 
     def selectable(self) -> bool:
         return True  # it takes keys though nothing in it is selectable
@@ -550,23 +552,21 @@ class TextPopup(urwid.WidgetWrap):
         self,
         title: str,
         lines: Sequence[Markup | str],
-        on_close: Callable[[], None],
-        extra: dict[str, Callable[[], None]] | None = None,
+        *,
+        keys_used: Sequence[str] = (),
         footer: str = "q/Esc: close",
     ) -> None:
-        self.on_close = on_close
-        self.extra = extra or {}
+        self.keys_used = tuple(keys_used)
         self.view = LinesView(list(lines))
         frame: urwid.Widget = urwid.Frame(self.view, footer=urwid.Text(("hint", footer)))
         self.box = urwid.LineBox(frame, title=title, title_align="left")
         super().__init__(self.box)
-        self.height = len(lines) + 3
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         if keys.command_for(key, ["popup"]) == "CLOSE_POPUP":
-            self.on_close()
-        elif key in self.extra:
-            self.extra[key]()
+            self._emit("close")
+        elif key in self.keys_used:
+            self._emit("key", key)
         elif key in ("up", "down", "page up", "page down", "home", "end"):
             step = {"up": -1, "down": 1, "page up": -20, "page down": 20}.get(key)
             if step is None:
