@@ -21,7 +21,7 @@ import urwid
 
 from app.shared.status import status_title
 from cli import workflow_manager
-from cli.client import ApiError, ServerUnreachable, TorcClient, TorcClientError
+from cli.client import ApiError, NotFound, ServerUnreachable, TorcClient, TorcClientError
 from cli.spec.errors import SpecError
 from tui import keys, model
 from tui.content import Content
@@ -52,8 +52,8 @@ WORKFLOW_COLUMNS = (
     Column("User", text("user"), width=14),
     Column("Description", text("description"), weight=4),
 )
-DAG_REFRESH_LIMIT = 2000
-SLOW_CALL_SECONDS = 2.0  # above this many jobs the DAG is redrawn on `r` only
+DAG_REFRESH_LIMIT = 2000  # above this many jobs the DAG is redrawn on `r` only
+SLOW_CALL_SECONDS = 2.0  # a call taking longer says "Waiting for the server"
 
 
 def on(widget: urwid.Widget, signal: str, callback: Callable[..., None]) -> None:
@@ -104,6 +104,11 @@ class Screen(urwid.WidgetWrap):
 
 
 class TorcTUI:
+    """The console: its widgets, its state, and what each key does.
+
+    Built without a loop (``attach`` gives it a worker, timers and the way back to the UI
+    thread), so tests drive the same object key by key; ``create`` puts it on urwid."""
+
     def __init__(
         self,
         state: State,
@@ -268,8 +273,11 @@ class TorcTUI:
                 self._reload_details()
 
     def _disconnected(self, exc: Exception) -> None:
+        was = self.state.connected
         self.state.connected = False
         self._redraw_bars()
+        if was is False:
+            return  # said already; the Server bar keeps saying it
         hint = " (S: start a server, u: change the URL)" if self.server is None else ""
         self.say(f"{CONNECT_ERROR} at {self.state.url}{hint}", "error")
         logger.info("server unreachable: %s", exc)
@@ -300,8 +308,11 @@ class TorcTUI:
             if workflow_id is not None and previous is not None and latest != previous:
                 self._on_news(previous)
 
-        def failed(_exc: Exception) -> None:
+        def failed(exc: Exception) -> None:
             self._poll_in_flight = False
+            if isinstance(exc, NotFound) and workflow_id == self.workflow_id:
+                self._unload_workflow()  # deleted elsewhere
+                self.refresh_workflows()
 
         self.call(lambda client: model.poll(client, workflow_id), answered, "Refresh", failed)
 
