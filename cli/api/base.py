@@ -3,7 +3,8 @@
 ``ClientBase._request`` is the single place that sends: it turns an error status into the
 ``ApiError`` subclass for it (``NotFound``, ``Conflict``...), carrying the server's message,
 and decodes JSON. The endpoint methods (``cli/api/<resource>.py``) are built on ``get``,
-``post``, ``put``, ``delete`` and ``paged``, which nothing outside this package calls.
+``post``, ``put``, ``delete`` and ``paged``; code outside the client calls the endpoint
+methods instead (the runner's last direct calls move in the runner split, issue 14 part 3).
 """
 
 from __future__ import annotations

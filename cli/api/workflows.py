@@ -70,8 +70,9 @@ class WorkflowEndpoints(ClientBase):
     def is_complete(self, workflow_id: int) -> Record:
         return self.get(f"/workflows/{workflow_id}/is_complete")
 
-    def is_uninitialized(self, workflow_id: int) -> Record:
-        return self.get(f"/workflows/{workflow_id}/is_uninitialized")
+    def is_uninitialized(self, workflow_id: int) -> bool:
+        """Whether no job of the workflow has been initialized yet."""
+        return bool(self.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"])
 
     def job_status_counts(self, workflow_id: int) -> dict[str, int]:
         """Jobs per status name, every status present (server extension, one query)."""
