@@ -573,3 +573,16 @@ def test_auto_refresh_toggles_and_refreshes_on_its_timer(demo: int, console: Con
     assert "Auto-refresh enabled" not in console.press("A").screen()
     console.clock.fire()
     assert [seconds for seconds, _ in console.clock.pending] == [1.0]
+
+
+def test_torc_tui_needs_a_terminal() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "tui"],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == "Error: torc tui needs a terminal (stdin and stdout)"

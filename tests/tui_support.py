@@ -130,14 +130,29 @@ SGR = re.compile(r"\x1b\[([0-9;]*)m")
 
 
 def require_tmux() -> str:
-    """tmux's path; without it the test skips, or fails under CI=true."""
+    """tmux's path, once it has started a session; otherwise the test skips with the
+    reason, or fails under CI=true."""
     found = shutil.which("tmux")
     if found is None:
-        message = "tmux is not installed (scripts/test-env/install.sh installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("tmux is not installed (scripts/test-env/install.sh installs it)")
+    assert found is not None
+    socket = f"torc-probe-{os.getpid()}"
+    probe = subprocess.run(
+        [found, "-L", socket, "-f", "/dev/null", "new-session", "-d", "sleep 5"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    subprocess.run([found, "-L", socket, "kill-server"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        unavailable(f"tmux cannot start a session: {probe.stderr.strip()}")
     return found
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 class Tmux:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -33,6 +34,8 @@ def tui_command(ctx: Context, standalone: bool, port: int, database: str | None)
     from tui.app import run_tui
     from tui.model import Options
 
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise click.ClickException("torc tui needs a terminal (stdin and stdout)")
     _log_away_from_the_screen(ctx.settings["log_level"])
     url = _url(ctx, standalone, port)
     try:
