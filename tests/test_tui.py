@@ -5,6 +5,7 @@ The same app in a real terminal is tests/test_tui_terminal.py."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from tui.model import Options
 from tui.paging import PagedRows
 from tui.theme import PALETTE, STATUS_COLOURS, colour_of, status_attr
 from tui.views import help_lines
+from tui.worker import SerialExecutor
 
 # --------------------------------------------------------------------------------------------
 # The keymap and the colours
@@ -586,3 +588,73 @@ def test_torc_tui_needs_a_terminal() -> None:
     )
     assert done.returncode == 1
     assert done.stderr.strip() == "Error: torc tui needs a terminal (stdin and stdout)"
+
+
+def test_a_server_that_does_not_answer_never_freezes_the_screen(user: str) -> None:
+    """A server that accepts connections and never answers (a hung process): keys keep
+    working while the call waits on the worker thread, which then gives up with the
+    seed's message."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/torc-service/v1"
+        console = Console(url, user, executor=SerialExecutor(), timeout=1.5)
+        try:
+            console.app.start()
+            started = time.monotonic()
+            screen = console.press("?").screen()  # answered at once, the call still waiting
+            assert "Help: torc tui keys" in screen and time.monotonic() - started < 1.0
+            console.press("q")
+            time.sleep(2.1)
+            console.clock.fire()  # the tick that says a call is taking long...
+            console.wait_for("Could not connect to server", timeout=10)  # ...then gives up
+            assert "timed out" not in console.status()
+        finally:
+            console.close()
+
+
+def test_reinitialize_lists_the_outputs_of_the_jobs_that_would_rerun(
+    console: Console, server: ServerProcess, user: str, tmp_path: Path
+) -> None:
+    source, copy = tmp_path / "source.txt", tmp_path / "copy.txt"
+    source.write_text("v1\n")
+    with TorcClient(server.url) as client:
+        files = [{"name": "source", "path": str(source)}, {"name": "copy", "path": str(copy)}]
+        jobs = [{"name": "copier", "command": f"cp {source} {copy}"}]
+        payload = {
+            "workflow": {"name": "copying", "user": user},
+            "jobs": [{**jobs[0], "input_files": [0], "output_files": [1]}],
+            "files": files,
+        }
+        workflow_id = client.create_workflow_from_spec(payload, initialize=False)["workflow_id"]
+    assert run_workflow(server, workflow_id, tmp_path).returncode == 0 and copy.exists()
+    source.write_text("v2\n")
+    os.utime(source, (time.time() + 5, time.time() + 5))
+    screen = console.press("r", "I").screen()
+    assert "Re-initialize with Existing Files" in screen and "copy.txt" in screen
+    console.press("y")
+    assert not copy.exists()
+    assert "re-initialized (run 2): 1 job(s) to rerun" in console.status()
+
+
+def test_the_log_viewer_scrolls_and_jumps(demo: int, console: Console, tmp_path: Path) -> None:
+    focus_job(console, "greet")
+    stdio = tmp_path / "output" / "job_stdio"
+    greet = next(path for path in stdio.glob("*.o") if path.read_text().startswith("hello"))
+    greet.write_text("".join(f"line {n}\n" for n in range(1, 301)))
+
+    def shown(number: int) -> bool:
+        return f"{number:>6}  line {number} " in screen
+
+    screen = console.press("l").screen()
+    assert shown(1) and shown(20) and not shown(300)
+    screen = console.press("G").screen()
+    assert shown(300) and not shown(1)
+    screen = console.press("g").screen()
+    assert shown(1) and not shown(300)
+    screen = console.press("page down").screen()
+    assert shown(21) and not shown(20)
+    screen = console.press("down").screen()
+    assert shown(22) and not shown(21)
+    screen = console.press("page up", "up").screen()
+    assert shown(1)

@@ -62,12 +62,20 @@ class Console:
     """The app in this process: calls run inline; callbacks other threads post (process
     output) wait in a queue that ``drain`` runs, as the urwid loop would."""
 
-    def __init__(self, url: str, user: str, options: Options | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        user: str,
+        options: Options | None = None,
+        executor: Executor | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self.queue: deque[Callable[[], None]] = deque()
         self.clock = ManualClock()
         state = State(url=url, user=user, user_filter=user)
         self.app = TorcTUI(state, options or Options(), TorcClient)
-        self.worker = Worker(TorcClient(url), self.queue.append, InlineExecutor())
+        executor = executor or InlineExecutor()
+        self.worker = Worker(TorcClient(url), self.queue.append, executor, timeout=timeout)
         self.app.attach(self.worker, self.clock, self.queue.append)
 
     def drain(self) -> None:
