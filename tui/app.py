@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -212,9 +213,14 @@ class TorcTUI:
         self._schedule_tick()
 
     def shutdown(self) -> None:
-        for process in self.runs.values():
-            process.stop()
-        if self.server is not None:
+        """Stop what the TUI started: its runs (they stop and report their jobs) and its
+        server. Called after the screen is restored, so it can say what it waits for."""
+        for workflow_id, process in self.runs.items():
+            if process.running:
+                print(f"torc tui: stopping the run of workflow {workflow_id}…", file=sys.stderr)
+                process.stop()
+        if self.server is not None and self.server.running:
+            print(f"torc tui: stopping torc-server (pid {self.server.pid})…", file=sys.stderr)
             self.server.stop()
         if self.worker is not None:
             self.worker.close()
@@ -1305,6 +1311,8 @@ class TorcTUI:
             markup.append(("dim", "│"))
         spec = TABLES.get(self.state.tab)
         hints: Markup = [("hint", spec.hints if spec else "↑/↓ PgUp/PgDn Home/End: scroll")]
+        if self.state.tab == "events" and self._events_total > len(self._events_all):
+            hints.append(("dim", f" (the newest {len(self._events_all)} of {self._events_total})"))
         data = self.state.tabs.get(self.state.tab) if self.state.workflow else None
         if data is not None and data.filter is not None:
             hints.append(("warning", f"   filter: {data.filter.describe()} (f, then Enter: clear)"))

@@ -34,7 +34,6 @@ class Options:
     database: str | None = None
     live_interval: float = 1.0  # seconds between checks for news (events, status changes)
     auto_refresh_interval: float = 30.0
-    reconnect_interval: float = 2.0
 
 
 @dataclass
