@@ -131,6 +131,7 @@ class TorcTUI:
         self._poll_in_flight = False
         self._waiting = False
         self._new_url = False
+        self._process_view: Callable[[], None] | None = None
         self._auto_refresh_generation = 0
         self._events_all: list[Record] = []
         self._events_total = 0
@@ -535,6 +536,8 @@ class TorcTUI:
             if workflow_id == self.workflow_id:
                 self.state.counts = counts
                 self._redraw_titles()
+                if self._process_view is not None:
+                    self._process_view()
 
         self.call(lambda client: model.fetch_counts(client, workflow_id), loaded, "Load job counts")
 
@@ -1021,6 +1024,8 @@ class TorcTUI:
             return
 
         def go() -> None:
+            if workflow_id != self.workflow_id:
+                self.load_workflow(workflow)  # its jobs change colour as the run goes
             args = ["run", str(workflow_id), "--output-dir", self.options.output_dir]
             self._start_process(f"Running: {name}", args, workflow_id)
 
@@ -1052,6 +1057,7 @@ class TorcTUI:
             return
         if workflow_id is not None:
             self.runs[workflow_id] = process
+            process.workflow_id = workflow_id
         self.say(f"{title} (pid {process.pid})")
         self._show_process(process)
 
@@ -1074,6 +1080,7 @@ class TorcTUI:
 
         def close() -> None:
             process.listeners.remove(update)
+            self._process_view = None
             self.close_popup()
             if process.running and process is not self.server:
                 self.say(f"{process.title}: continues in the background (x shows it again)")
@@ -1081,6 +1088,7 @@ class TorcTUI:
 
         on(viewer, "close", close)
         process.listeners.append(update)
+        self._process_view = update  # the job counts in its status line follow the run
         self.open_popup(viewer)
 
     def _process_content(self, process: OutputProcess) -> Content:
@@ -1088,6 +1096,8 @@ class TorcTUI:
         if process.returncode is not None:
             lines = [*lines, "", f"[exited with code {process.returncode}]"]
         state = "running" if process.running else f"exited with code {process.returncode}"
+        if process.workflow_id is not None and process.workflow_id == self.workflow_id:
+            state += f"; {self._counts_text()}"
         return Content(lines, process.shown_as, note=state, source="Command")
 
     def _after_action(self, message: str) -> None:

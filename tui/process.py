@@ -57,6 +57,7 @@ class OutputProcess:
         self.env = env
         self.lines: deque[str] = deque(maxlen=MAX_LINES)
         self.returncode: int | None = None
+        self.workflow_id: int | None = None  # the workflow a `torc run` runs
         self.listeners: list[Callable[[], None]] = []  # told (on the UI thread) of news
         self._post = post
         self._popen: subprocess.Popen[bytes] | None = None
