@@ -297,7 +297,8 @@ class TorcTUI:
 
     def tick(self) -> None:
         """Every second: one cheap question (the loaded workflow's newest event time, or a
-        ping); an answer that changed means news, an error means the server is gone."""
+        ping); an answer that changed means news, an error means the server is gone. Live
+        updates are asked for, not streamed: D18 (docs/decisions.md)."""
         self._schedule_tick()
         self._say_if_waiting()
         if self._poll_in_flight:
