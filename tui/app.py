@@ -1253,11 +1253,6 @@ class TorcTUI:
         on(dialog, "no", no)
         self.open_dialog(dialog)
 
-    @property
-    def popup(self) -> urwid.Widget | None:
-        holder = self.top.holder.original_widget
-        return holder.top_w if self.popups and isinstance(holder, urwid.Overlay) else None
-
     # Drawing ------------------------------------------------------------------------------
 
     def say(self, message: str, level: str = "info") -> None:

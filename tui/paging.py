@@ -91,14 +91,6 @@ class PagedRows:
         self._in_flight -= in_view
         return sorted(in_view)
 
-    def find(self, predicate: Any) -> int | None:
-        """Index of the first held row matching ``predicate`` (None if none is held)."""
-        for number, page in self._pages.items():
-            for offset, record in enumerate(page):
-                if predicate(record):
-                    return number * self.page_size + offset
-        return None
-
 
 class LoadedRows:
     """Rows all in memory, with ``PagedRows``' reading interface."""
@@ -126,9 +118,3 @@ class LoadedRows:
 
     def refresh(self, first: int, last: int) -> list[int]:
         return []
-
-    def find(self, predicate: Any) -> int | None:
-        for index, record in enumerate(self.records):
-            if predicate(record):
-                return index
-        return None

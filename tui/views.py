@@ -266,10 +266,8 @@ class LinesView(urwid.WidgetWrap):
             return
         last_top = max(count - self.height, 0)
         top = line - self.height // 2 if middle else line
-        self.walker.focus = max(0, min(top, last_top))
-        self.listbox.set_focus(self.walker.focus, coming_from="below")
+        self.walker.set_focus(max(0, min(top, last_top)))
         self.listbox.set_focus_valign("top")
-        self.walker._modified()
 
     def scroll(self, lines: int) -> None:
         self.scroll_to(self.top + lines)
