@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urwid
 
 from app.shared.status import STATUS_NAMES
 from cli.client import TorcClient
@@ -658,3 +659,19 @@ def test_the_log_viewer_scrolls_and_jumps(demo: int, console: Console, tmp_path:
     assert shown(22) and not shown(21)
     screen = console.press("page up", "up").screen()
     assert shown(1)
+
+
+def test_create_builds_the_urwid_loop_with_its_worker_and_bridge(user: str) -> None:
+    app = TorcTUI.create(
+        TorcClient("http://127.0.0.1:9/torc-service/v1"),
+        Options(),
+        user=user,
+        client_factory=TorcClient,
+    )
+    try:
+        assert isinstance(app.loop, urwid.MainLoop) and app.worker is not None
+        assert "Workflows [FOCUSED]" in "\n".join(
+            line.decode() for line in app.top.render((120, 40), focus=True).text
+        )
+    finally:
+        app.shutdown()
