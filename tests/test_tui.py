@@ -24,6 +24,7 @@ from tests.conftest import REPO
 from tests.helpers import ServerProcess, run_workflow
 from tests.tui_support import Console
 from tui import keys, model
+from tui.app import TorcTUI
 from tui.content import MAX_BYTES, NO_LOG_CONTENT, Search, hex_dump, read_file, read_log
 from tui.dag import render
 from tui.model import Options
