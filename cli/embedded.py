@@ -35,8 +35,15 @@ class EmbeddedServer:
     The benchmarks (``bench/server.py``) start their server through this class too, with
     their own environment (``env``, default: this process's)."""
 
-    def __init__(self, database: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        database: Path,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        threads: int = 4,
+    ) -> None:
         self.database = database
+        self.threads = threads
         self.log_path = log_path
         self.env = dict(os.environ if env is None else env)
         self.process: subprocess.Popen | None = None
@@ -67,7 +74,7 @@ class EmbeddedServer:
             "--database",
             str(self.database),
             "--threads",
-            "4",
+            str(self.threads),
             "--completion-check-interval-secs",
             "5",
         ]

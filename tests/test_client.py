@@ -31,7 +31,8 @@ from cli.client import (
 )
 from tests.helpers import ServerProcess
 
-NOT_ENDPOINTS = {"ClientBase", "clone", "close", "get", "post", "put", "delete", "paged"}
+# Building blocks, and forward (the dashboard's proxy: any request, as it came).
+NOT_ENDPOINTS = {"ClientBase", "clone", "close", "get", "post", "put", "delete", "paged", "forward"}
 SERVER_ONLY = {"api-docs.openapi_json", "static"}  # served for browsers and tools, not clients
 ANY_ANSWER = json.dumps(
     {"items": [], "count": 0, "has_more": False, "jobs": [], "counts": {}, "is_uninitialized": True}

@@ -1,7 +1,7 @@
 """The layers' import rules (CONTRIBUTING.md, "Layers"), read from the source with ``ast``.
 
-- ``cli/``, ``runner/`` and ``tui/`` are HTTP clients: from ``app`` they import only the shared
-  vocabulary ``app.shared`` and ``app.version``;
+- ``cli/``, ``runner/``, ``tui/`` and the dashboard ``dash/`` are HTTP clients: from ``app``
+  they import only the shared vocabulary ``app.shared`` and ``app.version``;
 - ``app/models`` holds state and knows nothing of the web, the command line or HTTP;
 - ``app/tasks`` calls the models, never the request handlers (``app.api``);
 - ``app/__init__.py`` imports the web stack only inside ``create_app`` (the CLI and runner
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-CLIENT_PACKAGES = ("cli", "runner", "tui")
+CLIENT_PACKAGES = ("cli", "runner", "tui", "dash")
 CLIENT_MAY_IMPORT_FROM_APP = ("app.shared", "app.version")
 NOT_IN_MODELS = (
     "flask",
@@ -41,8 +41,9 @@ NOT_IN_MODELS = (
     "cli",
     "runner",
     "tui",
+    "dash",
 )
-NOT_IN_TASKS = ("app.api", "cli", "runner", "tui")
+NOT_IN_TASKS = ("app.api", "cli", "runner", "tui", "dash")
 # The command-line layer: commands, their options and output, and the one error boundary.
 CLICK_MODULES = (
     "cli/commands/",
@@ -51,6 +52,7 @@ CLICK_MODULES = (
     "cli/options.py",
     "cli/output.py",
     "cli/parsing.py",
+    "dash/main.py",  # the torc-dash console script
 )
 LAZY_APP_INIT_MAY_IMPORT = ("__future__", "typing", "app.version")
 SHARED_MAY_IMPORT_BEYOND_STDLIB = ("isodate", "app.shared")
@@ -128,7 +130,7 @@ def test_clients_import_from_app_only_the_shared_vocabulary() -> None:
             found.module, CLIENT_MAY_IMPORT_FROM_APP
         )
 
-    rule = "cli/, runner/ and tui/ may import from app only app.shared and app.version"
+    rule = "cli/, runner/, tui/ and dash/ may import from app only app.shared and app.version"
     assert violations(sources(*CLIENT_PACKAGES), allowed, rule) == []
 
 
@@ -203,7 +205,7 @@ API_PATH_PREFIX = "/torc-service"
 # The client itself: the only code that writes API paths.
 CLIENT_SOURCES = ("cli/client.py", "cli/api/")
 # Code that calls the server and so must go through the client's methods.
-CALLERS = ("cli", "runner", "tui", "bench", "scripts")
+CALLERS = ("cli", "runner", "tui", "dash", "bench", "scripts")
 # runner call sites move in the runner split (issue 14 part 3).
 NOT_YET_CONVERTED = ("runner/",)
 

@@ -298,7 +298,7 @@ class TorcTUI:
     def tick(self) -> None:
         """Every second: one cheap question (the loaded workflow's newest event time, or a
         ping); an answer that changed means news, an error means the server is gone. Live
-        updates are asked for, not streamed: D18 (docs/decisions.md)."""
+        updates are asked for, not streamed: D19 (docs/decisions.md)."""
         self._schedule_tick()
         self._say_if_waiting()
         if self._poll_in_flight:
@@ -899,7 +899,9 @@ class TorcTUI:
                 self.refresh_workflows(select=result.workflow_id)
 
             self.call(
-                lambda client: workflow_manager.create_from_spec_file(client, path, user=user),
+                lambda client: workflow_manager.create_from_spec_file(
+                    client, path, user=user, max_jobs=self.options.max_jobs
+                ),
                 created,
                 "Create workflow",
             )

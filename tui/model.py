@@ -34,6 +34,7 @@ class Options:
     database: str | None = None
     live_interval: float = 1.0  # seconds between checks for news (events, status changes)
     auto_refresh_interval: float = 30.0
+    max_jobs: int | None = None  # most jobs a spec created with `n` may expand to
 
 
 @dataclass

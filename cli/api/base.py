@@ -95,7 +95,10 @@ class ClientBase:
     def _request(self, method: str, path: str, *, body: Any = None, **params: Any) -> Any:
         url = self.base_url + path
         query = {key: _query_value(value) for key, value in params.items() if value is not None}
-        data = None if body is None else orjson.dumps(body)
+        try:
+            data = None if body is None else orjson.dumps(body)
+        except orjson.JSONEncodeError as exc:  # e.g. nested past the encoder's 254 levels
+            raise TorcClientError(f"cannot encode the request to {path}: {exc}") from None
         headers = {"Content-Type": "application/json"} if data is not None else None
         response = self._send(method, url, query, data, headers)
         if response.status_code >= 400:
@@ -133,6 +136,16 @@ class ClientBase:
                 logger.warning("server unreachable, retrying in %.1fs: %s", delay, exc)
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+    def forward(
+        self, method: str, target: str, headers: dict[str, str], body: bytes | None
+    ) -> Reply:
+        """Send a request exactly as it came and return the answer untouched (status,
+        headers, bytes): for a transparent proxy such as the dashboard's. ``target`` is the
+        path and query below the base URL (``/workflows?limit=5``), as received, so encoded
+        characters stay encoded. An error status is returned, not raised; only
+        ``ServerUnreachable`` is raised."""
+        return self._send(method, self.base_url + target, {}, body, headers)
 
     def get(self, path: str, **params: Any) -> Any:
         return self._request("GET", path, **params)

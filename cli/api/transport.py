@@ -98,7 +98,9 @@ class HttpTransport:
         timeout: float,
     ) -> Reply:
         parts = urlsplit(url)
-        target = parts.path + (f"?{urlencode(query, doseq=True)}" if query else "")
+        # A URL may carry its own query already (a forwarded request's, as it came).
+        queries = [text for text in (parts.query, urlencode(query, doseq=True)) if text]
+        target = parts.path + (f"?{'&'.join(queries)}" if queries else "")
         all_headers = {**self._auth, **(headers or {})}
         if body is None and method in ("POST", "PUT", "PATCH"):
             all_headers["Content-Length"] = "0"

@@ -36,6 +36,7 @@ from cli import settings as client_settings
 from cli.client import DEFAULT_URL
 from cli.context import Context, pass_context
 from cli.output import json_text
+from dash.settings import DASH_SETTINGS
 
 CLIENT_EXTRAS = (
     Setting("slurm.poll_interval", 30, int, "Slurm job status poll interval (seconds)"),
@@ -49,17 +50,6 @@ SERVER_EXTRAS = (
     Setting("credential_cache_ttl_secs", 60, int, "How long verified credentials are cached"),
     Setting("enforce_access_control", False, bool, "Restrict workflows to owners and groups"),
     Setting("admin_users", [], list, "Users added to the admin group"),
-)
-DASH_SETTINGS = (
-    Setting("host", "127.0.0.1", str, "Hostname or IP address to bind to"),
-    Setting("port", 8090, int, "Port to listen on"),
-    Setting("api_url", DEFAULT_URL, str, "Torc server API URL"),
-    Setting("torc_bin", "torc", str, "Path to the torc CLI"),
-    Setting("torc_server_bin", "torc-server", str, "Path to torc-server"),
-    Setting("standalone", False, bool, "Start a torc-server automatically"),
-    Setting("server_port", 0, int, "Server port in standalone mode (0 picks one)"),
-    Setting("database", None, str, "Database path in standalone mode"),
-    Setting("completion_check_interval_secs", 5, int, "Completion check interval (standalone)"),
 )
 PARTITION_SCHEMA = {
     "name": str,
@@ -375,6 +365,7 @@ VALUE_CHECKS: dict[str, Check] = {
     "client.api_url": http_url,
     "client.format": one_of(client_settings.FORMATS),
     "client.log_level": one_of(client_settings.LOG_LEVELS),
+    "client.max_jobs": positive,
     "client.run.poll_interval": positive,
     "client.run.max_parallel_jobs": positive,
     "client.run.num_cpus": positive,
@@ -386,6 +377,10 @@ VALUE_CHECKS: dict[str, Check] = {
     "server.completion_check_interval_secs": positive,
     "server.orphan_check_interval_secs": positive,
     "server.heartbeat_timeout_secs": positive,
+    "server.max_connections": positive,
+    "server.idle_timeout_secs": positive,
+    "server.max_request_mb": positive,
+    "server.max_bulk_request_mb": positive,
     "dash.api_url": http_url,
     "dash.port": port,
     "dash.server_port": port,

@@ -47,6 +47,7 @@ def tui_command(ctx: Context, standalone: bool, port: int, database: str | None)
         standalone=standalone,
         port=port,
         database=database,
+        max_jobs=ctx.settings.get("max_jobs"),
     )
     run_tui(client, options, user=current_user(), client_factory=ctx.client_for)
 
