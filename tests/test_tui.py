@@ -281,19 +281,29 @@ def focus_job(console: Console, name: str) -> None:
 def test_tabs_cycle_in_the_seeds_order(demo: int, console: Console) -> None:
     assert "Workflows [FOCUSED]" in console.screen() and " demo " in console.screen()
     console.press("enter")
-    titles = []
+    titles, screens = [], {}
     for _ in range(7):
-        title_line = next(line for line in console.screen().splitlines() if "[FOCUSED]" in line)
+        screen = console.screen()
+        title_line = next(line for line in screen.splitlines() if "[FOCUSED]" in line)
         titles.append(title_line.split("┌ ")[1].split(" [")[0].split(" ─")[0])
+        screens.setdefault(titles[-1], screen)
         console.press("tab")
     assert titles == ["Jobs", "Files", "Events", "Results", "DAG", "Scheduled Nodes", "Jobs"]
+    # Results: one row per finished attempt (boom's return code 3); DAG: the two stages.
+    assert re.search(r"\| +1 \| +3 \| failed ", screens["Results"]), screens["Results"]
+    assert len(re.findall(r"\| +1 \| +0 \| completed ", screens["Results"])) == 2
+    assert "4 jobs in 2 stages, 1 dependencies" in screens["DAG"]
+    assert "○ after_boom" in screens["DAG"] and "← boom" in screens["DAG"]
     assert "Files [FOCUSED]" in console.screen()
     assert "Scheduled Nodes [FOCUSED]" in console.press("shift tab", "shift tab").screen()
 
 
 def test_logs_of_a_completed_job_and_of_one_that_never_ran(demo: int, console: Console) -> None:
     focus_job(console, "greet")
-    screen = console.press("l").screen()
+    screen = console.press("enter").screen()
+    assert "Job Details: greet" in screen and "Status: Completed" in screen
+    assert "printf 'hello needle" in screen
+    screen = console.press("l").screen()  # from the details popup, as from the table
     assert "Logs: greet" in screen and "hello needle" in screen and "[stdout]" in screen
     console.press("/").type("needle")
     screen = console.press("enter").screen()
@@ -538,6 +548,16 @@ def test_new_workflow_from_a_spec_file_user_filter_and_url(
     assert "Created workflow" in console.status() and " hello " in console.screen()
     console.press("n").type(str(tmp_path / "nope.yaml"))
     assert "Create workflow failed" in console.press("enter").status()
+    console.app.options.max_jobs = 2  # the client setting max_jobs caps what `n` expands
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(
+        "name: sweep\njobs:\n  - name: job_{i}\n    command: echo {i}\n"
+        "    parameters:\n      i: '1:3'\n"
+    )
+    console.press("n").type(str(sweep))
+    status = console.press("enter").status()
+    assert "Create workflow failed" in status and "max_jobs" in status, status
+    assert " sweep " not in console.screen()
     console.press("w", *["backspace"] * len(user)).type("somebody-else")
     screen = console.press("enter").screen()
     assert "Current: somebody-else" in screen and " hello " not in screen

@@ -114,7 +114,10 @@ class Console:
             time.sleep(0.05)
 
     def status(self) -> str:
-        return self.screen().splitlines()[-1].strip()
+        """The status line: what is drawn under the last pane (it wraps when long)."""
+        lines = self.screen().splitlines()
+        last_pane = max(n for n, line in enumerate(lines) if line.startswith("└"))
+        return " ".join(line.strip() for line in lines[last_pane + 1 :])
 
     def close(self) -> None:
         self.app.shutdown()

@@ -55,6 +55,7 @@ WORKFLOW_COLUMNS = (
 )
 DAG_REFRESH_LIMIT = 2000  # above this many jobs the DAG is redrawn on `r` only
 SLOW_CALL_SECONDS = 2.0  # a call taking longer says "Waiting for the server"
+MAX_MESSAGE = 360  # the status line: three lines of a 120-column terminal
 
 
 def on(widget: urwid.Widget, signal: str, callback: Callable[..., None]) -> None:
@@ -164,7 +165,8 @@ class TorcTUI:
         self.header_text = urwid.Text("", wrap="clip")
         self.server_text = urwid.Text("", wrap="clip")
         self.user_text = urwid.Text("", wrap="clip")
-        self.status_text = urwid.Text("", wrap="clip")
+        # Wrapped, so the reason an action failed is read whole (a few lines at most).
+        self.status_text = urwid.Text("")
         self.workflows = TableView(
             WORKFLOW_COLUMNS,
             LoadedRows(),
@@ -1258,6 +1260,8 @@ class TorcTUI:
     # Drawing ------------------------------------------------------------------------------
 
     def say(self, message: str, level: str = "info") -> None:
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 1] + "…"
         self.message = [(level, message)]
         self.status_text.set_text(self.message)
 
