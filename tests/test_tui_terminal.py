@@ -6,6 +6,7 @@ waited for with fixed sleeps, so a loaded machine only makes them slower."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,3 +174,30 @@ def test_server_down_then_back(tmux: str, tmp_path: Path, user: str) -> None:
     finally:
         screen.close()
         server.stop()
+
+
+def test_standalone_starts_its_own_server_and_stops_it_on_quit(
+    tmux: str, tmp_path: Path, user: str
+) -> None:
+    """``torc tui --standalone --port 0 --database``: the flags as a user types them."""
+    database = tmp_path / "standalone.db"
+    args = ("--standalone", "--port", "0", "--database", str(database))
+    screen = Tmux(tmux, tmp_path, {"USER": user}, *args)
+    try:
+        shown = screen.wait_for(lambda s: "● http://127.0.0.1:" in s and " connected" in s)
+        url = re.search(r"● (http://127\.0\.0\.1:\d+/torc-service/v1)", shown).group(1)
+        assert database.exists()
+        with TorcClient(url) as client:
+            create(client, user, "on_its_own", [{"name": "one", "command": "true"}])
+        screen.send("r")
+        screen.wait_for(" on_its_own ")
+        screen.send("q")
+        stderr = tmp_path / "tui-stderr.log"
+        screen.wait_for(lambda _s: "stopping torc-server" in stderr.read_text())
+    finally:
+        screen.close()
+    pid = int(re.search(r"stopping torc-server \(pid (\d+)\)", stderr.read_text()).group(1))
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists(), "the server the TUI started outlived it"
