@@ -375,6 +375,18 @@ def test_run_shows_the_live_output_of_torc_run(
     assert (tmp_path / "output" / "job_stdio").is_dir()
 
 
+
+def test_submit_asks_then_shows_what_torc_workflows_submit_says(
+    console: Console, server: ServerProcess, user: str
+) -> None:
+    with TorcClient(server.url) as client:
+        workflow_id = create(client, user, "to_hpc", [{"name": "one", "command": "true"}])
+    console.press("r", "s")
+    assert "Submit workflow 'to_hpc' to scheduler?" in console.screen()
+    console.press("y")
+    screen = console.wait_for("[exited with code")
+    assert "Submitting: to_hpc" in screen and f"workflows submit {workflow_id}" in screen
+
 def test_filters_jobs_by_status_on_the_server_and_by_name_here(demo: int, console: Console) -> None:
     console.press("enter", "f").type("fail")
     screen = console.press("enter").screen()
