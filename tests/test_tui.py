@@ -375,7 +375,6 @@ def test_run_shows_the_live_output_of_torc_run(
     assert (tmp_path / "output" / "job_stdio").is_dir()
 
 
-
 def test_submit_asks_then_shows_what_torc_workflows_submit_says(
     console: Console, server: ServerProcess, user: str
 ) -> None:
@@ -386,6 +385,7 @@ def test_submit_asks_then_shows_what_torc_workflows_submit_says(
     console.press("y")
     screen = console.wait_for("[exited with code")
     assert "Submitting: to_hpc" in screen and f"workflows submit {workflow_id}" in screen
+
 
 def test_filters_jobs_by_status_on_the_server_and_by_name_here(demo: int, console: Console) -> None:
     console.press("enter", "f").type("fail")
