@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.client import TorcClient
+from cli.client import ServerUnreachable, TorcClient
 from tests.helpers import ServerProcess, run_workflow, start_server
 from tests.test_tui import DEMO_JOBS, create
 from tests.tui_support import Tmux, colour_of, in_family, require_tmux
@@ -176,10 +176,12 @@ def test_server_down_then_back(tmux: str, tmp_path: Path, user: str) -> None:
         server.stop()
 
 
-def test_standalone_starts_its_own_server_and_stops_it_on_quit(
+def test_standalone_starts_its_own_server_and_stops_it_when_the_terminal_goes(
     tmux: str, tmp_path: Path, user: str
 ) -> None:
-    """``torc tui --standalone --port 0 --database``: the flags as a user types them."""
+    """``torc tui --standalone --port 0 --database``, the flags as a user types them; the
+    terminal then closes under it (tmux killed: SIGHUP, as when an SSH connection drops) and
+    the server it started goes with it, its port free again."""
     database = tmp_path / "standalone.db"
     args = ("--standalone", "--port", "0", "--database", str(database))
     screen = Tmux(tmux, tmp_path, {"USER": user}, *args)
@@ -191,13 +193,17 @@ def test_standalone_starts_its_own_server_and_stops_it_on_quit(
             create(client, user, "on_its_own", [{"name": "one", "command": "true"}])
         screen.send("r")
         screen.wait_for(" on_its_own ")
-        screen.send("q")
-        stderr = tmp_path / "tui-stderr.log"
-        screen.wait_for(lambda _s: "stopping torc-server" in stderr.read_text())
     finally:
         screen.close()
-    pid = int(re.search(r"stopping torc-server \(pid (\d+)\)", stderr.read_text()).group(1))
+    stderr = tmp_path / "tui-stderr.log"
     deadline = time.monotonic() + 30
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not Path(f"/proc/{pid}").exists(), "the server the TUI started outlived it"
+    while time.monotonic() < deadline:
+        with TorcClient(url, timeout=2) as client:
+            try:
+                client.ping()
+            except ServerUnreachable:
+                break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"the TUI's server outlived its terminal: {stderr.read_text()}")
+    assert "stopping torc-server" in stderr.read_text()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -202,10 +203,25 @@ class TorcTUI:
     def run(self) -> None:
         assert self.loop is not None
         self.start()
+        previous = self._quit_on_hangup()
         try:
             self.loop.run()
         finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
             self.shutdown()
+
+    def _quit_on_hangup(self) -> dict[int, Any]:
+        """SIGHUP (the terminal is gone: a dropped SSH connection, a closed tmux) and SIGTERM
+        end the TUI as ``q`` does, so the server and runs it started are stopped, not left
+        behind. The handler only posts the quit: the loop ends between two callbacks."""
+
+        def quit_soon(_number: int, _frame: Any) -> None:
+            self.post(self.quit)
+
+        return {
+            number: signal.signal(number, quit_soon) for number in (signal.SIGHUP, signal.SIGTERM)
+        }
 
     def start(self) -> None:
         """First loads and the timers (and the server, in standalone mode)."""
@@ -220,10 +236,10 @@ class TorcTUI:
         server. Called after the screen is restored, so it can say what it waits for."""
         for workflow_id, process in self.runs.items():
             if process.running:
-                print(f"torc tui: stopping the run of workflow {workflow_id}…", file=sys.stderr)
+                _tell(f"torc tui: stopping the run of workflow {workflow_id}…")
                 process.stop()
         if self.server is not None and self.server.running:
-            print(f"torc tui: stopping torc-server (pid {self.server.pid})…", file=sys.stderr)
+            _tell(f"torc tui: stopping torc-server (pid {self.server.pid})…")
             self.server.stop()
         if self.worker is not None:
             self.worker.close()
@@ -1329,6 +1345,14 @@ class TorcTUI:
         if data is not None and data.filter is not None:
             hints.append(("warning", f"   filter: {data.filter.describe()} (f, then Enter: clear)"))
         self.tabbar.set_text([*markup, ("body", "\n"), *hints])
+
+
+def _tell(message: str) -> None:
+    """A line on stderr, which may be a terminal that has gone away (after a hangup)."""
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except OSError:
+        pass
 
 
 def run_tui(

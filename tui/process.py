@@ -18,6 +18,7 @@ from pathlib import Path
 
 import app.version
 from cli.client import api_url
+from cli.embedded import die_with_parent
 from tui.worker import Post
 
 MAX_LINES = 10_000
@@ -39,6 +40,9 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 class OutputProcess:
     """``command`` started in ``cwd``; its output lines in ``lines`` (the last 10,000)."""
+
+    # SIGTERMed by Linux when the TUI dies without stopping it (killed, crashed).
+    dies_with_parent: bool = False
 
     def __init__(
         self,
@@ -86,6 +90,7 @@ class OutputProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # the terminal's Ctrl-C belongs to the TUI
+            preexec_fn=die_with_parent() if self.dies_with_parent else None,
         )
         threading.Thread(target=self._read, name=f"output-{self._popen.pid}", daemon=True).start()
 
@@ -139,6 +144,8 @@ class OutputProcess:
 
 class ManagedServer(OutputProcess):
     """A torc-server the TUI started; ``port`` is known once the server prints it."""
+
+    dies_with_parent = True  # a server nobody manages would hold its port and database
 
     def __init__(self, post: Post, host: str, port: int, database: str, cwd: str | None) -> None:
         command = [

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, Protocol, TypeVar
 
+import urwid
+
 from cli.client import TorcClient
 
 logger = logging.getLogger("tui")
@@ -62,6 +64,8 @@ class PipeBridge:
             callback = self._calls.popleft()
             try:
                 callback()
+            except urwid.ExitMainLoop:  # a callback that ends the TUI (a hangup)
+                raise
             except Exception as exc:  # noqa: BLE001  (one bad callback must not end the UI)
                 logger.exception("callback failed")
                 self._on_error(exc)
