@@ -198,7 +198,7 @@ def _clear(path: Path) -> Leftover | None:
         runner_id = str(info.get("runner_id") or "")
         if not runner_id:
             return None
-        killed, gone = watchdog.end_processes(runner_id)
+        killed, gone = watchdog.end_dead_runner(runner_id, str(path))
         if gone:
             path.unlink(missing_ok=True)
         return Leftover(info, killed, gone)

@@ -287,6 +287,17 @@ def _read_cleanups(path: str, registry: Registry) -> None:
     _unlink(path)
 
 
+def end_dead_runner(runner_id: str, lock_path: str) -> tuple[int, bool]:
+    """What the watchdog does, for a runner whose watchdog died too (found by the next runner
+    here): end its processes and run the cleanups of its jobs that ran elsewhere."""
+    registry = Registry()
+    registry.settings = {}
+    _read_cleanups(f"{lock_path}{CLEANUPS_SUFFIX}", registry)
+    killed, gone = end_processes(runner_id, registry.groups)
+    run_cleanups(argv for argv in registry.groups.values() if argv)
+    return killed, gone
+
+
 def _unlink(path: str | None) -> None:
     if path:
         try:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cli.client import TorcClient
 from runner import supervision
+from runner import watchdog as watchdog_program
 from runner.launchers import Exit, Guard, LaunchFailed, LaunchRequest
 from runner.resources import Resources
 from runner.runner import JobRunner, RunnerOptions
@@ -149,6 +150,31 @@ def test_the_watchdog_runs_the_cleanup_of_jobs_left_running(tmp_path: Path) -> N
         assert job.wait(timeout=10) == -signal.SIGKILL
         wait_for(lambda: not watchdog.lock_path.exists())
         assert not (tmp_path / "cleaned-ended").exists()
+    finally:
+        job.kill()
+        job.wait()
+
+
+def test_a_runner_dead_with_its_watchdog_has_its_cleanups_run_by_the_next(tmp_path: Path) -> None:
+    """Runner and watchdog both gone (a lost node's OOM kill): the next runner on this host
+    ends the processes, runs the cleanup of the job left running elsewhere, and leaves no
+    file of the dead runner behind."""
+    watchdog = supervision.Watchdog({}, tmp_path / "runner.log")
+    env = {"PATH": os.environ["PATH"], supervision.ENV_NAME: watchdog.runner_id}
+    job = subprocess.Popen(["sleep", "300"], start_new_session=True, env=env)
+    cleanups = Path(f"{watchdog.lock_path}{watchdog_program.CLEANUPS_SUFFIX}")
+    try:
+        watchdog.started(Guard(job.pid, ("touch", str(tmp_path / "cleaned"))))
+        os.kill(watchdog.pid, signal.SIGKILL)
+        os.waitpid(watchdog.pid, 0)
+        watchdog.close(clean=False)  # the runner's end: nothing is left to act on it
+        assert watchdog.lock_path.exists() and cleanups.exists()
+
+        (leftover,) = supervision.clear_leftovers()
+        assert leftover.gone and leftover.killed == 1
+        assert job.wait(timeout=10) == -signal.SIGKILL
+        assert (tmp_path / "cleaned").exists()
+        assert not watchdog.lock_path.exists() and not cleanups.exists()
     finally:
         job.kill()
         job.wait()
