@@ -31,8 +31,20 @@ from cli.client import (
 )
 from tests.helpers import ServerProcess
 
-# Building blocks, and forward (the dashboard's proxy: any request, as it came).
-NOT_ENDPOINTS = {"ClientBase", "clone", "close", "get", "post", "put", "delete", "paged", "forward"}
+# Building blocks, forward (the dashboard's proxy: any request, as it came), and
+# detect_orphans_request (detect_orphans's path and body, which the runner's watchdog sends).
+NOT_ENDPOINTS = {
+    "ClientBase",
+    "clone",
+    "close",
+    "get",
+    "post",
+    "put",
+    "delete",
+    "paged",
+    "forward",
+    "detect_orphans_request",
+}
 SERVER_ONLY = {"api-docs.openapi_json", "static"}  # served for browsers and tools, not clients
 ANY_ANSWER = json.dumps(
     {"items": [], "count": 0, "has_more": False, "jobs": [], "counts": {}, "is_uninitialized": True}
