@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,48 @@ class Shutdown(SystemExit):
 
 def _flags(**given: Any) -> dict[str, Any]:
     renames = {"log_dir": "logging.log_dir", "json_logs": "logging.json_logs"}
-    return {renames.get(key, key): value for key, value in given.items() if value is not None}
+    return {
+        renames.get(key, key): list(value) if isinstance(value, tuple) else value
+        for key, value in given.items()
+        if value is not None and value != ()
+    }
+
+
+def auth_options(function: Callable) -> Callable:
+    """Authentication, access control and HTTPS flags of ``run`` (see docs/security.md)."""
+    options = [
+        click.option("--auth-file", help="htpasswd file (bcrypt); enables authentication."),
+        click.option(
+            "--require-auth",
+            is_flag=True,
+            default=None,
+            help="Reject requests without valid credentials (401).",
+        ),
+        click.option(
+            "--credential-cache-ttl-secs",
+            type=float,
+            help="Seconds a verified password stays cached; 0 disables.  [default: 60]",
+        ),
+        click.option(
+            "--enforce-access-control",
+            is_flag=True,
+            default=None,
+            help="Users reach only their own workflows, those shared with their groups "
+            "(admins: all).",
+        ),
+        click.option(
+            "--admin-user",
+            "admin_users",
+            multiple=True,
+            help="System administrator (repeatable; env TORC_ADMIN_USERS=a,b).",
+        ),
+        click.option("--https", is_flag=True, default=None, help="Serve HTTPS."),
+        click.option("--tls-cert", help="PEM certificate (chain) for --https."),
+        click.option("--tls-key", help="PEM private key for --https."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
 
 
 def settings_help() -> str:
@@ -62,7 +103,12 @@ def cli(ctx: click.Context) -> None:
 @click.option("--heartbeat-timeout-secs", type=float, help="Runner silence that counts as dead.")
 @click.option("--log-dir", help="Also log to DIR/torc-server.log (rotated at 10 MiB, 5 kept).")
 @click.option("--json-logs", is_flag=True, default=None, help="Write the log file as JSON lines.")
-@click.option("--daemon", is_flag=True, help="Detach and run in the background (Unix).")
+@auth_options
+@click.option(
+    "--daemon",
+    is_flag=True,
+    help="Run in the background (Unix; needs --log-dir); returns once the server answers.",
+)
 @click.option(
     "--pid-file",
     default="/var/run/torc-server.pid",
@@ -75,18 +121,50 @@ def run(daemon: bool, pid_file: str, **given: Any) -> None:
         settings = server_settings(_flags(**given))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    check_run_settings(settings, daemon)
+    on_ready = None
     if daemon:
-        _daemonize(pid_file)
+        on_ready = start_daemon(settings, Path(pid_file))
     from app.shared.logs import configure_logging
 
     configure_logging(
-        settings["log_level"], settings["logging.log_dir"], settings["logging.json_logs"]
+        settings["log_level"],
+        settings["logging.log_dir"],
+        settings["logging.json_logs"],
+        console=not daemon,
+        max_bytes=settings["logging.max_file_bytes"],
+        backups=settings["logging.max_files"],
     )
-    serve(settings)
+    serve(settings, on_ready)
 
 
-def serve(settings: dict[str, Any]) -> None:
-    """Open the database, start the consumer, serve until SIGTERM/SIGINT, stop both."""
+def check_run_settings(settings: dict[str, Any], daemon: bool) -> None:
+    """Settings that cannot work, refused before anything starts."""
+    from app.auth.policy import PolicyError, check_settings
+
+    try:
+        check_settings(settings)
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if daemon and not settings["logging.log_dir"]:
+        raise click.ClickException(
+            "--daemon needs --log-dir (or TORC_LOG_DIR): a daemon has no console to log to"
+        )
+    if settings["https"] and not (settings["tls_cert"] and settings["tls_key"]):
+        raise click.ClickException("--https needs --tls-cert and --tls-key (PEM files)")
+
+
+def start_daemon(settings: dict[str, Any], pid_file: Path) -> Callable[[int], None]:
+    from app.daemon import daemonize
+
+    log_file = Path(settings["logging.log_dir"]) / "torc-server.log"
+    return daemonize(pid_file.absolute(), settings["url"], settings["https"], log_file)
+
+
+def serve(settings: dict[str, Any], on_ready: Callable[[int], None] | None = None) -> None:
+    """Open the database, start the consumer, serve until SIGTERM/SIGINT, stop both.
+
+    ``on_ready`` is called with the port once the server listens (daemon mode)."""
     from waitress.server import create_server
 
     from app import create_app
@@ -94,42 +172,95 @@ def serve(settings: dict[str, Any]) -> None:
     from app.tasks import huey_path_for
 
     database = settings["database"] or "torc.db"
-    server = consumer = None
+    server = consumer = front = None
     _raise_on_signals()
     try:
+        logger.info("Starting torc-server version=%s", __version__)
+        policy = _policy(settings)
         try:
-            app = create_app({"DATABASE": database})
+            app = create_app(
+                {
+                    "DATABASE": database,
+                    "POLICY": policy,
+                    "TIMING_ENABLED": settings["timing_enabled"],
+                }
+            )
         except Exception as exc:  # noqa: BLE001  (any failure to open is fatal and reported)
             raise click.ClickException(f"cannot open database {database}: {exc}") from None
+        front = _tls_front(settings)
         server = create_server(
             app,
-            host=settings["url"],
-            port=settings["port"],
+            **_listen_at(settings, front),
             threads=max(1, settings["threads"]),
             ident="torc-server",
             channel_timeout=300,
             connection_limit=1000,
         )
-        print(f"TORC_SERVER_PORT={server.effective_port}", flush=True)
+        port = front.port if front else server.effective_port
+        print(f"TORC_SERVER_PORT={port}", flush=True)
         consumer = start_consumer(huey_path_for(database), settings)
         logger.info(
-            "Starting torc-server version=%s database=%s synchronous=%s threads=%s",
-            __version__,
+            "Serving database=%s synchronous=%s threads=%s",
             database,
             database_synchronous(),
             settings["threads"],
         )
-        logger.info("Listening on %s:%s", settings["url"], server.effective_port)
+        if front is not None:
+            front.start()
+        logger.info("Listening on %s:%s", settings["url"], port)
+        if front is not None:
+            logger.info("Serving HTTPS with certificate %s", settings["tls_cert"])
+        if on_ready is not None:
+            on_ready(port)
         server.run()  # returns when a signal raises Shutdown inside it
     except (Shutdown, KeyboardInterrupt):
         pass
     finally:
         logger.info("Shutting down")
+        if front is not None:
+            front.close()
         if server is not None:
             server.close()
         if consumer is not None:
             consumer.stop(graceful=True)
         close_database()
+
+
+def _policy(settings: dict[str, Any]):
+    """Authentication and access control, loaded and announced (``app.auth.policy``)."""
+    from app.auth.htpasswd import HtpasswdError
+    from app.auth.policy import policy_from_settings
+
+    try:
+        return policy_from_settings(settings)
+    except (HtpasswdError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _tls_front(settings: dict[str, Any]):
+    """With ``--https``, the TLS listener on the public address (``app.tls``)."""
+    if not settings["https"]:
+        return None
+    from app.tls import TlsFront, TlsSetupError, server_context
+
+    try:
+        context = server_context(settings["tls_cert"], settings["tls_key"])
+    except TlsSetupError as exc:
+        raise click.ClickException(str(exc)) from None
+    backend = Path(tempfile.mkdtemp(prefix="torc-server-")) / "http.sock"
+    try:
+        return TlsFront(settings["url"], settings["port"], context, backend)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {settings['url']}:{settings['port']}: {exc}"
+        ) from None
+
+
+def _listen_at(settings: dict[str, Any], front: Any) -> dict[str, Any]:
+    """Where waitress listens: the public address, or the TLS front's private socket."""
+    if front is None:
+        return {"host": settings["url"], "port": settings["port"]}
+    return {"unix_socket": str(front.backend), "unix_socket_perms": "600", "url_scheme": "https"}
 
 
 def _raise_on_signals() -> None:
@@ -169,20 +300,6 @@ def start_consumer(huey_file: Path | None, settings: dict[str, Any]):
     if threading.current_thread() is threading.main_thread():
         consumer.start()
     return consumer
-
-
-def _daemonize(pid_file: str) -> None:
-    if os.name != "posix":
-        raise click.ClickException("--daemon is only available on Unix")
-    if os.fork() > 0:
-        os._exit(0)
-    os.setsid()
-    if os.fork() > 0:
-        os._exit(0)
-    Path(pid_file).write_text(f"{os.getpid()}\n")
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for stream in (sys.stdin, sys.stdout, sys.stderr):
-        os.dup2(devnull, stream.fileno())
 
 
 def main() -> None:
