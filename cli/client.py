@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -41,6 +42,26 @@ class ApiError(TorcClientError):
 
     def __str__(self) -> str:
         return f"{self.message} (HTTP {self.status})"
+
+
+class Unauthorized(ApiError):
+    """401: the server requires credentials and got none, or wrong ones."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.message} (HTTP 401): give the password with TORC_PASSWORD, --password or "
+            "--prompt-password, and the user with --username if it is not your login name"
+        )
+
+
+class Forbidden(ApiError):
+    """403: the credentials are valid, but this user may not do this."""
+
+
+ERRORS_BY_STATUS: dict[int, type[ApiError]] = {401: Unauthorized, 403: Forbidden}
+# The variables that carry credentials to a process Torc starts (never its command line).
+PASSWORD_VARIABLE = "TORC_PASSWORD"
+USERNAME_VARIABLE = "TORC_CLIENT__USERNAME"
 
 
 class ServerUnreachable(TorcClientError):
@@ -72,6 +93,7 @@ class TorcClient:
         password: str | None = None,
         timeout: float = 120.0,
         retry_seconds: float = 0.0,
+        password_prompt: Callable[[], str | None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -79,10 +101,29 @@ class TorcClient:
         self.retry_seconds = retry_seconds
         self.username = username
         self.password = password
+        # Asked once for a password when the server answers 401 to a request sent without one.
+        self.password_prompt = password_prompt
         try:
             self.transport = open_transport(self.base_url, username, password)
         except ValueError as exc:
             raise TorcClientError(str(exc)) from None
+
+    def credential_env(self) -> dict[str, str]:
+        """Environment variables that give a process Torc starts (a job runner, a job) this
+        client's credentials without putting the password on its command line."""
+        if not self.username or self.password is None:
+            return {}
+        return {USERNAME_VARIABLE: self.username, PASSWORD_VARIABLE: self.password}
+
+    def _ask_for_password(self) -> bool:
+        prompt, self.password_prompt = self.password_prompt, None
+        password = prompt() if prompt is not None else None
+        if password is None:
+            return False
+        self.password = password
+        self.transport.close()
+        self.transport = open_transport(self.base_url, self.username, password)
+        return True
 
     def close(self) -> None:
         self.transport.close()
@@ -95,6 +136,8 @@ class TorcClient:
         data = None if body is None else orjson.dumps(body)
         headers = {"Content-Type": "application/json"} if data is not None else None
         response = self._send(method, url, query, data, headers)
+        if response.status_code == 401 and self.password is None and self._ask_for_password():
+            response = self._send(method, url, query, data, headers)
         if response.status_code >= 400:
             message = _error_message(response)
             if response.status_code == 404 and _unknown_route(response, message):
@@ -102,7 +145,8 @@ class TorcClient:
                     f"no torc API at {self.base_url} ({method} {path} is not an endpoint there; "
                     "the URL normally ends with /torc-service/v1)"
                 )
-            raise ApiError(response.status_code, message, method, url)
+            error = ERRORS_BY_STATUS.get(response.status_code, ApiError)
+            raise error(response.status_code, message, method, url)
         if not response.content:
             return None
         return orjson.loads(response.content)
@@ -214,6 +258,44 @@ class TorcClient:
 
     def list_results(self, workflow_id: int, **filters: Any) -> Iterator[dict]:
         return self.paged("/results", workflow_id=workflow_id, **filters)
+
+    # Access groups ------------------------------------------------------------------------
+
+    def create_access_group(self, name: str, description: str | None = None) -> dict:
+        body = {"name": name} if description is None else {"name": name, "description": description}
+        return self.post("/access_groups", body)
+
+    def list_access_groups(self, offset: int = 0, limit: int | None = None) -> Iterator[dict]:
+        return self.paged("/access_groups", limit=limit, offset=offset)
+
+    def get_access_group(self, group_id: int) -> dict:
+        return self.get(f"/access_groups/{group_id}")
+
+    def delete_access_group(self, group_id: int) -> dict:
+        return self.delete(f"/access_groups/{group_id}")
+
+    def add_user_to_group(self, group_id: int, user_name: str, role: str = "member") -> dict:
+        body = {"user_name": user_name, "group_id": group_id, "role": role}
+        return self.post(f"/access_groups/{group_id}/members", body)
+
+    def remove_user_from_group(self, group_id: int, user_name: str) -> dict:
+        return self.delete(f"/access_groups/{group_id}/members/{quote(user_name, safe='')}")
+
+    def list_group_members(self, group_id: int) -> Iterator[dict]:
+        return self.paged(f"/access_groups/{group_id}/members")
+
+    def list_user_groups(self, user_name: str) -> Iterator[dict]:
+        return self.paged(f"/users/{quote(user_name, safe='')}/groups")
+
+    def add_workflow_to_group(self, workflow_id: int, group_id: int) -> dict:
+        body = {"workflow_id": workflow_id, "group_id": group_id}
+        return self.post(f"/workflows/{workflow_id}/access_groups", body)
+
+    def remove_workflow_from_group(self, workflow_id: int, group_id: int) -> dict:
+        return self.delete(f"/workflows/{workflow_id}/access_groups/{group_id}")
+
+    def list_workflow_groups(self, workflow_id: int) -> Iterator[dict]:
+        return self.paged(f"/workflows/{workflow_id}/access_groups")
 
 
 def _query_value(value: Any) -> Any:

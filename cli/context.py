@@ -30,14 +30,27 @@ logger = logging.getLogger("torc.cli")
 DEFAULT_DATABASE = "torc.db"
 
 
-def current_user() -> str:
+def login_name() -> str:
     return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+
+
+def current_user() -> str:
+    """Who this command acts as: ``--username`` / ``[client] username``, else the login name.
+
+    New workflows are created with this owner, and it is the user name sent to a server
+    that requires authentication."""
+    click_context = click.get_current_context(silent=True)
+    context = click_context.find_object(Context) if click_context is not None else None
+    if context is not None and context.settings.get("username"):
+        return str(context.settings["username"])
+    return login_name()
 
 
 @dataclass
 class Context:
     settings: dict[str, Any]
     format: str = "table"
+    prompt_password: bool = False  # --prompt-password: ask even without --username
     _client: TorcClient | None = field(default=None, repr=False)
     _embedded: EmbeddedServer | None = field(default=None, repr=False)
 
@@ -62,10 +75,28 @@ class Context:
             if not self.url_configured and local.is_file():
                 self._use_local_database(local)
             else:
-                self._client = TorcClient(
-                    self.url, username=self.settings.get("username"), password=self._password()
-                )
+                self._client = self._remote_client()
         return self._client
+
+    def _remote_client(self) -> TorcClient:
+        """A client with this command's credentials.
+
+        The user is ``--username`` / ``[client] username`` or the login name; the password
+        ``--password`` / ``TORC_PASSWORD`` / ``[client] password``, else a prompt: at once
+        with ``--prompt-password`` or an explicit user name, otherwise only if the server
+        answers 401 (so a server without authentication never prompts)."""
+        user = current_user()
+        password = self.settings.get("password")
+        on_terminal = sys.stdin.isatty()
+        if password is None and on_terminal:
+            if self.prompt_password or self.settings.get("username"):
+                password = _ask_password(user)
+        return TorcClient(
+            self.url,
+            username=user,
+            password=password,
+            password_prompt=(lambda: _ask_password(user)) if on_terminal else None,
+        )
 
     def use_client(self, client: TorcClient) -> None:
         """Point every later call at ``client``."""
@@ -109,15 +140,15 @@ class Context:
         else:
             atexit.register(self.stop_embedded)
 
-    def _password(self) -> str | None:
-        password = self.settings.get("password")
-        if self.settings.get("username") and password is None and sys.stdin.isatty():
-            password = getpass.getpass(f"Password for {self.settings['username']}: ")
-            self.settings["password"] = password
-        return password
-
     def emit(self, data: Any, **kwargs: Any) -> None:
         emit(data, self.format, **kwargs)
+
+
+def _ask_password(user: str) -> str | None:
+    try:
+        return getpass.getpass(f"Password for '{user}': ")
+    except (EOFError, KeyboardInterrupt):
+        return None
 
 
 def _answers(url: str) -> bool:

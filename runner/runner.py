@@ -238,6 +238,8 @@ class JobRunner:
             "TORC_WORKFLOW_ID": str(self.workflow_id),
             "TORC_API_URL": self.client.base_url,
             "TORC_OUTPUT_DIR": str(self.output_dir),
+            # A job that calls `torc` reaches an authenticating server as the runner does.
+            **self.client.credential_env(),
         }
         logger.info(
             "Runner started workflow_id=%s run_id=%s compute_node_id=%s hostname=%s cpus=%s "

@@ -304,7 +304,6 @@ LATER_GROUPS = {
     "submit",
     "submit-slurm",
     "tui",
-    "access-groups",
 }
 LATER_COMMANDS = {"workflows create-slurm", "workflows submit", "workflows sync-status"}
 # Flags that arrive with a later issue: Slurm auto-scheduling comes with the Slurm commands.
