@@ -131,7 +131,11 @@ def create_from_spec(
         raise click.ClickException(f"{file}: no such file")
     loaded = load_spec(file)
     compiled = compile_spec(
-        loaded, user=user, resource_monitoring=monitoring, skip_checks=skip_checks
+        loaded,
+        user=user,
+        resource_monitoring=monitoring,
+        skip_checks=skip_checks,
+        default_user=current_user(),
     )
     # Required input files that exist now give reinitialize its change-detection baseline.
     workflow_manager.baseline_payload_mtimes(compiled.payload)
