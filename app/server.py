@@ -177,6 +177,7 @@ def serve(settings: dict[str, Any], on_ready: Callable[[int], None] | None = Non
     try:
         logger.info("Starting torc-server version=%s", __version__)
         policy = _policy(settings)
+        front = _tls_front(settings)
         try:
             app = create_app(
                 {
@@ -187,7 +188,6 @@ def serve(settings: dict[str, Any], on_ready: Callable[[int], None] | None = Non
             )
         except Exception as exc:  # noqa: BLE001  (any failure to open is fatal and reported)
             raise click.ClickException(f"cannot open database {database}: {exc}") from None
-        front = _tls_front(settings)
         server = create_server(
             app,
             **_listen_at(settings, front),
@@ -300,6 +300,15 @@ def start_consumer(huey_file: Path | None, settings: dict[str, Any]):
     if threading.current_thread() is threading.main_thread():
         consumer.start()
     return consumer
+
+
+def _add_service_commands() -> None:
+    from app.service import service
+
+    cli.add_command(service)
+
+
+_add_service_commands()
 
 
 def main() -> None:
