@@ -63,6 +63,11 @@ class TlsFront:
         except OSError:
             pass
         self.listener.close()
+        self.backend.unlink(missing_ok=True)
+        try:
+            self.backend.parent.rmdir()
+        except OSError:
+            pass
 
     def _accept_loop(self) -> None:
         while not self._closed.is_set():

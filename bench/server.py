@@ -23,6 +23,9 @@ class Server:
 
     pid: int | None = None
 
+    def __init__(self, *args: str) -> None:
+        self.args = args  # more ``torc-server run`` options
+
     def __enter__(self) -> str:
         self.dir = Path(tempfile.mkdtemp(prefix="torc-bench-server-"))
         self.proc = subprocess.Popen(
@@ -39,6 +42,7 @@ class Server:
                 str(self.dir / "torc.db"),
                 "--threads",
                 "4",
+                *self.args,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
