@@ -20,6 +20,7 @@ logger = logging.getLogger("torc.server.tls")
 
 HANDSHAKE_SECONDS = 10.0
 IDLE_SECONDS = 300.0  # as waitress's own channel_timeout
+MAX_CONNECTIONS = 1000  # as waitress's own connection_limit
 CHUNK = 65536
 
 
@@ -51,6 +52,7 @@ class TlsFront:
         self.listener.listen(1024)
         self.port: int = self.listener.getsockname()[1]
         self._closed = threading.Event()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._thread = threading.Thread(target=self._accept_loop, name="tls-accept", daemon=True)
 
     def start(self) -> None:
@@ -77,11 +79,21 @@ class TlsFront:
                 if self._closed.is_set():
                     return
                 continue
+            if not self._slots.acquire(blocking=False):
+                logger.warning("Refusing a TLS connection: %d already open", MAX_CONNECTIONS)
+                client.close()
+                continue
             threading.Thread(
                 target=self._serve_connection, args=(client,), name="tls-conn", daemon=True
             ).start()
 
     def _serve_connection(self, raw: socket.socket) -> None:
+        try:
+            self._relay_connection(raw)
+        finally:
+            self._slots.release()
+
+    def _relay_connection(self, raw: socket.socket) -> None:
         raw.settimeout(HANDSHAKE_SECONDS)
         try:
             client = self.context.wrap_socket(raw, server_side=True)

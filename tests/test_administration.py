@@ -290,7 +290,13 @@ def test_https_with_unreadable_certificate_is_refused(tmp_path: Path) -> None:
 def test_user_service_unit_is_written_verified_and_removed(tmp_path: Path) -> None:
     analyze = require_tool("systemd-analyze")
     home = tmp_path / "home"
-    env = {"HOME": str(home), "XDG_CONFIG_HOME": ""}
+    # No way to a real user manager: systemctl --user fails (and says so) instead of acting.
+    env = {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": "",
+        "XDG_RUNTIME_DIR": str(tmp_path / "no-runtime"),
+        "DBUS_SESSION_BUS_ADDRESS": "unix:path=" + str(tmp_path / "no-bus"),
+    }
     installed = torc_server(
         "service",
         "install",
@@ -307,6 +313,7 @@ def test_user_service_unit_is_written_verified_and_removed(tmp_path: Path) -> No
     assert installed.returncode == 0, installed.stderr
     unit = home / ".config" / "systemd" / "user" / "torc-server.service"
     assert installed.stdout.splitlines()[0] == f"Installed {unit}"
+    assert "Warning: systemctl --user daemon-reload failed" in installed.stderr
     text = unit.read_text()
     sections = _unit_sections(text)
     assert sections["Unit"] == {
