@@ -259,6 +259,19 @@ class TorcClient:
     def list_results(self, workflow_id: int, **filters: Any) -> Iterator[dict]:
         return self.paged("/results", workflow_id=workflow_id, **filters)
 
+    def is_uninitialized(self, workflow_id: int) -> bool:
+        return self.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"]
+
+    def list_remote_workers(self, workflow_id: int) -> list[dict]:
+        return self.get(f"/workflows/{workflow_id}/remote_workers")
+
+    def add_remote_workers(self, workflow_id: int, workers: list[str]) -> list[dict]:
+        """Store ``[user@]host[:port]`` addresses (ones already stored are kept once)."""
+        return self.post(f"/workflows/{workflow_id}/remote_workers", workers)
+
+    def delete_remote_worker(self, workflow_id: int, worker: str) -> dict:
+        return self.delete(f"/workflows/{workflow_id}/remote_workers/{quote(worker, safe='')}")
+
     # Access groups ------------------------------------------------------------------------
 
     def create_access_group(self, name: str, description: str | None = None) -> dict:

@@ -71,6 +71,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resource-requirements": ("cli.commands.resource_requirements", "group"),
     "failure-handlers": ("cli.commands.failure_handlers", "group"),
     "config": ("cli.commands.config", "group"),
+    "remote": ("cli.commands.remote", "group"),
     "ping": ("cli.commands.misc", "ping"),
     "version": ("cli.commands.misc", "version"),
     "completions": ("cli.commands.misc", "completions"),

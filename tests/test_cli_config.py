@@ -151,7 +151,7 @@ def test_init_writes_a_commented_file_and_refuses_to_overwrite(layers) -> None:
     text = layers["local"].read_text()
     assert "# poll_interval = 5.0" in text and "[server.logging]" in text
     # every key commented out
-    assert tomllib.loads(text)["client"] == {"run": {}, "slurm": {}, "hpc": {}}
+    assert tomllib.loads(text)["client"] == {"run": {}, "remote": {}, "slurm": {}, "hpc": {}}
     assert "[client.hpc]\n" in text and "# profile_overrides = {}" in text
     assert "# custom_profiles = {}" in text and "# [[client.hpc.custom_profiles." in text
     assert shown() == before

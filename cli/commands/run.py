@@ -80,7 +80,7 @@ def run(
             click.echo(f"Created workflow {workflow_id} from {spec_or_id}", err=True)
         else:
             workflow_id = workflow_id_arg(spec_or_id)
-            _initialize_if_new(ctx, workflow_id)
+            initialize_if_new(ctx, workflow_id)
         exit_code = run_workflow(ctx, workflow_id, output, **resources)
     raise SystemExit(exit_code)
 
@@ -105,10 +105,10 @@ def server_session(ctx: Context, database: str | None, output: Path) -> Iterator
         ctx.stop_embedded()
 
 
-def _initialize_if_new(ctx: Context, workflow_id: int) -> None:
+def initialize_if_new(ctx: Context, workflow_id: int) -> None:
     """A workflow whose jobs are all uninitialized (or disabled) is initialized first."""
     client = ctx.client
-    if not client.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"]:
+    if not client.is_uninitialized(workflow_id):
         return
     status = client.workflow_status(workflow_id)
     if status["run_id"] > 0:
@@ -240,6 +240,6 @@ def workflows_run(
     output = Path(output_dir or ctx.settings["run.output_dir"])
     with server_session(ctx, None, output):
         workflow_id = pick_workflow(ctx, workflow_id)
-        _initialize_if_new(ctx, workflow_id)
+        initialize_if_new(ctx, workflow_id)
         exit_code = run_workflow(ctx, workflow_id, output, **resources)
     raise SystemExit(exit_code)
