@@ -19,6 +19,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -54,11 +55,13 @@ class ServiceConfig:
         return self.database.parent
 
 
-def default_config(user: bool, **given: object) -> ServiceConfig:
+def default_config(user: bool, **given: Any) -> ServiceConfig:
     home = Path.home()
     log_dir = home / ".torc" / "logs" if user else Path("/var/log/torc")
     database = home / ".torc" / "torc.db" if user else Path("/var/lib/torc/torc.db")
-    chosen = {key: value for key, value in given.items() if value not in (None, (), False)}
+    chosen: dict[str, Any] = {
+        key: value for key, value in given.items() if value not in (None, (), False)
+    }
     for key in ("log_dir", "database"):
         if key in chosen:
             chosen[key] = Path(str(chosen[key])).expanduser().absolute()

@@ -119,6 +119,7 @@ class TlsFront:
 def _relay(client: ssl.SSLSocket, backend: socket.socket) -> None:
     """Copy bytes both ways until either side closes or the connection idles out."""
     while True:
+        readable: list[socket.socket]  # the TLS side (an SSLSocket) or the backend
         if client.pending():
             readable = [client]
         else:

@@ -76,6 +76,7 @@ class Context:
                 self._use_local_database(local)
             else:
                 self._client = self._remote_client()
+        assert self._client is not None  # _use_local_database sets it too
         return self._client
 
     def _remote_client(self) -> TorcClient:

@@ -182,7 +182,7 @@ def cli(ctx: click.Context, log_level, fmt, url, username, password, prompt_pass
     ctx.obj = Context(settings=settings, format=settings["format"], prompt_password=prompt_password)
 
 
-def load_all(group: click.Group) -> click.Group:
+def load_all(group: TorcGroup) -> TorcGroup:
     """Import every command (for tools that walk the whole tree, like the docs generator)."""
     for name in COMMANDS:
         group.get_command(None, name)
@@ -213,8 +213,9 @@ def prepare(command: click.Command) -> None:
 
 
 def _set_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value:
-        ctx.find_object(Context).format = value
+    context = ctx.find_object(Context)
+    if value and context is not None:
+        context.format = value
 
 
 def main() -> None:

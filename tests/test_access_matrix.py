@@ -6,7 +6,8 @@ its path, a ``workflow_id`` query parameter, or ``workflow_id`` in its body) is 
 every kind of caller against a workflow owned by OWNER and shared with MEMBER's group:
 
 - OUTSIDER gets 403 with the seed's message, an anonymous caller or a wrong password 401
-  (Decision D13), and the database is unchanged afterwards: 0 unauthorized reads or writes.
+  (D13, docs/decisions.md), and the database is unchanged afterwards: 0 unauthorized reads
+  or writes.
 - OWNER, MEMBER and ADMIN are never refused (401/403) and get a real answer.
 
 A new route is covered without editing this test; a new route that is not about one workflow

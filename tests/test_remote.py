@@ -11,9 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import cli
 from cli.remote.ssh import Ssh, SshResult, for_each
 from cli.remote.workers import (
     WorkerAddress,
@@ -21,14 +19,8 @@ from cli.remote.workers import (
     parse_worker,
     parse_worker_file,
 )
-from tests.helpers import Api, ServerProcess
+from tests.helpers import Api, ServerProcess, cli_run, invoke
 from tests.test_cli_records import pick_on_a_terminal
-
-
-def invoke(url: str | None, *args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, [*(["--url", url] if url else []), *args])
-    assert result.exit_code == code, result.output
-    return result
 
 
 @pytest.mark.parametrize(
@@ -260,7 +252,7 @@ def test_run_refuses_a_workflow_with_nothing_to_run(server: ServerProcess, api: 
 
 def test_run_needs_a_server_url_the_hosts_can_use(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    out = invoke(None, "remote", "run", "1", code=1).output
+    out = cli_run("remote", "run", "1", code=1).output
     assert out.strip() == (
         "Error: torc remote run needs the URL of a torc server the hosts can reach: "
         "give --url or set TORC_API_URL (no server URL is configured)"

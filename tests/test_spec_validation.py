@@ -1,4 +1,5 @@
-"""Validation: the invalid corpus, references (D7-D9), defaults (D10), checks and dry-run output."""
+"""Validation: the invalid corpus, checks and dry-run output, references and defaults
+(D7, D8, D9, D10 in docs/decisions.md)."""
 
 from __future__ import annotations
 

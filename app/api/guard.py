@@ -4,17 +4,19 @@
 its path values are known) and before the route parses or changes anything:
 
 1. Authentication (``--auth-file``): HTTP Basic credentials are checked against the htpasswd
-   file. With ``--require-auth`` missing or bad credentials are a 401; without it they leave
-   the caller anonymous. Ping, version and the API document need no credentials.
+   file. With ``--require-auth`` missing or bad credentials are a 401 (a refusal once known
+   is a 403: D13, docs/decisions.md); without it they leave the caller anonymous. Ping,
+   version and the API document need no credentials.
 2. Access control (``--enforce-access-control``): ``RULES`` names the rule of every route
    that is not about one workflow. Every other route is workflow-scoped: each workflow it
-   names must be reachable by the caller (its owner, a member of a group it is shared with, or
-   a system admin). A route names a workflow by a path value (``workflow_id``, or a job,
-   compute node, action or record ID, resolved to its workflow), by a ``workflow_id`` query
-   value, or by ``workflow_id`` in its JSON body (also inside lists, as bulk job creation
-   sends). A workflow-scoped route that names no workflow is refused, so a new route can not
-   be left open by mistake. Lists of workflows are filtered where they are queried
-   (``access.VIEWER``, applied by ``records.list_page``), counts and ``total_count`` included.
+   names must be reachable by the caller (its owner, a member of a group it is shared with,
+   or a system admin: D19, docs/decisions.md). A route names a workflow by a path value
+   (``workflow_id``, or a job, compute node, action or record ID, resolved to its workflow),
+   by a ``workflow_id`` query value, or by ``workflow_id`` in its JSON body (also inside
+   lists, as bulk job creation sends). A workflow-scoped route that names no workflow is
+   refused, so a new route can not be left open by mistake. Lists of workflows are filtered
+   where they are queried (``access.VIEWER``, applied by ``records.list_page``), counts and
+   ``total_count`` included.
 
 This module is the only place that decides; ``app.models.access`` supplies the facts.
 """

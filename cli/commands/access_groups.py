@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from cli.context import Context, pass_context
+from cli.options import list_options
 
 GROUP_COLUMNS = [("ID", "id"), ("Name", "name"), ("Description", "description")]
 MEMBER_COLUMNS = [("User Name", "user_name"), ("Role", "role")]
@@ -27,7 +28,8 @@ def group() -> None:
 @pass_context
 def create(ctx: Context, name: str, description: str | None) -> None:
     """Create a group (system admins)."""
-    created = ctx.client.create_access_group(name, description)
+    record = {"name": name} if description is None else {"name": name, "description": description}
+    created = ctx.client.create_access_group(record)
     lines = [
         "Successfully created access group:",
         f"  ID: {created['id']}",
@@ -38,22 +40,7 @@ def create(ctx: Context, name: str, description: str | None) -> None:
 
 
 @group.command("list")
-@click.option(
-    "-l",
-    "--limit",
-    type=click.IntRange(1),
-    default=100,
-    show_default=True,
-    help="Maximum number of groups to list.",
-)
-@click.option(
-    "-o",
-    "--offset",
-    type=click.IntRange(0),
-    default=0,
-    show_default=True,
-    help="Number of groups to skip.",
-)
+@list_options(100, short_offset=True, sort=False)
 @pass_context
 def list_groups(ctx: Context, limit: int, offset: int) -> None:
     """List every group."""

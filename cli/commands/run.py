@@ -14,6 +14,7 @@ from cli.client import TorcClientError
 from cli.commands.workflow_args import optional_id, pick_workflow
 from cli.commands.workflows import create_from_spec, is_spec_path, workflow_id_arg
 from cli.context import DEFAULT_DATABASE, Context, pass_context
+from cli.options import output_dir_option
 from cli.workflow_manager import record_input_mtimes
 from runner.resources import detect
 
@@ -46,10 +47,10 @@ def runner_options(function):
 @click.command("run")
 @click.argument("spec_or_id")
 @runner_options
-@click.option(
-    "-o",
-    "--output-dir",
+@output_dir_option(
     type=click.Path(file_okay=False),
+    default=None,
+    show_default=False,
     help="Directory for job logs and results.  [default: output]",
 )
 @click.option("--skip-checks", is_flag=True, help="Skip scheduler node validation checks.")
@@ -74,9 +75,9 @@ def run(
     output = Path(output_dir or ctx.settings["run.output_dir"])
     with server_session(ctx, database, output):
         if is_spec_path(spec_or_id):
-            workflow_id = create_from_spec(
-                ctx, spec_or_id, skip_checks=skip_checks, initialize=True
-            )
+            created = create_from_spec(ctx, spec_or_id, skip_checks=skip_checks, initialize=True)
+            assert created is not None  # only a dry run creates nothing
+            workflow_id = created
             click.echo(f"Created workflow {workflow_id} from {spec_or_id}", err=True)
         else:
             workflow_id = workflow_id_arg(spec_or_id)

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
-
+from cli.client import TorcClientError
 from cli.remote.ssh import Ssh, SshResult, for_each
 from cli.remote.workers import WorkerAddress
 
@@ -131,7 +130,7 @@ rm -rf -- "$dir" && echo DELETED
 """
 
 
-class RemoteError(click.ClickException):
+class RemoteError(TorcClientError):
     """A check that failed on some hosts; nothing was started or changed."""
 
 

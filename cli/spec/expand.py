@@ -1,9 +1,9 @@
 """Parameter expansion of jobs, files and user data into concrete, still name-based entries.
 
 A job whose name holds a placeholder of its parameters becomes one job per combination. A job
-with parameters but no placeholder in its name is ONE fan-in job (D3): each templated list
-field (depends_on, input/output files and user data, and all regexes) expands over every
-combination, deduplicated in order; its scalar fields are not substituted.
+with parameters but no placeholder in its name is ONE fan-in job (D3, docs/decisions.md):
+each templated list field (depends_on, input/output files and user data, and all regexes)
+expands over every combination, deduplicated in order; its scalar fields are not substituted.
 """
 
 from __future__ import annotations

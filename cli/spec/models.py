@@ -11,31 +11,21 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
+from app.shared.contract import ACTION_TYPES, JOBS_SORT_METHODS, SCHEDULER_TYPES, TRIGGER_TYPES
 from app.shared.units import parse_memory, parse_runtime
 
 # A problem message, or (message, path below the field) to point at a nested value.
-Problem = "str | tuple[str, tuple[str | int, ...]] | None"
+Problem: TypeAlias = "str | tuple[str, tuple[str | int, ...]] | None"
 Check = Callable[[Any], Problem]
 
 # The server stores integers as signed 64-bit values (and its JSON encoder cannot send more).
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
-JOBS_SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
 PARAMETER_MODES = ("product", "zip")
 GRANULARITIES = ("summary", "time_series", "Summary", "TimeSeries")
-TRIGGER_TYPES = (
-    "on_workflow_start",
-    "on_workflow_complete",
-    "on_jobs_ready",
-    "on_jobs_complete",
-    "on_worker_start",
-    "on_worker_complete",
-)
-ACTION_TYPES = ("run_commands", "schedule_nodes")
-SCHEDULER_TYPES = ("slurm", "local")
 # Slurm time limits: minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]]
 _WALLTIME = re.compile(r"^(\d+-\d{1,2}(:\d{1,2}){0,2}|\d+(:\d{1,2}){0,2})$")
 
@@ -238,7 +228,8 @@ class WorkflowActionSpec:
 
 @dataclass(kw_only=True)
 class ResourceMonitorSpec:
-    """Every field is optional: a partial block overrides only the keys it names (D10)."""
+    """Every field is optional: a partial block overrides only the keys it names
+    (D10, docs/decisions.md)."""
 
     enabled: bool | None = None
     granularity: str | None = field(default=None, metadata=one_of(*GRANULARITIES))
