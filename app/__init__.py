@@ -31,7 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from apispec.ext.marshmallow import MarshmallowPlugin
     from flask import Flask
 
-    from app.api import TorcApi, guard, prepare_app, register_blueprints, schema_name, timing
+    from app.api import TorcApi, access_guard, prepare_app, register_blueprints, schema_name, timing
     from app.api.errors import register_error_handlers
     from app.auth.policy import Policy
     from app.models.access import sync_admin_group
@@ -46,7 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     sync_admin_group(policy.admin_users)
     if app.config["TIMING_ENABLED"]:
         timing.install(app)  # first, so the time includes authentication
-    guard.install(app, policy)
+    access_guard.install(app, policy)
     prepare_app(app)
     api = TorcApi(
         app,

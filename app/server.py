@@ -162,41 +162,45 @@ def start_daemon(settings: dict[str, Any], pid_file: Path) -> Callable[[int], No
 
 
 def serve(settings: dict[str, Any], on_ready: Callable[[int], None] | None = None) -> None:
-    """Open the database, start the consumer, serve until SIGTERM/SIGINT, stop both.
+    """Listen, open the database, start the consumer, serve until SIGTERM/SIGINT, stop both.
 
-    ``on_ready`` is called with the port once the server listens (daemon mode)."""
-    from waitress.server import create_server
-
+    The port is taken before the database is touched: a port in use is one error line and
+    leaves no new database file behind. ``on_ready`` is called with the port once the server
+    listens (daemon mode).
+    """
     from app import create_app
     from app.models.db import close_database, database_synchronous
+    from app.serving import LateApplication, listen
     from app.tasks import huey_path_for
 
     database = settings["database"] or "torc.db"
-    server = consumer = front = None
+    limits = request_limits(settings)
+    consumer = None
+    application = LateApplication()
+    front = _tls_front(settings)
+    try:
+        backend = front.backend if front is not None else None
+        server = listen(application, settings, max(limits.values()), unix_socket=backend)
+    except BaseException:
+        if front is not None:
+            front.close()
+        raise
     _raise_on_signals()
     try:
         logger.info("Starting torc-server version=%s", __version__)
         policy = _policy(settings)
-        front = _tls_front(settings)
         try:
-            app = create_app(
+            application.app = create_app(
                 {
                     "DATABASE": database,
                     "POLICY": policy,
                     "TIMING_ENABLED": settings["timing_enabled"],
+                    **limits,
                 }
             )
         except Exception as exc:  # noqa: BLE001  (any failure to open is fatal and reported)
             raise click.ClickException(f"cannot open database {database}: {exc}") from None
-        server = create_server(
-            app,
-            **_listen_at(settings, front),
-            threads=max(1, settings["threads"]),
-            ident="torc-server",
-            channel_timeout=300,
-            connection_limit=1000,
-        )
-        port = front.port if front else server.effective_port
+        port = front.port if front is not None else server.effective_port
         print(f"TORC_SERVER_PORT={port}", flush=True)
         consumer = start_consumer(huey_path_for(database), settings)
         logger.info(
@@ -219,11 +223,18 @@ def serve(settings: dict[str, Any], on_ready: Callable[[int], None] | None = Non
         logger.info("Shutting down")
         if front is not None:
             front.close()
-        if server is not None:
-            server.close()
+        server.close()
         if consumer is not None:
             consumer.stop(graceful=True)
         close_database()
+
+
+def request_limits(settings: dict[str, Any]) -> dict[str, int]:
+    """The request body limits in bytes, as the Flask app's configuration."""
+    return {
+        "MAX_REQUEST_BYTES": int(settings["max_request_mb"] * 2**20),
+        "MAX_BULK_REQUEST_BYTES": int(settings["max_bulk_request_mb"] * 2**20),
+    }
 
 
 def _policy(settings: dict[str, Any]):
@@ -249,18 +260,20 @@ def _tls_front(settings: dict[str, Any]):
         raise click.ClickException(str(exc)) from None
     backend = Path(tempfile.mkdtemp(prefix="torc-server-")) / "http.sock"
     try:
-        return TlsFront(settings["url"], settings["port"], context, backend)
+        return TlsFront(
+            settings["url"],
+            settings["port"],
+            context,
+            backend,
+            max_connections=max(1, settings["max_connections"]),
+            idle_seconds=max(1, settings["idle_timeout_secs"]),
+        )
     except OSError as exc:
+        backend.parent.rmdir()
+        reason = (exc.strerror or str(exc)).lower()
         raise click.ClickException(
-            f"cannot listen on {settings['url']}:{settings['port']}: {exc}"
+            f"cannot listen on {settings['url']}:{settings['port']}: {reason}"
         ) from None
-
-
-def _listen_at(settings: dict[str, Any], front: Any) -> dict[str, Any]:
-    """Where waitress listens: the public address, or the TLS front's private socket."""
-    if front is None:
-        return {"host": settings["url"], "port": settings["port"]}
-    return {"unix_socket": str(front.backend), "unix_socket_perms": "600", "url_scheme": "https"}
 
 
 def _raise_on_signals() -> None:

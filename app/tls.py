@@ -19,8 +19,6 @@ from pathlib import Path
 logger = logging.getLogger("torc.server.tls")
 
 HANDSHAKE_SECONDS = 10.0
-IDLE_SECONDS = 300.0  # as waitress's own channel_timeout
-MAX_CONNECTIONS = 1000  # as waitress's own connection_limit
 CHUNK = 65536
 
 
@@ -42,9 +40,22 @@ def server_context(cert_file: str, key_file: str) -> ssl.SSLContext:
 class TlsFront:
     """Accepts TLS on ``host:port`` and relays each connection to waitress's Unix socket."""
 
-    def __init__(self, host: str, port: int, context: ssl.SSLContext, backend: Path) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        context: ssl.SSLContext,
+        backend: Path,
+        max_connections: int = 1000,
+        idle_seconds: float = 120.0,
+    ) -> None:
+        """``max_connections`` and ``idle_seconds`` as waitress's own (server settings
+        ``max_connections``, ``idle_timeout_secs``): waitress closing an idle relayed
+        connection ends its relay, so its limits apply through the front too."""
         self.context = context
         self.backend = backend
+        self.max_connections = max_connections
+        self.idle_seconds = idle_seconds
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.listener = socket.socket(family, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -52,7 +63,7 @@ class TlsFront:
         self.listener.listen(1024)
         self.port: int = self.listener.getsockname()[1]
         self._closed = threading.Event()
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._slots = threading.BoundedSemaphore(max_connections)
         self._thread = threading.Thread(target=self._accept_loop, name="tls-accept", daemon=True)
 
     def start(self) -> None:
@@ -80,7 +91,7 @@ class TlsFront:
                     return
                 continue
             if not self._slots.acquire(blocking=False):
-                logger.warning("Refusing a TLS connection: %d already open", MAX_CONNECTIONS)
+                logger.warning("Refusing a TLS connection: %d already open", self.max_connections)
                 client.close()
                 continue
             threading.Thread(
@@ -105,7 +116,7 @@ class TlsFront:
         try:
             backend.connect(str(self.backend))
             client.settimeout(None)
-            _relay(client, backend)
+            _relay(client, backend, self.idle_seconds)
         except OSError as exc:
             logger.debug("TLS connection ended: %s", exc)
         finally:
@@ -116,16 +127,23 @@ class TlsFront:
                 pass
 
 
-def _relay(client: ssl.SSLSocket, backend: socket.socket) -> None:
-    """Copy bytes both ways until either side closes or the connection idles out."""
+def _relay(client: ssl.SSLSocket, backend: socket.socket, idle_seconds: float) -> None:
+    """Copy bytes both ways until either side closes or the connection idles out.
+
+    poll(), not select(): a busy server has more than 1,024 descriptors open."""
+    poller = select.poll()
+    poller.register(client, select.POLLIN)
+    poller.register(backend, select.POLLIN)
+    sources = {client.fileno(): client, backend.fileno(): backend}
     while True:
         readable: list[socket.socket]  # the TLS side (an SSLSocket) or the backend
         if client.pending():
             readable = [client]
         else:
-            readable, _, _ = select.select([client, backend], [], [], IDLE_SECONDS)
-            if not readable:
+            events = poller.poll(idle_seconds * 1000)
+            if not events:
                 return
+            readable = [sources[fd] for fd, _event in events]
         for source in readable:
             target = backend if source is client else client
             try:

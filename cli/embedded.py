@@ -42,9 +42,11 @@ class EmbeddedServer:
         database: Path,
         log_path: Path,
         env: dict[str, str] | None = None,
+        threads: int = 4,
         server_args: Sequence[str] = (),
     ) -> None:
         self.database = database
+        self.threads = threads
         self.log_path = log_path
         self.env = dict(os.environ if env is None else env)
         self.server_args = list(server_args)
@@ -76,7 +78,7 @@ class EmbeddedServer:
             "--database",
             str(self.database),
             "--threads",
-            "4",
+            str(self.threads),
             "--completion-check-interval-secs",
             "5",
             *self.server_args,

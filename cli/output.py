@@ -16,6 +16,8 @@ import orjson
 Column = tuple[str, str]  # (header, key in the row dict)
 
 TABLE_WIDTH = 100
+# A longer value is cut in tables: a 10 MB description is not something to read in a table.
+MAX_CELL_CHARS = 2_000
 
 
 def json_text(data: Any) -> str:
@@ -35,7 +37,20 @@ def cell(value: Any) -> str:
         return f"{value:.2f}" if abs(value) < 1e6 else f"{value:.3g}"
     if isinstance(value, list | dict):
         return orjson.dumps(value).decode()
-    return str(value)
+    return neutralised(str(value))
+
+
+# Control characters other than the line break, shown as escapes (ESC as \x1b): a name
+# holding an ANSI or OSC sequence must not recolour, retitle or rewrite the user's terminal.
+_CONTROLS: dict[int, str] = {
+    code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0)) if code != 0x0A
+}
+_CONTROLS[0x09] = " "  # a tab would only break the alignment
+
+
+def neutralised(text: str) -> str:
+    """``text`` with every terminal control character made visible (one pass, in C)."""
+    return text.translate(_CONTROLS)
 
 
 def print_table(rows: Iterable[dict], columns: Sequence[Column], title: str | None = None) -> None:
@@ -43,7 +58,7 @@ def print_table(rows: Iterable[dict], columns: Sequence[Column], title: str | No
     from rich.console import Console
     from rich.table import Table
 
-    cells = [[cell(row.get(key)) for _, key in columns] for row in rows]
+    cells = [[clipped(cell(row.get(key))) for _, key in columns] for row in rows]
     console = Console(width=_width(), highlight=False, soft_wrap=False)
     if not cells:
         console.print("(none)")
@@ -63,6 +78,13 @@ def print_table(rows: Iterable[dict], columns: Sequence[Column], title: str | No
     for values in cells:
         table.add_row(*values)
     console.print(table)
+
+
+def clipped(text: str, limit: int = MAX_CELL_CHARS) -> str:
+    """A table cell of at most about ``limit`` characters (``-f json`` shows every one)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
 def fitted_widths(headers: Sequence[str], cells: list[list[str]], total: int) -> list[int]:
@@ -87,13 +109,36 @@ def fitted_widths(headers: Sequence[str], cells: list[list[str]], total: int) ->
         [max(6, word) for word in header_words],
     )
     for floors in (*passes, [6] * len(widths)):
-        while sum(widths) > budget:
-            shrinkable = [i for i, width in enumerate(widths) if width > floors[i]]
-            if not shrinkable:
-                break
-            widest = max(shrinkable, key=widths.__getitem__)
-            widths[widest] -= 1
+        widths = _shrunk(widths, floors, budget)
     return widths
+
+
+def _shrunk(widths: list[int], floors: list[int], budget: int) -> list[int]:
+    """``widths`` after taking one column from the widest column above its floor (the
+    leftmost of equals) until they fit ``budget`` or none can give more.
+
+    Computed without the steps, so a column a million characters wide costs no more than
+    a narrow one: every column above its floor ends at a common level L (or its floor),
+    with the rightmost of them one wider where the budget leaves room.
+    """
+    if sum(widths) <= budget:
+        return widths
+
+    def at(level: int) -> list[int]:
+        return [w if w <= f else max(f, min(w, level)) for w, f in zip(widths, floors, strict=True)]
+
+    low, high = 0, max(widths)  # at(high) is over budget; find the highest level that fits
+    if sum(at(low)) > budget:
+        return at(low)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if sum(at(middle)) <= budget else (low, middle)
+    shrunk = at(low)
+    room = budget - sum(shrunk)
+    capped = [i for i, (w, f) in enumerate(zip(widths, floors, strict=True)) if w > low >= f]
+    for index in capped[len(capped) - room :] if room else ():
+        shrunk[index] += 1
+    return shrunk
 
 
 def _longest_word(text: str) -> int:

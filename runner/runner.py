@@ -759,13 +759,13 @@ class JobRunner:
         }
 
     def _launch(self, job: dict, need: Need) -> None:
-        env = self._job_env(job)
-        argv = argv_for(job["command"], job.get("invocation_script"))
         try:
+            env = self._job_env(job)
+            argv = argv_for(job["command"], job.get("invocation_script"))
             process = JobProcess.launch(
                 argv, env, self._stdio_path(job, "o"), self._stdio_path(job, "e"), None
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: e.g. a NUL byte in the command
             self._fail_to_launch(job, exc)
             return
         process.deadline = self._deadline(job)
@@ -796,7 +796,7 @@ class JobRunner:
             return None
         return time.monotonic() + requirement["runtime_seconds"]
 
-    def _fail_to_launch(self, job: dict, error: OSError) -> None:
+    def _fail_to_launch(self, job: dict, error: Exception) -> None:
         with open(self._stdio_path(job, "e"), "a") as stderr:
             stderr.write(f"torc: could not start the job: {error}\n")
         self.started.append(job["id"])

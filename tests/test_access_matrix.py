@@ -46,7 +46,7 @@ SHARING_ROUTES = {
     ("POST", "/workflows/{workflow_id}/access_groups"),
     ("DELETE", "/workflows/{workflow_id}/access_groups/{group_id}"),
 }
-# Operations that are not about one workflow, and who may call them (see app.api.guard).
+# Operations that are not about one workflow, and who may call them (see app.api.access_guard).
 GLOBAL_ROUTES = {
     ("GET", "/ping"),
     ("GET", "/version"),

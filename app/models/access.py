@@ -1,6 +1,6 @@
 """Access groups, memberships, workflow sharing, and the facts access decisions need.
 
-Who may do what is decided in ``app.api.guard``; this module answers its questions (who owns
+Who may do what is decided in ``app.api.access_guard``; this module answers its questions (who owns
 a workflow, who is a system or group admin, can this user reach that workflow) and keeps the
 system ``admin`` group in step with the server's configured admin users.
 

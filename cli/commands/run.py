@@ -107,17 +107,16 @@ def server_session(ctx: Context, database: str | None, output: Path) -> Iterator
 
 
 def initialize_if_new(ctx: Context, workflow_id: int) -> None:
-    """A workflow whose jobs are all uninitialized (or disabled) is initialized first."""
+    """A workflow whose jobs are all uninitialized (or disabled) is initialized first.
+
+    The server checks and initializes in one step: of several runners started together on a
+    new workflow, exactly one initializes it and the others join its run.
+    """
     client = ctx.client
     if not client.is_uninitialized(workflow_id):
         return
-    status = client.workflow_status(workflow_id)
-    if status["run_id"] > 0:
-        client.update_workflow_status(
-            workflow_id, {**status, "run_id": status["run_id"] + 1, "is_canceled": False}
-        )
     record_input_mtimes(client, workflow_id)  # the baseline for reinitialize's change checks
-    client.initialize_jobs(workflow_id)
+    client.initialize_if_uninitialized(workflow_id)
 
 
 def run_workflow(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -34,18 +34,28 @@ from cli.spec.expand import (
     expand_file,
     expand_job,
     expand_user_data,
+    expansion_count,
     parameter_set,
     parse_shared_parameters,
 )
 from cli.spec.graph import blockers_of, describe_cycle, find_cycle
 from cli.spec.loader import LoadedSpec, load_spec
 from cli.spec.models import WorkflowSpec
-from cli.spec.parameters import PLACEHOLDER, Parameter
+from cli.spec.parameters import PLACEHOLDER, Parameter, ParameterSet
 from cli.spec.resolve import Catalog, JobResolver, index_names
 from cli.spec.schema import build_workflow
 
 DEFAULT_JOBS_SORT_METHOD = "gpus_runtime_memory"
 _OPTIONAL_WORKFLOW_FIELDS = ("description", *WORKFLOW_COMPUTE_NODE_FIELDS)
+
+
+# The most jobs (and files, and user data records) a spec may expand to unless the client
+# setting max_jobs says otherwise: a million jobs take about 2 GB and a minute to expand and
+# store; a typo such as "1:1000000000" should not take the machine down first.
+DEFAULT_MAX_JOBS = 1_000_000
+_RAISE_LIMIT = (
+    "to allow more, set max_jobs in the [client] section of torc.toml or TORC_CLIENT__MAX_JOBS"
+)
 
 
 @dataclass
@@ -54,6 +64,7 @@ class Options:
     resource_monitoring: bool = True
     skip_checks: bool = False
     default_user: str | None = None  # owner when neither ``user`` nor the spec names one
+    max_jobs: int = DEFAULT_MAX_JOBS
 
 
 @dataclass
@@ -76,11 +87,14 @@ def compile_spec(
     resource_monitoring: bool = True,
     skip_checks: bool = False,
     default_user: str | None = None,
+    max_jobs: int = DEFAULT_MAX_JOBS,
 ) -> CompiledSpec:
     """Like build_payload, but also returns the warnings; raises SpecError on the first error."""
     loaded = as_loaded(source)
     diag = Diagnostics(loaded.path, loaded.locate, fail_fast=True)
-    options = Options(user, resource_monitoring, skip_checks, default_user)
+    options = Options(
+        user, resource_monitoring, skip_checks, default_user=default_user, max_jobs=max_jobs
+    )
     compilation = Compilation(loaded, diag, options)
     return CompiledSpec(compilation.run(), diag.warnings, compilation)
 
@@ -128,27 +142,70 @@ class Compilation:
 
     def _expand(self, spec: WorkflowSpec) -> None:
         shared = parse_shared_parameters(spec.parameters, self.diag)
-        self.files = _expand_all(
-            spec.files, "files", "file", shared, expand_file, self.diag, self.parameter_names
+        collections = (
+            ("files", "file", spec.files, expand_file),
+            ("user_data", "user data", spec.user_data, expand_user_data),
+            ("jobs", "job", spec.jobs, expand_job),
         )
-        self.user_data = _expand_all(
-            spec.user_data,
-            "user_data",
-            "user data",
-            shared,
-            expand_user_data,
-            self.diag,
-            self.parameter_names,
-        )
-        self.jobs = _expand_all(
-            spec.jobs, "jobs", "job", shared, expand_job, self.diag, self.parameter_names
-        )
+        planned = [
+            (key, label, self._parameter_sets(key, label, specs, shared), expander)
+            for key, label, specs, expander in collections
+        ]
+        # Counted before anything is expanded: a spec over the limit costs nothing.
+        if any(self._over_limit(key, label, sets) for key, label, sets, _ in planned):
+            return
+        expanded = {
+            key: [item for index, (item_spec, params) in enumerate(sets)
+                  for item in expander(item_spec, index, params, self.diag)]
+            for key, _, sets, expander in planned
+        }  # fmt: skip
+        self.files = cast(list[ExpandedFile], expanded["files"])
+        self.user_data = cast(list[ExpandedUserData], expanded["user_data"])
+        self.jobs = cast(list[ExpandedJob], expanded["jobs"])
         if not self.jobs and not self.diag.errors:
             self.diag.error(
                 "no jobs remain after parameter expansion (a parameter with no "
                 'values, such as "[]", removes the jobs that use it)',
                 ("jobs",),
             )
+
+    def _parameter_sets(
+        self, key: str, label: str, specs: Sequence[Any], shared: dict[str, Parameter]
+    ) -> list[tuple[Any, ParameterSet | None]]:
+        sets = []
+        for index, item in enumerate(specs):
+            where = f"{label} '{item.name}'" if item.name is not None else f"{label} #{index + 1}"
+            params = parameter_set(item, shared, where, (key, index), self.diag)
+            if params is not None:
+                self.parameter_names[(key, index)] = tuple(p.name for p in params.parameters)
+            sets.append((item, params))
+        return sets
+
+    def _over_limit(
+        self, key: str, label: str, sets: list[tuple[Any, ParameterSet | None]]
+    ) -> bool:
+        limit = self.options.max_jobs
+        counts = [expansion_count(item, params) for item, params in sets]
+        if sum(counts) > limit:
+            biggest = max(range(len(counts)), key=counts.__getitem__)
+            kind = "jobs" if key == "jobs" else f"{label} entries"
+            self.diag.error(
+                f"the spec expands to {sum(counts):,} {kind} ({counts[biggest]:,} from "
+                f"{label} '{sets[biggest][0].name}'), over the limit of {limit:,}; "
+                f"{_RAISE_LIMIT}",
+                (key, biggest),
+            )
+            return True
+        for index, (item, params) in enumerate(sets):
+            # A fan-in job is one job, but its lists are rendered once per combination.
+            if params is not None and params.count() > limit:
+                self.diag.error(
+                    f"{label} '{item.name}' fans in over {params.count():,} parameter "
+                    f"combinations, over the limit of {limit:,}; {_RAISE_LIMIT}",
+                    (key, index),
+                )
+                return True
+        return False
 
     def _components(self, spec: WorkflowSpec) -> Catalog:
         rr_records, rr_index = resource_requirements_records(spec.resource_requirements, self.diag)
@@ -230,28 +287,6 @@ class Compilation:
         )
         if warning:
             self.diag.warn(warning)
-
-
-Expander = Callable[[Any, int, Any, Diagnostics], list[Any]]
-
-
-def _expand_all(
-    specs: Sequence[Any],
-    key: str,
-    label: str,
-    shared: dict[str, Parameter],
-    expander: Expander,
-    diag: Diagnostics,
-    parameter_names: dict[tuple[str, int], tuple[str, ...]],
-) -> list[Any]:
-    expanded: list[Any] = []
-    for index, spec in enumerate(specs):
-        where = f"{label} '{spec.name}'" if spec.name is not None else f"{label} #{index + 1}"
-        params = parameter_set(spec, shared, where, (key, index), diag)
-        if params is not None:
-            parameter_names[(key, index)] = tuple(p.name for p in params.parameters)
-        expanded.extend(expander(spec, index, params, diag))
-    return expanded
 
 
 def _unused_parameters_hint(kind: str, name: str, parameters: Sequence[str]) -> str:
