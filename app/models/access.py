@@ -1,11 +1,12 @@
 """Access groups, memberships, workflow sharing, and the facts access decisions need.
 
-Who may do what is decided in ``app.api.access_guard``; this module answers its questions (who owns
-a workflow, who is a system or group admin, can this user reach that workflow) and keeps the
-system ``admin`` group in step with the server's configured admin users.
+Who may do what is decided in ``app.api.access_guard``; this module answers its questions
+(who owns a workflow, who is a system or group admin, can this user reach that workflow) and
+keeps the system ``admin`` group in step with the server's configured admin users.
 
 ``VIEWER`` names whose request is being served when access control is enforced: lists of
-workflow records (``records.list_page``) then return, and count, only what that user may see.
+workflow records (``records.list_page``) then return, and count, only what that user may see
+(D21, docs/decisions.md).
 """
 
 from __future__ import annotations
