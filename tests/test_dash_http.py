@@ -201,7 +201,16 @@ def test_credentials_reach_the_server_through_proxy_and_cli(tmp_path: Path) -> N
     server = start_server(tmp_path / "srv", "--auth-file", str(htpasswd), "--require-auth")
     dash = start_dash(tmp_path / "dash", "--api-url", server.url)
     try:
-        assert requests.get(f"{dash.url}{PROXY}/workflows", timeout=30).status_code == 401
+        refused_raw = requests.get(f"{dash.url}{PROXY}/workflows", timeout=30)
+        assert refused_raw.status_code == 401
+        assert refused_raw.headers["WWW-Authenticate"].startswith("Basic")  # untouched
+        # The dashboard's own page gets no Basic challenge (no browser sign-in dialog).
+        from_page = requests.get(
+            f"{dash.url}{PROXY}/workflows", headers={"X-Torc-Dash": "page"}, timeout=30
+        )
+        assert from_page.status_code == 401
+        assert from_page.headers["WWW-Authenticate"].startswith("TorcDash ")
+        assert from_page.json() == refused_raw.json()
         ok = requests.get(f"{dash.url}{PROXY}/workflows", auth=("alice", "s3cret"), timeout=30)
         assert ok.status_code == 200
         body = {"spec": SPEC, "is_file": False, "file_extension": "yaml"}
