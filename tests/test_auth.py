@@ -430,11 +430,18 @@ class Terminal:
 
 def _run_on_terminal(args: list[str], env: dict[str, str], password: str) -> Terminal:
     """Run ``torc`` on a pseudo-terminal and type ``password`` at its prompt."""
+    return _answer_on_terminal(["-m", "cli.main", *args], env, [(b"Password for", password)])
+
+
+def _answer_on_terminal(
+    argv: list[str], env: dict[str, str], answers: list[tuple[bytes, str]]
+) -> Terminal:
+    """Run ``python ARGV`` on a pseudo-terminal; type each answer once its prompt shows."""
     pid, fd = pty.fork()
     if pid == 0:
         os.environ.update({**ENV, **env})
-        os.execv(sys.executable, [sys.executable, "-m", "cli.main", *args])
-    output, typed = b"", False
+        os.execv(sys.executable, [sys.executable, *argv])
+    output, pending, seen = b"", list(answers), 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 1)
@@ -447,12 +454,32 @@ def _run_on_terminal(args: list[str], env: dict[str, str], password: str) -> Ter
         if not chunk:
             break
         output += chunk
-        if not typed and b"Password for" in output:
-            os.write(fd, password.encode() + b"\n")
-            typed = True
+        if pending and pending[0][0] in output[seen:]:
+            seen = output.index(pending[0][0], seen) + len(pending[0][0])
+            os.write(fd, pending.pop(0)[1].encode() + b"\n")
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     return Terminal(output.decode(errors="replace"), os.waitstatus_to_exitcode(status))
+
+
+def test_tool_prompts_for_the_password_on_a_terminal(tmp_path: Path) -> None:
+    """``torc-htpasswd add`` without ``--password`` asks twice on a terminal (nothing echoed);
+    answers that differ change nothing."""
+    file = tmp_path / "htpasswd"
+    tool = ["-m", "app.auth.tool", "add", "-f", str(file), "alice", "--cost", "4"]
+    asked = _answer_on_terminal(
+        tool, {}, [(b"Password for 'alice': ", "typed-pw-1"), (b"Confirm password: ", "typed-pw-1")]
+    )
+    assert asked.status == 0, asked.output
+    assert "typed-pw-1" not in asked.output  # the terminal did not echo it
+    assert f"Added user 'alice' to {file}" in asked.output
+    assert htpasswd_tool("verify", "-f", str(file), "alice", "-p", "typed-pw-1").returncode == 0
+    before = file.read_text()
+    mismatch = _answer_on_terminal(
+        tool, {}, [(b"Password for 'alice': ", "new-pw-1"), (b"Confirm password: ", "new-pw-2")]
+    )
+    assert mismatch.status == 1 and "Error: the passwords do not match" in mismatch.output
+    assert file.read_text() == before
 
 
 def _tiny_spec(directory: Path) -> Path:
