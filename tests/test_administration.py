@@ -8,8 +8,11 @@ import os
 import plistlib
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -347,6 +350,109 @@ def test_user_service_unit_is_written_verified_and_removed(tmp_path: Path) -> No
     assert not unit.exists() and (home / ".torc" / "logs").is_dir()
     missing = torc_server("service", "status", "--user", env=env)
     assert missing.returncode == 1 and "not installed" in missing.stderr
+
+
+@pytest.fixture
+def user_manager(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A real systemd user manager (scripts/systemd-user/manager.sh) with its own home and
+    runtime directory; yields the environment that points ``systemctl --user`` at it."""
+    if os.geteuid() != 0:
+        _manager_unavailable("a systemd user manager here needs root (a mount namespace)")
+    require_tool("systemctl")
+    if shutil.which("unshare") is None:
+        _manager_unavailable("unshare (util-linux) is not installed")
+    home, runtime = tmp_path / "home", tmp_path / "runtime"
+    home.mkdir()
+    runtime.mkdir(mode=0o700)
+    env = {
+        key: value
+        for key, value in ENV.items()
+        if key not in ("DBUS_SESSION_BUS_ADDRESS", "XDG_CONFIG_HOME")
+    }
+    env.update({"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)})
+    log = tmp_path / "systemd.log"
+    with log.open("w") as handle:
+        manager = subprocess.Popen(
+            ["bash", str(REPO / "scripts" / "systemd-user" / "manager.sh")],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        if not _manager_answers(env, manager):
+            _manager_unavailable(f"systemd --user did not start: {log.read_text()[-500:]}")
+        yield env
+    finally:
+        manager.terminate()
+        try:
+            manager.wait(30)
+        except subprocess.TimeoutExpired:
+            manager.kill()
+            manager.wait()
+
+
+def _manager_answers(env: dict[str, str], manager: subprocess.Popen) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and manager.poll() is None:
+        # (is-system-running would say "offline": this machine was not booted by systemd.)
+        state = subprocess.run(
+            ["systemctl", "--user", "show", "--property=SystemState", "--value"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+        if state in ("running", "degraded"):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _manager_unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def test_user_service_starts_answers_and_stops_under_systemd(
+    user_manager: dict[str, str], tmp_path: Path
+) -> None:
+    """install --user, start, status, stop, uninstall against a running systemd user manager:
+    the unit really starts the server (it answers on its port and logs to ~/.torc/logs)."""
+    env = user_manager
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ping = f"http://127.0.0.1:{port}{PREFIX}/ping"
+
+    def answers() -> bool:
+        try:
+            return requests.get(ping, timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    installed = torc_server(
+        "service", "install", "--user", "--url", "127.0.0.1", "--port", str(port), env=env
+    )
+    assert installed.returncode == 0 and installed.stderr == "", installed.stderr
+    started = torc_server("service", "start", "--user", env=env)
+    assert started.returncode == 0, started.stderr
+    wait_for(answers, timeout=60)
+    status = torc_server("service", "status", "--user", env=env)
+    assert status.returncode == 0 and "Active: active (running)" in status.stdout, status
+    log = Path(env["HOME"]) / ".torc" / "logs" / "torc-server.log"
+    assert f"Listening on 127.0.0.1:{port}" in log.read_text()
+
+    stopped = torc_server("service", "stop", "--user", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not answers()
+    status = torc_server("service", "status", "--user", env=env)
+    assert status.returncode == 3 and "Active: inactive (dead)" in status.stdout, status
+    assert "Shutting down" in log.read_text()
+    removed = torc_server("service", "uninstall", "--user", env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert not (Path(env["HOME"]) / ".config" / "systemd" / "user" / "torc-server.service").exists()
 
 
 def test_system_unit_and_its_verification(tmp_path: Path) -> None:
