@@ -293,6 +293,29 @@ def test_required_mode_answers_401_and_logs_the_seeds_lines(make_server, htpassw
         assert password not in log
 
 
+def test_body_limits_apply_once_the_caller_is_known(make_server, htpasswd) -> None:
+    """Authentication and the request body limits (max_request_mb) coexist: a caller without
+    credentials learns nothing beyond 401, a signed-in one gets the 413 naming the setting."""
+    proc = make_server(
+        "--auth-file", str(htpasswd), "--require-auth", *QUIET,
+        env={"TORC_SERVER__MAX_REQUEST_MB": "1"},
+    )  # fmt: skip
+    big = {"name": "big", "user": "olivia", "description": "x" * (2 * 2**20)}
+    refused = requests.post(proc.url + "/workflows", json=big, timeout=60)
+    assert_error_shape(refused, 401)
+    too_big = requests.post(
+        proc.url + "/workflows", json=big, auth=("olivia", PASSWORDS["olivia"]), timeout=60
+    )
+    assert "max_request_mb" in assert_error_shape(too_big, 413)["message"]
+    small = requests.post(
+        proc.url + "/workflows",
+        json={"name": "small", "user": "olivia"},
+        auth=("olivia", PASSWORDS["olivia"]),
+        timeout=60,
+    )
+    assert small.status_code == 200, small.text
+
+
 def test_a_user_added_while_the_server_runs_can_log_in(make_server, htpasswd) -> None:
     proc = make_server("--auth-file", str(htpasswd), "--require-auth", *QUIET)
     assert _status(proc.url, ("newcomer", "fresh")) == 401
