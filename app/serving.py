@@ -132,8 +132,11 @@ def listen(
     _allow_open_files(connection_limit * (3 if unix_socket else 1) + SPARE_FILES)
     address: dict[str, Any] = {"host": settings["url"], "port": settings["port"]}
     if unix_socket is not None:
-        address = {"unix_socket": str(unix_socket), "unix_socket_perms": "600"}
-        address["url_scheme"] = "https"
+        address = {
+            "unix_socket": str(unix_socket),
+            "unix_socket_perms": "600",
+            "url_scheme": "https",
+        }
     adjustments = Adjustments(
         **address,
         threads=max(1, settings["threads"]),
