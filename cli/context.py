@@ -75,29 +75,36 @@ class Context:
             if not self.url_configured and local.is_file():
                 self._use_local_database(local)
             else:
-                self._client = self._remote_client()
+                self._client = self.client_for(self.url)
         assert self._client is not None  # _use_local_database sets it too
         return self._client
 
-    def _remote_client(self) -> TorcClient:
-        """A client with this command's credentials.
+    def client_for(self, url: str, interactive: bool = True) -> TorcClient:
+        """A client for ``url`` with this command's credentials.
 
         The user is ``--username`` / ``[client] username`` or the login name; the password
         ``--password`` / ``TORC_PASSWORD`` / ``[client] password``, else a prompt: at once
         with ``--prompt-password`` or an explicit user name, otherwise only if the server
-        answers 401 (so a server without authentication never prompts)."""
+        answers 401 (so a server without authentication never prompts). A full-screen
+        program (the TUI) passes ``interactive=False``: nothing is asked once it owns the
+        terminal, so it calls ``ask_password_now`` before."""
         user = current_user()
-        password = self.settings.get("password")
-        on_terminal = sys.stdin.isatty()
-        if password is None and on_terminal:
-            if self.prompt_password or self.settings.get("username"):
-                password = _ask_password(user)
+        if interactive:
+            self.ask_password_now()
+        on_terminal = interactive and sys.stdin.isatty()
         return TorcClient(
-            self.url,
+            url,
             username=user,
-            password=password,
+            password=self.settings.get("password"),
             password_prompt=(lambda: _ask_password(user)) if on_terminal else None,
         )
+
+    def ask_password_now(self) -> None:
+        """With ``--prompt-password`` or an explicit user name and no password given, ask for
+        it on the terminal (once per command)."""
+        wants = self.prompt_password or self.settings.get("username")
+        if self.settings.get("password") is None and wants and sys.stdin.isatty():
+            self.settings["password"] = _ask_password(current_user())
 
     def use_client(self, client: TorcClient) -> None:
         """Point every later call at ``client``."""

@@ -77,6 +77,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "completions": ("cli.commands.misc", "completions"),
     "plot-resources": ("cli.commands.plot_resources", "plot_resources_command"),
     "access-groups": ("cli.commands.access_groups", "group"),
+    "tui": ("cli.commands.tui", "tui_command"),
 }
 
 

@@ -10,7 +10,7 @@ its path values are known) and before the route parses or changes anything:
 2. Access control (``--enforce-access-control``): ``RULES`` names the rule of every route
    that is not about one workflow. Every other route is workflow-scoped: each workflow it
    names must be reachable by the caller (its owner, a member of a group it is shared with,
-   or a system admin: D19, docs/decisions.md). A route names a workflow by a path value
+   or a system admin: D20, docs/decisions.md). A route names a workflow by a path value
    (``workflow_id``, or a job, compute node, action or record ID, resolved to its workflow),
    by a ``workflow_id`` query value, or by ``workflow_id`` in its JSON body (also inside
    lists, as bulk job creation sends). A workflow-scoped route that names no workflow is

@@ -7,7 +7,7 @@ never cached. The file is looked at (one ``stat``) on every check and reloaded w
 so adding or removing a user needs no restart; a reload empties the cache, so a changed or
 removed password stops working at once. A file that became unreadable or malformed keeps the
 users last loaded (and says why in the log) rather than locking everyone out.
-D22 (docs/decisions.md) records these choices.
+D23 (docs/decisions.md) records these choices.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ keeps the system ``admin`` group in step with the server's configured admin user
 
 ``VIEWER`` names whose request is being served when access control is enforced: lists of
 workflow records (``records.list_page``) then return, and count, only what that user may see
-(D21, docs/decisions.md).
+(D22, docs/decisions.md).
 """
 
 from __future__ import annotations
