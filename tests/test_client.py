@@ -31,7 +31,8 @@ from cli.client import (
 )
 from tests.helpers import ServerProcess
 
-# Building blocks, and forward (the dashboard's proxy: any request, as it came).
+# Building blocks, forward (the dashboard's proxy: any request, as it came), and
+# detect_orphans_request (detect_orphans's path and body, which the runner's watchdog sends).
 NOT_ENDPOINTS = {
     "ClientBase",
     "clone",
@@ -43,6 +44,7 @@ NOT_ENDPOINTS = {
     "delete",
     "paged",
     "forward",
+    "detect_orphans_request",
 }
 SERVER_ONLY = {"api-docs.openapi_json", "static"}  # served for browsers and tools, not clients
 ANY_ANSWER = json.dumps(
