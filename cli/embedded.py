@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from cli.client import TorcClient, TorcClientError, api_url
@@ -33,7 +34,8 @@ class EmbeddedServer:
     """``torc-server run`` on a free loopback port, stopped when the context exits.
 
     The benchmarks (``bench/server.py``) start their server through this class too, with
-    their own environment (``env``, default: this process's)."""
+    their own environment (``env``, default: this process's) and more ``torc-server run``
+    options (``server_args``: authentication, for ``bench/auth.py``)."""
 
     def __init__(
         self,
@@ -41,11 +43,13 @@ class EmbeddedServer:
         log_path: Path,
         env: dict[str, str] | None = None,
         threads: int = 4,
+        server_args: Sequence[str] = (),
     ) -> None:
         self.database = database
         self.threads = threads
         self.log_path = log_path
         self.env = dict(os.environ if env is None else env)
+        self.server_args = list(server_args)
         self.process: subprocess.Popen | None = None
         self.url = ""
 
@@ -77,6 +81,7 @@ class EmbeddedServer:
             str(self.threads),
             "--completion-check-interval-secs",
             "5",
+            *self.server_args,
         ]
         with self.log_path.open("a") as log:
             self.process = subprocess.Popen(

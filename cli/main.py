@@ -80,6 +80,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("cli.commands.misc", "version"),
     "completions": ("cli.commands.misc", "completions"),
     "plot-resources": ("cli.commands.plot_resources", "plot_resources_command"),
+    "access-groups": ("cli.commands.access_groups", "group"),
     "tui": ("cli.commands.tui", "tui_command"),
 }
 
@@ -157,11 +158,22 @@ class TorcGroup(click.Group):
     help="Output format.  [default: table]",
 )
 @click.option("--url", help="URL of the torc server (env TORC_API_URL).")
-@click.option("--username", help="Username for basic authentication.")
-@click.option("--password", help="Password for basic authentication (env TORC_PASSWORD).")
+@click.option(
+    "--username",
+    help="User for basic authentication (default: client.username, else your login name).",
+)
+@click.option(
+    "--password",
+    help="Password for basic authentication (prefer env TORC_PASSWORD or a prompt).",
+)
+@click.option(
+    "--prompt-password",
+    is_flag=True,
+    help="Ask for the password on the terminal before the first request.",
+)
 @click.version_option(__version__, prog_name="torc")
 @click.pass_context
-def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
+def cli(ctx: click.Context, log_level, fmt, url, username, password, prompt_password) -> None:
     """Torc workflow orchestration system."""
     flags = {
         "log_level": log_level.lower() if log_level else None,
@@ -179,7 +191,7 @@ def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
         settings = default_settings(flags)
     configure_logging(settings["log_level"])
     logging.getLogger("torc").setLevel(logging.getLogger().level)
-    ctx.obj = Context(settings=settings, format=settings["format"])
+    ctx.obj = Context(settings=settings, format=settings["format"], prompt_password=prompt_password)
 
 
 # Errors of the shared vocabulary that are the user's to fix (Slurm said no, an unknown HPC

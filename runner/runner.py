@@ -289,6 +289,8 @@ class JobRunner:
             "TORC_WORKFLOW_ID": str(self.workflow_id),
             "TORC_API_URL": self.client.base_url,
             "TORC_OUTPUT_DIR": str(self.output_dir),
+            # A job that calls `torc` reaches an authenticating server as the runner does.
+            **self.client.credential_env(),
             ENV_NAME: self.watchdog.runner_id,  # how the watchdog finds the jobs' processes
         }
         logger.info(

@@ -298,7 +298,6 @@ SEED_FLAGS: dict[str, list[str]] = {
     "access-groups add-user": ["-r/--role"],
 }
 LATER_GROUPS = {
-    "access-groups",
 }
 LATER_COMMANDS: set[str] = set()
 # Flags that arrive with a later issue.

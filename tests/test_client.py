@@ -37,6 +37,7 @@ NOT_ENDPOINTS = {
     "ClientBase",
     "clone",
     "close",
+    "credential_env",
     "get",
     "post",
     "put",
@@ -170,7 +171,10 @@ def test_error_statuses_become_typed_errors_under_one_base() -> None:
                 assert type(caught.value) is kind
                 assert isinstance(caught.value, ApiError | TorcClientError)
                 assert caught.value.status == status
-                assert str(caught.value) == f"answer {status} (HTTP {status})"
+                text = str(caught.value)
+                assert text.startswith(f"answer {status} (HTTP {status})")
+                # Only a 401 adds how to fix it: where the password and the user name go.
+                assert ("TORC_PASSWORD" in text and "--username" in text) == (status == 401)
     finally:
         server.shutdown()
         server.server_close()
