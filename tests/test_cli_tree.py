@@ -297,8 +297,7 @@ SEED_FLAGS: dict[str, list[str]] = {
     "access-groups list": ["-l/--limit", "-o/--offset"],
     "access-groups add-user": ["-r/--role"],
 }
-LATER_GROUPS = {
-}
+LATER_GROUPS = {}
 LATER_COMMANDS: set[str] = set()
 # Flags that arrive with a later issue.
 LATER_FLAGS: dict[str, set[str]] = {}
