@@ -38,6 +38,7 @@ def current_user() -> str:
 class Context:
     settings: dict[str, Any]
     format: str = "table"
+    format_chosen: bool = False  # by -f, a config file or the environment (not the default)
     _client: TorcClient | None = field(default=None, repr=False)
     _embedded: EmbeddedServer | None = field(default=None, repr=False)
 
@@ -118,6 +119,11 @@ class Context:
 
     def emit(self, data: Any, **kwargs: Any) -> None:
         emit(data, self.format, **kwargs)
+
+    def emit_data(self, data: Any) -> None:
+        """A record that is JSON data (``user-data get``): JSON unless tables were asked for,
+        so ``torc user-data get ID | jq '.data'`` works as the seed's tutorials write it."""
+        emit(data, self.format if self.format_chosen else "json")
 
 
 def _answers(url: str) -> bool:

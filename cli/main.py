@@ -17,7 +17,7 @@ from app.shared.logs import configure_logging
 from app.version import __version__
 from cli.client import TorcClientError
 from cli.context import Context
-from cli.settings import LOG_LEVELS, client_settings, default_settings
+from cli.settings import LOG_LEVELS, client_settings, default_settings, format_configured
 
 
 class UsageLine(click.ClickException):
@@ -166,7 +166,8 @@ def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
         settings = default_settings(flags)
     configure_logging(settings["log_level"])
     logging.getLogger("torc").setLevel(logging.getLogger().level)
-    ctx.obj = Context(settings=settings, format=settings["format"])
+    chosen = fmt is not None or format_configured()
+    ctx.obj = Context(settings=settings, format=settings["format"], format_chosen=chosen)
 
 
 def load_all(group: click.Group) -> click.Group:
@@ -201,7 +202,9 @@ def prepare(command: click.Command) -> None:
 
 def _set_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value:
-        ctx.find_object(Context).format = value
+        context = ctx.find_object(Context)
+        context.format = value
+        context.format_chosen = True
 
 
 def main() -> None:

@@ -43,6 +43,13 @@ def client_settings(
     return settings
 
 
+def format_configured(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a config file or the environment names an output format: commands whose output
+    is JSON data (``user-data get``) print JSON unless the user asked for tables."""
+    only_format = (Setting("format", None, str, ""),)
+    return resolve_settings("client", only_format, None, environ)["format"] is not None
+
+
 def default_settings(flags: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Built-in defaults plus flags, ignoring files and environment (for repairing them)."""
     return {
