@@ -33,6 +33,9 @@ TRIGGER_TYPES = (
 JOB_TRIGGERS = {"on_jobs_ready": ACTION_READY_STATES, "on_jobs_complete": ACTION_COMPLETE_STATES}
 # Triggers that hold as soon as the workflow is initialized.
 START_TRIGGERS = ("on_workflow_start", "on_worker_start", "on_worker_complete")
+# Persistent unless told otherwise (Decision D15, seed: "once per worker"); upstream's
+# default is false for every trigger.
+WORKER_TRIGGERS = ("on_worker_start", "on_worker_complete")
 ACTION_TYPES = ("run_commands", "schedule_nodes")
 
 
@@ -59,7 +62,7 @@ def create_action(workflow_id: int, fields: dict[str, Any]) -> int:
             action_config=orjson.dumps(fields.get("action_config") or {}).decode(),
             job_ids=orjson.dumps(job_ids).decode() if job_ids else None,
             required_triggers=len(job_ids) if trigger_type in JOB_TRIGGERS else 1,
-            persistent=bool(fields.get("persistent")),
+            persistent=is_persistent(trigger_type, fields.get("persistent")),
             is_recovery=bool(fields.get("is_recovery")),
         ).execute()
         if trigger_type in JOB_TRIGGERS:
@@ -69,6 +72,11 @@ def create_action(workflow_id: int, fields: dict[str, Any]) -> int:
                 ).execute()
             _recount(workflow_id, action_id, trigger_type)
         return action_id
+
+
+def is_persistent(trigger_type: str, given: bool | None) -> bool:
+    """A worker trigger runs for every worker unless ``persistent: false`` (D15)."""
+    return trigger_type in WORKER_TRIGGERS if given is None else bool(given)
 
 
 def pending_actions(workflow_id: int, trigger_types: list[str]) -> list[dict]:

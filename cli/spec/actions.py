@@ -10,6 +10,8 @@ from cli.spec.models import WorkflowActionSpec
 from cli.spec.resolve import Catalog
 
 JOB_TRIGGERS = ("on_jobs_ready", "on_jobs_complete")
+# Persistent unless the spec says otherwise: once per worker (Decision D15).
+WORKER_TRIGGERS = ("on_worker_start", "on_worker_complete")
 _SCHEDULE_FIELDS = (
     "scheduler",
     "scheduler_type",
@@ -33,7 +35,9 @@ def _record(
     record: dict[str, Any] = {
         "trigger_type": spec.trigger_type,
         "action_type": spec.action_type,
-        "persistent": spec.persistent,
+        "persistent": (
+            spec.trigger_type in WORKER_TRIGGERS if spec.persistent is None else spec.persistent
+        ),
     }
     _job_selection(spec, where, path, catalog, diag, record)
     if spec.action_type == "run_commands":

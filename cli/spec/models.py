@@ -233,7 +233,8 @@ class WorkflowActionSpec:
     num_allocations: int | None = field(default=None, metadata=at_least(1))
     start_one_worker_per_node: bool | None = None
     max_parallel_jobs: int | None = field(default=None, metadata=at_least(1))
-    persistent: bool = False
+    # None: the trigger's default (D15: worker triggers run once per worker, others once).
+    persistent: bool | None = None
 
 
 @dataclass(kw_only=True)

@@ -1,0 +1,68 @@
+"""What a new user met trying the seed's how-tos and upstream's specs (issue 12): worker
+actions per runner, export/import with results, input checks on run, and the seed's options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from tests.helpers import Api, ServerProcess, start_runner, torc
+
+
+def create(server: ServerProcess, tmp_path: Path, spec: dict, *args: str) -> int:
+    path = tmp_path / f"{spec['name']}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    made = torc("--url", server.url, "-f", "json", "workflows", "create", str(path), *args)
+    assert made.returncode == 0, made.stderr
+    return json.loads(made.stdout)["workflow_id"]
+
+
+def test_worker_actions_run_once_per_runner(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    """D15: on_worker_start/on_worker_complete are persistent unless the spec says otherwise."""
+    log = tmp_path / "actions.log"
+
+    def action(trigger: str, word: str) -> dict:
+        command = f"echo {word} >> {log}"
+        return {"trigger_type": trigger, "action_type": "run_commands", "commands": [command]}
+
+    spec = {
+        "name": "two_workers",
+        "jobs": [{"name": f"j{i}", "command": "sleep 1"} for i in range(4)],
+        "actions": [
+            action("on_worker_start", "start"),
+            action("on_worker_complete", "complete"),
+            {**action("on_worker_start", "first_only"), "persistent": False},
+        ],
+    }
+    wf = create(server, tmp_path, spec)
+    assert torc("--url", server.url, "workflows", "initialize", str(wf)).returncode == 0
+    for number in range(2):
+        (tmp_path / f"r{number}").mkdir()
+    runners = [start_runner(server.url, wf, tmp_path / f"r{i}") for i in range(2)]
+    for runner in runners:
+        assert runner.wait(timeout=120) == 0
+    words = sorted(log.read_text().split())
+    assert words == ["complete", "complete", "first_only", "start", "start"]
+    persistent = {(a["trigger_type"], a["persistent"]) for a in api.get(f"/workflows/{wf}/actions")}
+    assert persistent == {
+        ("on_worker_start", True),
+        ("on_worker_complete", True),
+        ("on_worker_start", False),
+    }
+
+
+def test_an_api_worker_action_without_persistent_is_persistent(api: Api) -> None:
+    wf = api.workflow("api_worker_action")
+
+    def made(trigger: str, **extra) -> bool:
+        body = {"workflow_id": wf, "trigger_type": trigger, "action_type": "run_commands"}
+        body["action_config"] = {"commands": ["true"]}
+        return api.post(f"/workflows/{wf}/actions", {**body, **extra})["persistent"]
+
+    assert made("on_worker_start") and made("on_worker_complete")
+    assert not made("on_worker_start", persistent=False)
+    assert not made("on_workflow_start")
