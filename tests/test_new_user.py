@@ -66,3 +66,23 @@ def test_an_api_worker_action_without_persistent_is_persistent(api: Api) -> None
     assert made("on_worker_start") and made("on_worker_complete")
     assert not made("on_worker_start", persistent=False)
     assert not made("on_workflow_start")
+
+
+def test_imported_results_are_the_current_results(server: ServerProcess, tmp_path: Path) -> None:
+    spec = {"name": "export_results", "jobs": [{"name": "a", "command": "true"}]}
+    spec["jobs"].append({"name": "b", "command": "exit 3", "depends_on": ["a"]})
+    wf = create(server, tmp_path, spec)
+    ran = torc("--url", server.url, "run", str(wf), "-o", str(tmp_path / "out"), "-p", "0.2")
+    assert ran.returncode == 1, ran.stderr
+    document = tmp_path / "export.json"
+    url = ("--url", server.url)
+    exported = torc(*url, "workflows", "export", str(wf), "--include-results", "-o", str(document))
+    assert exported.returncode == 0, exported.stderr
+    imported = torc(*url, "-f", "json", "workflows", "import", str(document))
+    assert imported.returncode == 0, imported.stderr
+    copy = json.loads(imported.stdout)["workflow_id"]
+
+    listed = torc(*url, "-f", "json", "results", "list", str(copy))
+    assert listed.returncode == 0, listed.stderr
+    results = json.loads(listed.stdout)["results"]
+    assert sorted((r["job_name"], r["return_code"]) for r in results) == [("a", 0), ("b", 3)]
