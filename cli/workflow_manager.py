@@ -80,15 +80,21 @@ class InputCheck:
     baseline: dict[int, float] = field(default_factory=dict)
     files: dict[int, dict] = field(default_factory=dict)
 
-    def raise_if_missing(self, workflow_id: int, force: bool) -> None:
+    def problems(self) -> list[str]:
         problems = []
         if self.missing_files:
             problems.append("missing required input files: " + ", ".join(self.missing_files))
         if self.missing_user_data:
             problems.append("missing user data: " + ", ".join(self.missing_user_data))
+        return problems
+
+    def raise_if_missing(
+        self, workflow_id: int, force: bool, override: str = "use --force to go ahead"
+    ) -> None:
+        problems = self.problems()
         if problems and not force:
             raise click.ClickException(
-                f"workflow {workflow_id} has {'; '.join(problems)} (use --force to go ahead)"
+                f"workflow {workflow_id} has {'; '.join(problems)} ({override})"
             )
 
 
@@ -116,22 +122,28 @@ def record_mtimes(client: TorcClient, files: dict[int, dict], mtimes: dict[int, 
         client.put(f"/files/{file_id}", {**files[file_id], "st_mtime": mtime})
 
 
-def record_input_mtimes(client: TorcClient, workflow_id: int) -> None:
-    """Give change detection a baseline: the current st_mtime of each required input file."""
-    check = check_inputs(client, workflow_id)
-    record_mtimes(client, check.files, check.baseline)
-
-
-def baseline_payload_mtimes(payload: dict[str, Any]) -> None:
-    """Set st_mtime on the payload's files that jobs read, nobody writes, and exist on disk."""
+def baseline_payload_mtimes(payload: dict[str, Any]) -> InputCheck:
+    """Set st_mtime on the payload's files that jobs read, nobody writes, and exist on disk;
+    report those that do not exist, and the user data jobs read that nobody writes or sets
+    (what initialize would refuse)."""
     jobs = payload.get("jobs") or []
+    check = InputCheck()
     read = {index for job in jobs for index in job.get("input_files") or []}
     written = {index for job in jobs for index in job.get("output_files") or []}
     files = payload.get("files") or []
     for index in sorted(read - written):
         mtime = disk_mtime(files[index]["path"])
-        if mtime is not None:
+        if mtime is None:
+            check.missing_files.append(files[index]["path"])
+        else:
             files[index]["st_mtime"] = mtime
+    read = {index for job in jobs for index in job.get("input_user_data") or []}
+    written = {index for job in jobs for index in job.get("output_user_data") or []}
+    records = payload.get("user_data") or []
+    for index in sorted(read - written):
+        if records[index].get("data") is None:
+            check.missing_user_data.append(records[index]["name"])
+    return check
 
 
 # --------------------------------------------------------------------------------------------

@@ -86,3 +86,30 @@ def test_imported_results_are_the_current_results(server: ServerProcess, tmp_pat
     assert listed.returncode == 0, listed.stderr
     results = json.loads(listed.stdout)["results"]
     assert sorted((r["job_name"], r["return_code"]) for r in results) == [("a", 0), ("b", 3)]
+
+
+def test_run_checks_required_inputs_like_initialize(server: ServerProcess, tmp_path: Path) -> None:
+    """Seed L4912-4920: a missing required input stops initialize unless --force; `torc run`
+    (spec or ID) and `workflows run` initialize the same way."""
+    data = tmp_path / "input.csv"
+    spec = {
+        "name": "needs_input",
+        "files": [{"name": "data", "path": str(data)}],
+        "jobs": [{"name": "read", "command": "cat ${files.input.data}"}],
+    }
+    wf = create(server, tmp_path, spec)
+    url = ("--url", server.url)
+    out = ("-o", str(tmp_path / "out"), "-p", "0.2")
+    for command in (("run", str(wf), *out), ("workflows", "run", str(wf), "--output-dir", out[1])):
+        refused = torc(*url, *command)
+        assert refused.returncode == 1, refused.stderr
+        assert f"missing required input files: {data}" in refused.stderr
+        assert f"torc workflows initialize {wf} --force" in refused.stderr
+    spec_path = tmp_path / "needs_input.yaml"
+    refused = torc(*url, "run", str(spec_path), *out)
+    assert refused.returncode == 1 and "missing required input files" in refused.stderr
+    assert not (tmp_path / "out" / "job_stdio").exists()  # nothing ran
+
+    data.write_text("a,b\n")
+    ran = torc(*url, "run", str(wf), *out)
+    assert ran.returncode == 0, ran.stderr

@@ -14,7 +14,7 @@ from cli.client import TorcClientError
 from cli.commands.workflow_args import optional_id, pick_workflow
 from cli.commands.workflows import create_from_spec, is_spec_path, workflow_id_arg
 from cli.context import DEFAULT_DATABASE, Context, pass_context
-from cli.workflow_manager import record_input_mtimes
+from cli.workflow_manager import check_inputs, record_mtimes
 from runner.resources import detect
 
 FINAL_COUNTS_TIMEOUT = 5.0  # after a signal the server may be gone: do not wait long
@@ -106,16 +106,23 @@ def server_session(ctx: Context, database: str | None, output: Path) -> Iterator
 
 
 def _initialize_if_new(ctx: Context, workflow_id: int) -> None:
-    """A workflow whose jobs are all uninitialized (or disabled) is initialized first."""
+    """A workflow whose jobs are all uninitialized (or disabled) is initialized first, with
+    the input checks of `workflows initialize` (missing files or user data stop it)."""
     client = ctx.client
     if not client.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"]:
         return
+    check = check_inputs(client, workflow_id)
+    check.raise_if_missing(
+        workflow_id,
+        force=False,
+        override=f"create them, or `torc workflows initialize {workflow_id} --force` first",
+    )
     status = client.workflow_status(workflow_id)
     if status["run_id"] > 0:
         client.update_workflow_status(
             workflow_id, {**status, "run_id": status["run_id"] + 1, "is_canceled": False}
         )
-    record_input_mtimes(client, workflow_id)  # the baseline for reinitialize's change checks
+    record_mtimes(client, check.files, check.baseline)  # reinitialize's change baseline
     client.initialize_jobs(workflow_id)
 
 

@@ -134,9 +134,15 @@ def create_from_spec(
         loaded, user=user, resource_monitoring=monitoring, skip_checks=skip_checks
     )
     # Required input files that exist now give reinitialize its change-detection baseline.
-    workflow_manager.baseline_payload_mtimes(compiled.payload)
+    inputs = workflow_manager.baseline_payload_mtimes(compiled.payload)
     for warning in compiled.warnings:
         click.echo(f"Warning: {warning}", err=True)
+    problems = inputs.problems() if initialize else []
+    if problems:  # what `workflows initialize` refuses, refused before anything is made
+        raise click.ClickException(
+            f"{file}: {'; '.join(problems)} (create them first, or `torc workflows create` "
+            "the spec and `torc workflows initialize ID --force` to go ahead)"
+        )
     created = ctx.client.create_workflow_from_spec(compiled.payload, initialize=initialize)
     return created["workflow_id"]
 
