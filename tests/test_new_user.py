@@ -113,3 +113,31 @@ def test_run_checks_required_inputs_like_initialize(server: ServerProcess, tmp_p
     data.write_text("a,b\n")
     ran = torc(*url, "run", str(wf), *out)
     assert ran.returncode == 0, ran.stderr
+
+
+def test_logs_analyze_finds_signal_kills_and_runtime_limits(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """Seed L4531-4554 lists "Signal kills" and "Time limit exceeded"; such jobs leave
+    nothing in their own output, so the runner's log is what shows them."""
+    spec = {
+        "name": "kills",
+        "jobs": [
+            {"name": "killed", "command": "kill -9 $$"},
+            {"name": "slow", "command": "sleep 60", "resource_requirements": "short"},
+        ],
+        "resource_requirements": [
+            {"name": "short", "num_cpus": 1, "memory": "10m", "runtime": "PT1S"}
+        ],
+    }
+    wf = create(server, tmp_path, spec)
+    output = tmp_path / "out"
+    ran = torc("--url", server.url, "run", str(wf), "-o", str(output), "-p", "0.2")
+    assert ran.returncode == 1, ran.stderr
+    analyzed = torc("-f", "json", "logs", "analyze", str(output))
+    assert analyzed.returncode == 0, analyzed.stderr
+    found = {entry["type"]: entry for entry in json.loads(analyzed.stdout)["errors_by_type"]}
+    assert found["Job Killed by Signal"]["count"] == 1
+    assert "return_code=-9 status=failed" in found["Job Killed by Signal"]["occurrences"][0]["text"]
+    assert found["Runtime Limit Exceeded"]["category"] == "timeout"
+    assert found["Runtime Limit Exceeded"]["count"] == 1
