@@ -141,3 +141,42 @@ def test_logs_analyze_finds_signal_kills_and_runtime_limits(
     assert "return_code=-9 status=failed" in found["Job Killed by Signal"]["occurrences"][0]["text"]
     assert found["Runtime Limit Exceeded"]["category"] == "timeout"
     assert found["Runtime Limit Exceeded"]["count"] == 1
+
+
+def test_the_seeds_own_options(server: ServerProcess, tmp_path: Path) -> None:
+    """`torc run ID OUTPUT_DIR` (L4433), `results get WF --job-id N` (L2256),
+    `jobs list-by-status WF` (L3052) and `results list WF --status done` (L5374)."""
+    spec = {"name": "seed_options", "jobs": [{"name": "ok", "command": "true"}]}
+    spec["jobs"].append({"name": "bad", "command": "exit 2"})
+    wf = create(server, tmp_path, spec)
+    url = ("--url", server.url)
+    ran = torc(*url, "run", str(wf), str(tmp_path / "my_output"), "-p", "0.2")
+    assert ran.returncode == 1, ran.stderr
+    assert len(list((tmp_path / "my_output" / "job_stdio").glob("*.o"))) == 2
+    twice = torc(*url, "run", str(wf), "a", "-o", "b")
+    assert twice.returncode == 2 and "two output directories" in twice.stderr
+
+    def as_json(*args: str):
+        done = torc(*url, "-f", "json", *args)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    jobs = {job["name"]: job["id"] for job in as_json("jobs", "list", str(wf))["jobs"]}
+    result = as_json("results", "get", str(wf), "--job-id", str(jobs["bad"]))
+    assert (result["job_id"], result["return_code"], result["job_name"]) == (jobs["bad"], 2, "bad")
+    assert as_json("results", "get", str(result["id"]))["return_code"] == 2
+
+    by_status = as_json("jobs", "list-by-status", str(wf))
+    assert by_status["total"] == 2
+    assert by_status["jobs_by_status"] == {
+        "completed": [{"id": jobs["ok"], "name": "ok"}],
+        "failed": [{"id": jobs["bad"], "name": "bad"}],
+    }
+    table = torc(*url, "jobs", "list-by-status", str(wf)).stdout
+    assert [line.split() for line in table.splitlines()[2:]] == [
+        ["completed", "1", "ok"],
+        ["failed", "1", "bad"],
+    ]
+    done = as_json("results", "list", str(wf), "--status", "done")["results"]
+    assert [r["job_id"] for r in done] == [jobs["ok"]]
+    assert [j["name"] for j in as_json("jobs", "list", str(wf), "-s", "done")["jobs"]] == ["ok"]

@@ -43,7 +43,7 @@ def runner_options(function):
     return function
 
 
-@click.command("run")
+@click.command("run", context_settings={"allow_extra_args": True})
 @click.argument("spec_or_id")
 @runner_options
 @click.option(
@@ -69,8 +69,11 @@ def run(
     **resources,
 ) -> None:
     """Run a workflow locally: create it from a spec file (or take an existing ID),
-    initialize it and run its jobs on this machine until it finishes."""
+    initialize it and run its jobs on this machine until it finishes.
+
+    The output directory may also follow as a second argument (`torc run 42 my_output`)."""
     runner_settings(ctx, **resources)  # bad flags fail before anything is created
+    output_dir = _output_dir_argument(output_dir)
     output = Path(output_dir or ctx.settings["run.output_dir"])
     with server_session(ctx, database, output):
         if is_spec_path(spec_or_id):
@@ -83,6 +86,19 @@ def run(
             _initialize_if_new(ctx, workflow_id)
         exit_code = run_workflow(ctx, workflow_id, output, **resources)
     raise SystemExit(exit_code)
+
+
+def _output_dir_argument(output_dir: str | None) -> str | None:
+    """The seed's how-tos write ``torc run ID OUTPUT_DIR``; its CLI reference ``-o``. Both
+    work (one positional beyond the spec or ID, not a second, different ``-o``)."""
+    extra = click.get_current_context().args
+    if not extra:
+        return output_dir
+    if len(extra) > 1:
+        raise click.UsageError(f"unexpected arguments: {' '.join(extra[1:])}")
+    if output_dir is not None and Path(output_dir) != Path(extra[0]):
+        raise click.UsageError(f"two output directories: -o {output_dir} and {extra[0]}")
+    return extra[0]
 
 
 @contextlib.contextmanager
