@@ -180,3 +180,32 @@ def test_the_seeds_own_options(server: ServerProcess, tmp_path: Path) -> None:
     done = as_json("results", "list", str(wf), "--status", "done")["results"]
     assert [r["job_id"] for r in done] == [jobs["ok"]]
     assert [j["name"] for j in as_json("jobs", "list", str(wf), "-s", "done")["jobs"]] == ["ok"]
+
+
+def test_utilization_all_labels_every_row(server: ServerProcess, api: Api) -> None:
+    """--all lists checks within their limits too: their negative percentages are headroom,
+    and each row says whether it is one of the violations counted above it."""
+    wf = api.workflow("utilization_all")
+    rr = {"workflow_id": wf, "name": "small", "num_cpus": 1, "memory": "1g", "runtime": "PT1H"}
+    rr_id = api.post("/resource_requirements", rr)["id"]
+    node = api.compute_node(wf)
+    for name, peak_gib in (("fits", 0.5), ("grows", 2.0)):
+        job = api.job(wf, name, resource_requirements_id=rr_id)
+        result = {
+            "workflow_id": wf, "job_id": job, "run_id": 1, "compute_node_id": node,
+            "return_code": 0, "exec_time_minutes": 6.0, "status": "completed",
+            "completion_time": "2025-01-01T00:00:00.000Z",
+            "peak_memory_bytes": int(peak_gib * 1024**3), "peak_cpu_percent": 50.0,
+        }  # fmt: skip
+        api.post("/results", result)
+    out = torc("--url", server.url, "reports", "check-resource-utilization", str(wf), "--all")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "⚠ Found 1 resource over-utilization violations (OVER below)"
+    assert lines[1].startswith("All 6 checks of 2 jobs: peak use against the requirement")
+    assert "Peak vs Specified" in lines[2] and "Verdict" in lines[2]
+    rows = [line.split() for line in lines[4:]]
+    verdicts = {(row[1], row[2]): (row[-2], row[-1]) for row in rows}
+    assert verdicts[("grows", "Memory")] == ("+100.0%", "OVER")
+    assert verdicts[("fits", "Memory")] == ("-50.0%", "within")
+    assert [row[-1] for row in rows].count("within") == 5
