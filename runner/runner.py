@@ -280,6 +280,7 @@ class JobRunner:
         config = MonitorConfig.from_workflow(json.loads(raw) if raw else None)
         if self.options.resource_monitoring is not None:
             config.enabled = self.options.resource_monitoring
+            config.switched_off = not config.enabled
         return config
 
     def _metrics_path(self) -> Path:
@@ -540,9 +541,10 @@ class JobRunner:
             "completion_time": utc_now_text(),
             "attempt_id": job["attempt_id"],
         }
-        # Without monitoring the figures come from the exit's rusage, which costs nothing and
-        # lets recovery tell an out-of-memory failure from others.
-        report.update(summary(usage, exit_info, elapsed, self._inherited_rss(process)))
+        # Jobs without samples get their figures from the exit's rusage, which costs
+        # nothing; with monitoring switched off nothing is recorded, as the seed says.
+        if not self.monitor.config.switched_off:
+            report.update(summary(usage, exit_info, elapsed, self._inherited_rss(process)))
         self._log_handler.info(
             f"Job process completed workflow_id={self.workflow_id} job_id={job['id']} "
             f"run_id={self.run_id} return_code={return_code} status={status} "

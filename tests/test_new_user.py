@@ -4,6 +4,7 @@ actions per runner, export/import with results, input checks on run, and the see
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import yaml
@@ -209,3 +210,20 @@ def test_utilization_all_labels_every_row(server: ServerProcess, api: Api) -> No
     assert verdicts[("grows", "Memory")] == ("+100.0%", "OVER")
     assert verdicts[("fits", "Memory")] == ("-50.0%", "within")
     assert [row[-1] for row in rows].count("within") == 5
+
+
+def test_no_resource_monitoring_records_no_usage(server: ServerProcess, tmp_path: Path) -> None:
+    """Seed L4151: "No metrics recorded - check that monitoring wasn't disabled with
+    --no-resource-monitoring"."""
+    command = f"{sys.executable} -c 'b = bytearray(300 * 2**20)'"  # well above the runner's
+    spec = {"name": "unmonitored", "jobs": [{"name": "busy", "command": command}]}
+    fields = ("peak_memory_bytes", "avg_memory_bytes", "peak_cpu_percent", "avg_cpu_percent")
+    for flags, recorded in ((("--no-resource-monitoring",), False), ((), True)):
+        wf = create(server, tmp_path, spec, *flags)
+        ran = torc("--url", server.url, "run", str(wf), "-o", str(tmp_path / "out"), "-p", "0.2")
+        assert ran.returncode == 0, ran.stderr
+        listed = torc("--url", server.url, "-f", "json", "results", "list", str(wf))
+        [result] = json.loads(listed.stdout)["results"]
+        assert (result["peak_memory_bytes"] is not None) is recorded, result
+        if not recorded:
+            assert [result[name] for name in fields] == [None] * 4
