@@ -227,3 +227,54 @@ def test_no_resource_monitoring_records_no_usage(server: ServerProcess, tmp_path
         assert (result["peak_memory_bytes"] is not None) is recorded, result
         if not recorded:
             assert [result[name] for name in fields] == [None] * 4
+
+
+# Upstream's own specs --------------------------------------------------------------------
+
+
+def compile_yaml(tmp_path: Path, text: str):
+    from cli.spec import compile_spec
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    return compile_spec(str(path))
+
+
+PARTIAL_FAN_IN = """\
+name: partial_fan_in
+jobs:
+  - name: analyze_{dataset}_{analysis_type}
+    command: analyze {dataset} {analysis_type}
+    parameters:
+      dataset: "['sales','inventory']"
+      analysis_type: "['a','b']"
+  - name: report_{dataset}
+    command: report {dataset} {analysis_type}
+    depends_on: ["analyze_{dataset}_{analysis_type}"]
+    parameters:
+      dataset: "['sales','inventory']"
+      analysis_type: "['a','b']"
+"""
+
+
+def test_a_name_with_some_parameters_is_a_partial_fan_in(tmp_path: Path) -> None:
+    """D16: report_{dataset} is one job per dataset, depending on its analyze jobs."""
+    compiled = compile_yaml(tmp_path, PARTIAL_FAN_IN)
+    jobs = compiled.payload["jobs"]
+    names = [job["name"] for job in jobs]
+    assert names == [
+        "analyze_sales_a", "analyze_sales_b", "analyze_inventory_a", "analyze_inventory_b",
+        "report_sales", "report_inventory",
+    ]  # fmt: skip
+    reports = {job["name"]: job for job in jobs[4:]}
+    assert [names[i] for i in reports["report_sales"]["depends_on"]] == [
+        "analyze_sales_a",
+        "analyze_sales_b",
+    ]
+    assert [names[i] for i in reports["report_inventory"]["depends_on"]] == [
+        "analyze_inventory_a",
+        "analyze_inventory_b",
+    ]
+    # {dataset} is substituted in the command; {analysis_type} has no single value there.
+    assert reports["report_sales"]["command"] == "report sales {analysis_type}"
+    assert any("one job per dataset" in w and "analysis_type" in w for w in compiled.warnings)
