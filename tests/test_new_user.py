@@ -7,8 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
+from cli.spec.errors import SpecError
 from tests.helpers import Api, ServerProcess, start_runner, torc
 
 
@@ -278,3 +280,27 @@ def test_a_name_with_some_parameters_is_a_partial_fan_in(tmp_path: Path) -> None
     # {dataset} is substituted in the command; {analysis_type} has no single value there.
     assert reports["report_sales"]["command"] == "report sales {analysis_type}"
     assert any("one job per dataset" in w and "analysis_type" in w for w in compiled.warnings)
+
+
+UPSTREAM_MONITOR = """\
+name: upstream_monitor
+resource_monitor:
+  enabled: true
+  granularity: time_series
+  sample_interval_seconds: 2
+  metrics: [cpu, memory]
+jobs:
+  - name: work
+    command: "true"
+"""
+
+
+def test_resource_monitor_ignores_unknown_keys_with_a_warning(tmp_path: Path) -> None:
+    """D17: upstream's resource_monitor struct accepts keys it does not know."""
+    compiled = compile_yaml(tmp_path, UPSTREAM_MONITOR)
+    config = json.loads(compiled.payload["workflow"]["resource_monitor_config"])
+    assert config["granularity"] == "time_series" and "metrics" not in config
+    assert any("unknown field 'metrics' is ignored" in w for w in compiled.warnings)
+    elsewhere = UPSTREAM_MONITOR.replace("    command:", "    metrics: 1\n    command:")
+    with pytest.raises(SpecError, match="job 'work': unknown field 'metrics'"):
+        compile_yaml(tmp_path, elsewhere)  # other sections keep refusing unknown keys

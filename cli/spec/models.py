@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from app.shared.units import parse_memory, parse_runtime
 
@@ -239,7 +239,11 @@ class WorkflowActionSpec:
 
 @dataclass(kw_only=True)
 class ResourceMonitorSpec:
-    """Every field is optional: a partial block overrides only the keys it names (D10)."""
+    """Every field is optional: a partial block overrides only the keys it names (D10).
+    Other keys (upstream's own specs carry ``metrics:``) are ignored with a warning, as
+    upstream ignores them (D17)."""
+
+    ignores_unknown_fields: ClassVar[bool] = True
 
     enabled: bool | None = None
     granularity: str | None = field(default=None, metadata=one_of(*GRANULARITIES))

@@ -40,8 +40,14 @@ def _build(cls: type, raw: Any, where: str, path: SpecPath, diag: Diagnostics) -
     known = _fields(cls)
     values: dict[str, Any] = {}
     valid = True
+    lenient = getattr(cls, "ignores_unknown_fields", False)
     for key, value in raw.items():
-        if key not in known:
+        if key not in known and lenient:
+            diag.warn(
+                f"{where}: unknown field '{key}' is ignored{did_you_mean(key, known)}",
+                (*path, key),
+            )
+        elif key not in known:
             diag.error(f"{where}: unknown field '{key}'{did_you_mean(key, known)}", (*path, key))
             valid = False
         elif value is not None:
