@@ -304,3 +304,35 @@ def test_resource_monitor_ignores_unknown_keys_with_a_warning(tmp_path: Path) ->
     elsewhere = UPSTREAM_MONITOR.replace("    command:", "    metrics: 1\n    command:")
     with pytest.raises(SpecError, match="job 'work': unknown field 'metrics'"):
         compile_yaml(tmp_path, elsewhere)  # other sections keep refusing unknown keys
+
+
+def test_a_workflow_start_schedule_nodes_action_may_list_jobs(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    """Upstream's specs list the jobs a schedule_nodes action allocates for, on
+    on_workflow_start too: accepted and recorded, with a warning (D17)."""
+    spec = {
+        "name": "start_with_jobs",
+        "slurm_schedulers": [{"name": "cpu", "account": "acct"}],
+        "jobs": [{"name": "prep", "command": "true"}, {"name": "work_1", "command": "true"}],
+        "actions": [
+            {
+                "trigger_type": "on_workflow_start",
+                "action_type": "schedule_nodes",
+                "scheduler": "cpu",
+                "scheduler_type": "slurm",
+                "jobs": ["prep"],
+                "job_name_regexes": ["^work_"],
+            }
+        ],
+    }
+    path = tmp_path / "start_with_jobs.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    made = torc("--url", server.url, "-f", "json", "workflows", "create", str(path))
+    assert made.returncode == 0, made.stderr
+    assert "its jobs are recorded, but only the on_jobs_ready and on_jobs_complete" in made.stderr
+    wf = json.loads(made.stdout)["workflow_id"]
+    jobs = {job["name"]: job["id"] for job in api.get("/jobs", params={"workflow_id": wf})["items"]}
+    [action] = api.get(f"/workflows/{wf}/actions")
+    assert action["job_ids"] == [jobs["prep"], jobs["work_1"]]
+    assert action["trigger_type"] == "on_workflow_start"

@@ -57,11 +57,17 @@ def _job_selection(
 ) -> None:
     if spec.trigger_type not in JOB_TRIGGERS:
         if spec.jobs or spec.job_name_regexes:
-            diag.error(
-                f"{where}: 'jobs' and 'job_name_regexes' only apply to the "
-                f"{' and '.join(JOB_TRIGGERS)} triggers",
+            # Upstream accepts and records them (its own specs list the jobs a
+            # schedule_nodes action is for); they do not decide when this trigger fires.
+            diag.warn(
+                f"{where}: its jobs are recorded, but only the {' and '.join(JOB_TRIGGERS)} "
+                f"triggers wait for their jobs; {spec.trigger_type} does not",
                 path,
             )
+            selected = _named_jobs(spec, where, path, catalog, diag)
+            selected += _regex_jobs(spec, where, path, catalog, diag)
+            if selected:
+                record["jobs"] = list(dict.fromkeys(selected))
         return
     if not spec.jobs and not spec.job_name_regexes:
         diag.error(
