@@ -336,3 +336,21 @@ def test_a_workflow_start_schedule_nodes_action_may_list_jobs(
     [action] = api.get(f"/workflows/{wf}/actions")
     assert action["job_ids"] == [jobs["prep"], jobs["work_1"]]
     assert action["trigger_type"] == "on_workflow_start"
+
+
+def test_the_api_accepts_two_requirements_of_one_name(api: Api) -> None:
+    """Upstream's schema has no unique (workflow, name) and its generated client's tests
+    create two requirements of the same name; specs still refuse duplicates."""
+    wf = api.workflow("same_rr_name")
+    body = {"workflow_id": wf, "name": "gpu", "num_cpus": 2, "memory": "1g"}
+    first = api.post("/resource_requirements", body)
+    second = api.post("/resource_requirements", {**body, "num_cpus": 4})
+    assert first["id"] != second["id"]
+    listed = api.get("/resource_requirements", params={"workflow_id": wf})["items"]
+    assert sorted((r["name"], r["num_cpus"]) for r in listed) == [
+        ("default", 1),
+        ("gpu", 2),
+        ("gpu", 4),
+    ]
+    api.put(f"/resource_requirements/{first['id']}", {**first, "num_cpus": 3})
+    api.post("/resource_requirements", {**body, "name": "default"}, expect=409)

@@ -13,7 +13,12 @@ from app.models.migrate import SchemaError
 from app.models.tables import ALL_MODELS
 from tests.helpers import Api, ServerProcess, spec_payload
 
-ALL_MIGRATIONS = ["0001_initial", "0002_ids_never_reused", "0003_ready_job_order_index"]
+ALL_MIGRATIONS = [
+    "0001_initial",
+    "0002_ids_never_reused",
+    "0003_ready_job_order_index",
+    "0004_resource_requirement_names_may_repeat",
+]
 
 
 def applied(path: Path) -> list[str]:

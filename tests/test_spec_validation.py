@@ -185,9 +185,9 @@ def test_action_selection_and_schedulers(tmp_path: Path) -> None:
                 "trigger_type": "on_workflow_start",
                 "action_type": "run_commands",
                 "commands": ["e"],
-                "jobs": ["a"],
+                "jobs": ["nope"],
             },
-            "'jobs' and 'job_name_regexes' only apply",
+            "lists unknown job 'nope'",  # accepted on any trigger (D17), but must exist
         ),
         (
             {
