@@ -47,7 +47,10 @@ def format_configured(environ: Mapping[str, str] | None = None) -> bool:
     """Whether a config file or the environment names an output format: commands whose output
     is JSON data (``user-data get``) print JSON unless the user asked for tables."""
     only_format = (Setting("format", None, str, ""),)
-    return resolve_settings("client", only_format, None, environ)["format"] is not None
+    try:
+        return resolve_settings("client", only_format, None, environ)["format"] is not None
+    except ConfigError:  # reported by client_settings (or repaired by `torc config`)
+        return False
 
 
 def default_settings(flags: Mapping[str, Any] | None = None) -> dict[str, Any]:
