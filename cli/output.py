@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import textwrap
 from collections.abc import Iterable, Sequence
@@ -10,12 +12,15 @@ from typing import Any
 import click
 import orjson
 
-# rich is imported when a table is drawn: it costs about 25 ms of start-up, which `-f json`,
-# `torc run` and the other commands that print no table never need.
+# Tables are laid out here rather than by rich's Table, which took about 1 ms a row (13 s
+# for a 10,000-job `jobs list`); the rules are this module's own anyway: widths fitted in
+# linear time, values wrapped at spaces, long words ending in an ellipsis.
 
 Column = tuple[str, str]  # (header, key in the row dict)
 
-TABLE_WIDTH = 100
+TABLE_WIDTH = 100  # without a terminal
+MIN_WIDTH = 20
+MAX_CELL_LINES = 20  # a longer value is cut, with an ellipsis
 
 
 def json_text(data: Any) -> str:
@@ -39,73 +44,165 @@ def cell(value: Any) -> str:
 
 
 def print_table(rows: Iterable[dict], columns: Sequence[Column], title: str | None = None) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    cells = [[cell(row.get(key)) for _, key in columns] for row in rows]
-    console = Console(width=_width(), highlight=False, soft_wrap=False)
+    """Rows under a header, fitted to the terminal: values wrap at spaces inside their
+    column, and a word longer than its column ends in an ellipsis (never cut in two)."""
+    total = _width()
+    cells = [[capped(cell(row.get(key)), total) for _, key in columns] for row in rows]
     if not cells:
-        console.print("(none)")
+        click.echo("(none)")
         return
-    table = Table(
-        title=title,
-        box=box.SIMPLE_HEAD,
-        header_style="bold",
-        title_justify="left",
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 1, 0, 0),
-    )
-    widths = fitted_widths([header for header, _ in columns], cells, console.width)
-    for (header, _), width in zip(columns, widths, strict=True):
-        table.add_column(header, width=width, overflow="fold")
-    for values in cells:
-        table.add_row(*values)
-    console.print(table)
+    headers = [header for header, _ in columns]
+    widths = fitted_widths(headers, cells, total)
+    lines = [title] if title else []
+    lines += table_lines(headers, cells, widths, bold=_styled())
+    click.echo("\n".join(lines))
+
+
+def table_lines(
+    headers: Sequence[str], cells: list[list[str]], widths: list[int], bold: bool = False
+) -> list[str]:
+    """The header (its lines at the bottom), a rule, then the rows (their lines at the
+    top); two spaces between columns, no trailing spaces."""
+    header_cells = [
+        cell_lines(header, width) for header, width in zip(headers, widths, strict=True)
+    ]
+    height = max(map(len, header_cells))
+    header_cells = [[""] * (height - len(lines)) + lines for lines in header_cells]
+    header_rows = _joined(header_cells, widths)
+    if bold:
+        header_rows = [f"\x1b[1m{line}\x1b[0m" for line in header_rows]
+    rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
+    body = [
+        line
+        for values in cells
+        for line in _joined(
+            [cell_lines(text, width) for text, width in zip(values, widths, strict=True)], widths
+        )
+    ]
+    return [*header_rows, rule, *body]
+
+
+def _joined(columns: list[list[str]], widths: list[int]) -> list[str]:
+    height = max(map(len, columns))
+    return [
+        "  ".join(
+            (lines[index] if index < len(lines) else "").ljust(width)
+            for lines, width in zip(columns, widths, strict=True)
+        ).rstrip()
+        for index in range(height)
+    ]
+
+
+def cell_lines(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width``: wrapped at spaces, a longer word cut to end in
+    an ellipsis, at most MAX_CELL_LINES lines (the last then ends in an ellipsis)."""
+    if len(text) <= width and "\n" not in text:
+        return [text]
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        lines += textwrap.wrap(
+            paragraph, width, break_long_words=False, break_on_hyphens=False
+        ) or [""]
+        if len(lines) > MAX_CELL_LINES:
+            lines[MAX_CELL_LINES - 1] += "…"  # cut below
+            break
+    return [
+        line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+        for line in lines[:MAX_CELL_LINES]
+    ]
+
+
+def capped(text: str, width: int) -> str:
+    """At most MAX_CELL_LINES lines of ``width`` characters of ``text``, the rest replaced
+    by an ellipsis: a table is for reading (``-f json`` has every value whole), and later
+    steps then take time in proportion to the table, not to a 10 MB value."""
+    limit = MAX_CELL_LINES * width
+    lines = text[: limit + 1].split("\n", MAX_CELL_LINES)
+    if len(lines) > MAX_CELL_LINES:
+        return "\n".join(lines[:MAX_CELL_LINES]) + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def fitted_widths(headers: Sequence[str], cells: list[list[str]], total: int) -> list[int]:
     """Column widths that fit ``total``: each column keeps its natural width (its header or
     widest value) if it can. Otherwise columns give way widest first, in steps: first only
-    headers wrap (down to the widest value), then values wrap at spaces (down to their
-    longest word), then down to the header's longest word, then to 6 (words fold)."""
-    widths = [
-        max([len(header)] + [len(row[index]) for row in cells])
-        for index, header in enumerate(headers)
-    ]
+    headers wrap at spaces (down to the widest value), then values wrap at spaces (down to
+    their longest word), then headers' long words end in an ellipsis (down to 4), then
+    values' long words do (down to 6, then 3). A word is never cut in two. Linear in the
+    size of the cells."""
+    count = len(headers)
+    natural = [len(header) for header in headers]
+    values = [0] * count
     header_words = [_longest_word(header) for header in headers]
-    values = [max([0] + [len(row[index]) for row in cells]) for index in range(len(headers))]
-    value_words = [
-        max([header_words[index]] + [_longest_word(row[index]) for row in cells])
-        for index in range(len(headers))
-    ]
-    budget = total - 2 * (len(headers) - 1) - 1  # one pad and one separator between columns
+    value_words = [0] * count
+    for row in cells:
+        for index, text in enumerate(row):
+            width = max(map(len, text.split("\n"))) if "\n" in text else len(text)
+            values[index] = max(values[index], width)
+            value_words[index] = max(value_words[index], _longest_word(text))
+    widths = [max(n, v) for n, v in zip(natural, values, strict=True)]
+    budget = total - 2 * (count - 1) - 1  # one pad and one separator between columns
     passes = (
         [max(value, word) for value, word in zip(values, header_words, strict=True)],
-        value_words,
-        [max(6, word) for word in header_words],
+        [max(value, word) for value, word in zip(value_words, header_words, strict=True)],
+        [max(value, min(word, 4)) for value, word in zip(value_words, header_words, strict=True)],
+        [6] * count,
+        [3] * count,
     )
-    for floors in (*passes, [6] * len(widths)):
-        while sum(widths) > budget:
-            shrinkable = [i for i, width in enumerate(widths) if width > floors[i]]
-            if not shrinkable:
-                break
-            widest = max(shrinkable, key=widths.__getitem__)
-            widths[widest] -= 1
+    for floors in passes:
+        if sum(widths) <= budget:
+            break
+        widths = _shrunk(widths, floors, sum(widths) - budget)
     return widths
+
+
+def _shrunk(widths: list[int], floors: list[int], excess: int) -> list[int]:
+    """``widths`` less ``excess`` in all, taken from the widest columns down to one level
+    (none below its floor), as if the widest (the first of equals) lost one at a time."""
+
+    def cut(level: int) -> int:
+        return sum(
+            max(0, width - max(level, floor)) for width, floor in zip(widths, floors, strict=True)
+        )
+
+    if cut(0) <= excess:  # everything down to its floor, and still too wide
+        return [
+            min(width, floor) if width > floor else width
+            for width, floor in zip(widths, floors, strict=True)
+        ]
+    low, high = 0, max(widths)  # cut(low) > excess >= cut(high) = 0
+    while high - low > 1:
+        middle = (low + high) // 2
+        if cut(middle) > excess:
+            low = middle
+        else:
+            high = middle
+    level = high  # the highest level whose cut is at most the excess
+    shrunk = [min(width, max(level, floor)) for width, floor in zip(widths, floors, strict=True)]
+    short = excess - cut(level)  # one more from as many columns at the level, first ones first
+    for index, width in enumerate(shrunk):
+        if short and width == level and widths[index] >= level and floors[index] < level:
+            shrunk[index] -= 1
+            short -= 1
+    return shrunk
 
 
 def _longest_word(text: str) -> int:
     return max((len(word) for word in text.split()), default=0)
 
 
-def _width() -> int:
-    if sys.stdout.isatty():
-        from rich.console import Console
+def _styled() -> bool:
+    """Bold headers on a terminal, unless NO_COLOR is set."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
-        return max(Console().width, 60)
-    return TABLE_WIDTH
+
+def _width() -> int:
+    """The terminal's width (COLUMNS wins, as everywhere); without a terminal, COLUMNS or
+    100 columns."""
+    if sys.stdout.isatty():
+        return max(shutil.get_terminal_size((TABLE_WIDTH, 24)).columns, MIN_WIDTH)
+    columns = os.environ.get("COLUMNS", "")
+    return max(int(columns), MIN_WIDTH) if columns.isdecimal() else TABLE_WIDTH
 
 
 def emit(
