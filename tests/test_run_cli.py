@@ -166,7 +166,7 @@ def test_live_progress_on_a_terminal(tmp_path: Path, server: ServerProcess) -> N
         proc.kill()
         proc.wait()
     # The bar's last frame counts the job the server canceled in the cascade.
-    assert "done 2  failed 2  running 0" in screen, screen
+    assert "done 2  failed 1  canceled 1  running 0" in screen, screen
     assert "4/4" in screen
     summary = re.search(
         r"Workflow \d+: 1 canceled, 2 completed, 1 failed in [\d.]+s \((.*)\)", screen
@@ -180,7 +180,7 @@ def test_plain_lines_when_not_a_terminal(tmp_path: Path, server: ServerProcess) 
     result = torc("--url", server.url, "run", "mixed.yaml", cwd=tmp_path)
     assert result.returncode == 1
     assert "\x1b[" not in result.stderr  # no terminal control codes in a log
-    assert "Progress: 4/4  done 2  failed 2  running 0" in result.stderr, result.stderr
+    assert "Progress: 4/4  done 2  failed 1  canceled 1  running 0" in result.stderr, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert re.fullmatch(
         r"Workflow \d+: 1 canceled, 2 completed, 1 failed in [\d.]+s "
