@@ -215,6 +215,9 @@ class TorcClient:
     def list_results(self, workflow_id: int, **filters: Any) -> Iterator[dict]:
         return self.paged("/results", workflow_id=workflow_id, **filters)
 
+    def list_compute_nodes(self, workflow_id: int, **filters: Any) -> Iterator[dict]:
+        return self.paged("/compute_nodes", workflow_id=workflow_id, **filters)
+
 
 def _query_value(value: Any) -> Any:
     if isinstance(value, bool):

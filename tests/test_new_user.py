@@ -4,14 +4,17 @@ actions per runner, export/import with results, input checks on run, and the see
 from __future__ import annotations
 
 import json
+import re
+import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from cli.spec.errors import SpecError
-from tests.helpers import Api, ServerProcess, start_runner, torc
+from tests.helpers import Api, ServerProcess, start_runner, torc, wait_for
 
 
 def create(server: ServerProcess, tmp_path: Path, spec: dict, *args: str) -> int:
@@ -354,3 +357,26 @@ def test_the_api_accepts_two_requirements_of_one_name(api: Api) -> None:
     ]
     api.put(f"/resource_requirements/{first['id']}", {**first, "num_cpus": 3})
     api.post("/resource_requirements", {**body, "name": "default"}, expect=409)
+
+
+def test_summary_mid_run_counts_time_so_far(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    """Mid-run, the summary showed "Total Execution Time: 0.0s / Walltime: 0.0s"."""
+    spec = {"name": "mid_run", "jobs": [{"name": "quick", "command": "true"}]}
+    spec["jobs"].append({"name": "slow", "command": "sleep 60"})
+    wf = create(server, tmp_path, spec)
+    assert torc("--url", server.url, "workflows", "initialize", str(wf)).returncode == 0
+    runner = start_runner(server.url, wf, tmp_path)
+    try:
+        wait_for(lambda: api.statuses(wf) == {"quick": "completed", "slow": "running"}, 60)
+        time.sleep(1.5)
+        done = torc("--url", server.url, "-f", "json", "reports", "summary", str(wf))
+        report = json.loads(done.stdout)
+        assert report["walltime_seconds"] >= 1.5, report
+        text = torc("--url", server.url, "reports", "summary", str(wf)).stdout
+        assert re.search(r"Total Execution Time: [\d.]+s \(finished jobs; 1 running\)", text)
+        assert re.search(r"Walltime: +(\d+m )?[\d.]+s so far", text), text
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(timeout=60)

@@ -165,10 +165,19 @@ def summary(ctx: Context, workflow_id: int | None) -> None:
     """Jobs by status, execution time and walltime (also while the workflow runs)."""
     workflow_id = resolve_workflow_id(ctx, workflow_id)
     client = ctx.client
+    completion = client.is_complete(workflow_id)
+    results = list(client.list_results(workflow_id))
+    runner_starts = []
+    if not completion.get("is_complete"):  # mid-run: the current run's figures so far
+        run_id = client.workflow_status(workflow_id)["run_id"]
+        results = [result for result in results if result.get("run_id") == run_id]
+        nodes = client.list_compute_nodes(workflow_id, is_active=True)
+        runner_starts = [node["start_time"] for node in nodes]
     report = summary_report(
         client.get_workflow(workflow_id),
         list(client.list_jobs(workflow_id)),
-        list(client.list_results(workflow_id)),
-        client.is_complete(workflow_id),
+        results,
+        completion,
+        runner_starts,
     )
     ctx.emit(report, text="\n".join(summary_lines(report)))
