@@ -25,6 +25,8 @@ ACTIVE = frozenset({"pending", "running"})
 FINISHED = frozenset({"completed", "failed", "canceled", "terminated", "pending_failed"})
 # Jobs that run anyway (or never will) are not counted as "reset" by a reinitialize.
 NOT_RERUN = frozenset({"uninitialized", "blocked", "ready", "pending", "running", "disabled"})
+# Reinitialize runs these again whatever changed: they did not finish.
+UNFINISHED = ("canceled", "terminated", "pending_failed")
 HASH_REASON = "job definition or input user data changed"
 
 
@@ -213,8 +215,9 @@ class ReinitializeReport:
     workflow_id: int
     run_id: int
     dry_run: bool
-    reset_jobs: list[str] = field(default_factory=list)
+    reset_jobs: list[str] = field(default_factory=list)  # for changed inputs (and downstream)
     reasons: dict[str, str] = field(default_factory=dict)
+    unfinished_jobs: dict[str, str] = field(default_factory=dict)  # name -> status, rerun too
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -222,6 +225,7 @@ class ReinitializeReport:
             "run_id": self.run_id,
             "reset_jobs": self.reset_jobs,
             "reasons": self.reasons,
+            "unfinished_jobs": self.unfinished_jobs,
             "dry_run": self.dry_run,
         }
 
@@ -286,6 +290,9 @@ def reinitialize(
     direct = _direct_reasons(changes, answer["reinitialized_jobs"])
     report = ReinitializeReport(workflow_id, next_run_id(status), dry_run)
     _add_downstream(client, workflow_id, changes.jobs, direct, report)
+    for job in sorted(changes.jobs.values(), key=lambda job: job["id"]):
+        if job["status"] in UNFINISHED and job["name"] not in report.reasons:
+            report.unfinished_jobs[job["name"]] = job["status"]
     if not dry_run:
         report.run_id = bump_run(client, workflow_id)
         client.initialize_jobs(workflow_id, only_uninitialized=True)
