@@ -165,6 +165,10 @@ class TorcClient:
     def get_workflow(self, workflow_id: int) -> dict:
         return self.get(f"/workflows/{workflow_id}")
 
+    def count_workflows(self, **filters: Any) -> int:
+        """How many workflows match (``total_count`` of a one-item page)."""
+        return self.get("/workflows", limit=1, **filters)["total_count"]
+
     def create_workflow(self, fields: dict) -> dict:
         return self.post("/workflows", fields)
 

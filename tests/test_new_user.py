@@ -8,6 +8,7 @@ import re
 import signal
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -380,3 +381,25 @@ def test_summary_mid_run_counts_time_so_far(
     finally:
         runner.send_signal(signal.SIGTERM)
         runner.wait(timeout=60)
+
+
+def test_workflows_list_says_what_the_user_filter_hides(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """A spec with `user: datauser` disappeared from `workflows list` without a word."""
+    me, owner = f"me_{uuid.uuid4().hex[:8]}", f"datauser_{uuid.uuid4().hex[:8]}"
+    spec = {"name": "owned", "user": owner, "jobs": [{"name": "a", "command": "true"}]}
+    path = tmp_path / "owned.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    env = {"USER": me}
+    url = ("--url", server.url)
+    assert torc(*url, "workflows", "create", str(path), env=env).returncode == 0
+    mine = torc(*url, "-f", "json", "workflows", "list", env=env)
+    assert json.loads(mine.stdout)["workflows"] == []
+    note = re.search(r"Note: (\d+) workflow\(s\) of other users not shown", mine.stderr)
+    assert note and int(note[1]) >= 1, mine.stderr
+    assert f"only {me}'s are" in mine.stderr and "--all-users" in mine.stderr
+    theirs = torc(*url, "-f", "json", "workflows", "list", "-u", owner, env=env)
+    assert [w["name"] for w in json.loads(theirs.stdout)["workflows"]] == ["owned"]
+    everyone = torc(*url, "workflows", "list", "--all-users", env=env)
+    assert "owned" in everyone.stdout and "Note:" not in everyone.stderr
