@@ -403,3 +403,49 @@ def test_workflows_list_says_what_the_user_filter_hides(
     assert [w["name"] for w in json.loads(theirs.stdout)["workflows"]] == ["owned"]
     everyone = torc(*url, "workflows", "list", "--all-users", env=env)
     assert "owned" in everyone.stdout and "Note:" not in everyone.stderr
+
+
+def test_dry_run_reports_every_error_in_one_pass(tmp_path: Path) -> None:
+    """Schema errors no longer hide the reference errors after them; an entry that failed its
+    schema check is not reported again for what follows from it."""
+    from cli.spec import validate_spec
+
+    spec = tmp_path / "many.yaml"
+    spec.write_text(
+        "name: many\n"
+        "jobz: []\n"
+        "jobs:\n"
+        "  - name: a\n"
+        "    command: echo\n"
+        "    resource_requirements: nope\n"
+        "    bogus: 1\n"
+        "  - name: broken\n"
+        "    command: [not, a, string]\n"
+        "  - name: c\n"
+        "    command: echo\n"
+        "    depends_on: [zzz, broken]\n"
+        "resource_requirements:\n"
+        "  - name: r\n"
+        "    num_cpus: two\n"
+        "    memory: 1g\n"
+    )
+    errors = validate_spec(spec)["errors"]
+    messages = [error.split(": ", 1)[1] for error in errors]
+    assert messages == [
+        "workflow: unknown field 'jobz'; did you mean 'jobs'?",
+        "job 'a': unknown field 'bogus'",
+        "job 'broken': field 'command' must be a string, got a list",
+        "resource requirements 'r': field 'num_cpus' must be an integer, got string 'two'",
+        "job 'a' uses unknown resource requirements 'nope'",
+        "job 'c' lists unknown job 'zzz' in depends_on",
+    ], errors
+    kdl = tmp_path / "many.kdl"
+    kdl.write_text(
+        'name "many"\njob "a" {\n  command "e"\n  bogus 1\n}\njob "b" {\n  commnd "e"\n}\n'
+    )
+    messages = [error.split(": ", 1)[1] for error in validate_spec(kdl)["errors"]]
+    assert messages == [
+        "job 'a': unknown field 'bogus'",
+        "job 'b': unknown field 'commnd'; did you mean 'command'?",
+        "job 'b': missing required field 'command'",
+    ]

@@ -94,6 +94,7 @@ def _named_jobs(
             diag.error(
                 f"{where} lists unknown job '{name}'{did_you_mean(name, catalog.jobs)}",
                 (*path, "jobs", position),
+                about=name,
             )
     return found
 
@@ -147,6 +148,7 @@ def _schedule_nodes(
             f"{where} uses unknown slurm scheduler '{spec.scheduler}'"
             f"{did_you_mean(spec.scheduler, schedulers)}",
             (*path, "scheduler"),
+            about=spec.scheduler,
         )
         return
     record["scheduler"] = schedulers[spec.scheduler]

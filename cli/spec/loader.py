@@ -66,7 +66,7 @@ def load_spec(path: str | Path) -> LoadedSpec:
     first_failure: ParseFailure | None = None
     for fmt in order:
         try:
-            return _parse(fmt, text, label)
+            return _parse(fmt, text, label, guessed=fmt != order[0])
         except ParseFailure as failure:
             first_failure = first_failure or failure
         except SpecError:
@@ -88,12 +88,14 @@ def _read(path: Path, label: str) -> str:
     return text
 
 
-def _parse(fmt: str, text: str, label: str) -> LoadedSpec:
+def _parse(fmt: str, text: str, label: str, guessed: bool = False) -> LoadedSpec:
+    """``guessed``: the file's extension names another format (or none), so a KDL reading
+    must not keep nodes it does not know (broken YAML reads as KDL full of them)."""
     if fmt == "yaml":
         data, positions = _parse_yaml(text)
         spec = LoadedSpec(data, label, fmt, _positions=positions)
     elif fmt == "kdl":
-        data, positions = _parse_kdl(text, label)
+        data, positions = _parse_kdl(text, label, keep_unknown=not guessed)
         spec = LoadedSpec(data, label, fmt, _positions=positions)
     else:
         data = _parse_json(text, fmt)
@@ -131,11 +133,11 @@ def _parse_yaml(text: str) -> tuple[Any, Positions]:
         loader.dispose()
 
 
-def _parse_kdl(text: str, label: str) -> tuple[dict[str, Any], Positions]:
+def _parse_kdl(text: str, label: str, keep_unknown: bool) -> tuple[dict[str, Any], Positions]:
     from cli.spec.kdl import KdlSyntaxError, parse_kdl
 
     try:
-        return parse_kdl(text, label)
+        return parse_kdl(text, label, keep_unknown)
     except KdlSyntaxError as exc:
         raise ParseFailure(str(exc), exc.line, exc.column) from None
 

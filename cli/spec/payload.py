@@ -1,8 +1,9 @@
 """The pipeline from a spec file to the creation payload, stage by stage.
 
 Stages: schema check -> parameter expansion -> named components -> job references -> cycles ->
-actions and scheduler checks. In collect mode each stage ends at a checkpoint, so a later stage
-never runs on the broken output of an earlier one.
+actions and scheduler checks. In collect mode (the dry run) every stage runs, so one pass
+reports every problem it can: an entry with errors is marked broken and what follows from it
+is not reported again (see ``errors``); only a workflow that could not be built stops it.
 """
 
 from __future__ import annotations
@@ -106,13 +107,13 @@ class Compilation:
 
     def run(self) -> dict[str, Any]:
         spec = self.spec = build_workflow(self.loaded.data, self.diag)
-        self.diag.checkpoint()
-        if spec is None:  # unreachable: a failed build has reported errors above
+        if spec is None:  # the workflow itself could not be built: nothing more to check
             raise StageFailed
+        self._stage_done()
         inline_resources = take_inline_resource_requirements(spec)
         name_unnamed_schedulers(spec)
         self._expand(spec)
-        self.diag.checkpoint()
+        self._stage_done()
         if inline_resources:
             for job in self.jobs:
                 job.resource_requirements = inline_resources.get(
@@ -120,14 +121,19 @@ class Compilation:
                 )
         self.expanded = True
         catalog = self._components(spec)
-        self.diag.checkpoint()
+        self._stage_done()
         self._jobs(catalog)
-        self.diag.checkpoint()
+        self._stage_done()
         self._cycles()
         self.payload["actions"] = action_records(spec.actions, catalog, self.diag)
         self._scheduler_checks(spec)
         self.diag.checkpoint()
         return self.payload
+
+    def _stage_done(self) -> None:
+        """Fail fast stops at the first error anyway; collect mode goes on to the end."""
+        if self.diag.fail_fast:
+            self.diag.checkpoint()
 
     def _expand(self, spec: WorkflowSpec) -> None:
         shared = parse_shared_parameters(spec.parameters, self.diag)
@@ -243,10 +249,13 @@ def _expand_all(
     expanded: list[Any] = []
     for index, spec in enumerate(specs):
         where = f"{label} '{spec.name}'" if spec.name is not None else f"{label} #{index + 1}"
+        errors = len(diag.errors)
         params = parameter_set(spec, shared, where, (key, index), diag)
         if params is not None:
             parameter_names[(key, index)] = tuple(p.name for p in params.parameters)
         expanded.extend(expander(spec, index, params, diag))
+        if len(diag.errors) > errors:  # what it would have expanded to is unknown
+            diag.mark_broken((key, index), spec.name)
     return expanded
 
 

@@ -149,6 +149,7 @@ class JobResolver:
                 self._diag.error(
                     f"job '{job.name}' uses unknown {word} '{name}'{did_you_mean(name, names)}",
                     (*path, field_name),
+                    about=name,
                 )
 
     def _dependencies(self, job: ExpandedJob, position: int, record: dict, path: SpecPath) -> None:
@@ -185,6 +186,7 @@ class JobResolver:
                 f"job '{job.name}' lists unknown {_KIND_WORDS[kind][0]} '{name}' in {field_name}"
                 f"{did_you_mean(name, names)}",
                 (*path, field_name, position),
+                about=name,
             )
         return resolved
 
@@ -204,7 +206,7 @@ class JobResolver:
                     where,
                 )
                 continue
-            if not hits:
+            if not hits and not self._diag.has_broken(kind):  # else: perhaps a broken one's
                 self._diag.error(
                     f"{subject} regex '{pattern}' did not match any "
                     f"{_KIND_WORDS[kind][1]} for job '{job.name}'",
@@ -250,6 +252,7 @@ class JobResolver:
                 f"'{name}' in '{placeholder}' in its {field_name}"
                 f"{did_you_mean(name, names)}",
                 path,
+                about=name,
             )
             return placeholder
         found.setdefault(f"{kind}.{direction}", []).append(name)

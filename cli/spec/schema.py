@@ -3,6 +3,11 @@
 Unknown fields, missing required fields, wrong types and bad values are reported with the
 field's path, so the message carries the line of the offending key. ``null`` counts as "not
 given" for optional fields.
+
+In collect mode (the dry run) an entry with errors is still built, from its valid fields and
+neutral values for the missing ones, and marked broken, so the later stages check the rest
+and every entry keeps its position. The workflow itself is built when only unknown keys are
+wrong at the top level.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ def _build(cls: type, raw: Any, where: str, path: SpecPath, diag: Diagnostics) -
         return None
     known = _fields(cls)
     values: dict[str, Any] = {}
-    valid = True
+    valid = fields_valid = True
     lenient = getattr(cls, "ignores_unknown_fields", False)
     for key, value in raw.items():
         if key not in known and lenient:
@@ -52,12 +57,39 @@ def _build(cls: type, raw: Any, where: str, path: SpecPath, diag: Diagnostics) -
             valid = False
         elif value is not None:
             converted = _field_value(cls, known[key], value, where, (*path, key), diag)
-            valid = valid and converted is not _INVALID
-            values[key] = converted
+            if converted is _INVALID:
+                valid = fields_valid = False
+            else:
+                values[key] = converted
     for name in _missing_required(known, raw):
         diag.error(f"{where}: missing required field '{name}'", path)
-        valid = False
-    return cls(**values) if valid else None
+        valid = fields_valid = False
+    if valid:
+        return cls(**values)
+    if diag.fail_fast:
+        return None
+    if fields_valid:  # only unknown keys: reported, and the entry is whole without them
+        return cls(**values)
+    return _partial(cls, values, raw, path, diag) if path else None
+
+
+def _partial(cls: type, values: dict[str, Any], raw: dict, path: SpecPath, diag: Any) -> Any:
+    """Collect mode: the entry from its valid fields, neutral values for required ones that
+    are missing or wrong, marked broken (the workflow itself is not: its entries are)."""
+    for name, spec_field in _fields(cls).items():
+        if name not in values and _is_required(spec_field):
+            values[name] = _neutral(_without_none(_hints(cls)[name]))
+    if path:
+        diag.mark_broken(path, raw.get("name"))
+    return cls(**values)
+
+
+def _neutral(hint: Any) -> Any:
+    if typing.get_origin(hint) is list:
+        return []
+    if typing.get_origin(hint) is dict:
+        return {}
+    return {str: "", int: 0, float: 0.0, bool: False}.get(hint)
 
 
 def _missing_required(known: dict[str, dataclasses.Field], raw: dict[str, Any]) -> list[str]:
