@@ -449,3 +449,30 @@ def test_dry_run_reports_every_error_in_one_pass(tmp_path: Path) -> None:
         "job 'b': unknown field 'commnd'; did you mean 'command'?",
         "job 'b': missing required field 'command'",
     ]
+
+
+def test_an_unquoted_placeholder_in_yaml_gets_a_quoting_hint(tmp_path: Path) -> None:
+    """The seed writes `output_files: [model_{i}]`, which is not valid YAML."""
+    text = (
+        "name: sweep\n"
+        "jobs:\n"
+        "  - name: train_{i}\n"
+        "    command: python train.py {i}\n"
+        "    output_files: [model_{i}]\n"
+        "    parameters:\n"
+        "      i: '1:3'\n"
+        "files:\n"
+        "  - name: model_{i}\n"
+        "    path: /models/model_{i}.pt\n"
+        "    parameters:\n"
+        "      i: '1:3'\n"
+    )
+    with pytest.raises(SpecError) as raised:
+        compile_yaml(tmp_path, text)
+    message = str(raised.value)
+    assert ":5:" in message and "invalid YAML" in message
+    assert 'a value with a {placeholder} must be quoted, as in "model_{i}"' in message
+    with pytest.raises(SpecError, match=r"unquoted \{model\} is a mapping in YAML: quote it"):
+        compile_yaml(tmp_path, text.replace("[model_{i}]", "{model}"))
+    fixed = compile_yaml(tmp_path, text.replace("[model_{i}]", '["model_{i}"]'))
+    assert len(fixed.payload["jobs"]) == 3

@@ -124,13 +124,34 @@ def _parse_yaml(text: str) -> tuple[Any, Positions]:
         mark = exc.problem_mark or exc.context_mark
         context = f" ({exc.context})" if exc.context else ""
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, 1)
-        raise ParseFailure(f"invalid YAML{context}: {exc.problem}", line, column) from None
+        lines = text.splitlines()
+        hint = placeholder_quoting_hint(lines[mark.line]) if mark and mark.line < len(lines) else ""
+        raise ParseFailure(f"invalid YAML{context}: {exc.problem}{hint}", line, column) from None
     except yaml.YAMLError as exc:
         raise ParseFailure(f"invalid YAML: {exc}") from None
     except DuplicateKey as exc:
         raise ParseFailure(f"invalid YAML: {exc}", exc.line, exc.column) from None
     finally:
         loader.dispose()
+
+
+# An unquoted word holding a {placeholder}: YAML reads "{" as the start of a mapping.
+_UNQUOTED_PLACEHOLDER = re.compile(
+    r"(?<![\"'\w$])([^\s\[\],:'\"{}]*\{[A-Za-z_][A-Za-z0-9_]*(?::[^{}]*)?\}[^\s\[\],'\"]*)"
+)
+
+
+def placeholder_quoting_hint(line: str) -> str:
+    """``; quote values with {placeholders}: "model_{i}"`` for a YAML line that has one
+    unquoted (the seed's own ``output_files: [model_{i}]`` is such a line)."""
+    match = _UNQUOTED_PLACEHOLDER.search(line.split("#", 1)[0])
+    if match is None:
+        return ""
+    word = match.group(1)
+    return (
+        f'; in YAML a value with a {{placeholder}} must be quoted, as in "{word}" '
+        "(an unquoted { starts a mapping)"
+    )
 
 
 def _parse_kdl(text: str, label: str, keep_unknown: bool) -> tuple[dict[str, Any], Positions]:

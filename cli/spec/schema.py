@@ -154,9 +154,21 @@ def _convert(
     if _is_instance(hint, value):
         return _in_range(value, spec_field.name, where, path, diag)
     diag.error(
-        f"{where}: field '{spec_field.name}' must be {_expected(hint)}, got {describe(value)}", path
+        f"{where}: field '{spec_field.name}' must be {_expected(hint)}, got {describe(value)}"
+        f"{_braces_hint(value)}",
+        path,
     )
     return _INVALID
+
+
+def _braces_hint(value: Any) -> str:
+    """YAML reads an unquoted ``{model}`` as the mapping ``{model: null}``: say so."""
+    if isinstance(value, list):
+        value = next((item for item in value if isinstance(item, dict)), None)
+    if isinstance(value, dict) and len(value) == 1 and None in value.values():
+        [key] = value
+        return f' (an unquoted {{{key}}} is a mapping in YAML: quote it, "{{{key}}}")'
+    return ""
 
 
 def _is_union(hint: Any) -> bool:
@@ -202,7 +214,9 @@ def _convert_list(
     expected = f"a list of {_expected(item_hint, plural=True)}"
     if not isinstance(value, list):
         diag.error(
-            f"{where}: field '{spec_field.name}' must be {expected}, got {describe(value)}", path
+            f"{where}: field '{spec_field.name}' must be {expected}, got {describe(value)}"
+            f"{_braces_hint(value)}",
+            path,
         )
         return _INVALID
     if dataclasses.is_dataclass(item_hint):
@@ -216,7 +230,7 @@ def _convert_list(
         if not _is_instance(item_hint, item):
             diag.error(
                 f"{where}: field '{spec_field.name}' must be {expected}, but item "
-                f"{index + 1} is {describe(item)}",
+                f"{index + 1} is {describe(item)}{_braces_hint(item)}",
                 (*path, index),
             )
             return _INVALID
