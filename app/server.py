@@ -62,6 +62,11 @@ def cli(ctx: click.Context) -> None:
 @click.option("--heartbeat-timeout-secs", type=float, help="Runner silence that counts as dead.")
 @click.option("--log-dir", help="Also log to DIR/torc-server.log (rotated at 10 MiB, 5 kept).")
 @click.option("--json-logs", is_flag=True, default=None, help="Write the log file as JSON lines.")
+@click.option(
+    "--exit-when-idle",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after SECONDS without a request (the CLI's embedded server uses it).",
+)
 @click.option("--daemon", is_flag=True, help="Detach and run in the background (Unix).")
 @click.option(
     "--pid-file",
@@ -69,7 +74,7 @@ def cli(ctx: click.Context) -> None:
     show_default=True,
     help="PID file written in daemon mode.",
 )
-def run(daemon: bool, pid_file: str, **given: Any) -> None:
+def run(daemon: bool, pid_file: str, exit_when_idle: float | None, **given: Any) -> None:
     """Serve the API (the default command)."""
     try:
         settings = server_settings(_flags(**given))
@@ -82,11 +87,12 @@ def run(daemon: bool, pid_file: str, **given: Any) -> None:
     configure_logging(
         settings["log_level"], settings["logging.log_dir"], settings["logging.json_logs"]
     )
-    serve(settings)
+    serve(settings, exit_when_idle)
 
 
-def serve(settings: dict[str, Any]) -> None:
-    """Open the database, start the consumer, serve until SIGTERM/SIGINT, stop both."""
+def serve(settings: dict[str, Any], exit_when_idle: float | None = None) -> None:
+    """Open the database, start the consumer, serve until SIGTERM/SIGINT (or, with
+    ``exit_when_idle``, until that many seconds pass without a request), stop both."""
     from waitress.server import create_server
 
     from app import create_app
@@ -101,6 +107,8 @@ def serve(settings: dict[str, Any]) -> None:
             app = create_app({"DATABASE": database})
         except Exception as exc:  # noqa: BLE001  (any failure to open is fatal and reported)
             raise click.ClickException(f"cannot open database {database}: {exc}") from None
+        if exit_when_idle:
+            app = IdleExit(app, exit_when_idle)
         server = create_server(
             app,
             host=settings["url"],
@@ -111,6 +119,8 @@ def serve(settings: dict[str, Any]) -> None:
             connection_limit=1000,
         )
         print(f"TORC_SERVER_PORT={server.effective_port}", flush=True)
+        if exit_when_idle:  # an embedded server outlives the pipe its port was read from
+            _stdout_to_devnull()
         consumer = start_consumer(huey_path_for(database), settings)
         logger.info(
             "Starting torc-server version=%s database=%s synchronous=%s threads=%s",
@@ -130,6 +140,45 @@ def serve(settings: dict[str, Any]) -> None:
         if consumer is not None:
             consumer.stop(graceful=True)
         close_database()
+
+
+class IdleExit:
+    """WSGI middleware that SIGTERMs its own process (a clean shutdown, as for any SIGTERM)
+    once no request has been in flight for ``seconds``."""
+
+    def __init__(self, app: Any, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._active = 0
+        self._last = time.monotonic()
+        threading.Thread(target=self._watch, name="idle-exit", daemon=True).start()
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        with self._lock:
+            self._active += 1
+        try:
+            yield from self.app(environ, start_response)
+        finally:
+            with self._lock:
+                self._active -= 1
+                self._last = time.monotonic()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(min(self.seconds / 4, 5.0))
+            with self._lock:
+                idle = self._active == 0 and time.monotonic() - self._last >= self.seconds
+            if idle:
+                logger.info("No request for %ss; stopping", self.seconds)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+
+def _stdout_to_devnull() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _raise_on_signals() -> None:

@@ -72,43 +72,61 @@ class Context:
         """Point every later call at ``client``."""
         self._client = client
 
-    def start_embedded(self, database: Path, log_path: Path) -> EmbeddedServer:
+    def start_embedded(
+        self, database: Path, log_path: Path, idle_exit: float | None = None
+    ) -> EmbeddedServer:
         """Start a private server on ``database``; every later call goes to it until
-        ``stop_embedded``."""
-        server = EmbeddedServer(database.resolve(), log_path)
+        ``stop_embedded`` (or ``detach_embedded``, with ``idle_exit``: see cli.embedded)."""
+        server = EmbeddedServer(database.resolve(), log_path, idle_exit)
         server.start()
         self._embedded = server
         self.use_client(TorcClient(server.url))
         return server
 
     def stop_embedded(self) -> None:
+        self._leave_embedded(stop=True)
+
+    def detach_embedded(self) -> None:
+        """Leave the embedded server up for the next commands (it stops when idle)."""
+        self._leave_embedded(stop=False)
+
+    def _leave_embedded(self, stop: bool) -> None:
         if self._embedded is None:
             return
         if self._client is not None:
             self._client.close()
             self._client = None
-        self._embedded.stop()
+        if stop:
+            self._embedded.stop()
+        else:
+            self._embedded.detach()
         self._embedded = None
 
-    def _use_local_database(self, database: Path) -> None:
-        """No URL configured, ``./torc.db`` here: serve it for the length of this command."""
+    def shared_server(self, database: Path) -> str | None:
+        """The URL of a live embedded server another command left on ``database``."""
         shared = running_server(database.resolve())
-        if shared is not None and _answers(shared):
-            logger.info("No server URL configured: using the torc server at %s", shared)
+        return shared if shared is not None and _answers(shared) else None
+
+    def _use_local_database(self, database: Path) -> None:
+        """No URL configured, ``./torc.db`` here: use the embedded server an earlier command
+        left on it, or start one that outlives this command by ``embedded_idle_seconds``."""
+        shared = self.shared_server(database)
+        if shared is not None:
+            logger.debug("No server URL configured: using the torc server at %s", shared)
             self.use_client(TorcClient(shared))
             return
         log_path = Path(self.settings.get("run.output_dir") or "output") / "torc_server.log"
-        server = self.start_embedded(database, log_path)
-        logger.info(
+        server = self.start_embedded(database, log_path, self.settings["embedded_idle_seconds"])
+        logger.debug(
             "No server URL configured: using an embedded torc server on ./%s (%s)",
             database,
             server.url,
         )
         click_context = click.get_current_context(silent=True)
         if click_context is not None:
-            click_context.find_root().call_on_close(self.stop_embedded)
+            click_context.find_root().call_on_close(self.detach_embedded)
         else:
-            atexit.register(self.stop_embedded)
+            atexit.register(self.detach_embedded)
 
     def _password(self) -> str | None:
         password = self.settings.get("password")

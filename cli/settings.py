@@ -21,6 +21,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_level", "info", str, "Log level: error, warn, info, debug or trace"),
     Setting("username", None, str, "Username for basic authentication"),
     Setting("password", None, str, "Password for basic authentication", "TORC_PASSWORD"),
+    Setting(
+        "embedded_idle_seconds",
+        300.0,
+        float,
+        "How long an embedded server (no api_url, ./torc.db) stays up for the next command",
+    ),
     Setting("run.poll_interval", 5.0, float, "Job completion poll interval (seconds)"),
     Setting("run.output_dir", "output", str, "Output directory for job logs"),
     Setting("run.max_parallel_jobs", None, int, "Maximum parallel jobs (overrides resources)"),

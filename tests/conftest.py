@@ -17,12 +17,18 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
+# An embedded server a test's commands leave behind stops this soon after its last request
+# (users get client.embedded_idle_seconds, 300 s), so none outlives the suite for long.
+EMBEDDED_IDLE_SECONDS = "3"
+
+
 @pytest.fixture(autouse=True)
 def _clean_torc_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No TORC_* setting of the developer's shell leaks into a test."""
     for name in list(os.environ):
         if name.startswith("TORC_") or name in ("DATABASE_URL", "RUST_LOG"):
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TORC_CLIENT__EMBEDDED_IDLE_SECONDS", EMBEDDED_IDLE_SECONDS)
 
 
 @pytest.fixture(scope="session")

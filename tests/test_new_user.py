@@ -476,3 +476,20 @@ def test_an_unquoted_placeholder_in_yaml_gets_a_quoting_hint(tmp_path: Path) -> 
         compile_yaml(tmp_path, text.replace("[model_{i}]", "{model}"))
     fixed = compile_yaml(tmp_path, text.replace("[model_{i}]", '["model_{i}"]'))
     assert len(fixed.payload["jobs"]) == 3
+
+
+def test_a_server_started_to_exit_when_idle_stops_by_itself(make_server) -> None:
+    """The embedded server outlives its command and stops after its idle time; requests
+    keep it up meanwhile."""
+    proc = make_server("--exit-when-idle", "2")
+    client = Api(proc.url)
+    try:
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:  # a request a second: never idle for 2 s
+            client.get("/ping")
+            time.sleep(0.5)
+        assert proc.popen.poll() is None
+    finally:
+        client.close()
+    assert proc.popen.wait(timeout=30) == 0
+    assert "No request for 2.0s; stopping" in proc.log_text()

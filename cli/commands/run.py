@@ -6,11 +6,12 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from cli.client import TorcClientError
+from cli.client import TorcClient, TorcClientError
 from cli.commands.workflow_args import optional_id, pick_workflow
 from cli.commands.workflows import create_from_spec, is_spec_path, workflow_id_arg
 from cli.context import DEFAULT_DATABASE, Context, pass_context
@@ -75,7 +76,7 @@ def run(
     runner_settings(ctx, **resources)  # bad flags fail before anything is created
     output_dir = _output_dir_argument(output_dir)
     output = Path(output_dir or ctx.settings["run.output_dir"])
-    with server_session(ctx, database, output):
+    with server_session(ctx, database, output, resources.get("poll_interval")) as session:
         if is_spec_path(spec_or_id):
             workflow_id = create_from_spec(
                 ctx, spec_or_id, skip_checks=skip_checks, initialize=True
@@ -85,6 +86,7 @@ def run(
             workflow_id = workflow_id_arg(spec_or_id)
             _initialize_if_new(ctx, workflow_id)
         exit_code = run_workflow(ctx, workflow_id, output, **resources)
+        session.keep_server = exit_code < 128  # not after a signal: then stop it too
     raise SystemExit(exit_code)
 
 
@@ -101,24 +103,43 @@ def _output_dir_argument(output_dir: str | None) -> str | None:
     return extra[0]
 
 
-@contextlib.contextmanager
-def server_session(ctx: Context, database: str | None, output: Path) -> Iterator[None]:
-    """The configured server, or an embedded one on a free loopback port.
+@dataclass
+class Session:
+    keep_server: bool = False  # leave an embedded server up for the commands that follow
 
-    The embedded server is stopped only when the block is left, that is after the runner
-    has stopped its jobs and reported them.
+
+@contextlib.contextmanager
+def server_session(
+    ctx: Context, database: str | None, output: Path, poll_interval: float | None = None
+) -> Iterator[Session]:
+    """The configured server, the embedded one an earlier command left on the database, or
+    a new embedded one on a free loopback port.
+
+    A new embedded server is left when the block is left, after the runner has stopped its
+    jobs and reported them: up for the next commands when the session says so (it stops
+    itself when idle), else stopped.
     """
-    if ctx.url_configured or ctx.embedded is not None:
-        ctx.client.ping()  # a clear error naming the URL before anything else
-        yield
-        return
+    session = Session()
     db_path = Path(database or DEFAULT_DATABASE).resolve()
-    server = ctx.start_embedded(db_path, output / "torc_server.log")
+    shared = None if ctx.url_configured or ctx.embedded else ctx.shared_server(db_path)
+    if ctx.url_configured or ctx.embedded is not None or shared is not None:
+        if shared is not None:
+            ctx.use_client(TorcClient(shared))
+        ctx.client.ping()  # a clear error naming the URL before anything else
+        yield session
+        return
+    # Idle longer than the runner's polls, so it never leaves a run.
+    poll = poll_interval or ctx.settings["run.poll_interval"]
+    idle = ctx.settings["embedded_idle_seconds"]
+    server = ctx.start_embedded(db_path, output / "torc_server.log", idle and max(idle, 10 * poll))
     click.echo(f"Started an embedded torc server at {server.url} (database {db_path})", err=True)
     try:
-        yield
+        yield session
     finally:
-        ctx.stop_embedded()
+        if session.keep_server:
+            ctx.detach_embedded()
+        else:
+            ctx.stop_embedded()
 
 
 def _initialize_if_new(ctx: Context, workflow_id: int) -> None:
@@ -261,8 +282,9 @@ def workflows_run(
     """Run an existing workflow's jobs on this machine (picked on a terminal if no ID)."""
     runner_settings(ctx, **resources)
     output = Path(output_dir or ctx.settings["run.output_dir"])
-    with server_session(ctx, None, output):
+    with server_session(ctx, None, output, resources.get("poll_interval")) as session:
         workflow_id = pick_workflow(ctx, workflow_id)
         _initialize_if_new(ctx, workflow_id)
         exit_code = run_workflow(ctx, workflow_id, output, **resources)
+        session.keep_server = exit_code < 128  # not after a signal: then stop it too
     raise SystemExit(exit_code)
