@@ -31,7 +31,7 @@ from runner.failures import HandlerCache, HandlerUnavailable, RecoveryScripts
 from runner.heartbeat import Heartbeat
 from runner.logfile import BufferedFileHandler
 from runner.monitor import MonitorConfig, ResourceMonitor, summary
-from runner.process import JobProcess, argv_for
+from runner.process import JobProcess, LogFileMaker, argv_for
 from runner.resources import Ledger, Need, Resources, detect
 
 logger = logging.getLogger("torc.runner")
@@ -119,6 +119,7 @@ class JobRunner:
         self.ledger = Ledger(self.capacity)
         self.hostname = socket.gethostname()
         self.queue: deque[dict] = deque()
+        self.log_files = LogFileMaker()  # claimed jobs' log files, made before their launch
         self.running: dict[int, Running] = {}
         self.started: list[int] = []
         self.finished: list[dict] = []
@@ -316,6 +317,7 @@ class JobRunner:
         self.cycle_client.close()
         self.recovery.close()
         self.monitor.close()
+        self.log_files.close()
         if not (self._forced or self._deleted):
             self._deactivate()
         self.client.retry_seconds, self.client.timeout = self._client_limits
@@ -759,10 +761,10 @@ class JobRunner:
     def _launch(self, job: dict, need: Need) -> None:
         env = self._job_env(job)
         argv = argv_for(job["command"], job.get("invocation_script"))
+        stdout, stderr = self._stdio_path(job, "o"), self._stdio_path(job, "e")
+        ready = self.log_files.take(stdout, stderr)
         try:
-            process = JobProcess.launch(
-                argv, env, self._stdio_path(job, "o"), self._stdio_path(job, "e"), None
-            )
+            process = JobProcess.launch(argv, env, stdout, stderr, None, files_ready=ready)
         except OSError as exc:
             self._fail_to_launch(job, exc)
             return
@@ -1002,6 +1004,7 @@ class JobRunner:
         self._check_outcomes(response)
         claimed = response.get("jobs") or []
         self.queue.extend(claimed)
+        self.log_files.prepare(self._stdio_path(job, end) for job in claimed for end in "oe")
         if self.progress is not None and claimed:
             self.progress.jobs_claimed(len(claimed))
         self._adopt(response.get("assigned") or [])

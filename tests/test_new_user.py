@@ -493,3 +493,33 @@ def test_a_server_started_to_exit_when_idle_stops_by_itself(make_server) -> None
         client.close()
     assert proc.popen.wait(timeout=30) == 0
     assert "No request for 2.0s; stopping" in proc.log_text()
+
+
+# Fair figures on a real disk ---------------------------------------------------------------
+
+
+def test_log_files_are_made_ahead_and_never_truncated_by_the_maker(tmp_path: Path) -> None:
+    """The runner makes claimed jobs' log files before their launch (a new file and O_TRUNC
+    cost up to a millisecond each on ext4); a file that existed, or whose job started first,
+    is left to the launch to truncate, so no job output is ever touched."""
+    from runner.process import LogFileMaker
+
+    maker = LogFileMaker()
+    fresh = [str(tmp_path / "stdio" / f"job_{i}.{end}") for i in range(50) for end in "oe"]
+    old = tmp_path / "stdio" / "old.o"
+    old.parent.mkdir()
+    old.write_text("an earlier start's output\n")
+    maker.prepare([*fresh, str(old)])
+    wait_for(lambda: all(Path(path).exists() for path in fresh), timeout=30)
+    maker.close()
+    assert all(maker.take(fresh[i], fresh[i + 1]) for i in range(0, len(fresh), 2))
+    assert not any(Path(path).stat().st_size for path in fresh)
+    assert not maker.take(str(old)) and old.read_text() == "an earlier start's output\n"
+
+    late = LogFileMaker()
+    started = str(tmp_path / "stdio" / "started.o")
+    assert not late.take(started)  # its job opened (and created) it first
+    Path(started).write_text("job output\n")
+    late.prepare([started])
+    late.close()
+    assert Path(started).read_text() == "job output\n"
