@@ -107,10 +107,9 @@ def serve(settings: dict[str, Any], exit_when_idle: float | None = None) -> None
             app = create_app({"DATABASE": database})
         except Exception as exc:  # noqa: BLE001  (any failure to open is fatal and reported)
             raise click.ClickException(f"cannot open database {database}: {exc}") from None
-        if exit_when_idle:
-            app = IdleExit(app, exit_when_idle)
+        wsgi_app: Any = IdleExit(app, exit_when_idle) if exit_when_idle else app
         server = create_server(
-            app,
+            wsgi_app,
             host=settings["url"],
             port=settings["port"],
             threads=max(1, settings["threads"]),

@@ -32,8 +32,7 @@ def create_workflow(client: TorcClient, jobs: int) -> tuple[int, int]:
 
 
 def register(client: TorcClient, workflow_id: int, index: int) -> int:
-    node = client.post(
-        "/compute_nodes",
+    node = client.create_compute_node(
         {
             "workflow_id": workflow_id,
             "hostname": f"bench-runner-{index}",
@@ -64,13 +63,13 @@ def report(job: dict[str, Any]) -> dict[str, Any]:
 def runner(url: str, workflow_id: int, run_id: int, index: int, barrier, counts) -> None:
     client = TorcClient(url, timeout=600)
     node = register(client, workflow_id, index)
-    path = f"/workflows/{workflow_id}/runner_cycle/{run_id}"
     barrier.wait()
     held: list[dict] = []
     done = 0
     while True:
-        answer = client.post(
-            path,
+        answer = client.runner_cycle(
+            workflow_id,
+            run_id,
             {
                 "compute_node_id": node,
                 "started": [job["id"] for job in held],
@@ -93,14 +92,14 @@ def contract_runner(url: str, workflow_id: int, run_id: int, index: int, barrier
     barrier.wait()
     done = 0
     while True:
-        claimed = client.post(f"/workflows/{workflow_id}/claim_next_jobs", limit=BATCH)["jobs"]
+        claimed = client.claim_next_jobs(workflow_id, limit=BATCH)
         if not claimed:
             break
         for job in claimed:
-            client.put(f"/jobs/{job['id']}/start_job/{run_id}/{node}")
+            client.start_job(job["id"], run_id, node)
             body = {**report(job), "workflow_id": workflow_id, "run_id": run_id}
             body["compute_node_id"] = node
-            client.post(f"/jobs/{job['id']}/complete_job/completed/{run_id}", body)
+            client.complete_job(job["id"], "completed", run_id, body)
             done += 1
     counts[index] = done
     client.close()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from cli.embedded import EmbeddedServer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,38 +18,19 @@ def env() -> dict[str, str]:
 
 
 class Server:
-    """A torc-server on a free port with a throwaway database (removed on exit)."""
+    """A torc-server on a free port with a throwaway database (removed on exit), started as
+    ``torc run`` starts its embedded server."""
 
     pid: int | None = None
 
     def __enter__(self) -> str:
         self.dir = Path(tempfile.mkdtemp(prefix="torc-bench-server-"))
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app.server",
-                "run",
-                "--url",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--database",
-                str(self.dir / "torc.db"),
-                "--threads",
-                "4",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env(),
-        )
-        port = int(self.proc.stdout.readline().strip().split("=")[1])
-        self.pid = self.proc.pid
-        time.sleep(0.5)
-        return f"http://127.0.0.1:{port}/torc-service/v1"
+        self.server = EmbeddedServer(self.dir / "torc.db", self.dir / "server.log", env=env())
+        self.server.start()
+        assert self.server.process is not None
+        self.pid = self.server.process.pid
+        return self.server.url
 
-    def __exit__(self, *_exc) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+    def __exit__(self, *_exc: object) -> None:
+        self.server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -66,6 +66,7 @@ class Context:
                 self._client = TorcClient(
                     self.url, username=self.settings.get("username"), password=self._password()
                 )
+        assert self._client is not None  # _use_local_database sets it too
         return self._client
 
     def use_client(self, client: TorcClient) -> None:
@@ -77,7 +78,7 @@ class Context:
     ) -> EmbeddedServer:
         """Start a private server on ``database``; every later call goes to it until
         ``stop_embedded`` (or ``detach_embedded``, with ``idle_exit``: see cli.embedded)."""
-        server = EmbeddedServer(database.resolve(), log_path, idle_exit)
+        server = EmbeddedServer(database.resolve(), log_path, idle_exit=idle_exit)
         server.start()
         self._embedded = server
         self.use_client(TorcClient(server.url))

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from cli.client import TorcClient, TorcClientError
+from cli.client import TorcClient, TorcClientError, api_url
 
 logger = logging.getLogger("torc.cli")
 
@@ -35,11 +35,21 @@ PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedServer:
-    """``torc-server run`` on a free loopback port, stopped when the context exits."""
+    """``torc-server run`` on a free loopback port, stopped when the context exits.
 
-    def __init__(self, database: Path, log_path: Path, idle_exit: float | None = None) -> None:
+    The benchmarks (``bench/server.py``) start their server through this class too, with
+    their own environment (``env``, default: this process's)."""
+
+    def __init__(
+        self,
+        database: Path,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        idle_exit: float | None = None,
+    ) -> None:
         self.database = database
         self.log_path = log_path
+        self.env = dict(os.environ if env is None else env)
         self.idle_exit = idle_exit
         self.process: subprocess.Popen | None = None
         self.url = ""
@@ -82,17 +92,23 @@ class EmbeddedServer:
                 stderr=log,
                 stdin=subprocess.DEVNULL,
                 text=True,
-                env={**os.environ, "PYTHONPATH": _package_root()},
+                env={**self.env, "PYTHONPATH": _package_root(self.env)},
                 start_new_session=True,  # no terminal signals: it is stopped after the runner
                 preexec_fn=None if self.idle_exit else _die_with_parent(),
             )
         port = self._read_port()
-        self.url = f"http://127.0.0.1:{port}/torc-service/v1"
+        self.url = api_url("127.0.0.1", port)
         self._wait_for_ping()
         self._advertise()
 
+    def _started(self) -> subprocess.Popen[str]:
+        if self.process is None:
+            raise TorcClientError("the embedded torc-server is not running")
+        return self.process
+
     def _read_port(self) -> int:
-        line = self.process.stdout.readline()
+        stdout = self._started().stdout
+        line = stdout.readline() if stdout is not None else ""
         if not line.startswith("TORC_SERVER_PORT="):
             self.stop()
             raise TorcClientError(f"the embedded torc-server did not start; see {self.log_path}")
@@ -107,7 +123,7 @@ class EmbeddedServer:
                     client.ping()
                     return
                 except TorcClientError:
-                    if time.monotonic() > deadline or self.process.poll() is not None:
+                    if time.monotonic() > deadline or self._started().poll() is not None:
                         self.stop()
                         raise TorcClientError(
                             f"the embedded torc-server did not answer; see {self.log_path}"
@@ -118,7 +134,7 @@ class EmbeddedServer:
 
     def _advertise(self) -> None:
         try:
-            self.url_file.write_text(json.dumps({"url": self.url, "pid": self.process.pid}))
+            self.url_file.write_text(json.dumps({"url": self.url, "pid": self._started().pid}))
         except OSError as exc:  # a read-only directory: nobody can share it, that is all
             logger.debug("cannot write %s: %s", self.url_file, exc)
 
@@ -181,7 +197,7 @@ def _die_with_parent():
     return hook
 
 
-def _package_root() -> str:
+def _package_root(env: dict[str, str]) -> str:
     root = str(Path(__file__).resolve().parent.parent)
-    existing = os.environ.get("PYTHONPATH")
+    existing = env.get("PYTHONPATH")
     return f"{root}{os.pathsep}{existing}" if existing else root

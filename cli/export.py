@@ -3,10 +3,11 @@
 An import is one ``POST /workflow_specs`` (records refer to each other by position), so the
 workflow appears whole or not at all; results and events follow it record by record.
 
-Commands hold user data *IDs* where the spec had ``${user_data.input.NAME}`` (Decision D7).
-On import, a job's command token that equals the old ID of a user data record the job reads
-or writes, standing alone (between spaces, quotes, ``=``, ``/`` or shell punctuation), becomes
-that record's placeholder again, so the new workflow's jobs use the new records.
+Commands hold user data *IDs* where the spec had ``${user_data.input.NAME}``
+(D7, docs/decisions.md). On import, a job's command token that equals the old ID of a user
+data record the job reads or writes, standing alone (between spaces, quotes, ``=``, ``/`` or
+shell punctuation), becomes that record's placeholder again, so the new workflow's jobs use
+the new records.
 """
 
 from __future__ import annotations
@@ -17,47 +18,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import click
-
-from cli.client import TorcClient
+from app.shared import contract
+from cli.client import TorcClient, TorcClientError
 from cli.context import current_user
 from cli.workflow_manager import baseline_payload_mtimes
 
 EXPORT_VERSION = "1.0"
 DEFAULT_RR = "default"
-WORKFLOW_FIELDS = (
-    "name",
-    "description",
-    "compute_node_expiration_buffer_seconds",
-    "compute_node_wait_for_new_jobs_seconds",
-    "compute_node_ignore_workflow_completion",
-    "compute_node_wait_for_healthy_database_minutes",
-    "compute_node_min_time_for_new_jobs_seconds",
-    "jobs_sort_method",
-    "resource_monitor_config",
-    "slurm_defaults",
-    "use_pending_failed",
-)
-RR_FIELDS = ("name", "num_cpus", "num_gpus", "num_nodes", "memory", "runtime")
-SCHEDULER_FIELDS = (
-    "name",
-    "account",
-    "gres",
-    "mem",
-    "nodes",
-    "ntasks_per_node",
-    "partition",
-    "qos",
-    "tmp",
-    "walltime",
-    "extra",
-)
-ACTION_OPTIONS = (
-    "scheduler_type",
-    "num_allocations",
-    "start_one_worker_per_node",
-    "max_parallel_jobs",
-)
+# The user is whoever imports; the rest of the workflow's settings travel with it.
+WORKFLOW_FIELDS = tuple(key for key in contract.WORKFLOW_FIELDS if key != "user")
+RR_FIELDS = ("name", *contract.RESOURCE_REQUIREMENTS_FIELDS)
+SCHEDULER_FIELDS = contract.SLURM_SCHEDULER_FIELDS
 REQUIRED_KEYS = ("workflow", "jobs")
 RECORD_KEYS = (
     "files",
@@ -82,27 +53,23 @@ def rfc3339_now() -> str:
 def export_workflow(
     client: TorcClient, workflow_id: int, results: bool = False, events: bool = False
 ) -> dict[str, Any]:
-    def records(path: str, **query: Any) -> list[dict]:
-        return list(client.paged(path, **query))
-
-    scoped = {"workflow_id": workflow_id}
     document: dict[str, Any] = {
         "export_version": EXPORT_VERSION,
         "exported_at": rfc3339_now(),
         "workflow": client.get_workflow(workflow_id),
-        "files": records("/files", **scoped),
-        "user_data": records("/user_data", **scoped),
-        "resource_requirements": records("/resource_requirements", **scoped),
-        "slurm_schedulers": records("/slurm_schedulers", **scoped),
-        "local_schedulers": records("/local_schedulers", **scoped),
-        "failure_handlers": records(f"/workflows/{workflow_id}/failure_handlers"),
-        "jobs": records("/jobs", include_relationships=True, **scoped),
+        "files": list(client.list_files(workflow_id)),
+        "user_data": list(client.list_user_data(workflow_id)),
+        "resource_requirements": list(client.list_resource_requirements(workflow_id)),
+        "slurm_schedulers": list(client.list_slurm_schedulers(workflow_id)),
+        "local_schedulers": list(client.list_local_schedulers(workflow_id)),
+        "failure_handlers": list(client.list_failure_handlers(workflow_id)),
+        "jobs": list(client.list_jobs(workflow_id, include_relationships=True)),
         "workflow_actions": client.list_actions(workflow_id),
     }
     if results:
-        document["results"] = records("/results", all_runs=True, **scoped)
+        document["results"] = list(client.list_results(workflow_id, all_runs=True))
     if events:
-        document["events"] = records("/events", **scoped)
+        document["events"] = list(client.list_events(workflow_id))
     return document
 
 
@@ -125,17 +92,21 @@ def export_summary(document: dict[str, Any], output: str | None) -> dict[str, An
 # --------------------------------------------------------------------------------------------
 
 
+class NotAnExport(TorcClientError):
+    """The document to import is not a workflow export this version reads."""
+
+
 def check_document(document: Any) -> dict[str, Any]:
     if not isinstance(document, dict):
-        raise click.ClickException("not a workflow export: expected a JSON object")
+        raise NotAnExport("not a workflow export: expected a JSON object")
     version = document.get("export_version")
     if version != EXPORT_VERSION:
-        raise click.ClickException(
+        raise NotAnExport(
             f"unsupported export_version {version!r} (this torc reads {EXPORT_VERSION!r})"
         )
     missing = [key for key in REQUIRED_KEYS if not isinstance(document.get(key), dict | list)]
     if missing:
-        raise click.ClickException(f"not a workflow export: missing {', '.join(missing)}")
+        raise NotAnExport(f"not a workflow export: missing {', '.join(missing)}")
     for key in RECORD_KEYS:
         document.setdefault(key, [])
     return document
@@ -232,7 +203,7 @@ class Payload:
                 continue
             record = pick(action, ("trigger_type", "action_type", "persistent"))
             record["jobs"] = self._ids("jobs", action.get("job_ids"))
-            record.update(pick(config, ("commands", *ACTION_OPTIONS)))
+            record.update(pick(config, ("commands", *contract.SCHEDULE_NODES_OPTIONS)))
             scheduler = self._one("slurm_schedulers", config.get("scheduler_id"))
             if scheduler is not None:
                 record["scheduler"] = scheduler
@@ -304,7 +275,7 @@ class NewIds:
 
     @classmethod
     def of(cls, client: TorcClient, workflow_id: int, payload: Payload) -> NewIds:
-        new_jobs = {j["name"]: j["id"] for j in client.paged("/jobs", workflow_id=workflow_id)}
+        new_jobs = {j["name"]: j["id"] for j in client.list_jobs(workflow_id)}
         return cls({job["id"]: new_jobs[job["name"]] for job in payload.document["jobs"]})
 
 
@@ -316,20 +287,20 @@ def _create_local_schedulers(
     mapping = {}
     for record in payload.document["local_schedulers"]:
         fields = pick(record, ("name", "memory", "num_cpus"))
-        created = client.post("/local_schedulers", {**fields, "workflow_id": workflow_id})
+        created = client.create_local_scheduler({**fields, "workflow_id": workflow_id})
         mapping[record["id"]] = created["id"]
     for job in payload.document["jobs"]:
         old = job.get("scheduler_id")
         if old in mapping and old not in slurm_ids:
-            new_job = client.get(f"/jobs/{new_ids.jobs[job['id']]}")
-            client.put(f"/jobs/{new_job['id']}", {**new_job, "scheduler_id": mapping[old]})
+            new_job = client.get_job(new_ids.jobs[job["id"]])
+            client.update_job(new_job["id"], {**new_job, "scheduler_id": mapping[old]})
     for action in payload.local_actions:
         config = dict(action.get("action_config") or {})
         config["scheduler_id"] = mapping.get(config.get("scheduler_id"))
         body = pick(action, ("trigger_type", "action_type", "persistent"))
         body["action_config"] = config
         body["job_ids"] = [new_ids.jobs[i] for i in action.get("job_ids") or []]
-        client.post(f"/workflows/{workflow_id}/actions", {**body, "workflow_id": workflow_id})
+        client.create_action(workflow_id, body)
 
 
 RESULT_DROP = ("id", "workflow_id", "job_id", "compute_node_id")
@@ -345,7 +316,7 @@ def _import_results(client: TorcClient, workflow_id: int, document: dict, ids: N
         body.update(
             workflow_id=workflow_id, job_id=ids.jobs[result["job_id"]], compute_node_id=node_id
         )
-        client.post("/results", body)
+        client.create_result(body)
     return len(results)
 
 
@@ -363,7 +334,7 @@ def _imported_compute_node(client: TorcClient, workflow_id: int) -> int:
         "compute_node_type": "local",
         "is_active": False,
     }
-    return client.post("/compute_nodes", node)["id"]
+    return client.create_compute_node(node)["id"]
 
 
 def _import_events(client: TorcClient, workflow_id: int, document: dict, ids: NewIds) -> int:
@@ -372,7 +343,7 @@ def _import_events(client: TorcClient, workflow_id: int, document: dict, ids: Ne
     for event in events:
         data = {key: remap(key, value) for key, value in (event.get("data") or {}).items()}
         body = {"workflow_id": workflow_id, "timestamp": event["timestamp"], "data": data}
-        client.post("/events", body)
+        client.create_event(body)
     return len(events)
 
 

@@ -71,6 +71,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resource-requirements": ("cli.commands.resource_requirements", "group"),
     "failure-handlers": ("cli.commands.failure_handlers", "group"),
     "config": ("cli.commands.config", "group"),
+    "remote": ("cli.commands.remote", "group"),
     "ping": ("cli.commands.misc", "ping"),
     "version": ("cli.commands.misc", "version"),
     "completions": ("cli.commands.misc", "completions"),
@@ -170,7 +171,7 @@ def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
     ctx.obj = Context(settings=settings, format=settings["format"], format_chosen=chosen)
 
 
-def load_all(group: click.Group) -> click.Group:
+def load_all(group: TorcGroup) -> TorcGroup:
     """Import every command (for tools that walk the whole tree, like the docs generator)."""
     for name in COMMANDS:
         group.get_command(None, name)
@@ -201,8 +202,8 @@ def prepare(command: click.Command) -> None:
 
 
 def _set_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value:
-        context = ctx.find_object(Context)
+    context = ctx.find_object(Context)
+    if value and context is not None:
         context.format = value
         context.format_chosen = True
 

@@ -12,7 +12,6 @@ to its log file.
 
 from __future__ import annotations
 
-import math
 import os
 import shlex
 import socket
@@ -22,20 +21,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
 import psutil
 
-from app.shared.units import parse_memory, parse_runtime
-from cli.client import TorcClient
+from app.shared.status import FAILURE_NAMES, UNDERWAY_NAMES
+from app.shared.units import (
+    format_memory,
+    format_runtime_minutes,
+    parse_memory,
+    parse_runtime,
+)
+from cli.client import TorcClient, TorcClientError
 from cli.reporting.diagnosis import Requirements, diagnose_failure
 from cli.workflow_manager import bump_run
 
 Say = Callable[[str], None]
-FAILED = ("failed", "terminated")
-UNITS = (("g", 1024**3), ("m", 1024**2), ("k", 1024))
 
 
-class RecoveryError(click.ClickException):
+class RecoveryError(TorcClientError):
     """Recovery cannot go ahead (still running, hook failed, nothing to do)."""
 
 
@@ -130,14 +132,14 @@ def lost_local_runners(nodes: list[dict[str, Any]]) -> list[int]:
 
 
 def active_runners(client: TorcClient, workflow_id: int) -> list[dict[str, Any]]:
-    return list(client.paged("/compute_nodes", workflow_id=workflow_id, is_active=True))
+    return list(client.list_compute_nodes(workflow_id, is_active=True))
 
 
 def clean_orphans(client: TorcClient, workflow_id: int) -> dict[str, int]:
     """Runners on this host whose process is gone are lost; the server does the rest (silent
     runners, running jobs without a runner)."""
     lost = lost_local_runners(active_runners(client, workflow_id))
-    return client.post(f"/workflows/{workflow_id}/detect_orphans", {"lost_compute_node_ids": lost})
+    return client.detect_orphans(workflow_id, lost)
 
 
 def poll_orphans(client: TorcClient, workflow_id: int) -> dict[str, int] | None:
@@ -152,7 +154,7 @@ def poll_orphans(client: TorcClient, workflow_id: int) -> dict[str, int] | None:
         counts = client.job_status_counts(workflow_id)
         if not (counts.get("running") or counts.get("pending")):
             return None
-    return client.post(f"/workflows/{workflow_id}/detect_orphans", {"lost_compute_node_ids": lost})
+    return client.detect_orphans(workflow_id, lost)
 
 
 def orphan_line(orphans: dict[str, int] | None) -> str | None:
@@ -163,14 +165,10 @@ def orphan_line(orphans: dict[str, int] | None) -> str | None:
     )
 
 
-# Jobs that will still move on their own (blocked ones wait for these, or for pending_failed).
-MOVING = ("uninitialized", "ready", "pending", "running")
-
-
 def require_finished(client: TorcClient, workflow_id: int) -> None:
     if not client.is_complete(workflow_id)["is_complete"]:
         counts = client.job_status_counts(workflow_id)
-        unfinished = sum(counts.get(status, 0) for status in MOVING)
+        unfinished = sum(counts.get(status, 0) for status in UNDERWAY_NAMES)
         awaiting = counts.get("pending_failed", 0)
         if awaiting and not unfinished:
             raise RecoveryError(
@@ -186,7 +184,7 @@ def require_finished(client: TorcClient, workflow_id: int) -> None:
             f"Workflow {workflow_id} is not complete: {waiting}. "
             f"Wait for it to finish (or use `torc watch {workflow_id} --recover`)."
         )
-    active = list(client.paged("/compute_nodes", workflow_id=workflow_id, is_active=True))
+    active = active_runners(client, workflow_id)
     if active:
         hosts = ", ".join(sorted({f"{n['hostname']} (pid {n['pid']})" for n in active}))
         raise RecoveryError(
@@ -202,19 +200,21 @@ def require_finished(client: TorcClient, workflow_id: int) -> None:
 
 def diagnose(client: TorcClient, workflow_id: int) -> list[Diagnosis]:
     """One verdict per failed or terminated job, from its latest result."""
-    failed = [job for status in FAILED for job in client.list_jobs(workflow_id, status=status)]
+    failed = [
+        job for status in FAILURE_NAMES for job in client.list_jobs(workflow_id, status=status)
+    ]
     if not failed:
         return []
     requirements = {rr["id"]: rr for rr in client.list_resource_requirements(workflow_id)}
     latest: dict[int, dict] = {}
-    for result in client.list_results(workflow_id):
-        known = latest.get(result["job_id"])
-        if known is None or (result["run_id"], result["attempt_id"], result["id"]) > (
+    for candidate in client.list_results(workflow_id):
+        known = latest.get(candidate["job_id"])
+        if known is None or (candidate["run_id"], candidate["attempt_id"], candidate["id"]) > (
             known["run_id"],
             known["attempt_id"],
             known["id"],
         ):
-            latest[result["job_id"]] = result
+            latest[candidate["job_id"]] = candidate
     diagnoses = []
     for job in sorted(failed, key=lambda job: job["id"]):
         record = requirements.get(job.get("resource_requirements_id"), {})
@@ -247,27 +247,6 @@ def _declared(record: dict[str, Any]) -> Requirements:
 # --------------------------------------------------------------------------------------------
 # Step 4: new resource values
 # --------------------------------------------------------------------------------------------
-
-
-def format_memory(count: float) -> str:
-    """Bytes rounded UP to whole units, so the new value is never below ``count``: whole g
-    from 10 GiB, else whole m (written as g when it is a whole number of GiB), else k."""
-    gib, mib, kib = (size for _, size in UNITS)
-    if count >= 10 * gib:
-        return f"{math.ceil(count / gib)}g"
-    if count >= mib:
-        megabytes = math.ceil(count / mib)
-        return f"{megabytes // 1024}g" if megabytes % 1024 == 0 else f"{megabytes}m"
-    return f"{max(1, math.ceil(count / kib))}k"
-
-
-def format_runtime_minutes(seconds: float) -> str:
-    """``PT{h}H{m}M``, ``PT{h}H`` or ``PT{m}M``, rounded up to whole minutes (at least 1)."""
-    minutes = max(1, math.ceil(seconds / 60))
-    hours, minutes = divmod(minutes, 60)
-    if hours and minutes:
-        return f"PT{hours}H{minutes}M"
-    return f"PT{hours}H" if hours else f"PT{minutes}M"
 
 
 def plan_changes(
@@ -413,9 +392,9 @@ def _apply(
     say: Say,
 ) -> None:
     for change in report.changes:
-        record = client.get(f"/resource_requirements/{change.resource_requirements_id}")
+        record = client.get_resource_requirements(change.resource_requirements_id)
         record[change.field] = change.new
-        client.put(f"/resource_requirements/{change.resource_requirements_id}", record)
+        client.update_resource_requirements(change.resource_requirements_id, record)
     if options.recovery_hook:
         say(f"Running recovery hook: {options.recovery_hook}")
         run_hook(options.recovery_hook, workflow_id)
@@ -423,7 +402,7 @@ def _apply(
     say(f"Resetting {len(report.retry_job_ids)} job(s) for retry...")
     run_id = client.workflow_status(workflow_id)["run_id"]
     for job_id in report.retry_job_ids:
-        client.put(f"/jobs/{job_id}/manage_status_change/uninitialized/{run_id}")
+        client.manage_status_change(job_id, "uninitialized", run_id)
     say(f"  Reset {len(report.retry_job_ids)} job(s)")
     say("Reinitializing workflow...")
     report.run_id = bump_run(client, workflow_id)

@@ -33,6 +33,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("run.num_cpus", None, int, "CPUs available for resource-based scheduling"),
     Setting("run.memory_gb", None, float, "Memory (GiB) available for resource-based scheduling"),
     Setting("run.num_gpus", None, int, "GPUs available for resource-based scheduling"),
+    Setting(
+        "remote.ssh_command",
+        "ssh",
+        str,
+        "SSH client command of the torc remote commands (e.g. 'ssh -F ~/.ssh/torc_hosts')",
+    ),
 )
 
 

@@ -15,16 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import click
-
-from app.shared.status import STATUS_NAMES
-from cli.client import TorcClient
+from app.shared.status import ACTIVE_NAMES, STATUS_NAMES, TERMINAL_NAMES
+from cli.client import TorcClient, TorcClientError
 
 JOB_STATUSES = STATUS_NAMES
-ACTIVE = frozenset({"pending", "running"})
-FINISHED = frozenset({"completed", "failed", "canceled", "terminated", "pending_failed"})
-# Jobs that run anyway (or never will) are not counted as "reset" by a reinitialize.
-NOT_RERUN = frozenset({"uninitialized", "blocked", "ready", "pending", "running", "disabled"})
 # Reinitialize runs these again whatever changed: they did not finish.
 UNFINISHED = ("canceled", "terminated", "pending_failed")
 HASH_REASON = "job definition or input user data changed"
@@ -46,9 +40,9 @@ def job_counts(client: TorcClient, workflow_id: int) -> dict[str, int]:
 def refuse_if_active(client: TorcClient, workflow_id: int, what: str, force: bool) -> None:
     if force:
         return
-    active = sum(job_counts(client, workflow_id).get(status, 0) for status in ACTIVE)
+    active = sum(job_counts(client, workflow_id).get(status, 0) for status in ACTIVE_NAMES)
     if active:
-        raise click.ClickException(
+        raise TorcClientError(
             f"Cannot {what} workflow {workflow_id}: {active} job(s) are pending or running. "
             "Wait for them to finish, or use --force."
         )
@@ -95,25 +89,23 @@ class InputCheck:
     ) -> None:
         problems = self.problems()
         if problems and not force:
-            raise click.ClickException(
-                f"workflow {workflow_id} has {'; '.join(problems)} ({override})"
-            )
+            raise TorcClientError(f"workflow {workflow_id} has {'; '.join(problems)} ({override})")
 
 
 def check_inputs(client: TorcClient, workflow_id: int) -> InputCheck:
-    files = {f["id"]: f for f in client.paged("/files", workflow_id=workflow_id)}
+    files = {f["id"]: f for f in client.list_files(workflow_id)}
     check = InputCheck(files=files)
-    required = client.get(f"/workflows/{workflow_id}/required_existing_files")["files"]
+    required = client.required_existing_files(workflow_id)["files"]
     for file_id in required:
         mtime = disk_mtime(files[file_id]["path"])
         if mtime is None:
             check.missing_files.append(files[file_id]["path"])
         elif mtime != files[file_id]["st_mtime"]:
             check.baseline[file_id] = mtime
-    for data_id in client.get(f"/workflows/{workflow_id}/missing_user_data")["user_data"]:
-        record = client.get(f"/user_data/{data_id}")
+    for data_id in client.missing_user_data(workflow_id)["user_data"]:
+        record = client.get_user_data(data_id)
         check.missing_user_data.append(f"{record['name']} (ID {data_id})")
-    for record in client.paged("/files", workflow_id=workflow_id, is_output=True):
+    for record in client.list_files(workflow_id, is_output=True):
         if disk_mtime(record["path"]) is not None:
             check.existing_outputs.append(record["path"])
     return check
@@ -121,7 +113,7 @@ def check_inputs(client: TorcClient, workflow_id: int) -> InputCheck:
 
 def record_mtimes(client: TorcClient, files: dict[int, dict], mtimes: dict[int, float]) -> None:
     for file_id, mtime in mtimes.items():
-        client.put(f"/files/{file_id}", {**files[file_id], "st_mtime": mtime})
+        client.update_file(file_id, {**files[file_id], "st_mtime": mtime})
 
 
 def baseline_payload_mtimes(payload: dict[str, Any]) -> InputCheck:
@@ -189,7 +181,7 @@ def plan_initialize(client: TorcClient, workflow_id: int, force: bool) -> Initia
         run_id=next_run_id(status),
         dry_run=True,
         jobs=sum(counts.values()),
-        finished_jobs=sum(counts.get(name, 0) for name in FINISHED),
+        finished_jobs=sum(counts.get(name, 0) for name in TERMINAL_NAMES),
         check=check,
     )
 
@@ -198,7 +190,7 @@ def apply_initialize(client: TorcClient, report: InitializeReport) -> None:
     """Reset every job to uninitialized, start a new run, and evaluate the whole graph."""
     workflow_id = report.workflow_id
     record_mtimes(client, report.check.files, report.check.baseline)
-    client.post(f"/workflows/{workflow_id}/reset_job_status", failed_only=False)
+    client.reset_job_status(workflow_id, failed_only=False)
     report.run_id = bump_run(client, workflow_id)
     answer = client.initialize_jobs(workflow_id, only_uninitialized=False)
     report.counts = {key: answer.get(key, 0) for key in ("ready", "blocked")}
@@ -242,11 +234,8 @@ class Changes:
 
 
 def find_changes(client: TorcClient, workflow_id: int) -> Changes:
-    jobs = {
-        job["id"]: job
-        for job in client.paged("/jobs", workflow_id=workflow_id, include_relationships=True)
-    }
-    files = {f["id"]: f for f in client.paged("/files", workflow_id=workflow_id)}
+    jobs = {job["id"]: job for job in client.list_jobs(workflow_id, include_relationships=True)}
+    files = {f["id"]: f for f in client.list_files(workflow_id)}
     changes = Changes(jobs, files, changed_files=changed_since_recorded(files))
     for job_id, job in jobs.items():
         if job["status"] != "completed":
@@ -285,8 +274,8 @@ def reinitialize(
     if not dry_run:
         record_mtimes(client, changes.files, changes.changed_files)
         for job_id in changes.missing_outputs:
-            client.put(f"/jobs/{job_id}/manage_status_change/uninitialized/{status['run_id']}")
-    answer = client.post(f"/workflows/{workflow_id}/process_changed_job_inputs", dry_run=dry_run)
+            client.manage_status_change(job_id, "uninitialized", status["run_id"])
+    answer = client.process_changed_job_inputs(workflow_id, dry_run=dry_run)
     direct = _direct_reasons(changes, answer["reinitialized_jobs"])
     report = ReinitializeReport(workflow_id, next_run_id(status), dry_run)
     _add_downstream(client, workflow_id, changes.jobs, direct, report)
@@ -328,7 +317,7 @@ def _add_downstream(
     while queue:
         job_id = queue.popleft()
         for dependent in dependents.get(job_id, ()):
-            if dependent not in reasons and jobs[dependent]["status"] not in NOT_RERUN:
+            if dependent not in reasons and jobs[dependent]["status"] in TERMINAL_NAMES:
                 reasons[dependent] = f"downstream of {jobs[job_id]['name']}"
                 queue.append(dependent)
     for job_id in sorted(reasons):
@@ -359,8 +348,8 @@ def reset_status(
 ) -> dict[str, Any]:
     """Clear the run flags (the server refuses while work is in flight), then reset jobs."""
     if client.workflow_status(workflow_id)["is_archived"]:
-        raise click.ClickException(
+        raise TorcClientError(
             "Cannot reset archived workflow status. Unarchive the workflow first."
         )
-    client.post(f"/workflows/{workflow_id}/reset_status", force=force)
-    return client.post(f"/workflows/{workflow_id}/reset_job_status", failed_only=failed_only)
+    client.reset_workflow_status(workflow_id, force=force)
+    return client.reset_job_status(workflow_id, failed_only=failed_only)

@@ -2,9 +2,9 @@
 
 A rule listing the exit code wins over a catch-all (``match_all_exit_codes``) whatever their
 order; among rules of one kind the first wins. ``max_retries`` counts retries after the first
-attempt (Decision D5). A recovery script runs before the retry, where the job ran, with the
-job's environment plus ``TORC_RETURN_CODE``; the job stays ``running`` on the server until it
-finishes, so no other runner can take the retry early. A failing script fails the job.
+attempt (D5, docs/decisions.md). A recovery script runs before the retry, where the job ran,
+with the job's environment plus ``TORC_RETURN_CODE``; the job stays ``running`` on the server
+until it finishes, so no other runner can take the retry early. A failing script fails the job.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class RecoveryScripts:
             os.read(self.wake_fd, 4096)
         except BlockingIOError:
             pass
-        done = []
+        done: list[Recovery] = []
         while True:
             try:
                 recovery = self._done.get_nowait()

@@ -9,13 +9,16 @@ and when the runner stops.
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 FLUSH_SECONDS = 0.5
 
 
 class BufferedFileHandler(logging.FileHandler):
-    def __init__(self, filename: object, flush_seconds: float = FLUSH_SECONDS) -> None:
+    def __init__(
+        self, filename: str | os.PathLike[str], flush_seconds: float = FLUSH_SECONDS
+    ) -> None:
         super().__init__(filename)
         self.flush_seconds = flush_seconds
         self._flushed_at = time.monotonic()
@@ -40,6 +43,7 @@ class BufferedFileHandler(logging.FileHandler):
             self._prefix = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
         self.acquire()
         try:
+            assert self.stream is not None  # opened by __init__ (delay=False)
             self.stream.write(f"{self._prefix},{int((now - second) * 1000):03d} INFO {message}\n")
             self.flush()
         finally:

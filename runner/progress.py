@@ -14,13 +14,14 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from app.shared.status import SETTLED_NAMES
+
 if TYPE_CHECKING:  # rich is imported only for the live display (a terminal)
     from rich.console import Console
     from rich.progress import Progress
 
 REFRESH_SECONDS = 0.1
 PLAIN_SECONDS = 5.0
-FINISHED = ("completed", "failed", "terminated", "canceled", "pending_failed", "disabled")
 # Shown after "done" and "failed" when there are any: a canceled job did not fail (its
 # blocker did), as the summary line at the end says.
 OTHER_ENDS = ("terminated", "canceled", "pending_failed")
@@ -88,7 +89,7 @@ class RunProgress:
 
     @property
     def done(self) -> int:
-        return sum(self.counts[status] for status in FINISHED)
+        return sum(self.counts[status] for status in SETTLED_NAMES)
 
     def rate(self) -> float:
         elapsed = time.monotonic() - self.started_at
@@ -96,7 +97,7 @@ class RunProgress:
 
     def set_counts(self, counts: Mapping[str, int]) -> None:
         """Take the server's status counts (at the start, and at the end)."""
-        self.counts = Counter({status: counts.get(status, 0) for status in FINISHED})
+        self.counts = Counter({status: counts.get(status, 0) for status in SETTLED_NAMES})
 
     def job_started(self, job: dict[str, Any]) -> None:
         self.running += 1

@@ -597,6 +597,7 @@ class JobRunner:
                 logger.info("Job %s used all %d retries", job["id"], decision.rule.max_retries)
             self._finish(job, report)
         elif decision.action == "retry":
+            assert decision.rule is not None  # a retry is a rule's decision
             self._retry(job, report, decision.rule.max_retries)
         else:
             self._start_recovery(entry, report, decision)
@@ -683,6 +684,7 @@ class JobRunner:
     def _stop_everything(self) -> None:
         """SIGTERM/SIGINT: stop our jobs, report them terminated, hand back unstarted ones."""
         signum = self._stop_signal
+        assert signum is not None  # set by the signal handler that asked for the stop
         logger.warning(
             "Received %s; terminating %d job(s)", signal.Signals(signum).name, len(self.running)
         )
@@ -966,7 +968,7 @@ class JobRunner:
         queued = [self._need(job) for job in self.queue]
         total = self.ledger.capacity
         ahead = 1 if self._prefetching() and not self._exact_offer else 0
-        offer = {
+        offer: dict[str, Any] = {
             "num_cpus": max(free.num_cpus - sum(n.num_cpus for n in queued), 0)
             + ahead * total.num_cpus,
             "memory_gb": max(free.memory_bytes - sum(n.memory_bytes for n in queued), 0) / 1024**3

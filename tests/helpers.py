@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import requests
+from click.testing import CliRunner, Result
 
 PREFIX = "/torc-service/v1"
 
@@ -253,6 +254,51 @@ def torc(
     )
 
 
+def cli_run(*args: str, code: int = 0, user: str | None = None, **kwargs: Any) -> Result:
+    """``torc ARGS`` in this process (click's test runner): asserts the exit code, and raises
+    any exception that would have reached the user as a traceback. ``user`` sets ``$USER``."""
+    from cli.main import cli
+
+    if user is not None:
+        kwargs["env"] = {**kwargs.get("env", {}), "USER": user}
+    result = CliRunner().invoke(cli, list(args), **kwargs)
+    assert result.exit_code == code, result.output
+    if not isinstance(result.exception, SystemExit | None):
+        raise result.exception
+    return result
+
+
+def invoke(url: str, *args: str, code: int = 0, **kwargs: Any) -> Result:
+    """``torc --url URL ARGS`` in this process; see ``cli_run``."""
+    return cli_run("--url", url, *args, code=code, **kwargs)
+
+
+def workflow_run_args(
+    server_url: str, workflow_id: int, cwd: Path, *flags: str, poll_interval: float = 0.5
+) -> list[str]:
+    """``torc``'s arguments to run a workflow with its output under ``cwd/output``."""
+    return [
+        "--url",
+        server_url,
+        "workflows",
+        "run",
+        str(workflow_id),
+        "--output-dir",
+        str(cwd / "output"),
+        "--poll-interval",
+        str(poll_interval),
+        *flags,
+    ]
+
+
+def run_workflow(
+    server: ServerProcess, workflow_id: int, cwd: Path, *flags: str, poll_interval: float = 0.5
+) -> subprocess.CompletedProcess:
+    """``torc workflows run`` to the end in a subprocess, from ``cwd``."""
+    args = workflow_run_args(server.url, workflow_id, cwd, *flags, poll_interval=poll_interval)
+    return torc(*args, cwd=cwd)
+
+
 def spec_payload(jobs: list[dict], **extra: Any) -> dict:
     """An expanded-workflow payload for POST /workflow_specs."""
     return {
@@ -272,23 +318,8 @@ def start_runner(
     """``torc workflows run`` in the background (two parallel jobs, half-second polling)."""
     repo = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(repo)}
-    command = [
-        sys.executable,
-        "-m",
-        "cli.main",
-        "--url",
-        server_url,
-        "workflows",
-        "run",
-        str(workflow_id),
-        "--output-dir",
-        str(cwd / "output"),
-        "--max-parallel-jobs",
-        "2",
-        "-p",
-        "0.5",
-        *extra,
-    ]
+    args = workflow_run_args(server_url, workflow_id, cwd, "--max-parallel-jobs", "2", *extra)
+    command = [sys.executable, "-m", "cli.main", *args]
     with open(stderr or os.devnull, "w") as err:
         return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
 

@@ -12,12 +12,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from app.shared.config import config_paths
 from cli.commands import config as config_command
-from cli.main import cli
-from tests.helpers import ServerProcess
+from tests.helpers import ServerProcess, cli_run
 
 
 @pytest.fixture
@@ -37,15 +35,8 @@ def write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-def run(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == code, result.output
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
-    return result
-
-
 def shown(*args: str) -> dict:
-    return json.loads(run(*args, "config", "show", "-f", "json").stdout)
+    return json.loads(cli_run(*args, "config", "show", "-f", "json").stdout)
 
 
 def test_config_paths_order_and_locations(layers, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,13 +48,13 @@ def test_config_paths_order_and_locations(layers, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("XDG_CONFIG_HOME")
     assert config_paths()["user"] == layers["home"] / ".config" / "torc" / "config.toml"
 
-    listed = json.loads(run("-f", "json", "config", "paths").stdout)["paths"]
+    listed = json.loads(cli_run("-f", "json", "config", "paths").stdout)["paths"]
     assert [(row["layer"], row["exists"]) for row in listed][1:] == [
         ("user", False),
         ("local", False),
     ]
     write(layers["local"], "[client]\n")
-    table = run("config", "paths").stdout
+    table = cli_run("config", "paths").stdout
     assert str(layers["local"]) in table and "true" in table
 
 
@@ -114,15 +105,15 @@ def test_layers_drive_real_commands(layers, server: ServerProcess, monkeypatch) 
     """A config file's api_url and format reach ordinary commands; env and flags beat it."""
     write(layers["user"], '[client]\nformat = "json"\n')
     write(layers["local"], f'[client]\napi_url = "{server.url}"\n')
-    assert json.loads(run("ping").stdout) == {"status": "Server is running"}
+    assert json.loads(cli_run("ping").stdout) == {"status": "Server is running"}
     monkeypatch.setenv("TORC_CLIENT__FORMAT", "table")
-    assert run("ping").stdout.strip() == "Server is running"
-    assert json.loads(run("-f", "json", "ping").stdout) == {"status": "Server is running"}
+    assert cli_run("ping").stdout.strip() == "Server is running"
+    assert json.loads(cli_run("-f", "json", "ping").stdout) == {"status": "Server is running"}
 
 
 def test_show_toml_dash_defaults_and_secrets(layers, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORC_PASSWORD", "hunter2")
-    text = run("config", "show").stdout
+    text = cli_run("config", "show").stdout
     assert "hunter2" not in text
     toml = tomllib.loads(text)
     assert toml["dash"] == {
@@ -140,49 +131,51 @@ def test_show_toml_dash_defaults_and_secrets(layers, monkeypatch: pytest.MonkeyP
     assert toml["client"]["run"] == {
         k: v for k, v in as_json["client"]["run"].items() if v is not None
     }
-    global_json = json.loads(run("-f", "json", "config", "show").stdout)  # JSON, and a flag layer
+    global_json = json.loads(
+        cli_run("-f", "json", "config", "show").stdout
+    )  # JSON, and a flag layer
     assert global_json["client"].pop("format") == "json"
     assert global_json["client"] == {k: v for k, v in as_json["client"].items() if k != "format"}
 
 
 def test_init_writes_a_commented_file_and_refuses_to_overwrite(layers) -> None:
     before = shown()
-    assert "Created configuration file" in run("config", "init", "--local").stdout
+    assert "Created configuration file" in cli_run("config", "init", "--local").stdout
     text = layers["local"].read_text()
     assert "# poll_interval = 5.0" in text and "[server.logging]" in text
     # every key commented out
-    assert tomllib.loads(text)["client"] == {"run": {}, "slurm": {}, "hpc": {}}
+    assert tomllib.loads(text)["client"] == {"run": {}, "remote": {}, "slurm": {}, "hpc": {}}
     assert "[client.hpc]\n" in text and "# profile_overrides = {}" in text
     assert "# custom_profiles = {}" in text and "# [[client.hpc.custom_profiles." in text
     assert shown() == before
-    refused = run("config", "init", "--local", code=1)
+    refused = cli_run("config", "init", "--local", code=1)
     assert "already exists" in refused.output and "--force" in refused.output
     layers["local"].write_text("# mine\n")
-    run("config", "init", "--local", "--force")
+    cli_run("config", "init", "--local", "--force")
     assert layers["local"].read_text() == text
 
-    run("config", "init")  # the user file by default
+    cli_run("config", "init")  # the user file by default
     assert layers["user"].read_text() == text
-    assert "choose one of" in run("config", "init", "--user", "--local", code=2).output
+    assert "choose one of" in cli_run("config", "init", "--user", "--local", code=2).output
 
 
 def test_init_system_writes_the_system_path(layers, tmp_path, monkeypatch) -> None:
     system = tmp_path / "etc" / "torc" / "config.toml"
     paths = {**config_paths(), "system": system}
     monkeypatch.setattr(config_command, "config_paths", lambda: paths)
-    run("config", "init", "--system")
+    cli_run("config", "init", "--system")
     assert system.read_text().startswith("# Torc configuration")
 
 
 def test_validate_reports_each_file_and_exits_non_zero(layers, monkeypatch) -> None:
-    assert "No configuration files found" in run("config", "validate").stdout
-    run("config", "init", "--user")
+    assert "No configuration files found" in cli_run("config", "validate").stdout
+    cli_run("config", "init", "--user")
     write(
         layers["local"],
         '[client]\ncolour = "red"\n[server]\nport = "high"\nadmin_users = "bob"\n'
         "[[client.hpc.custom_profiles.lab.partitions]]\nname = 1\ncpus = 2\n[extras]\n",
     )
-    result = run("config", "validate", code=1)
+    result = cli_run("config", "validate", code=1)
     lines = result.stdout.splitlines()
     assert f"{layers['user']}: OK" in lines
     assert f"{layers['local']}: 9 problem(s)" in lines
@@ -203,7 +196,7 @@ def test_validate_reports_each_file_and_exits_non_zero(layers, monkeypatch) -> N
     layers["local"].unlink()
     monkeypatch.setenv("TORC_SERVER__NOPE", "1")
     monkeypatch.setenv("TORC_DASH__PORT", "abc")
-    report = json.loads(run("-f", "json", "config", "validate", code=1).stdout)
+    report = json.loads(cli_run("-f", "json", "config", "validate", code=1).stdout)
     assert report["valid"] is False
     environment = report["sources"][-1]
     assert environment["layer"] == "environment"
@@ -215,20 +208,20 @@ def test_validate_reports_each_file_and_exits_non_zero(layers, monkeypatch) -> N
 
 def test_broken_toml_names_the_file(layers) -> None:
     write(layers["local"], "[client\n")
-    result = run("config", "validate", code=1)
+    result = cli_run("config", "validate", code=1)
     assert str(layers["local"]) in result.output and "Traceback" not in result.output
 
 
 def test_bad_client_value_is_reported_by_validate_and_stops_other_commands(layers) -> None:
     write(layers["local"], '[client.run]\nnum_cpus = "x"\n')
-    result = run("config", "validate", code=1)
+    result = cli_run("config", "validate", code=1)
     assert str(layers["local"]) in result.stdout and "num_cpus" in result.stdout
     # Other commands refuse the broken setting with one clear line.
-    refused = run("workflows", "list", code=1)
+    refused = cli_run("workflows", "list", code=1)
     assert "num_cpus" in refused.stderr and "Traceback" not in refused.output
     # And `config init --force` can still repair the file.
-    run("config", "init", "--local", "--force")
-    run("config", "validate")
+    cli_run("config", "init", "--local", "--force")
+    cli_run("config", "validate")
 
 
 def test_validate_checks_values_not_only_types(layers, monkeypatch) -> None:
@@ -242,7 +235,7 @@ def test_validate_checks_values_not_only_types(layers, monkeypatch) -> None:
         "memory_mb = 1000\nmax_walltime_secs = 3600\n"
         '[client.hpc.custom_profiles.bare]\ndisplay_name = "Bare"\n',
     )
-    result = run("config", "validate", code=1)
+    result = cli_run("config", "validate", code=1)
     problems = [line.strip() for line in result.stdout.splitlines() if line.startswith("  ")]
     assert problems == [
         'client.format: "xml" is not one of table, json',
@@ -260,7 +253,7 @@ def test_validate_checks_values_not_only_types(layers, monkeypatch) -> None:
     monkeypatch.setenv("TORC_CLIENT__FORMAT", "XML")
     monkeypatch.setenv("TORC_CLIENT__RUN__POLL_INTERVAL", "0")
     monkeypatch.setenv("TORC_SERVER__LOG_LEVEL", "debug")
-    report = json.loads(run("config", "validate", "-f", "json", code=1).stdout)
+    report = json.loads(cli_run("config", "validate", "-f", "json", code=1).stdout)
     assert report["sources"][-1]["problems"] == [
         'TORC_CLIENT__FORMAT: "XML" is not one of table, json',
         "TORC_CLIENT__RUN__POLL_INTERVAL: must be greater than 0, got 0.0",
@@ -268,7 +261,7 @@ def test_validate_checks_values_not_only_types(layers, monkeypatch) -> None:
 
 
 def test_show_gives_the_default_api_url_and_the_hpc_table(layers) -> None:
-    toml = tomllib.loads(run("config", "show").stdout)
+    toml = tomllib.loads(cli_run("config", "show").stdout)
     assert toml["client"]["api_url"] == "http://localhost:8080/torc-service/v1"
     assert toml["client"]["hpc"] == {"profile_overrides": {}, "custom_profiles": {}}
     write(layers["local"], '[client.hpc.profile_overrides.kestrel]\ndefault_account = "abc"\n')

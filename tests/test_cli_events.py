@@ -9,21 +9,11 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import cli
 from tests.conftest import REPO
-from tests.helpers import Api, ServerProcess
+from tests.helpers import Api, ServerProcess, invoke
 
 UNREACHABLE = "http://127.0.0.1:9/torc-service/v1"
-
-
-def invoke(url: str, *args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, ["--url", url, *args])
-    assert result.exit_code == code, result.output
-    if not isinstance(result.exception, SystemExit | None):
-        raise result.exception  # a traceback would have reached the user
-    return result
 
 
 def as_json(url: str, *args: str):

@@ -4,8 +4,8 @@ Each example is copied to a temporary directory and run from there, as its comme
 (``cd fixtures && torc run examples/yaml/<name>.yaml``). The checks read what the run left
 behind: every attempt's result, its own ``.o`` and ``.e`` log, the per-attempt recovery log
 with the recovery script's full environment, the demo's ``$TORC_OUTPUT_DIR/recovery.log``,
-and the final job statuses — against the rules in the spec (Decision D5: ``max_retries: N``
-allows N retries, attempts 1 to N+1).
+and the final job statuses — against the rules in the spec (``max_retries: N`` allows N
+retries, attempts 1 to N+1: D5 in docs/decisions.md).
 """
 
 from __future__ import annotations

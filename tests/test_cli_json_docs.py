@@ -89,6 +89,7 @@ def populated(server: ServerProcess) -> dict[str, int]:
              "action_config": {"commands": ["echo hi"]}},
         )  # fmt: skip
         api.post("/events", {"workflow_id": wf, "timestamp": 1_700_000_000_000, "data": {"a": 1}})
+        api.post(f"/workflows/{wf}/remote_workers", ["worker1", "alice@worker2:2222"])
         allocation = api.post(
             "/scheduled_compute_nodes",
             {"workflow_id": wf, "scheduler_id": 1, "scheduler_config_id": 1,

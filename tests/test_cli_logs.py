@@ -9,11 +9,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import cli
 from cli.reporting.log_patterns import match_line
-from tests.helpers import ServerProcess, torc
+from tests.helpers import ServerProcess, invoke, torc
 
 UNREACHABLE = "http://127.0.0.1:9/torc-service/v1"
 CRASH = (
@@ -22,14 +20,6 @@ CRASH = (
     "echo 'MemoryError: Unable to allocate 8.00 GiB' >&2; exit 1"
 )
 DENIED = "echo 'bash: ./run.sh: Permission denied' >&2; exit 126"
-
-
-def invoke(url: str, *args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, ["--url", url, *args])
-    assert result.exit_code == code, result.output
-    if not isinstance(result.exception, SystemExit | None):
-        raise result.exception  # a traceback would have reached the user
-    return result
 
 
 def failure(url: str, *args: str, code: int = 1) -> str:

@@ -12,22 +12,17 @@ import subprocess
 import sys
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import cli
 from tests.conftest import REPO
 from tests.helpers import Api, ServerProcess
+from tests.helpers import invoke as invoke_torc
 
-
-def invoke(url: str, *args: str, code: int = 0, user: str = "tester") -> Result:
-    result = CliRunner().invoke(cli, ["--url", url, *args], env={"USER": user})
-    assert result.exit_code == code, result.output
-    if not isinstance(result.exception, SystemExit | None):
-        raise result.exception  # a traceback would have reached the user
-    return result
+# Commands run as user "tester" unless a test names another.
+invoke = partial(invoke_torc, user="tester")
 
 
 def as_json(server: ServerProcess, *args: str):

@@ -13,19 +13,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import cli
+from app.shared.units import human_duration, human_memory
 from cli.reporting.diagnosis import (
     Requirements,
     diagnose_failure,
-    format_memory,
     oom_reason,
     timeout_reason,
     usage_checks,
 )
-from cli.units import human_duration
-from tests.helpers import Api, ServerProcess, torc
+from tests.helpers import Api, ServerProcess, invoke, torc
 
 UNREACHABLE = "http://127.0.0.1:9/torc-service/v1"
 PY = sys.executable
@@ -33,14 +30,6 @@ HOG = f'{PY} -c "x = bytearray(60_000_000); import time; time.sleep(2.2)"'
 HOG_THEN_FAIL = f'{PY} -c "import sys; x = bytearray(60_000_000); sys.exit(1)"'
 SIGKILLED = f'{PY} -c "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"'
 PERCENT = re.compile(r"^[+-]\d+\.\d%$")
-
-
-def invoke(url: str, *args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, ["--url", url, *args])
-    assert result.exit_code == code, result.output
-    if not isinstance(result.exception, SystemExit | None):
-        raise result.exception  # a traceback would have reached the user
-    return result
 
 
 def as_json(url: str, *args: str) -> dict:
@@ -134,7 +123,7 @@ def test_checks_skip_what_was_not_measured_or_not_requested() -> None:
     assert [c.resource_type for c in usage_checks(result(), EIGHT_GB)] == ["Runtime"]
     unparsable = Requirements(memory="lots", runtime="soon", num_cpus=0)
     assert usage_checks(result(peak_memory_bytes=5, peak_cpu_percent=50.0), unparsable) == []
-    assert format_memory(10 * 1024**2) == "10.00 MB"
+    assert human_memory(10 * 1024**2) == "10.00 MB"
 
 
 @pytest.mark.parametrize(

@@ -7,21 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from app.version import __version__
 from cli.main import cli
-from tests.helpers import Api, ServerProcess
+from tests.helpers import Api, ServerProcess, invoke
 
 UNREACHABLE = "http://127.0.0.1:9/torc-service/v1"
-
-
-def invoke(url: str, *args: str, code: int = 0, **kwargs) -> Result:
-    result = CliRunner().invoke(cli, ["--url", url, *args], **kwargs)
-    assert result.exit_code == code, result.output
-    if not isinstance(result.exception, SystemExit | None):
-        raise result.exception  # a traceback would have reached the user
-    return result
 
 
 def as_json(server: ServerProcess, *args: str) -> dict | list:

@@ -300,7 +300,6 @@ SEED_FLAGS: dict[str, list[str]] = {
 LATER_GROUPS = {
     "slurm",
     "hpc",
-    "remote",
     "submit",
     "submit-slurm",
     "tui",

@@ -9,24 +9,20 @@ import shutil
 import subprocess
 import sys
 import uuid
+from functools import partial
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from cli import client as torc_client
-from cli.main import cli
+from cli.api import base as client_base
 from tests.helpers import Api, ServerProcess
+from tests.helpers import invoke as invoke_torc
 
 UNREACHABLE = "http://127.0.0.1:9/torc-service/v1"
 
-
-def invoke(url: str, *args: str, code: int = 0, user: str = "tester", **kwargs) -> Result:
-    result = CliRunner().invoke(cli, ["--url", url, *args], env={"USER": user}, **kwargs)
-    assert result.exit_code == code, result.output
-    if not isinstance(result.exception, SystemExit | None):
-        raise result.exception  # a traceback would have reached the user
-    return result
+# Commands run as user "tester" unless a test names another.
+invoke = partial(invoke_torc, user="tester")
 
 
 def as_json(server: ServerProcess, *args: str, user: str = "tester"):
@@ -95,7 +91,7 @@ def test_list_follows_pages(
     """With two records per server page, five workflows take three requests, all listed."""
     user = unique_user()
     ids = [api.workflow(f"paged{i}", user=user) for i in range(5)]
-    monkeypatch.setattr(torc_client, "PAGE_SIZE", 2)
+    monkeypatch.setattr(client_base, "PAGE_SIZE", 2)
     calls = []
     original = torc_client.TorcClient.get
 

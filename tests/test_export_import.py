@@ -8,11 +8,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import cli
 from tests.conftest import REPO
-from tests.helpers import Api, ServerProcess, torc
+from tests.helpers import Api, ServerProcess, invoke, torc
 from tests.test_workflow_create import stored_workflow
 
 FIXTURES = REPO / "fixtures"
@@ -30,14 +28,6 @@ DOCUMENT_KEYS = {
     "jobs",
     "workflow_actions",
 }
-
-
-def invoke(url: str, *args: str, code: int = 0, **kwargs) -> Result:
-    result = CliRunner().invoke(cli, ["--url", url, *args], **kwargs)
-    assert result.exit_code == code, result.output
-    if not isinstance(result.exception, SystemExit | None):
-        raise result.exception  # a traceback would have reached the user
-    return result
 
 
 def as_json(server: ServerProcess, *args: str, **kwargs) -> dict:

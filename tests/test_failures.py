@@ -7,7 +7,15 @@ import signal
 import time
 from pathlib import Path
 
-from tests.helpers import Api, ServerProcess, spec_payload, start_runner, torc, wait_for
+from tests.helpers import (
+    Api,
+    ServerProcess,
+    run_workflow,
+    spec_payload,
+    start_runner,
+    torc,
+    wait_for,
+)
 
 QUICK_EXIT = {"compute_node_wait_for_new_jobs_seconds": 1}
 
@@ -21,21 +29,6 @@ def create(api: Api, jobs: list[dict], handlers: list[dict] | None = None, **wor
         ],
     )
     return api.post("/workflow_specs", payload, params={"initialize": "true"})["workflow_id"]
-
-
-def run(server: ServerProcess, workflow_id: int, tmp_path: Path):
-    return torc(
-        "--url",
-        server.url,
-        "workflows",
-        "run",
-        str(workflow_id),
-        "--output-dir",
-        str(tmp_path / "output"),
-        "-p",
-        "0.5",
-        cwd=tmp_path,
-    )
 
 
 def results_of(api: Api, workflow_id: int) -> list[dict]:
@@ -52,7 +45,7 @@ def test_exit_code_rule_retries_until_success(api: Api, server: ServerProcess, t
     wf = create(
         api, [{"name": "flaky", "command": fail_until(3, 10), "failure_handler": 0}], [handler]
     )
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     results = results_of(api, wf)
     assert [(r["attempt_id"], r["status"], r["return_code"]) for r in results] == [
         (1, "failed", 10),
@@ -78,7 +71,7 @@ def test_specific_rule_beats_catch_all_whatever_the_order(
         [{"name": "j", "command": fail_until(5, 10), "failure_handler": 0}],
         [{"name": "h", "rules": rules}],
     )
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     assert [r["attempt_id"] for r in results_of(api, wf)] == [1, 2, 3, 4, 5]
 
 
@@ -92,7 +85,7 @@ def test_catch_all_retries_any_code(api: Api, server: ServerProcess, tmp_path: P
         [{"name": "j", "command": fail_until(3, 42), "failure_handler": 0}],
         [{"name": "h", "rules": rules}],
     )
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     assert [r["return_code"] for r in results_of(api, wf)] == [42, 42, 0]
 
 
@@ -105,7 +98,7 @@ def test_max_retries_exhausted_fails_and_cancels_dependents(
         {"name": "after", "command": "true", "depends_on": [0]},
     ]
     wf = create(api, jobs, [handler])
-    assert run(server, wf, tmp_path).returncode == 1
+    assert run_workflow(server, wf, tmp_path).returncode == 1
     assert api.statuses(wf) == {"always": "failed", "after": "canceled"}
     assert [(r["attempt_id"], r["return_code"]) for r in results_of(api, wf)] == [
         (1, 10),
@@ -117,7 +110,7 @@ def test_max_retries_exhausted_fails_and_cancels_dependents(
 def test_unmatched_code_fails_at_once(api: Api, server: ServerProcess, tmp_path: Path):
     handler = {"name": "h", "rules": [{"exit_codes": [10], "max_retries": 3}]}
     wf = create(api, [{"name": "j", "command": "exit 1", "failure_handler": 0}], [handler])
-    assert run(server, wf, tmp_path).returncode == 1
+    assert run_workflow(server, wf, tmp_path).returncode == 1
     assert [r["attempt_id"] for r in results_of(api, wf)] == [1]
 
 
@@ -135,7 +128,7 @@ def test_recovery_script_fixes_the_cause(api: Api, server: ServerProcess, tmp_pa
         [{"name": "needs_fix", "command": "test -f fixed.txt || exit 3", "failure_handler": 0}],
         [handler],
     )
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     assert (tmp_path / "fixed.txt").exists()
     job = api.get("/jobs", params={"workflow_id": wf})["items"][0]
     log = tmp_path / "output" / "job_stdio" / f"job_wf{wf}_j{job['id']}_r1_a1.recovery.log"
@@ -149,7 +142,7 @@ def test_failing_recovery_script_fails_the_job(api: Api, server: ServerProcess, 
         "rules": [{"exit_codes": [3], "recovery_script": "exit 9", "max_retries": 5}],
     }
     wf = create(api, [{"name": "j", "command": "exit 3", "failure_handler": 0}], [handler])
-    assert run(server, wf, tmp_path).returncode == 1
+    assert run_workflow(server, wf, tmp_path).returncode == 1
     assert api.statuses(wf) == {"j": "failed"}
     assert [r["attempt_id"] for r in results_of(api, wf)] == [1]
 
@@ -178,7 +171,7 @@ def test_terminated_at_runtime_limit_cancels_dependents(
     ]
     payload = spec_payload(jobs, workflow=QUICK_EXIT, resource_requirements=[quick])
     wf = api.post("/workflow_specs", payload, params={"initialize": "true"})["workflow_id"]
-    assert run(server, wf, tmp_path).returncode == 1
+    assert run_workflow(server, wf, tmp_path).returncode == 1
     assert api.statuses(wf) == {
         "graceful": "terminated",
         "next": "canceled",
@@ -205,7 +198,7 @@ def test_sigterm_to_the_runner_cancels_dependents_until_reinitialize(
     reinit = torc("--url", server.url, "workflows", "reinitialize", str(wf), cwd=tmp_path)
     assert reinit.returncode == 0, reinit.stderr
     assert api.statuses(wf) == {"long": "ready", "next": "blocked"}
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     assert api.statuses(wf) == {"long": "completed", "next": "completed"}
 
 
@@ -215,7 +208,7 @@ def test_pending_failed_then_reclassified(api: Api, server: ServerProcess, tmp_p
         {"name": "next", "command": "true", "depends_on": [0]},
     ]
     wf = create(api, jobs, use_pending_failed=True)
-    assert run(server, wf, tmp_path).returncode == 1
+    assert run_workflow(server, wf, tmp_path).returncode == 1
     assert api.statuses(wf) == {"odd": "pending_failed", "next": "blocked"}
     assert not api.get(f"/workflows/{wf}/is_complete")["is_complete"]
     odd = next(
@@ -224,7 +217,7 @@ def test_pending_failed_then_reclassified(api: Api, server: ServerProcess, tmp_p
     # Classified as transient: a new attempt.
     retried = api.post(f"/jobs/{odd['id']}/retry/1", params={"max_retries": 3})
     assert retried["status"] == "ready" and retried["attempt_id"] == 2
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     assert api.statuses(wf) == {"odd": "completed", "next": "completed"}
 
 
@@ -237,14 +230,14 @@ def test_pending_failed_reclassified_ready_is_a_new_attempt(
         {"name": "next", "command": "true", "depends_on": [0]},
     ]
     wf = create(api, jobs, use_pending_failed=True)
-    assert run(server, wf, tmp_path).returncode == 1
+    assert run_workflow(server, wf, tmp_path).returncode == 1
     odd = next(
         j for j in api.get("/jobs", params={"workflow_id": wf})["items"] if j["name"] == "odd"
     )
     ready = api.put(f"/jobs/{odd['id']}/manage_status_change/ready/1")
     assert ready["status"] == "ready" and ready["attempt_id"] == 2
     assert api.statuses(wf) == {"odd": "ready", "next": "blocked"}
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     assert api.statuses(wf) == {"odd": "completed", "next": "completed"}
     odd_results = [r for r in results_of(api, wf) if r["job_id"] == odd["id"]]
     assert [(r["attempt_id"], r["status"]) for r in odd_results] == [
@@ -266,7 +259,7 @@ def test_pending_failed_classified_permanent_cascades(
         {"name": "next", "command": "true", "depends_on": [0]},
     ]
     wf = create(api, jobs, use_pending_failed=True)
-    run(server, wf, tmp_path)
+    run_workflow(server, wf, tmp_path)
     bad = next(
         j for j in api.get("/jobs", params={"workflow_id": wf})["items"] if j["name"] == "bad"
     )
@@ -276,7 +269,7 @@ def test_pending_failed_classified_permanent_cascades(
 
 def test_pending_failed_reset_by_reset_status(api: Api, server: ServerProcess, tmp_path: Path):
     wf = create(api, [{"name": "bad", "command": "exit 1"}], use_pending_failed=True)
-    run(server, wf, tmp_path)
+    run_workflow(server, wf, tmp_path)
     assert api.statuses(wf) == {"bad": "pending_failed"}
     api.post(f"/workflows/{wf}/reset_job_status", params={"failed_only": "true"})
     assert api.statuses(wf) == {"bad": "uninitialized"}

@@ -135,8 +135,8 @@ AFTER_A_FAILS = {"b": "canceled", "c": "canceled", "keeps_going": "ready"}
 
 @pytest.mark.parametrize("return_code", [0, -15, 143])
 def test_terminated_cancels_dependents_whatever_its_return_code(api: Api, return_code: int) -> None:
-    """Decision D11: a job that traps SIGTERM and exits 0 at its runtime limit is terminated,
-    and its dependents must not run on its unfinished work."""
+    """D11 (docs/decisions.md): a job that traps SIGTERM and exits 0 at its runtime limit is
+    terminated, and its dependents must not run on its unfinished work."""
     wf, ids = chain(api)
     api.claim(wf)
     api.finish(ids["a"], "terminated", return_code=return_code)

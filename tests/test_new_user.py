@@ -29,7 +29,8 @@ def create(server: ServerProcess, tmp_path: Path, spec: dict, *args: str) -> int
 def test_worker_actions_run_once_per_runner(
     server: ServerProcess, api: Api, tmp_path: Path
 ) -> None:
-    """D15: on_worker_start/on_worker_complete are persistent unless the spec says otherwise."""
+    """on_worker_start/on_worker_complete are persistent unless the spec says otherwise
+    (D15, docs/decisions.md)."""
     log = tmp_path / "actions.log"
 
     def action(trigger: str, word: str) -> dict:
@@ -264,7 +265,9 @@ jobs:
 
 
 def test_a_name_with_some_parameters_is_a_partial_fan_in(tmp_path: Path) -> None:
-    """D16: report_{dataset} is one job per dataset, depending on its analyze jobs."""
+    """report_{dataset} is one job per dataset, depending on its analyze jobs.
+
+    D16 (docs/decisions.md)."""
     compiled = compile_yaml(tmp_path, PARTIAL_FAN_IN)
     jobs = compiled.payload["jobs"]
     names = [job["name"] for job in jobs]
@@ -300,7 +303,9 @@ jobs:
 
 
 def test_resource_monitor_ignores_unknown_keys_with_a_warning(tmp_path: Path) -> None:
-    """D17: upstream's resource_monitor struct accepts keys it does not know."""
+    """Upstream's resource_monitor struct accepts keys it does not know.
+
+    D17 (docs/decisions.md)."""
     compiled = compile_yaml(tmp_path, UPSTREAM_MONITOR)
     config = json.loads(compiled.payload["workflow"]["resource_monitor_config"])
     assert config["granularity"] == "time_series" and "metrics" not in config
@@ -314,7 +319,7 @@ def test_a_workflow_start_schedule_nodes_action_may_list_jobs(
     server: ServerProcess, api: Api, tmp_path: Path
 ) -> None:
     """Upstream's specs list the jobs a schedule_nodes action allocates for, on
-    on_workflow_start too: accepted and recorded, with a warning (D17)."""
+    on_workflow_start too: accepted and recorded, with a warning (D17, docs/decisions.md)."""
     spec = {
         "name": "start_with_jobs",
         "slurm_schedulers": [{"name": "cpu", "account": "acct"}],

@@ -9,27 +9,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import cli
 from runner.monitor import SCHEMA
-from tests.helpers import ServerProcess, torc
+from tests.helpers import ServerProcess, cli_run, torc
 
 PY = sys.executable
 WORK = f'{PY} -c "x = bytearray(30_000_000); import time; time.sleep(2.2)"'
 NAMES = ("job_{}", "cpu_all_jobs", "memory_all_jobs", "summary")
 
 
-def invoke(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == code, result.output
-    if not isinstance(result.exception, SystemExit | None):
-        raise result.exception  # a traceback would have reached the user
-    return result
-
-
 def failure(*args: str, code: int = 1) -> str:
-    result = invoke(*args, code=code)
+    result = cli_run(*args, code=code)
     assert "Traceback" not in result.output and result.stdout == ""
     return result.stderr.strip().splitlines()[-1]
 
@@ -72,7 +62,7 @@ def expected_files(directory: Path, prefix: str, job_ids, extension: str) -> set
 
 
 def test_html_plots(ran: Ran, tmp_path: Path) -> None:
-    out = invoke("plot-resources", str(ran.databases[0]), "-o", str(tmp_path / "plots")).stdout
+    out = cli_run("plot-resources", str(ran.databases[0]), "-o", str(tmp_path / "plots")).stdout
     assert out.strip() == (
         f"Wrote 5 plots for 2 jobs to {tmp_path / 'plots'} "
         "(they load plotly.min.js from there: keep it beside them)"
@@ -94,7 +84,7 @@ def test_html_plots(ran: Ran, tmp_path: Path) -> None:
 def test_json_figures_for_chosen_jobs(ran: Ran, tmp_path: Path) -> None:
     job = ran.job_ids["work_b"]
     args = ("plot-resources", str(ran.databases[0]), "-o", str(tmp_path), "-j", str(job))
-    listing = json.loads(invoke("-f", "json", *args, "-p", "wf", "-f", "json").stdout)
+    listing = json.loads(cli_run("-f", "json", *args, "-p", "wf", "-f", "json").stdout)
     assert listing["job_ids"] == [job]
     assert set(map(Path, listing["files"])) == expected_files(tmp_path, "wf", [job], "json")
     figure = json.loads((tmp_path / f"wf_job_{job}.json").read_text())
@@ -142,9 +132,9 @@ def test_several_databases_are_merged(ran: Ran, tmp_path: Path) -> None:
             [(1_700_000_000,), (1_700_000_001,)],
         )
     args = ("-f", "json", "plot-resources", str(ran.databases[0]), str(extra), "-o", str(tmp_path))
-    listing = json.loads(invoke(*args).stdout)
+    listing = json.loads(cli_run(*args).stdout)
     assert listing["job_ids"] == sorted([*ran.job_ids.values(), 99])
-    out = invoke(*args[2:], "-f", "json", "-p", "x").stdout
+    out = cli_run(*args[2:], "-f", "json", "-p", "x").stdout
     assert out.strip() == f"Wrote 6 plots for 3 jobs to {tmp_path}"
     cpu = json.loads((tmp_path / "x_cpu_all_jobs.json").read_text())
     assert "late_job (99)" in {trace["name"] for trace in cpu["data"]}

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Api, ServerProcess, spec_payload, start_runner, torc, wait_for
+from tests.helpers import (
+    Api,
+    ServerProcess,
+    run_workflow,
+    spec_payload,
+    start_runner,
+    torc,
+    wait_for,
+)
 
 QUICK_EXIT = {"compute_node_wait_for_new_jobs_seconds": 1}
 HOG = """
@@ -45,13 +53,6 @@ def create(api: Api, jobs: list[dict], requirements: list[dict] | None = None) -
     return api.post("/workflow_specs", payload, params={"initialize": "true"})["workflow_id"]
 
 
-def run(server: ServerProcess, workflow_id: int, cwd: Path):
-    return torc(
-        "--url", server.url, "workflows", "run", str(workflow_id), "--output-dir",
-        str(cwd / "output"), "-p", "0.5", cwd=cwd,
-    )  # fmt: skip
-
-
 def recover(server: ServerProcess, workflow_id: int, cwd: Path, *args: str):
     return torc("--url", server.url, "recover", str(workflow_id), *args, cwd=cwd)
 
@@ -69,7 +70,7 @@ def test_oom_is_diagnosed_and_memory_raised(api, server, tmp_path: Path, hog: Pa
         {"name": "after", "command": "true", "depends_on": [0]},
     ]  # fmt: skip
     wf = create(api, jobs, [{"name": "small", "memory": "20m", "num_cpus": 1}])
-    assert run(server, wf, tmp_path).returncode == 1
+    assert run_workflow(server, wf, tmp_path).returncode == 1
     assert api.statuses(wf) == {"big": "failed", "after": "canceled"}
 
     preview = recover(server, wf, tmp_path, "--dry-run")
@@ -94,7 +95,7 @@ def test_oom_is_diagnosed_and_memory_raised(api, server, tmp_path: Path, hog: Pa
     )
     assert api.statuses(wf) == {"big": "ready", "after": "blocked"}
     assert api.run_id(wf) == 2
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     assert set(api.statuses(wf).values()) == {"completed"}
 
 
@@ -110,21 +111,21 @@ def test_timeout_is_diagnosed_and_runtime_raised(api, server, tmp_path: Path, ho
          "resource_requirements": 0},
     ]  # fmt: skip
     wf = create(api, jobs, [{"name": "short", "runtime": "PT2S", "num_cpus": 1}])
-    assert run(server, wf, tmp_path).returncode == 1
+    assert run_workflow(server, wf, tmp_path).returncode == 1
     assert api.statuses(wf) == {"slow": "terminated"}
     result = recover(server, wf, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Timeout detected, increasing runtime PT2S -> PT1M" in result.stdout
     assert "Applied fixes: 0 OOM, 1 timeout" in result.stdout
     assert requirement(api, wf, "short")["runtime"] == "PT1M"
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     assert api.statuses(wf) == {"slow": "completed"}
 
 
 def test_unknown_failures_are_skipped_unless_asked(api, server, tmp_path: Path):
     marker = tmp_path / "fixed"
     wf = create(api, [{"name": "buggy", "command": f"test -f {marker} || exit 3"}])
-    run(server, wf, tmp_path)
+    run_workflow(server, wf, tmp_path)
     skipped = recover(server, wf, tmp_path)
     assert skipped.returncode == 1
     # The seed's text: no "Applied fixes" line when nothing was fixed, no orphan line.
@@ -141,12 +142,12 @@ def test_unknown_failures_are_skipped_unless_asked(api, server, tmp_path: Path):
     retried = recover(server, wf, tmp_path, "--retry-unknown")
     assert retried.returncode == 0, retried.stderr
     assert "Reset 1 job(s)." in retried.stdout
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
 
 
 def test_recovery_hook_gets_the_workflow_and_can_stop_recovery(api, server, tmp_path: Path):
     wf = create(api, [{"name": "buggy", "command": "exit 3"}])
-    run(server, wf, tmp_path)
+    run_workflow(server, wf, tmp_path)
     seen = tmp_path / "hook_saw"
     (tmp_path / "fix.sh").write_text(f'echo "$1 $TORC_WORKFLOW_ID" > {seen}\n')
     (tmp_path / "broken.sh").write_text("exit 4\n")
@@ -180,7 +181,7 @@ def test_recover_finds_a_dead_local_runner_at_once(api, server, tmp_path: Path):
     results = api.get("/results", params={"workflow_id": wf, "all_runs": "true"})["items"]
     assert [r["return_code"] for r in results] == [-128]
     marker.touch()
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     assert api.statuses(wf) == {"long": "completed"}
 
 
@@ -207,7 +208,7 @@ def test_watch_reports_success_and_logs_it(api, server, tmp_path: Path):
 
 def test_watch_without_recover_exits_non_zero_on_failures(api, server, tmp_path: Path):
     wf = create(api, [{"name": "bad", "command": "exit 2"}, {"name": "good", "command": "true"}])
-    run(server, wf, tmp_path)
+    run_workflow(server, wf, tmp_path)
     result = watch(server, wf, tmp_path)
     assert result.returncode == 1
     assert result.stdout.splitlines()[-5:] == [
@@ -227,7 +228,7 @@ def test_watch_recovers_an_oom_and_runs_the_job_again(api, server, tmp_path: Pat
         {"name": "after", "command": "true", "depends_on": [0]},
     ]  # fmt: skip
     wf = create(api, jobs, [{"name": "small", "memory": "20m", "num_cpus": 1}])
-    run(server, wf, tmp_path)
+    run_workflow(server, wf, tmp_path)
     result = watch(server, wf, tmp_path, "--recover", "-m", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     text = result.stdout
@@ -245,7 +246,7 @@ def test_watch_gives_up_after_max_retries(api, server, tmp_path: Path, hog: Path
          "resource_requirements": 0},
     ]  # fmt: skip
     wf = create(api, jobs, [{"name": "small", "memory": "20m", "num_cpus": 1}])
-    run(server, wf, tmp_path)
+    run_workflow(server, wf, tmp_path)
     result = watch(server, wf, tmp_path, "-r", "-m", "1")
     assert result.returncode == 1
     lines = result.stdout.splitlines()
@@ -311,7 +312,7 @@ def test_recover_explains_pending_failed(api, server, tmp_path: Path):
         workflow={**QUICK_EXIT, "use_pending_failed": True},
     )
     wf = api.post("/workflow_specs", payload, params={"initialize": "true"})["workflow_id"]
-    run(server, wf, tmp_path)
+    run_workflow(server, wf, tmp_path)
     assert api.statuses(wf) == {"flaky": "pending_failed", "after": "blocked"}
     result = recover(server, wf, tmp_path)
     assert result.returncode == 1
@@ -358,7 +359,7 @@ def test_watch_finds_orphans_while_polling_and_recovers_them(api, server, tmp_pa
 
 def test_watch_logs_recovery_errors(api, server, tmp_path: Path):
     wf = create(api, [{"name": "buggy", "command": "exit 3"}])
-    run(server, wf, tmp_path)
+    run_workflow(server, wf, tmp_path)
     (tmp_path / "broken.sh").write_text("exit 4\n")
     result = watch(server, wf, tmp_path, "-r", "--recovery-hook", "bash broken.sh")
     assert result.returncode == 1

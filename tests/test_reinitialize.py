@@ -8,10 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import cli
-from tests.helpers import Api, ServerProcess, start_runner, torc, wait_for
+from tests.helpers import Api, ServerProcess, invoke, start_runner, torc, wait_for
 
 # Each job appends its name to runs.log, so a test sees exactly which jobs ran.
 SPEC = """
@@ -43,14 +41,6 @@ jobs:
     output_files: [side]
 """
 ALL_JOBS = {"prep", "post", "report", "lone"}
-
-
-def invoke(url: str, *args: str, code: int = 0, **kwargs) -> Result:
-    result = CliRunner().invoke(cli, ["--url", url, *args], **kwargs)
-    assert result.exit_code == code, result.output
-    if not isinstance(result.exception, SystemExit | None):
-        raise result.exception  # a traceback would have reached the user
-    return result
 
 
 def as_json(server: ServerProcess, *args: str) -> dict:

@@ -14,29 +14,21 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import Api, ServerProcess, spec_payload, start_runner, torc, wait_for
+from tests.helpers import (
+    Api,
+    ServerProcess,
+    run_workflow,
+    spec_payload,
+    start_runner,
+    torc,
+    wait_for,
+)
 
 
 def create(api: Api, jobs: list[dict], **extra) -> int:
     return api.post("/workflow_specs", spec_payload(jobs, **extra), params={"initialize": "true"})[
         "workflow_id"
     ]
-
-
-def run(server: ServerProcess, workflow_id: int, tmp_path: Path, *flags: str):
-    return torc(
-        "--url",
-        server.url,
-        "workflows",
-        "run",
-        str(workflow_id),
-        "--output-dir",
-        str(tmp_path / "output"),
-        "--poll-interval",
-        "1",
-        *flags,
-        cwd=tmp_path,
-    )
 
 
 def intervals(path: Path) -> list[tuple[float, float, str]]:
@@ -75,7 +67,7 @@ def test_jobs_run_in_dependency_order_with_logs_and_results(
         {"name": "d", "command": timed("d", log, 0.1), "depends_on": [1, 2]},
     ]
     wf = create(api, jobs)
-    result = run(server, wf, tmp_path)
+    result = run_workflow(server, wf, tmp_path)
     assert result.returncode == 0, result.stderr
     spans = {name: (start, end) for start, end, name in intervals(log)}
     assert spans["b"][0] >= spans["a"][1] and spans["c"][0] >= spans["a"][1]
@@ -96,7 +88,7 @@ def test_jobs_run_in_dependency_order_with_logs_and_results(
 def test_queue_depth_is_never_exceeded(api: Api, server: ServerProcess, tmp_path: Path) -> None:
     log = tmp_path / "spans.log"
     wf = create(api, [{"name": f"j{i}", "command": timed(f"j{i}", log, 0.2)} for i in range(9)])
-    assert run(server, wf, tmp_path, "--max-parallel-jobs", "3").returncode == 0
+    assert run_workflow(server, wf, tmp_path, "--max-parallel-jobs", "3").returncode == 0
     spans = intervals(log)
     assert len(spans) == 9
     assert max_overlap(spans) <= 3
@@ -112,7 +104,7 @@ def test_resource_aware_claiming_never_oversubscribes(
         for i in range(6)
     ]
     wf = create(api, jobs, resource_requirements=[two_cpus])
-    result = run(server, wf, tmp_path, "--num-cpus", "5", "--memory-gb", "8")
+    result = run_workflow(server, wf, tmp_path, "--num-cpus", "5", "--memory-gb", "8")
     assert result.returncode == 0, result.stderr
     spans = intervals(log)
     assert len(spans) == 6
@@ -127,13 +119,13 @@ def test_memory_is_a_limit_too(api: Api, server: ServerProcess, tmp_path: Path) 
         for i in range(4)
     ]
     wf = create(api, jobs, resource_requirements=[big])
-    assert run(server, wf, tmp_path, "--num-cpus", "8", "--memory-gb", "7").returncode == 0
+    assert run_workflow(server, wf, tmp_path, "--num-cpus", "8", "--memory-gb", "7").returncode == 0
     assert max_overlap(intervals(log)) == 2
 
 
 def test_job_environment(api: Api, server: ServerProcess, tmp_path: Path) -> None:
     wf = create(api, [{"name": "env_job", "command": "env | grep ^TORC_ | sort"}])
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     job = api.get("/jobs", params={"workflow_id": wf})["items"][0]
     out = tmp_path / "output" / "job_stdio" / f"job_wf{wf}_j{job['id']}_r1_a1.o"
     env = dict(line.split("=", 1) for line in out.read_text().splitlines())
@@ -154,7 +146,7 @@ def test_declared_outputs_are_checked_and_recorded(
         {"name": "liar", "command": "true", "output_files": [1]},
     ]
     wf = create(api, jobs, files=files)
-    result = run(server, wf, tmp_path)
+    result = run_workflow(server, wf, tmp_path)
     assert result.returncode == 1
     assert api.statuses(wf) == {"writer": "completed", "liar": "failed"}
     results = {r["job_id"]: r for r in api.get("/results", params={"workflow_id": wf})["items"]}
@@ -184,7 +176,7 @@ def test_job_past_its_runtime_is_terminated(
     ]
     wf = create(api, jobs, resource_requirements=[quick])
     started = time.monotonic()
-    result = run(server, wf, tmp_path)
+    result = run_workflow(server, wf, tmp_path)
     assert time.monotonic() - started < 25
     assert result.returncode == 1
     assert api.statuses(wf) == {"hard": "terminated", "graceful": "terminated"}
@@ -212,7 +204,7 @@ def test_failure_cancels_dependents_and_exit_code_is_non_zero(
             {"name": "after", "command": "true", "depends_on": [0]},
         ],
     )
-    result = run(server, wf, tmp_path)
+    result = run_workflow(server, wf, tmp_path)
     assert result.returncode == 1
     assert api.statuses(wf) == {"bad": "failed", "after": "canceled"}
     [res] = api.get("/results", params={"workflow_id": wf})["items"]
@@ -256,7 +248,7 @@ def test_summary_monitoring_fills_results(api: Api, server: ServerProcess, tmp_p
         ],
         workflow={"resource_monitor_config": monitor},
     )
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     results = {r["job_id"]: r for r in api.get("/results", params={"workflow_id": wf})["items"]}
     names = {j["id"]: j["name"] for j in api.get("/jobs", params={"workflow_id": wf})["items"]}
     by_name = {names[job_id]: result for job_id, result in results.items()}
@@ -279,7 +271,7 @@ def test_time_series_monitoring_writes_the_metrics_database(
         [{"name": "sleeper", "command": "sleep 2"}],
         workflow={"resource_monitor_config": monitor},
     )
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     [db_path] = (tmp_path / "output" / "resource_utilization").glob(f"resource_metrics_*_{wf}_1.db")
     with sqlite3.connect(db_path) as db:
         columns = [row[1:3] for row in db.execute("PRAGMA table_info(job_resource_samples)")]
@@ -328,7 +320,7 @@ def test_actions_run_for_every_trigger(api: Api, server: ServerProcess, tmp_path
         {"name": "second", "command": "true", "depends_on": [0]},
     ]
     wf = create(api, jobs, actions=actions)
-    assert run(server, wf, tmp_path).returncode == 0
+    assert run_workflow(server, wf, tmp_path).returncode == 0
     lines = (tmp_path / "output" / "actions.log").read_text().split()
     assert lines[:2] == ["on_workflow_start", "on_worker_start"]
     assert lines.index("on_jobs_ready") < lines.index("on_jobs_complete")
@@ -415,7 +407,7 @@ def test_memory_figures_are_the_jobs_own(
     wf = create(
         api, jobs, resource_requirements=[tiny], workflow={"resource_monitor_config": monitor}
     )
-    assert run(server, wf, tmp_path).returncode == 1
+    assert run_workflow(server, wf, tmp_path).returncode == 1
     results = results_by_name(api, wf)
     exits, allocates = results["exits"], results["allocates"]
     assert exits["return_code"] == 3
@@ -505,7 +497,7 @@ def test_job_needing_more_than_the_runner_has_is_reported_at_once(
     ]
     wf = create(api, jobs, resource_requirements=[big])
     started = time.monotonic()
-    result = run(server, wf, tmp_path, "--num-cpus", "2", "--memory-gb", "4")
+    result = run_workflow(server, wf, tmp_path, "--num-cpus", "2", "--memory-gb", "4")
     assert time.monotonic() - started < 20  # not the 90 s idle wait
     assert result.returncode == 1
     assert "1 ready job(s) need more than this runner has (2 CPUs, 4.0 GB): huge" in result.stderr
@@ -523,7 +515,7 @@ def test_only_pending_failed_jobs_left_exits_at_once(
     ]
     wf = create(api, jobs, workflow={"use_pending_failed": True})
     started = time.monotonic()
-    result = run(server, wf, tmp_path)
+    result = run_workflow(server, wf, tmp_path)
     assert time.monotonic() - started < 20
     assert result.returncode == 1
     assert "1 job(s) await classification (pending_failed)" in result.stderr

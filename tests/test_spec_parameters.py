@@ -1,4 +1,4 @@
-"""Parameter values, substitution and expansion (D3, D4, D6; CLARIFICATIONS 40-48)."""
+"""Parameter values, substitution and expansion (D3, D4, D6 in docs/decisions.md)."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def test_substitution_with_and_without_format_specs() -> None:
     assert render("lr{lr:.4f}", lr="[0.0001,0.001]") == ["lr0.0001", "lr0.0010"]
     assert render("t{x:.2f}", x="0.1:0.3:0.1") == ["t0.10", "t0.20", "t0.30"]
     assert render("{x:.2e}", x="[0.001]") == ["1.00e-03"]
-    # D6: both forms of the same parameter are replaced in one string
+    # D6 (docs/decisions.md): both forms of the same parameter are replaced in one string
     assert render("{i}-{i:02d}", i="[3]") == ["3-03"]
 
 

@@ -1,4 +1,5 @@
-"""Validation: the invalid corpus, references (D7-D9), defaults (D10), checks and dry-run output."""
+"""Validation: the invalid corpus, checks and dry-run output, references and defaults
+(D7, D8, D9, D10 in docs/decisions.md)."""
 
 from __future__ import annotations
 
@@ -187,7 +188,7 @@ def test_action_selection_and_schedulers(tmp_path: Path) -> None:
                 "commands": ["e"],
                 "jobs": ["nope"],
             },
-            "lists unknown job 'nope'",  # accepted on any trigger (D17), but must exist
+            "lists unknown job 'nope'",  # on any trigger (D17, docs/decisions.md), if it exists
         ),
         (
             {
@@ -698,7 +699,7 @@ def test_slurm_schedulers_without_a_name_get_one(tmp_path: Path) -> None:
 
 def test_duplicate_names_from_unused_parameters_get_a_hint(tmp_path: Path) -> None:
     """Files (and user data) whose name leaves out a parameter repeat their names; a job
-    like that is a partial fan-in instead (D16)."""
+    like that is a partial fan-in instead (D16 in docs/decisions.md)."""
     files = minimal(
         files=[{"name": "f_{a}", "path": "p", "parameters": {"a": "1:2", "b": "1:3", "c": "[x]"}}]
     )

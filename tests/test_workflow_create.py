@@ -32,7 +32,7 @@ def stored_workflow(api: Api, workflow_id: int, spec: Path) -> dict:
     """Everything the server holds for a workflow, with IDs replaced by names.
 
     Commands are checked against the spec's expansion with each user-data placeholder
-    replaced by that record's ID (Decision D7), then compared in placeholder form.
+    replaced by that record's ID (D7, docs/decisions.md), then compared in placeholder form.
     """
     expected = {job["name"]: job["command"] for job in build_payload(spec)["jobs"]}
     jobs = api.get("/jobs", params={"workflow_id": workflow_id, "include_relationships": True})

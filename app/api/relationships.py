@@ -23,6 +23,7 @@ from app.models import inputs
 from app.models.common import get_workflow
 from app.models.records import Page
 from app.models.tables import (
+    BaseModel,
     File,
     Job,
     JobDependsOn,
@@ -69,7 +70,12 @@ def job_dependencies(args: dict[str, Any], workflow_id: int) -> Response:
 
 
 def _producer_consumer_query(
-    target: type, output_link: type, input_link: type, column: str, workflow_id: int, *extra: Any
+    target: type[BaseModel],
+    output_link: type[BaseModel],
+    input_link: type[BaseModel],
+    column: str,
+    workflow_id: int,
+    *extra: Any,
 ) -> peewee.Query:
     """One row per (record, producer, consumer); records that no job touches are left out."""
     producer, consumer = Job.alias("producer"), Job.alias("consumer")

@@ -7,12 +7,13 @@ served OpenAPI document. Component names follow upstream (``job_model``…) via 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.models.records import MAX_LIMIT, SORT_METHODS
+from app.models.records import MAX_LIMIT
+from app.shared.contract import JOBS_SORT_METHODS
 from app.shared.status import STATUS_NAMES
 from app.shared.units import MAX_INTEGER, MIN_INTEGER
 
@@ -114,7 +115,7 @@ class WorkflowModel(Schema):
     compute_node_ignore_workflow_completion = Bool()
     compute_node_wait_for_healthy_database_minutes = Int()
     compute_node_min_time_for_new_jobs_seconds = Int()
-    jobs_sort_method = Str(validate=validate.OneOf(SORT_METHODS))
+    jobs_sort_method = Str(validate=validate.OneOf(JOBS_SORT_METHODS))
     resource_monitor_config = Str()
     slurm_defaults = Str()
     use_pending_failed = Bool()
@@ -617,7 +618,7 @@ class ClaimNextJobsArgs(Schema):
 
 
 class ClaimByResourcesArgs(Schema):
-    sort_method = fields.String(load_default=None, validate=validate.OneOf(SORT_METHODS))
+    sort_method = fields.String(load_default=None, validate=validate.OneOf(JOBS_SORT_METHODS))
     strict_scheduler_match = fields.Boolean(load_default=False)
 
 
@@ -700,7 +701,7 @@ class FileMtime(Schema):
 class ClaimBody(Schema):
     limit = Integer(required=True, validate=validate.Range(min=0, max=MAX_LIMIT))
     resources = fields.Nested(ComputeNodesResources, allow_none=True, load_default=None)
-    sort_method = fields.String(load_default="none", validate=validate.OneOf(SORT_METHODS))
+    sort_method = fields.String(load_default="none", validate=validate.OneOf(JOBS_SORT_METHODS))
     strict_scheduler_match = Boolean(load_default=False)
 
 
@@ -728,11 +729,11 @@ class RunnerCycleBody(Schema):
         return loaded if loaded is not None else super().load(data, *args, **kwargs)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return type(value) is int and MIN_INTEGER <= value <= MAX_INTEGER
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return type(value) in (int, float) and MIN_INTEGER <= value <= MAX_INTEGER
 
 
@@ -787,7 +788,7 @@ def _fast_claim(claim: Any) -> dict[str, Any] | None:
     strict = claim.get("strict_scheduler_match", False)
     if not (_is_int(limit) and 0 <= limit <= MAX_LIMIT):
         return None
-    if sort_method not in SORT_METHODS or type(strict) is not bool:
+    if sort_method not in JOBS_SORT_METHODS or type(strict) is not bool:
         return None
     resources = claim.get("resources")
     if resources is not None:

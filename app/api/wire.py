@@ -25,7 +25,7 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 
 def list_envelope(items: list[Any], page: Page, total: int) -> dict[str, Any]:
-    """The contract's list shape (Decision D14)."""
+    """The contract's list shape (D14 in docs/decisions.md)."""
     return {
         "items": items,
         "offset": page.offset,

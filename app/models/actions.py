@@ -19,24 +19,13 @@ from app.models.common import chunks, get_workflow, require_same_workflow
 from app.models.db import write_transaction
 from app.models.events import record_event
 from app.models.tables import ComputeNode, Job, WorkflowAction, WorkflowActionJob
+from app.shared.contract import ACTION_TYPES, TRIGGER_TYPES, WORKER_TRIGGERS
 from app.shared.status import ACTION_COMPLETE_STATES, ACTION_READY_STATES, JobStatus, codes
 from app.shared.units import utc_now_text
 
-TRIGGER_TYPES = (
-    "on_workflow_start",
-    "on_workflow_complete",
-    "on_jobs_ready",
-    "on_jobs_complete",
-    "on_worker_start",
-    "on_worker_complete",
-)
 JOB_TRIGGERS = {"on_jobs_ready": ACTION_READY_STATES, "on_jobs_complete": ACTION_COMPLETE_STATES}
 # Triggers that hold as soon as the workflow is initialized.
 START_TRIGGERS = ("on_workflow_start", "on_worker_start", "on_worker_complete")
-# Persistent unless told otherwise (Decision D15, seed: "once per worker"); upstream's
-# default is false for every trigger.
-WORKER_TRIGGERS = ("on_worker_start", "on_worker_complete")
-ACTION_TYPES = ("run_commands", "schedule_nodes")
 
 
 def create_action(workflow_id: int, fields: dict[str, Any]) -> int:
@@ -75,7 +64,9 @@ def create_action(workflow_id: int, fields: dict[str, Any]) -> int:
 
 
 def is_persistent(trigger_type: str, given: bool | None) -> bool:
-    """A worker trigger runs for every worker unless ``persistent: false`` (D15)."""
+    """A worker trigger runs for every worker unless ``persistent: false``.
+
+    D15 (docs/decisions.md)."""
     return trigger_type in WORKER_TRIGGERS if given is None else bool(given)
 
 

@@ -24,7 +24,6 @@ from app.models.events import record_event
 from app.models.records import (
     DEFAULT_RR_NAME,
     FAILURE_HANDLERS,
-    WORKFLOW_FIELDS,
     create_workflow,
     prepare_resource_requirements,
 )
@@ -43,21 +42,21 @@ from app.models.tables import (
     UserData,
     Workflow,
 )
+from app.shared.contract import (
+    ACTION_TYPES,
+    RESOURCE_REQUIREMENTS_FIELDS,
+    SCHEDULE_NODES_OPTIONS,
+    SLURM_SCHEDULER_FIELDS,
+    SLURM_SCHEDULER_OPTIONAL_FIELDS,
+    TRIGGER_TYPES,
+    WORKFLOW_FIELDS,
+    WORKFLOW_JSON_FIELDS,
+)
 from app.shared.status import JobStatus
 from app.shared.units import MAX_INTEGER, MIN_INTEGER
 
 Record = dict[str, Any]
 USER_DATA_PLACEHOLDER = re.compile(r"\$\{user_data\.(input|output)\.([^}]+)\}")
-SCHEDULER_FIELDS = ("gres", "mem", "ntasks_per_node", "partition", "qos", "tmp", "extra")
-SCHEDULER_COLUMNS = ("name", "account", "nodes", "walltime", *SCHEDULER_FIELDS)
-RR_FIELDS = ("num_cpus", "num_gpus", "num_nodes", "memory", "runtime")
-JSON_WORKFLOW_FIELDS = {"resource_monitor_config", "slurm_defaults"}
-ACTION_OPTIONS = (
-    "scheduler_type",
-    "num_allocations",
-    "start_one_worker_per_node",
-    "max_parallel_jobs",
-)
 JOB_LINKS = {
     "depends_on": (JobDependsOn, "depends_on_job_id", "jobs"),
     "input_files": (JobInputFile, "file_id", "files"),
@@ -170,11 +169,11 @@ def check_payload(payload: Any) -> Plan:
         raise _fail("workflow", "expected an object")
     _expect(workflow, "name", str, "workflow")
     _expect(workflow, "user", str, "workflow")
-    unknown = set(workflow) - WORKFLOW_FIELDS - {"timestamp"}
+    unknown = set(workflow) - set(WORKFLOW_FIELDS) - {"timestamp"}
     if unknown:
         raise _fail("workflow", f"unknown fields {sorted(unknown)}")
     # The two configuration blocks take any JSON: they are stored as its text.
-    _check_columns(workflow, Workflow, set(workflow) - JSON_WORKFLOW_FIELDS, "workflow")
+    _check_columns(workflow, Workflow, set(workflow) - WORKFLOW_JSON_FIELDS, "workflow")
     plan = Plan(
         workflow=workflow,
         resource_requirements=_records(payload, "resource_requirements"),
@@ -193,8 +192,13 @@ def check_payload(payload: Any) -> Plan:
     plan.user_data_names = _unique_names(plan.user_data, "user_data")
     _check_files(plan.files)
     for label, records, model, keys in (
-        ("resource_requirements", plan.resource_requirements, ResourceRequirements, RR_FIELDS),
-        ("slurm_schedulers", plan.slurm_schedulers, SlurmScheduler, SCHEDULER_COLUMNS),
+        (
+            "resource_requirements",
+            plan.resource_requirements,
+            ResourceRequirements,
+            RESOURCE_REQUIREMENTS_FIELDS,
+        ),
+        ("slurm_schedulers", plan.slurm_schedulers, SlurmScheduler, SLURM_SCHEDULER_FIELDS),
         ("user_data", plan.user_data, UserData, ("is_ephemeral",)),
     ):
         for position, record in enumerate(records):
@@ -263,9 +267,9 @@ def _check_actions(plan: Plan) -> None:
         where = f"actions[{position}]"
         trigger = _expect(action, "trigger_type", str, where)
         kind = _expect(action, "action_type", str, where)
-        if trigger not in action_records.TRIGGER_TYPES:
+        if trigger not in TRIGGER_TYPES:
             raise _fail(f"{where}.trigger_type", f"unknown trigger {trigger!r}")
-        if kind not in action_records.ACTION_TYPES:
+        if kind not in ACTION_TYPES:
             raise _fail(f"{where}.action_type", f"unknown action {kind!r}")
         action["jobs"] = _indexes(action, "jobs", len(plan.jobs), where)
         if trigger in action_records.JOB_TRIGGERS and not action["jobs"]:
@@ -295,11 +299,10 @@ def create_from_payload(payload: Any, initialize: bool = False) -> dict[str, Any
         file_ids = _insert_files(workflow_id, plan.files)
         data_ids = _insert_user_data(workflow_id, plan.user_data)
         default_rr = _default_rr(workflow_id)
-        ids = {"jobs": None, "files": file_ids, "user_data": data_ids}
         job_ids = _insert_jobs(
             workflow_id, plan, rr_ids, handler_ids, scheduler_ids, default_rr, data_ids
         )
-        ids["jobs"] = job_ids
+        ids = {"jobs": job_ids, "files": file_ids, "user_data": data_ids}
         _insert_job_links(workflow_id, plan.jobs, ids)
         for action in plan.actions:
             _insert_action(workflow_id, action, job_ids, scheduler_ids)
@@ -322,7 +325,9 @@ def _default_rr(workflow_id: int) -> int:
 def _insert_resource_requirements(workflow_id: int, items: list[Record]) -> list[int]:
     ids = []
     for item in items:
-        values = prepare_resource_requirements({key: item.get(key) for key in RR_FIELDS})
+        values = prepare_resource_requirements(
+            {key: item.get(key) for key in RESOURCE_REQUIREMENTS_FIELDS}
+        )
         values = {key: value for key, value in values.items() if value is not None}
         ids.append(
             ResourceRequirements.insert(
@@ -340,7 +345,9 @@ def _insert_failure_handler(workflow_id: int, item: Record) -> int:
 def _insert_scheduler(workflow_id: int, item: Record) -> int:
     where = f"slurm scheduler {item.get('name')!r}"
     _expect(item, "account", str, where)
-    optional = {key: item[key] for key in SCHEDULER_FIELDS if item.get(key) is not None}
+    optional = {
+        key: item[key] for key in SLURM_SCHEDULER_OPTIONAL_FIELDS if item.get(key) is not None
+    }
     return SlurmScheduler.insert(
         workflow_id=workflow_id,
         name=item.get("name"),
@@ -460,7 +467,7 @@ def _insert_action(
         config["commands"] = action.get("commands") or []
     else:
         config["scheduler_id"] = scheduler_ids[action["scheduler"]]
-    for key in ACTION_OPTIONS:
+    for key in SCHEDULE_NODES_OPTIONS:
         if action.get(key) is not None:
             config[key] = action[key]
     action_records.create_action(

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from app.errors import InvalidInput, not_found
-from app.models.tables import Job, Workflow
+from app.models.tables import BaseModel, Job, Workflow
 
 T = TypeVar("T")
 
@@ -54,7 +54,7 @@ def get_job(job_id: int) -> Job:
 
 
 def require_same_workflow(
-    model: type, ids: Iterable[int] | None, workflow_id: int, label: str
+    model: type[BaseModel], ids: Iterable[int] | None, workflow_id: int, label: str
 ) -> list[int]:
     """Check that every ID names a row of ``model`` in ``workflow_id``; return them deduplicated.
 

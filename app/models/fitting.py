@@ -76,7 +76,6 @@ SORT_KEYS = {
         -rr["runtime_seconds"],
     ),
 }
-SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
 
 
 FITTING_COLUMNS = ("id", "num_cpus", "memory_bytes", "num_gpus", "num_nodes", "runtime_seconds")

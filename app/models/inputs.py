@@ -28,7 +28,9 @@ RELATION_TABLES = (
 
 def job_relationships(job_ids: list[int]) -> dict[int, dict[str, list[int]]]:
     """The five relation lists of each job, as the wire model names them (one query)."""
-    result = {job_id: {key: [] for key, _, _ in RELATION_TABLES} for job_id in job_ids}
+    result: dict[int, dict[str, list[int]]] = {
+        job_id: {key: [] for key, _, _ in RELATION_TABLES} for job_id in job_ids
+    }
     for part in chunks(job_ids):
         marks = sql.marks(len(part))
         union = " UNION ALL ".join(

@@ -15,6 +15,7 @@ from app.models.db import write_transaction
 from app.models.events import id_list, record_event
 from app.models.records import default_resource_requirements_id
 from app.models.tables import (
+    BaseModel,
     FailureHandler,
     File,
     Job,
@@ -31,7 +32,8 @@ from app.models.tables import (
 from app.shared.status import JobStatus
 
 # wire list field -> (relation table, its column, referenced table)
-RELATIONS = {
+# Each relation list of the wire model: (link table, its column for the other record, that record).
+RELATIONS: dict[str, tuple[type[BaseModel], str, type[BaseModel]]] = {
     "depends_on_job_ids": (JobDependsOn, "depends_on_job_id", Job),
     "input_file_ids": (JobInputFile, "file_id", File),
     "output_file_ids": (JobOutputFile, "file_id", File),
@@ -123,8 +125,8 @@ def _check_references(workflow_id: int, jobs: list[dict[str, Any]]) -> None:
     tables = {key: table for key, (_, _, table) in RELATIONS.items()}
     tables["resource_requirements_id"] = ResourceRequirements
     tables["failure_handler_id"] = FailureHandler
-    for key, ids in wanted.items():
-        require_same_workflow(tables[key], sorted(ids), workflow_id, key)
+    for key, wanted_ids in wanted.items():
+        require_same_workflow(tables[key], sorted(wanted_ids), workflow_id, key)
     scheduler_ids = sorted({int(job["scheduler_id"]) for job in jobs if job.get("scheduler_id")})
     if scheduler_ids:
         _check_scheduler_ids(workflow_id, scheduler_ids)

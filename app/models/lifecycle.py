@@ -3,9 +3,9 @@
 API handlers, Huey tasks and admin commands call these functions; nothing else writes
 ``job.status``. Each public function is one short write transaction (or joins the caller's).
 
-Dependents are released in the same transaction as the change that frees them (Decision D2):
-a blocked job carries ``unfinished_blockers``, decremented as each blocker reaches a done
-status, so completing a job costs O(its dependents), never O(workflow).
+Dependents are released in the same transaction as the change that frees them
+(D2, docs/decisions.md): a blocked job carries ``unfinished_blockers``, decremented as each
+blocker reaches a done status, so completing a job costs O(its dependents), never O(workflow).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import peewee
 
@@ -67,7 +67,7 @@ NOT_DONE_CODES = sorted(int(s) for s in JobStatus if s not in DONE_FOR_WORKFLOW)
 
 # Jobs that initialize_jobs (re)evaluates; others keep their status. Canceled jobs are cut
 # off before they finished, so they run again (the seed's "Restart After Cancellation"),
-# unless a failed blocker cancels them once more (Decision D11). Failed jobs stay failed
+# unless a failed blocker cancels them once more (D11, docs/decisions.md). Failed jobs stay failed
 # until ``reset-status --failed-only``.
 INITIALIZABLE = frozenset(
     {
@@ -95,7 +95,7 @@ def label(code: int) -> str:
 
 
 def poisons(status: JobStatus, return_code: int | None) -> bool:
-    """Whether a blocker finishing as ``status`` cancels its dependents (Decision D11).
+    """Whether a blocker finishing as ``status`` cancels its dependents (D11, docs/decisions.md).
 
     Failed and terminated always do (a job stopped at its runtime limit that traps SIGTERM
     and exits 0 still did not finish its work). Canceled does only when the job ran and its
@@ -218,8 +218,8 @@ def _release_dependents(workflow_id: int, finished: list[int], poisoned: set[int
     """Release blocked dependents whose last blocker just finished; cascade cancellations.
 
     A dependent whose blockers included a failure of this run is canceled when it asks for
-    that (``cancel_on_blocking_job_failure``, Decision D11), and the cancellation travels on
-    down the graph in the same transaction.
+    that (``cancel_on_blocking_job_failure``, D11 in docs/decisions.md), and the cancellation
+    travels on down the graph in the same transaction.
     """
     frontier, frontier_poison = finished, poisoned
     while frontier:
@@ -549,7 +549,7 @@ def _reset_downstream_of_uninitialized(workflow_id: int) -> None:
 
 
 def _evaluate_blockers(workflow_id: int) -> dict[str, int]:
-    """Set every initializable job blocked, ready or (Decision D11) canceled.
+    """Set every initializable job blocked, ready or (D11 in docs/decisions.md) canceled.
 
     A blocker that is itself initializable counts as unfinished: it runs again. A blocker
     that stays failed poisons its dependents as if it had just failed, so a job the cascade
@@ -920,7 +920,7 @@ def retry_job(
 ) -> None:
     """Reserve another attempt for a failed job: back to ready with attempt_id + 1.
 
-    ``max_retries`` counts retries after the first attempt (Decision D5), so attempts run
+    ``max_retries`` counts retries after the first attempt (D5, docs/decisions.md), so attempts run
     1 .. max_retries + 1.
     """
     job = get_job(job_id)
@@ -935,7 +935,10 @@ def retry_jobs(workflow_id: int, run_id: int, retries: list[Retry]) -> Outcomes:
         for retry in retries:
             job = jobs.get(retry.job_id)
             error = _retry_error(workflow_id, job, retry)
-            outcomes[retry.job_id] = error or _reserve_retry(workflow_id, run_id, job, retry)
+            # _retry_error reports a missing job, so a job is there when there is no error.
+            outcomes[retry.job_id] = error or _reserve_retry(
+                workflow_id, run_id, cast(JobRow, job), retry
+            )
         return outcomes
 
 
@@ -1325,6 +1328,6 @@ def _handler_retries(job_ids: list[int], return_code: int, result: dict[str, Any
     retries = []
     for job_id, attempt_id, rules in rows:
         decision = decide(parse_rules(rules), return_code, attempt_id, use_pending_failed=False)
-        if decision.action == "retry":
+        if decision.action == "retry" and decision.rule is not None:
             retries.append(Retry(job_id, decision.rule.max_retries, result))
     return retries

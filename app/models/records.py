@@ -35,6 +35,7 @@ from app.models.tables import (
     Workflow,
     WorkflowResult,
 )
+from app.shared.contract import JOBS_SORT_METHODS, WORKFLOW_FIELDS
 from app.shared.status import JobStatus
 from app.shared.units import MAX_INTEGER, parse_memory, parse_runtime, utc_now_text
 
@@ -101,7 +102,8 @@ def _row_query(model: type[BaseModel]) -> tuple[str, tuple[tuple[str, bool], ...
 
 
 def get_row(model: type[BaseModel], record_id: int, label: str) -> dict[str, Any]:
-    query, names = _row_query(model)
+    # A model class is hashable; mypy cannot see it through Peewee's untyped base.
+    query, names = _row_query(model)  # type: ignore[arg-type]
     rows = sql.fetch(query, [record_id])
     if not rows:
         raise not_found(label, record_id)
@@ -330,22 +332,6 @@ def update_resource_requirements(record_id: int, values: dict[str, Any]) -> None
 # --------------------------------------------------------------------------------------------
 
 DEFAULT_RR_NAME = "default"
-SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
-
-WORKFLOW_FIELDS = {
-    "name",
-    "user",
-    "description",
-    "compute_node_expiration_buffer_seconds",
-    "compute_node_wait_for_new_jobs_seconds",
-    "compute_node_ignore_workflow_completion",
-    "compute_node_wait_for_healthy_database_minutes",
-    "compute_node_min_time_for_new_jobs_seconds",
-    "jobs_sort_method",
-    "resource_monitor_config",
-    "slurm_defaults",
-    "use_pending_failed",
-}
 
 
 def _workflow_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -353,9 +339,9 @@ def _workflow_values(values: dict[str, Any]) -> dict[str, Any]:
         key: value for key, value in values.items() if key in WORKFLOW_FIELDS and value is not None
     }
     method = chosen.get("jobs_sort_method")
-    if method is not None and method not in SORT_METHODS:
+    if method is not None and method not in JOBS_SORT_METHODS:
         raise InvalidInput(
-            f"unknown jobs_sort_method {method!r}; expected one of {', '.join(SORT_METHODS)}"
+            f"unknown jobs_sort_method {method!r}; expected one of {', '.join(JOBS_SORT_METHODS)}"
         )
     for key in ("resource_monitor_config", "slurm_defaults"):
         if key in chosen and not isinstance(chosen[key], str):

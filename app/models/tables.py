@@ -140,7 +140,7 @@ class Job(BaseModel):
     active_compute_node_id = pw.IntegerField(null=True)
     # Number of blockers not yet done; maintained by the lifecycle while the job is blocked.
     unfinished_blockers = pw.IntegerField(default=0)
-    # A blocker failed in the current run: cancel instead of release (Decision D11).
+    # A blocker failed in the current run: cancel instead of release (D11, docs/decisions.md).
     has_failed_blocker = pw.BooleanField(default=False)
 
     class Meta:

@@ -3,7 +3,7 @@
 Shared by the runner (which applies them to its jobs' failures) and the server (which applies
 them to orphaned jobs). A rule listing the exit code wins over a catch-all
 (``match_all_exit_codes``) whatever their order; among rules of one kind the first wins.
-``max_retries`` counts retries after the first attempt (Decision D5).
+``max_retries`` counts retries after the first attempt (D5, docs/decisions.md).
 """
 
 from __future__ import annotations

@@ -200,7 +200,7 @@ def collapse_names(names: Sequence[str]) -> list[str]:
                 continue
         flush()
         if match:
-            run.append(match.groups())
+            run.append((match.group(1), match.group(2)))
         else:
             collapsed.append(name)
     flush()

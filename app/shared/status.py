@@ -40,6 +40,12 @@ class JobStatus(IntEnum):
 
 STATUS_NAMES: tuple[str, ...] = tuple(status.label for status in JobStatus)
 
+
+def status_title(status: str) -> str:
+    """``pending_failed`` -> ``PendingFailed`` (how upstream's tables print statuses)."""
+    return "".join(part.capitalize() for part in status.split("_"))
+
+
 # Statuses a finished job can be reported with (complete_job accepts these).
 TERMINAL = frozenset(
     {
@@ -51,7 +57,8 @@ TERMINAL = frozenset(
     }
 )
 
-# A blocker in one of these no longer holds its dependents back (Decision D11 adds disabled).
+# A blocker in one of these no longer holds its dependents back (disabled too:
+# D11, docs/decisions.md).
 DONE_FOR_UNBLOCKING = frozenset(
     {
         JobStatus.COMPLETED,
@@ -71,7 +78,8 @@ COMPLETE = frozenset(
 )
 
 # A blocker finishing in one of these cancels dependents that ask for it, whatever its return
-# code (Decision D11); a canceled blocker does only when it failed (``lifecycle.poisons``).
+# code (D11, docs/decisions.md); a canceled blocker does only when it failed
+# (``lifecycle.poisons``).
 FAILURE = frozenset({JobStatus.FAILED, JobStatus.TERMINATED})
 
 # reset-status --failed-only resets these.
@@ -93,7 +101,36 @@ ACTION_COMPLETE_STATES = COMPLETE
 
 ACTIVE = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
 
+# Ran to an end without success (pending_failed still awaits its decision).
+UNSUCCESSFUL = COMPLETE - {JobStatus.COMPLETED}
+
+# Nothing more happens to these in this run: terminal, or disabled by the user.
+SETTLED = TERMINAL | {JobStatus.DISABLED}
+
+# Finished or awaiting a failure decision, without success (what progress counts as failed).
+NOT_SUCCEEDED = TERMINAL - {JobStatus.COMPLETED}
+
+# The workflow is still under way while a job is in one of these (blocked jobs wait on them).
+UNDERWAY = frozenset(
+    {JobStatus.UNINITIALIZED, JobStatus.READY, JobStatus.PENDING, JobStatus.RUNNING}
+)
+
 
 def codes(statuses: frozenset[JobStatus]) -> list[int]:
     """The integer codes of a status set, sorted, for SQL ``IN`` clauses."""
     return sorted(int(status) for status in statuses)
+
+
+def labels(statuses: frozenset[JobStatus]) -> tuple[str, ...]:
+    """The wire names of a status set in code order (a stable order for loops and output)."""
+    return tuple(status.label for status in sorted(statuses))
+
+
+# The sets by wire name, for the HTTP clients (CLI, runner, TUI), which see statuses as names.
+ACTIVE_NAMES = labels(ACTIVE)
+TERMINAL_NAMES = labels(TERMINAL)
+FAILURE_NAMES = labels(FAILURE)
+UNSUCCESSFUL_NAMES = labels(UNSUCCESSFUL)
+SETTLED_NAMES = labels(SETTLED)
+NOT_SUCCEEDED_NAMES = labels(NOT_SUCCEEDED)
+UNDERWAY_NAMES = labels(UNDERWAY)

@@ -1,10 +1,16 @@
-"""Memory and runtime strings as Torc writes them: ``"20g"`` and ISO-8601 ``"PT2H"``."""
+"""Memory and runtime strings as Torc writes them (``"20g"``, ISO-8601 ``"PT2H"``), and the
+human-readable sizes, durations and percentages the CLI's tables and reports print.
+
+Every unit formatter lives here, next to the parsers it mirrors, so a table, a report and
+recovery write the same quantity the same way.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
 import re
+from decimal import ROUND_HALF_UP, Decimal
 
 import isodate
 
@@ -69,6 +75,69 @@ def format_runtime(seconds: float) -> str:
     if secs or parts == "PT":
         parts += f"{secs}S"
     return parts
+
+
+def format_memory(count: float) -> str:
+    """A memory request for ``count`` bytes, rounded UP to whole units so it is never below
+    ``count``: whole g from 10 GiB, else whole m (written as g when it is a whole number of
+    GiB), else k."""
+    gib, mib, kib = _MEMORY_UNITS["g"], _MEMORY_UNITS["m"], _MEMORY_UNITS["k"]
+    if count >= 10 * gib:
+        return f"{math.ceil(count / gib)}g"
+    if count >= mib:
+        megabytes = math.ceil(count / mib)
+        return f"{megabytes // 1024}g" if megabytes % 1024 == 0 else f"{megabytes}m"
+    return f"{max(1, math.ceil(count / kib))}k"
+
+
+def format_runtime_minutes(seconds: float) -> str:
+    """A runtime request: ``PT{h}H{m}M``, ``PT{h}H`` or ``PT{m}M``, rounded up to whole
+    minutes (at least 1)."""
+    minutes = max(1, math.ceil(seconds / 60))
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return f"PT{hours}H{minutes}M"
+    return f"PT{hours}H" if hours else f"PT{minutes}M"
+
+
+# --------------------------------------------------------------------------------------------
+# For people: table cells and report lines
+# --------------------------------------------------------------------------------------------
+
+
+def human_bytes(count: float | None) -> str:
+    """``512 B``, ``1.5 KB`` ... ``2.0 TB`` (1024-based); empty for an unknown size."""
+    if count is None:
+        return ""
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+def human_memory(count: float) -> str:
+    """``512.00 MB`` below a GiB, ``10.50 GB`` from there on (1024-based, like requests)."""
+    mebibytes = count / _MEMORY_UNITS["m"]
+    return f"{mebibytes:.2f} MB" if mebibytes < 1024 else f"{mebibytes / 1024:.2f} GB"
+
+
+def human_duration(seconds: float) -> str:
+    """``1h 2m 3s``, ``2m 3s`` or ``4.5s``."""
+    if seconds >= 3600:
+        hours, rest = divmod(int(seconds), 3600)
+        return f"{hours}h {rest // 60}m {rest % 60}s"
+    if seconds >= 60:
+        minutes, rest = divmod(int(seconds), 60)
+        return f"{minutes}m {rest}s"
+    return f"{seconds:.1f}s"
+
+
+def format_percent_change(percent: float) -> str:
+    """``+31.3%`` / ``-12.0%``, halves rounded away from zero as in the docs (31.25 -> 31.3)."""
+    rounded = Decimal(repr(percent)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{rounded:+.1f}%"
 
 
 def utc_now_text() -> str:

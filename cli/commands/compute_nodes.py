@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import click
 
+from app.shared.units import human_duration
 from cli.context import Context, pass_context
-from cli.options import MAX_LIMIT, list_params, resolve_workflow_id, workflow_argument
-from cli.units import human_duration
+from cli.options import list_params, resolve_workflow_id, short_list_options, workflow_argument
 
 COLUMNS = [
     ("ID", "id"),
@@ -25,37 +23,6 @@ COLUMNS = [
 ]
 
 
-def short_list_options(function: Callable) -> Callable:
-    """``-l/--limit``, ``-o/--offset``, ``-s/--sort-by``, ``-r/--reverse-sort``.
-
-    The node lists give every list flag a short form (``cli.options.list_options`` gives
-    ``-l`` and at most ``-o``); the parameter names match, so ``list_params`` reads them.
-    """
-    decorators = [
-        click.option(
-            "-l",
-            "--limit",
-            type=click.IntRange(1),
-            default=MAX_LIMIT,
-            show_default=True,
-            help="Maximum number of records to return.",
-        ),
-        click.option(
-            "-o",
-            "--offset",
-            type=click.IntRange(0),
-            default=0,
-            show_default=True,
-            help="Number of records to skip.",
-        ),
-        click.option("-s", "--sort-by", help="Field to sort by."),
-        click.option("-r", "--reverse-sort", is_flag=True, help="Sort in descending order."),
-    ]
-    for decorator in reversed(decorators):
-        function = decorator(function)
-    return function
-
-
 @click.group("compute-nodes")
 def group() -> None:
     """Compute node management commands."""
@@ -66,7 +33,7 @@ def group() -> None:
 @pass_context
 def get(ctx: Context, node_id: int) -> None:
     """Show one compute node."""
-    ctx.emit(ctx.client.get(f"/compute_nodes/{node_id}"))
+    ctx.emit(ctx.client.get_compute_node(node_id))
 
 
 @group.command("list")
@@ -79,9 +46,8 @@ def get(ctx: Context, node_id: int) -> None:
 def list_nodes(ctx: Context, workflow_id: int | None, scheduled_compute_node, **options) -> None:
     """List the compute nodes of a workflow."""
     nodes = list(
-        ctx.client.paged(
-            "/compute_nodes",
-            workflow_id=resolve_workflow_id(ctx, workflow_id),
+        ctx.client.list_compute_nodes(
+            resolve_workflow_id(ctx, workflow_id),
             scheduled_compute_node_id=scheduled_compute_node,
             **list_params(options),
         )

@@ -36,6 +36,7 @@ from cli import settings as client_settings
 from cli.client import DEFAULT_URL
 from cli.context import Context, pass_context
 from cli.output import json_text
+from dash.settings import DASH_SETTINGS
 
 CLIENT_EXTRAS = (
     Setting("slurm.poll_interval", 30, int, "Slurm job status poll interval (seconds)"),
@@ -49,17 +50,6 @@ SERVER_EXTRAS = (
     Setting("credential_cache_ttl_secs", 60, int, "How long verified credentials are cached"),
     Setting("enforce_access_control", False, bool, "Restrict workflows to owners and groups"),
     Setting("admin_users", [], list, "Users added to the admin group"),
-)
-DASH_SETTINGS = (
-    Setting("host", "127.0.0.1", str, "Hostname or IP address to bind to"),
-    Setting("port", 8090, int, "Port to listen on"),
-    Setting("api_url", DEFAULT_URL, str, "Torc server API URL"),
-    Setting("torc_bin", "torc", str, "Path to the torc CLI"),
-    Setting("torc_server_bin", "torc-server", str, "Path to torc-server"),
-    Setting("standalone", False, bool, "Start a torc-server automatically"),
-    Setting("server_port", 0, int, "Server port in standalone mode (0 picks one)"),
-    Setting("database", None, str, "Database path in standalone mode"),
-    Setting("completion_check_interval_secs", 5, int, "Completion check interval (standalone)"),
 )
 PARTITION_SCHEMA = {
     "name": str,
@@ -307,7 +297,7 @@ def _commented(setting: Setting) -> list[str]:
 def validate(ctx: Context) -> None:
     """Validate every configuration file and TORC_* variable: unknown keys, wrong types and
     values a setting does not accept (choices, ports, positive numbers)."""
-    reports = [
+    reports: list[dict[str, Any]] = [
         {"layer": layer, "path": str(path), "problems": file_problems(path)}
         for layer, path in config_paths().items()
         if path.is_file()

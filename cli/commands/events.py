@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +10,7 @@ import click
 import orjson
 
 from cli.context import Context, pass_context
-from cli.options import MAX_LIMIT, list_params, resolve_workflow_id, workflow_argument
+from cli.options import list_params, resolve_workflow_id, short_list_options, workflow_argument
 from cli.output import cell
 from cli.parsing import json_value
 
@@ -27,34 +26,6 @@ COLUMNS = [
 @click.group("events")
 def group() -> None:
     """Event commands."""
-
-
-def event_list_options(function: Callable) -> Callable:
-    """``-l/--limit``, ``-o/--offset``, ``-s/--sort-by``, ``-r/--reverse-sort`` (the seed gives
-    every list flag of ``events list`` a short form); ``list_params`` reads them."""
-    decorators = [
-        click.option(
-            "-l",
-            "--limit",
-            type=click.IntRange(1),
-            default=MAX_LIMIT,
-            show_default=True,
-            help="Maximum number of records to return.",
-        ),
-        click.option(
-            "-o",
-            "--offset",
-            type=click.IntRange(0),
-            default=0,
-            show_default=True,
-            help="Number of records to skip.",
-        ),
-        click.option("-s", "--sort-by", help="Field to sort by."),
-        click.option("-r", "--reverse-sort", is_flag=True, help="Sort in descending order."),
-    ]
-    for decorator in reversed(decorators):
-        function = decorator(function)
-    return function
 
 
 def now_ms() -> int:
@@ -99,24 +70,23 @@ def create(ctx: Context, workflow_id: int | None, data: str) -> None:
     if not isinstance(value, dict):
         raise click.BadParameter("must be a JSON object", param_hint="'--data'")
     body = {"workflow_id": resolve_workflow_id(ctx, workflow_id), "timestamp": now_ms()}
-    event = ctx.client.post("/events", {**body, "data": value})
+    event = ctx.client.create_event({**body, "data": value})
     ctx.emit(event, text=f"Created event {event['id']}")
 
 
 @group.command("list")
 @workflow_argument
 @click.option("-c", "--category", help="Only events of this category.")
-@event_list_options
+@short_list_options
 @pass_context
 def list_events(ctx: Context, workflow_id: int | None, category: str | None, **options) -> None:
     """List a workflow's events."""
     params = list_params(options)
     limit = params.pop("limit")
     events = list(
-        ctx.client.paged(
-            "/events",
+        ctx.client.list_events(
+            resolve_workflow_id(ctx, workflow_id),
             limit=limit,
-            workflow_id=resolve_workflow_id(ctx, workflow_id),
             category=category,
             **params,
         )
@@ -172,7 +142,7 @@ class EventFollower:
         self.ctx = ctx
         self.workflow_id = workflow_id
         self.category = category
-        latest = ctx.client.get(f"/workflows/{workflow_id}/latest_event_timestamp")
+        latest = ctx.client.latest_event_timestamp(workflow_id)
         # Only events newer than the monitor: those of the latest millisecond count as seen.
         self.since: int = latest.get("timestamp") or 0
         self.seen_at_since = {event["id"] for event in self.fetch()}
@@ -191,9 +161,8 @@ class EventFollower:
         Events can share the millisecond of the last one seen, so the query starts one
         millisecond earlier and ``poll`` skips the IDs already printed.
         """
-        events = self.ctx.client.paged(
-            "/events",
-            workflow_id=self.workflow_id,
+        events = self.ctx.client.list_events(
+            self.workflow_id,
             category=self.category,
             after_timestamp=self.since - 1,
         )
@@ -220,7 +189,7 @@ class EventFollower:
 def get_latest_event(ctx: Context, workflow_id: int | None) -> None:
     """Show a workflow's most recent event."""
     workflow_id = resolve_workflow_id(ctx, workflow_id)
-    latest = ctx.client.get(f"/workflows/{workflow_id}/latest_event_timestamp")
+    latest = ctx.client.latest_event_timestamp(workflow_id)
     event = _newest_event(ctx, workflow_id, latest.get("timestamp"))
     if event is None:
         ctx.emit(None, text=f"No events found for workflow {workflow_id}")
@@ -231,7 +200,7 @@ def get_latest_event(ctx: Context, workflow_id: int | None) -> None:
 def _newest_event(ctx: Context, workflow_id: int, timestamp: int | None) -> dict | None:
     if timestamp is None:
         return None
-    events = ctx.client.paged("/events", workflow_id=workflow_id, after_timestamp=timestamp - 1)
+    events = ctx.client.list_events(workflow_id, after_timestamp=timestamp - 1)
     return max(events, key=lambda e: (e["timestamp"], e["id"]), default=None)
 
 
@@ -240,4 +209,4 @@ def _newest_event(ctx: Context, workflow_id: int, timestamp: int | None) -> dict
 @pass_context
 def delete(ctx: Context, event_id: int) -> None:
     """Delete one event."""
-    ctx.emit(ctx.client.delete(f"/events/{event_id}"), text=f"Deleted event {event_id}")
+    ctx.emit(ctx.client.delete_event(event_id), text=f"Deleted event {event_id}")

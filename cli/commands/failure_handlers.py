@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cli.commands.job_dependencies import page_options
 from cli.context import Context, pass_context
-from cli.options import resolve_workflow_id, workflow_argument
+from cli.options import page_options, resolve_workflow_id, workflow_argument
 
 COLUMNS = [("ID", "id"), ("Name", "name"), ("Rules", "rules")]
 RULES_HELP = (
@@ -29,7 +28,7 @@ def group() -> None:
 def create(ctx: Context, workflow_id: int | None, name: str, rules: str) -> None:
     """Create a failure handler (the server checks the rules)."""
     body = {"workflow_id": resolve_workflow_id(ctx, workflow_id), "name": name, "rules": rules}
-    record = ctx.client.post("/failure_handlers", body)
+    record = ctx.client.create_failure_handler(body)
     ctx.emit(record, text=f"Created failure handler {record['id']}")
 
 
@@ -40,8 +39,7 @@ def create(ctx: Context, workflow_id: int | None, name: str, rules: str) -> None
 def list_handlers(ctx: Context, workflow_id: int | None, limit: int, offset: int) -> None:
     """List the failure handlers of a workflow."""
     workflow_id = resolve_workflow_id(ctx, workflow_id)
-    path = f"/workflows/{workflow_id}/failure_handlers"
-    records = list(ctx.client.paged(path, limit=limit, offset=offset))
+    records = list(ctx.client.list_failure_handlers(workflow_id, limit=limit, offset=offset))
     ctx.emit({"failure_handlers": records}, rows=records, columns=COLUMNS)
 
 
@@ -50,7 +48,7 @@ def list_handlers(ctx: Context, workflow_id: int | None, limit: int, offset: int
 @pass_context
 def get(ctx: Context, handler_id: int) -> None:
     """Show one failure handler."""
-    ctx.emit(ctx.client.get(f"/failure_handlers/{handler_id}"))
+    ctx.emit(ctx.client.get_failure_handler(handler_id))
 
 
 @group.command("delete")
@@ -58,5 +56,5 @@ def get(ctx: Context, handler_id: int) -> None:
 @pass_context
 def delete(ctx: Context, handler_id: int) -> None:
     """Delete one failure handler."""
-    deleted = ctx.client.delete(f"/failure_handlers/{handler_id}")
+    deleted = ctx.client.delete_failure_handler(handler_id)
     ctx.emit(deleted, text=f"Deleted failure handler {handler_id}")

@@ -27,7 +27,7 @@ def group() -> None:
 def create(ctx: Context, workflow_id: int | None, name: str, path: str) -> None:
     """Create a file record in a workflow."""
     body = {"workflow_id": resolve_workflow_id(ctx, workflow_id), "name": name, "path": path}
-    record = ctx.client.post("/files", body)
+    record = ctx.client.create_file(body)
     ctx.emit(record, text=f"Created file {record['id']}")
 
 
@@ -40,9 +40,8 @@ def list_files(ctx: Context, workflow_id: int | None, produced_by_job_id, **opti
     """List the files of a workflow."""
     params = list_params(options)
     records = list(
-        ctx.client.paged(
-            "/files",
-            workflow_id=resolve_workflow_id(ctx, workflow_id),
+        ctx.client.list_files(
+            resolve_workflow_id(ctx, workflow_id),
             produced_by_job_id=produced_by_job_id,
             **params,
         )
@@ -62,7 +61,7 @@ def _display(record: dict) -> dict:
 @pass_context
 def get(ctx: Context, file_id: int) -> None:
     """Show one file."""
-    ctx.emit(ctx.client.get(f"/files/{file_id}"))
+    ctx.emit(ctx.client.get_file(file_id))
 
 
 @group.command("update")
@@ -72,10 +71,10 @@ def get(ctx: Context, file_id: int) -> None:
 @pass_context
 def update(ctx: Context, file_id: int, name: str | None, path: str | None) -> None:
     """Change a file's name or path."""
-    record = ctx.client.get(f"/files/{file_id}")
+    record = ctx.client.get_file(file_id)
     changes = {"name": name, "path": path}
     record.update({key: value for key, value in changes.items() if value is not None})
-    ctx.emit(ctx.client.put(f"/files/{file_id}", record), text=f"Updated file {file_id}")
+    ctx.emit(ctx.client.update_file(file_id, record), text=f"Updated file {file_id}")
 
 
 @group.command("delete")
@@ -83,7 +82,7 @@ def update(ctx: Context, file_id: int, name: str | None, path: str | None) -> No
 @pass_context
 def delete(ctx: Context, file_id: int) -> None:
     """Delete one file record (not the file on disk)."""
-    ctx.emit(ctx.client.delete(f"/files/{file_id}"), text=f"Deleted file {file_id}")
+    ctx.emit(ctx.client.delete_file(file_id), text=f"Deleted file {file_id}")
 
 
 @group.command("list-required-existing")
@@ -92,10 +91,10 @@ def delete(ctx: Context, file_id: int) -> None:
 def list_required_existing(ctx: Context, workflow_id: int | None) -> None:
     """Files that some job reads and no job writes, and whether each exists here."""
     workflow_id = resolve_workflow_id(ctx, workflow_id)
-    required = set(ctx.client.get(f"/workflows/{workflow_id}/required_existing_files")["files"])
+    required = set(ctx.client.required_existing_files(workflow_id)["files"])
     records = [
         {**record, "exists": Path(record["path"]).exists()}
-        for record in ctx.client.paged("/files", workflow_id=workflow_id)
+        for record in ctx.client.list_files(workflow_id)
         if record["id"] in required
     ]
     ctx.emit({"files": records}, rows=records, columns=EXISTING_COLUMNS)

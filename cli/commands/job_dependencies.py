@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import click
 
+from cli.client import TorcClient
 from cli.context import Context, pass_context
-from cli.options import MAX_LIMIT, resolve_workflow_id, workflow_argument
+from cli.options import page_options, resolve_workflow_id, workflow_argument
 
 LINK_COLUMNS = [
     ("Producer ID", "producer_job_id"),
@@ -21,8 +22,9 @@ LINK_COLUMNS = [
 class Relationship(NamedTuple):
     command: str
     help: str
-    endpoint: str  # under /workflows/{id}/, also the JSON key of the list
+    key: str  # the JSON key of the list (the endpoint's name)
     columns: list[tuple[str, str]]
+    records: Callable[..., Iterator[dict[str, Any]]]  # the client method listing them
 
 
 RELATIONSHIPS = (
@@ -36,40 +38,23 @@ RELATIONSHIPS = (
             ("Depends On ID", "depends_on_job_id"),
             ("Depends On", "depends_on_job_name"),
         ],
+        TorcClient.list_job_dependencies,
     ),
     Relationship(
         "job-file",
         "List which jobs write and read each file of a workflow.",
         "job_file_relationships",
         [("File ID", "file_id"), ("File", "file_name"), ("Path", "file_path"), *LINK_COLUMNS],
+        TorcClient.list_job_file_relationships,
     ),
     Relationship(
         "job-user-data",
         "List which jobs write and read each user data record of a workflow.",
         "job_user_data_relationships",
         [("User Data ID", "user_data_id"), ("User Data", "user_data_name"), *LINK_COLUMNS],
+        TorcClient.list_job_user_data_relationships,
     ),
 )
-
-
-def page_options(function: Callable) -> Callable:
-    """``-l/--limit`` and ``--offset`` for lists the server does not sort."""
-    limit = click.option(
-        "-l",
-        "--limit",
-        type=click.IntRange(1),
-        default=MAX_LIMIT,
-        show_default=True,
-        help="Maximum number of records to return.",
-    )
-    offset = click.option(
-        "--offset",
-        type=click.IntRange(0),
-        default=0,
-        show_default=True,
-        help="Number of records to skip.",
-    )
-    return limit(offset(function))
 
 
 @click.group("job-dependencies")
@@ -84,9 +69,9 @@ def relationship_command(relationship: Relationship) -> click.Command:
     @pass_context
     def command(ctx: Context, workflow_id: int | None, limit: int, offset: int) -> None:
         workflow_id = resolve_workflow_id(ctx, workflow_id)
-        path = f"/workflows/{workflow_id}/{relationship.endpoint}"
-        rows = list(ctx.client.paged(path, limit=limit, offset=offset))
-        ctx.emit({relationship.endpoint: rows}, rows=rows, columns=relationship.columns)
+        listed = relationship.records(ctx.client, workflow_id, limit=limit, offset=offset)
+        rows = list(listed)
+        ctx.emit({relationship.key: rows}, rows=rows, columns=relationship.columns)
 
     return command
 

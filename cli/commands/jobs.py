@@ -69,7 +69,7 @@ def create(
         "input_file_ids": id_list(input_file_ids),
         "output_file_ids": id_list(output_file_ids),
     }
-    job = ctx.client.post("/jobs", {k: v for k, v in body.items() if v is not None})
+    job = ctx.client.create_job({k: v for k, v in body.items() if v is not None})
     ctx.emit(job, text=f"Created job {job['id']}")
 
 
@@ -100,9 +100,8 @@ def create_from_file(
     if not commands:
         raise click.ClickException(f"{file}: no commands")
     client = ctx.client
-    start = client.get(f"/workflows/{workflow_id}/job_ids")["count"] + 1
-    rr = client.post(
-        "/resource_requirements",
+    start = client.job_ids(workflow_id)["count"] + 1
+    rr = client.create_resource_requirements(
         {
             "workflow_id": workflow_id,
             "name": f"jobs_from_{Path(file).name}_{start}",
@@ -120,11 +119,7 @@ def create_from_file(
         }
         for i, command in enumerate(commands)
     ]
-    created = [
-        job
-        for part in _chunks(jobs, 10_000)
-        for job in client.post("/bulk_jobs", {"jobs": part})["jobs"]
-    ]
+    created = [job for part in _chunks(jobs, 10_000) for job in client.create_jobs(part)]
     ctx.emit({"jobs": created}, text=f"Created {len(created)} jobs in workflow {workflow_id}")
 
 
@@ -157,10 +152,9 @@ def list_jobs(
     limit = params.pop("limit")
     workflow_id = resolve_workflow_id(ctx, workflow_id)
     jobs = list(
-        ctx.client.paged(
-            "/jobs",
+        ctx.client.list_jobs(
+            workflow_id,
             limit=limit,
-            workflow_id=workflow_id,
             status=status,
             upstream_job_id=upstream_job_id,
             include_relationships=include_relationships or None,
@@ -202,7 +196,7 @@ def list_by_status(ctx: Context, workflow_id: int | None) -> None:
 @pass_context
 def get(ctx: Context, job_id: int) -> None:
     """Show one job."""
-    ctx.emit(ctx.client.get(f"/jobs/{job_id}"))
+    ctx.emit(ctx.client.get_job(job_id))
 
 
 @group.command("update")
@@ -212,9 +206,9 @@ def get(ctx: Context, job_id: int) -> None:
 @pass_context
 def update(ctx: Context, job_id: int, name: str | None, command: str | None) -> None:
     """Change a job's name or command."""
-    job = ctx.client.get(f"/jobs/{job_id}")
+    job = ctx.client.get_job(job_id)
     job.update({k: v for k, v in {"name": name, "command": command}.items() if v is not None})
-    updated = ctx.client.put(f"/jobs/{job_id}", job)
+    updated = ctx.client.update_job(job_id, job)
     ctx.emit(updated, text=f"Updated job {job_id}")
 
 
@@ -225,7 +219,7 @@ def delete(ctx: Context, job_ids: tuple[int, ...]) -> None:
     """Delete one or more jobs (none given: nothing is deleted)."""
     for job_id in job_ids:  # an unknown ID stops the command before anything is deleted
         ctx.client.get_job(job_id)
-    deleted = [ctx.client.delete(f"/jobs/{job_id}") for job_id in job_ids]
+    deleted = [ctx.client.delete_job(job_id) for job_id in job_ids]
     ctx.emit({"jobs": deleted}, text=f"Deleted {len(deleted)} job(s)")
 
 
@@ -236,7 +230,7 @@ def delete_all(ctx: Context, workflow_id: int | None) -> None:
     """Delete every job of a workflow."""
     workflow_id = resolve_workflow_id(ctx, workflow_id)
     ctx.client.get_workflow(workflow_id)
-    result = ctx.client.delete("/jobs", workflow_id=workflow_id)
+    result = ctx.client.delete_jobs(workflow_id)
     ctx.emit(result, text=f"Deleted {result['count']} job(s) of workflow {workflow_id}")
 
 
@@ -250,7 +244,7 @@ def list_resource_requirements(ctx: Context, workflow_id: int | None, job_id: in
     requirements = {r["id"]: r for r in ctx.client.list_resource_requirements(workflow_id)}
     if not requirements:  # every workflow has its default record: the ID must be unknown
         ctx.client.get_workflow(workflow_id)
-    jobs = [ctx.client.get(f"/jobs/{job_id}")] if job_id else ctx.client.list_jobs(workflow_id)
+    jobs = [ctx.client.get_job(job_id)] if job_id else ctx.client.list_jobs(workflow_id)
     rows = []
     for job in jobs:
         rr = requirements.get(job["resource_requirements_id"], {})

@@ -11,7 +11,7 @@ import click
 
 from app.version import __version__
 from cli.context import Context, pass_context
-from cli.options import resolve_workflow_id, workflow_argument
+from cli.options import output_dir_option, resolve_workflow_id, workflow_argument
 from cli.output import print_json, print_table
 from cli.reporting.bundle import bundle_metadata, bundle_root, workflow_files, write_bundle
 from cli.reporting.log_analysis import (
@@ -40,13 +40,7 @@ def group() -> None:
 
 @group.command("bundle")
 @workflow_argument
-@click.option(
-    "-o",
-    "--output-dir",
-    default="output",
-    show_default=True,
-    help="Output directory the jobs ran with (where their logs are).",
-)
+@output_dir_option()
 @click.option(
     "--bundle-dir", default=".", show_default=True, help="Directory to write wf<ID>.tar.gz to."
 )
@@ -83,7 +77,7 @@ def _workflow_records(ctx: Context, workflow_id: int) -> dict[str, Any]:
         "workflow": client.get_workflow(workflow_id),
         "jobs": list(client.list_jobs(workflow_id)),
         "results": list(client.list_results(workflow_id, all_runs=True)),
-        "compute_nodes": list(client.paged("/compute_nodes", workflow_id=workflow_id)),
+        "compute_nodes": list(client.list_compute_nodes(workflow_id)),
     }
 
 

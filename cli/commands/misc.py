@@ -66,7 +66,10 @@ def completions(click_ctx: click.Context, shell: str) -> None:
     powershell:  torc completions powershell > torc_completions.ps1  (dot-source it)
     """
     root = click_ctx.find_root().command
-    completer = get_completion_class(shell)(root, {}, PROG_NAME, COMPLETE_VAR)
+    completion_class = get_completion_class(shell)
+    if completion_class is None:  # the choices are click's shells, so never
+        raise click.UsageError(f"no completion for {shell}")
+    completer = completion_class(root, {}, PROG_NAME, COMPLETE_VAR)
     click.echo(completer.source())
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cli.context import Context, pass_context
+from cli.options import output_dir_option
 from cli.parsing import id_list
 from cli.reporting.metrics_db import MetricsError, read_series
 
@@ -18,11 +19,8 @@ from cli.reporting.metrics_db import MetricsError, read_series
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
-@click.option(
-    "-o",
-    "--output-dir",
+@output_dir_option(
     default=".",
-    show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory to write the plots to.",
 )

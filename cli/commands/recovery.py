@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from app.shared.status import UNSUCCESSFUL_NAMES
 from cli.client import TorcClientError
 from cli.commands.run import server_session
 from cli.context import Context, pass_context
+from cli.options import output_dir_option
 from cli.output import print_json
 from cli.workflow_manager import job_counts
 
@@ -22,7 +24,6 @@ if TYPE_CHECKING:
     from cli.recovery import RecoveryOptions
 
 WATCH_COUNTS = ("completed", "running", "pending", "failed", "blocked")
-UNSUCCESSFUL = ("failed", "canceled", "terminated")
 
 
 def recovery_options(runtime_default: float):
@@ -54,13 +55,8 @@ def recovery_options(runtime_default: float):
                 help="Custom recovery command for unknown failures; gets the workflow ID as "
                 "its last argument and in TORC_WORKFLOW_ID.",
             ),
-            click.option(
-                "-o",
-                "--output-dir",
-                type=click.Path(file_okay=False),
-                default="output",
-                show_default=True,
-                help="Output directory for job files.",
+            output_dir_option(
+                type=click.Path(file_okay=False), help="Output directory for job files."
             ),
         ]
         for decorator in reversed(decorators):
@@ -208,11 +204,11 @@ class Watcher:
             counts = job_counts(self.client, self.workflow_id)
             total = sum(counts.values())
             self.say(f"Workflow {self.workflow_id} is complete")
-            if not any(counts.get(status) for status in UNSUCCESSFUL):
+            if not any(counts.get(status) for status in UNSUCCESSFUL_NAMES):
                 self.say(f"Workflow completed successfully ({total} jobs)")
                 return 0
             self.say("Workflow completed with failures:")
-            for status in (*UNSUCCESSFUL, "completed"):
+            for status in (*UNSUCCESSFUL_NAMES, "completed"):
                 self.say(f"  - {status.title()}: {counts.get(status, 0)}")
             if options is None:
                 return 1

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from cli.context import Context, pass_context
-from cli.options import resolve_workflow_id, workflow_argument
+from cli.options import output_dir_option, resolve_workflow_id, workflow_argument
 from cli.output import print_json, print_table
 from cli.reporting.results_report import missing_log_warnings, result_record, results_report
 from cli.reporting.summary import summary_lines, summary_report
@@ -121,13 +121,7 @@ def _failed_row(diagnosis: dict[str, Any]) -> dict[str, Any]:
 
 @group.command("results")
 @workflow_argument
-@click.option(
-    "-o",
-    "--output-dir",
-    default="output",
-    show_default=True,
-    help="Output directory the jobs ran with (where their logs are).",
-)
+@output_dir_option()
 @click.option("--all-runs", is_flag=True, help="Include every run (default: the latest run).")
 @click.option(
     "-j", "--job-id", "job_ids", type=int, multiple=True, help="Only this job (repeatable)."
@@ -145,7 +139,7 @@ def results(
     if not os.path.isdir(output_dir):
         raise click.ClickException(f"Output path is not a directory: {output_dir}")
     names = {job["id"]: job["name"] for job in client.list_jobs(workflow_id)}
-    nodes = {node["id"]: node for node in client.paged("/compute_nodes", workflow_id=workflow_id)}
+    nodes = {node["id"]: node for node in client.list_compute_nodes(workflow_id)}
     records = [
         result_record(
             result, names.get(result["job_id"]), nodes.get(result["compute_node_id"]), output_dir

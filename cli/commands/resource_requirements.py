@@ -40,7 +40,7 @@ def group() -> None:
 def create(ctx: Context, workflow_id: int | None, **fields) -> None:
     """Create resource requirements in a workflow."""
     body = {"workflow_id": resolve_workflow_id(ctx, workflow_id), **fields}
-    record = ctx.client.post("/resource_requirements", body)
+    record = ctx.client.create_resource_requirements(body)
     ctx.emit(record, text=f"Created resource requirements {record['id']}")
 
 
@@ -51,9 +51,8 @@ def create(ctx: Context, workflow_id: int | None, **fields) -> None:
 def list_requirements(ctx: Context, workflow_id: int | None, **options) -> None:
     """List the resource requirements of a workflow."""
     records = list(
-        ctx.client.paged(
-            "/resource_requirements",
-            workflow_id=resolve_workflow_id(ctx, workflow_id),
+        ctx.client.list_resource_requirements(
+            resolve_workflow_id(ctx, workflow_id),
             **list_params(options),
         )
     )
@@ -65,7 +64,7 @@ def list_requirements(ctx: Context, workflow_id: int | None, **options) -> None:
 @pass_context
 def get(ctx: Context, record_id: int) -> None:
     """Show one resource requirements record."""
-    ctx.emit(ctx.client.get(f"/resource_requirements/{record_id}"))
+    ctx.emit(ctx.client.get_resource_requirements(record_id))
 
 
 @group.command("update")
@@ -79,9 +78,9 @@ def get(ctx: Context, record_id: int) -> None:
 @pass_context
 def update(ctx: Context, record_id: int, **changes) -> None:
     """Change some fields of a resource requirements record."""
-    record = ctx.client.get(f"/resource_requirements/{record_id}")
+    record = ctx.client.get_resource_requirements(record_id)
     record.update({key: value for key, value in changes.items() if value is not None})
-    updated = ctx.client.put(f"/resource_requirements/{record_id}", record)
+    updated = ctx.client.update_resource_requirements(record_id, record)
     ctx.emit(updated, text=f"Updated resource requirements {record_id}")
 
 
@@ -90,5 +89,5 @@ def update(ctx: Context, record_id: int, **changes) -> None:
 @pass_context
 def delete(ctx: Context, record_id: int) -> None:
     """Delete one resource requirements record."""
-    deleted = ctx.client.delete(f"/resource_requirements/{record_id}")
+    deleted = ctx.client.delete_resource_requirements(record_id)
     ctx.emit(deleted, text=f"Deleted resource requirements {record_id}")

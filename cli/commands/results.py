@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
+from app.shared.status import status_title
+from app.shared.units import human_bytes
 from cli.commands.jobs import STATUS_CHOICES
 from cli.context import Context, pass_context
 from cli.options import list_options, list_params, resolve_workflow_id, workflow_argument
-from cli.units import human_bytes, status_title
 
 COLUMNS = [
     ("ID", "id"),
@@ -60,10 +61,9 @@ def list_results(
     # --failed is filtered here (the API has no such filter), so it must see every record
     # before the limit applies.
     results = list(
-        ctx.client.paged(
-            "/results",
+        ctx.client.list_results(
+            workflow_id,
             limit=None if failed else limit,
-            workflow_id=workflow_id,
             job_id=job_id,
             run_id=run_id,
             return_code=return_code,
@@ -107,7 +107,7 @@ def _display(result: dict) -> dict:
 def get(ctx: Context, result_id: int, job_id: int | None) -> None:
     """Show one result by its ID, or a job's latest result (ID WORKFLOW_ID --job-id N)."""
     if job_id is None:
-        ctx.emit(ctx.client.get(f"/results/{result_id}"))
+        ctx.emit(ctx.client.get_result(result_id))
         return
     workflow_id = result_id
     job = ctx.client.get_job(job_id)
@@ -127,4 +127,4 @@ def get(ctx: Context, result_id: int, job_id: int | None) -> None:
 @pass_context
 def delete(ctx: Context, result_id: int) -> None:
     """Delete one result."""
-    ctx.emit(ctx.client.delete(f"/results/{result_id}"), text=f"Deleted result {result_id}")
+    ctx.emit(ctx.client.delete_result(result_id), text=f"Deleted result {result_id}")

@@ -15,6 +15,7 @@ from cli.client import TorcClient, TorcClientError
 from cli.commands.workflow_args import optional_id, pick_workflow
 from cli.commands.workflows import create_from_spec, is_spec_path, workflow_id_arg
 from cli.context import DEFAULT_DATABASE, Context, pass_context
+from cli.options import output_dir_option
 from cli.workflow_manager import check_inputs, record_mtimes
 from runner.resources import detect
 
@@ -47,10 +48,10 @@ def runner_options(function):
 @click.command("run", context_settings={"allow_extra_args": True})
 @click.argument("spec_or_id")
 @runner_options
-@click.option(
-    "-o",
-    "--output-dir",
+@output_dir_option(
     type=click.Path(file_okay=False),
+    default=None,
+    show_default=False,
     help="Directory for job logs and results.  [default: output]",
 )
 @click.option("--skip-checks", is_flag=True, help="Skip scheduler node validation checks.")
@@ -78,13 +79,13 @@ def run(
     output = Path(output_dir or ctx.settings["run.output_dir"])
     with server_session(ctx, database, output, resources.get("poll_interval")) as session:
         if is_spec_path(spec_or_id):
-            workflow_id = create_from_spec(
-                ctx, spec_or_id, skip_checks=skip_checks, initialize=True
-            )
+            created = create_from_spec(ctx, spec_or_id, skip_checks=skip_checks, initialize=True)
+            assert created is not None  # only a dry run creates nothing
+            workflow_id = created
             click.echo(f"Created workflow {workflow_id} from {spec_or_id}", err=True)
         else:
             workflow_id = workflow_id_arg(spec_or_id)
-            _initialize_if_new(ctx, workflow_id)
+            initialize_if_new(ctx, workflow_id)
         exit_code = run_workflow(ctx, workflow_id, output, **resources)
         session.keep_server = exit_code < 128  # not after a signal: then stop it too
     raise SystemExit(exit_code)
@@ -142,11 +143,11 @@ def server_session(
             ctx.stop_embedded()
 
 
-def _initialize_if_new(ctx: Context, workflow_id: int) -> None:
+def initialize_if_new(ctx: Context, workflow_id: int) -> None:
     """A workflow whose jobs are all uninitialized (or disabled) is initialized first, with
     the input checks of `workflows initialize` (missing files or user data stop it)."""
     client = ctx.client
-    if not client.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"]:
+    if not client.is_uninitialized(workflow_id):
         return
     check = check_inputs(client, workflow_id)
     check.raise_if_missing(
@@ -284,7 +285,7 @@ def workflows_run(
     output = Path(output_dir or ctx.settings["run.output_dir"])
     with server_session(ctx, None, output, resources.get("poll_interval")) as session:
         workflow_id = pick_workflow(ctx, workflow_id)
-        _initialize_if_new(ctx, workflow_id)
+        initialize_if_new(ctx, workflow_id)
         exit_code = run_workflow(ctx, workflow_id, output, **resources)
         session.keep_server = exit_code < 128  # not after a signal: then stop it too
     raise SystemExit(exit_code)

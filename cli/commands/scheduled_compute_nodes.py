@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cli.commands.compute_nodes import short_list_options
 from cli.context import Context, pass_context
-from cli.options import list_params, resolve_workflow_id, workflow_argument
+from cli.options import list_params, resolve_workflow_id, short_list_options, workflow_argument
 
 COLUMNS = [
     ("ID", "id"),
@@ -34,7 +33,7 @@ def group() -> None:
 @pass_context
 def get(ctx: Context, node_id: int) -> None:
     """Show one scheduled compute node."""
-    ctx.emit(ctx.client.get(f"/scheduled_compute_nodes/{node_id}"))
+    ctx.emit(ctx.client.get_scheduled_compute_node(node_id))
 
 
 @group.command("list")
@@ -49,9 +48,8 @@ def list_nodes(
 ) -> None:
     """List the scheduled compute nodes of a workflow."""
     nodes = list(
-        ctx.client.paged(
-            "/scheduled_compute_nodes",
-            workflow_id=resolve_workflow_id(ctx, workflow_id),
+        ctx.client.list_scheduled_compute_nodes(
+            resolve_workflow_id(ctx, workflow_id),
             scheduler_id=scheduler_id,
             scheduler_config_id=scheduler_config_id,
             status=status,
@@ -67,7 +65,7 @@ def list_nodes(
 def list_jobs(ctx: Context, node_id: int) -> None:
     """List the jobs that ran under a scheduled compute node (in any run)."""
     client = ctx.client
-    workflow_id = client.get(f"/scheduled_compute_nodes/{node_id}")["workflow_id"]
+    workflow_id = client.get_scheduled_compute_node(node_id)["workflow_id"]
     nodes_of_job = _compute_nodes_by_job(ctx, workflow_id, node_id)
     jobs = [
         {**job, "compute_node_ids": sorted(nodes_of_job[job["id"]])}
@@ -79,9 +77,7 @@ def list_jobs(ctx: Context, node_id: int) -> None:
 
 def _compute_nodes_by_job(ctx: Context, workflow_id: int, node_id: int) -> dict[int, set[int]]:
     """Job ID -> the IDs of this allocation's compute nodes that ran it."""
-    compute_nodes = ctx.client.paged(
-        "/compute_nodes", workflow_id=workflow_id, scheduled_compute_node_id=node_id
-    )
+    compute_nodes = ctx.client.list_compute_nodes(workflow_id, scheduled_compute_node_id=node_id)
     found: dict[int, set[int]] = {}
     for compute_node in compute_nodes:
         results = ctx.client.list_results(

@@ -34,8 +34,8 @@ def create(
         "data": json_value(data),
         "is_ephemeral": ephemeral,
     }
-    record = ctx.client.post(
-        "/user_data", body, consumer_job_id=consumer_job_id, producer_job_id=producer_job_id
+    record = ctx.client.create_user_data(
+        body, consumer_job_id=consumer_job_id, producer_job_id=producer_job_id
     )
     ctx.emit(record, text=f"Created user data {record['id']}")
 
@@ -56,10 +56,9 @@ def list_user_data(
     limit = params.pop("limit")
     workflow_id = resolve_workflow_id(ctx, workflow_id)
     records = list(
-        ctx.client.paged(
-            "/user_data",
+        ctx.client.list_user_data(
+            workflow_id,
             limit=limit,
-            workflow_id=workflow_id,
             name=name,
             is_ephemeral=is_ephemeral,
             consumer_job_id=consumer_job_id,
@@ -77,7 +76,7 @@ def list_user_data(
 @pass_context
 def get(ctx: Context, record_id: int) -> None:
     """Show one record as JSON (its data is under .data); -f table for aligned lines."""
-    ctx.emit_data(ctx.client.get(f"/user_data/{record_id}"))
+    ctx.emit_data(ctx.client.get_user_data(record_id))
 
 
 @group.command("update")
@@ -88,14 +87,14 @@ def get(ctx: Context, record_id: int) -> None:
 @pass_context
 def update(ctx: Context, record_id: int, name, data, ephemeral) -> None:
     """Change a record's name, data or ephemeral flag."""
-    record = ctx.client.get(f"/user_data/{record_id}")
+    record = ctx.client.get_user_data(record_id)
     if name is not None:
         record["name"] = name
     if data is not None:
         record["data"] = json_value(data)
     if ephemeral is not None:
         record["is_ephemeral"] = ephemeral
-    updated = ctx.client.put(f"/user_data/{record_id}", record)
+    updated = ctx.client.update_user_data(record_id, record)
     ctx.emit(updated, text=f"Updated user data {record_id}")
 
 
@@ -104,7 +103,7 @@ def update(ctx: Context, record_id: int, name, data, ephemeral) -> None:
 @pass_context
 def delete(ctx: Context, record_id: int) -> None:
     """Delete one record."""
-    ctx.emit(ctx.client.delete(f"/user_data/{record_id}"), text=f"Deleted user data {record_id}")
+    ctx.emit(ctx.client.delete_user_data(record_id), text=f"Deleted user data {record_id}")
 
 
 @group.command("delete-all")
@@ -113,7 +112,7 @@ def delete(ctx: Context, record_id: int) -> None:
 def delete_all(ctx: Context, workflow_id: int) -> None:
     """Delete every user data record of a workflow."""
     ctx.client.get_workflow(workflow_id)
-    result = ctx.client.delete("/user_data", workflow_id=workflow_id)
+    result = ctx.client.delete_all_user_data(workflow_id)
     ctx.emit(result, text=f"Deleted {result['count']} user data record(s)")
 
 
@@ -122,5 +121,5 @@ def delete_all(ctx: Context, workflow_id: int) -> None:
 @pass_context
 def list_missing(ctx: Context, workflow_id: int) -> None:
     """Records some job needs that hold no data and that no job produces."""
-    missing = ctx.client.get(f"/workflows/{workflow_id}/missing_user_data")
+    missing = ctx.client.missing_user_data(workflow_id)
     ctx.emit(missing, text="\n".join(str(i) for i in missing["user_data"]) or "(none)")

@@ -27,7 +27,7 @@ def pick_workflow(
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise click.UsageError("WORKFLOW_ID is required (no terminal to choose one on)")
     user = user or current_user()
-    choices = list(ctx.client.paged("/workflows", user=user, is_archived=archived))
+    choices = list(ctx.client.list_workflows(user=user, is_archived=archived))
     if not choices:
         raise click.ClickException(f"user {user} has no {'archived ' * archived}workflows")
     for number, workflow in enumerate(choices, start=1):

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
+from app.shared.status import status_title
 from cli import execution_plan, workflow_manager
 from cli.commands import workflow_restart, workflow_transfer
 from cli.commands.workflow_args import confirm, optional_id, pick_workflow, user_option
 from cli.context import Context, current_user, pass_context
 from cli.options import list_options, list_params
-from cli.units import status_title
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json", ".json5", ".kdl")
 LIST_COLUMNS = [
@@ -202,7 +202,7 @@ def list_workflows(
     params = list_params(options)
     owner = None if all_users else user or current_user()
     archived = None if include_archived else archived_only
-    workflows = list(ctx.client.paged("/workflows", user=owner, is_archived=archived, **params))
+    workflows = list(ctx.client.list_workflows(user=owner, is_archived=archived, **params))
     if owner is not None:
         _hint_at_other_users(ctx, owner, archived)
     # "items" holds the same list for scripts written against the seed's examples
@@ -250,7 +250,7 @@ def update(ctx: Context, workflow_id, name, description, owner_user) -> None:
         )
     workflow_id = pick_workflow(ctx, workflow_id)
     workflow = ctx.client.get_workflow(workflow_id)
-    updated = ctx.client.put(f"/workflows/{workflow_id}", {**workflow, **changes})
+    updated = ctx.client.update_workflow(workflow_id, {**workflow, **changes})
     ctx.emit(updated, text=f"Updated workflow {workflow_id}")
 
 
@@ -260,7 +260,7 @@ def update(ctx: Context, workflow_id, name, description, owner_user) -> None:
 def cancel(ctx: Context, workflow_id: int | None) -> None:
     """Cancel a workflow (its pending and running jobs) and its Slurm allocations."""
     workflow_id = pick_workflow(ctx, workflow_id)
-    answer = ctx.client.put(f"/workflows/{workflow_id}/cancel")
+    answer = ctx.client.cancel_workflow(workflow_id)
     allocations = cancel_slurm_allocations(ctx, workflow_id)
     ctx.emit(
         {"workflow_id": workflow_id, **answer, "canceled_slurm_jobs": allocations},
@@ -272,11 +272,13 @@ def cancel_slurm_allocations(ctx: Context, workflow_id: int) -> list[int]:
     """``scancel`` the workflow's pending or active Slurm allocations (where Slurm exists)."""
     allocations = [
         node["scheduler_id"]
-        for node in ctx.client.paged("/scheduled_compute_nodes", workflow_id=workflow_id)
+        for node in ctx.client.list_scheduled_compute_nodes(workflow_id)
         if node["scheduler_type"] == "slurm" and node["status"] in ("pending", "active")
     ]
     scancel = shutil.which("scancel")
-    if allocations and scancel is None:
+    if not allocations:
+        return []
+    if scancel is None:
         click.echo("Warning: scancel not found; Slurm allocations left running", err=True)
         return []
     for job_id in allocations:
@@ -301,7 +303,7 @@ def delete(ctx: Context, workflow_ids: tuple[int, ...], no_prompts: bool, force:
         )
     names = ", ".join(f"{w['id']} ({w['name']})" for w in workflows)
     confirm(f"Delete workflow(s) {names} and all their data?", no_prompts, required=True)
-    deleted = [ctx.client.delete(f"/workflows/{w['id']}") for w in workflows]
+    deleted = [ctx.client.delete_workflow(w["id"]) for w in workflows]
     lines = [f"Successfully deleted workflow {w['id']}" for w in deleted]
     ctx.emit({"workflows": deleted}, text="\n".join(lines))
 

@@ -21,19 +21,22 @@ The heuristics (CLARIFICATIONS 131, made safer where the runner itself stopped a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from app.shared.units import parse_memory, parse_runtime
-from cli.units import human_duration
+from app.shared.status import FAILURE_NAMES
+from app.shared.units import (
+    format_percent_change,
+    human_duration,
+    human_memory,
+    parse_memory,
+    parse_runtime,
+)
 
 SIGKILL_RETURN_CODES = (137, -9)
 SIGXCPU_RETURN_CODE = 152
 OOM_RUNTIME_FRACTION = 0.8
 TIMEOUT_RUNTIME_FRACTION = 0.9
 AT_MEMORY_LIMIT_FRACTION = 0.95
-FAILED_STATUSES = ("failed", "terminated")
-MIB = 1024**2
 
 
 @dataclass(frozen=True)
@@ -109,18 +112,6 @@ def percent_over(used: float, specified: float) -> float:
     return (used / specified - 1.0) * 100.0
 
 
-def format_percent_change(percent: float) -> str:
-    """``+31.3%`` / ``-12.0%``, halves rounded away from zero as in the docs (31.25 -> 31.3)."""
-    rounded = Decimal(repr(percent)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return f"{rounded:+.1f}%"
-
-
-def format_memory(count: float) -> str:
-    """``512.00 MB`` below a GiB, ``10.50 GB`` from there on (1024-based, like requests)."""
-    mebibytes = count / MIB
-    return f"{mebibytes:.2f} MB" if mebibytes < 1024 else f"{mebibytes / 1024:.2f} GB"
-
-
 def exec_seconds(result: dict[str, Any]) -> float:
     return float(result.get("exec_time_minutes") or 0.0) * 60.0
 
@@ -130,7 +121,7 @@ def memory_check(result: dict[str, Any], req: Requirements) -> UsageCheck | None
     if peak is None or not specified:
         return None
     return UsageCheck(
-        "Memory", format_memory(specified), format_memory(peak), percent_over(peak, specified)
+        "Memory", human_memory(specified), human_memory(peak), percent_over(peak, specified)
     )
 
 
@@ -158,7 +149,7 @@ def usage_checks(result: dict[str, Any], req: Requirements) -> list[UsageCheck]:
 
 
 def is_failure(result: dict[str, Any]) -> bool:
-    return result.get("status") in FAILED_STATUSES
+    return result.get("status") in FAILURE_NAMES
 
 
 def runtime_fraction(result: dict[str, Any], req: Requirements) -> float | None:
@@ -227,7 +218,7 @@ def diagnose_failure(
         "configured_runtime": req.runtime,
         "configured_cpus": req.num_cpus,
         "peak_memory_bytes": peak_memory,
-        "peak_memory_formatted": None if peak_memory is None else format_memory(peak_memory),
+        "peak_memory_formatted": None if peak_memory is None else human_memory(peak_memory),
         "peak_cpu_percent": result.get("peak_cpu_percent"),
         "likely_oom": oom is not None,
         "oom_reason": oom,

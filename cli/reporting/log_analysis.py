@@ -13,6 +13,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -57,7 +58,7 @@ def _directory_files(source: str, root: Path) -> list[LogFile]:
         LogFile(
             os.path.join(source, p.relative_to(root).as_posix()),
             p.name,
-            lambda p=p: p.open(encoding="utf-8", errors="replace"),
+            partial(p.open, encoding="utf-8", errors="replace"),
         )
         for p in files
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from app.shared.status import status_title
 from cli.reporting.log_paths import (
     job_stdio_path,
     local_runner_log_path,
@@ -12,7 +13,6 @@ from cli.reporting.log_paths import (
     slurm_output_path,
     slurm_runner_log_path,
 )
-from cli.units import status_title
 
 LogCheck = tuple[str, int, str]  # (kind, job ID, path)
 

@@ -11,8 +11,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.shared.status import STATUS_NAMES
-from cli.units import human_duration, status_title
+from app.shared.status import STATUS_NAMES, status_title
+from app.shared.units import human_duration
 
 STATUSES = STATUS_NAMES
 # A mark after the count, as upstream prints it.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from app.shared.status import FAILURE_NAMES
 from cli.reporting.diagnosis import (
-    FAILED_STATUSES,
     Requirements,
     diagnose_failure,
     is_failure,
@@ -36,7 +36,7 @@ def requirements_by_job(
 
 def selected_results(results: Iterable[dict[str, Any]], include_failed: bool) -> list[dict]:
     """Completed results, plus failed and terminated ones when asked."""
-    statuses = ("completed", *FAILED_STATUSES) if include_failed else ("completed",)
+    statuses = ("completed", *FAILURE_NAMES) if include_failed else ("completed",)
     return [result for result in results if result.get("status") in statuses]
 
 

@@ -58,10 +58,10 @@ Decisions where the product docs are silent or ambiguous
   error.
 * ``use_parameters`` and local ``parameters`` merge: shared ones first in ``use_parameters``
   order, then local ones; a local parameter replaces a shared one of the same name.
-* Fan-in (D3): a job with parameters but none in its name is one job; ALL its list fields
-  (dependencies, inputs, outputs and regexes) expand over every combination; its command and
-  other scalars are not substituted (a warning says so if they hold placeholders). A file or
-  user data entry with parameters must use one in its name.
+* Fan-in (D3, docs/decisions.md): a job with parameters but none in its name is one job;
+  ALL its list fields (dependencies, inputs, outputs and regexes) expand over every
+  combination; its command and other scalars are not substituted (a warning says so if they
+  hold placeholders). A file or user data entry with parameters must use one in its name.
 * Regex dependencies never match the job itself. ``^name$`` patterns without other regex
   syntax are resolved by lookup, so per-instance templated regexes stay fast.
 * Cycle detection follows explicit and implied (file / user data) dependencies. A job that

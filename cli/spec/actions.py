@@ -5,20 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from app.shared.contract import SCHEDULE_NODES_OPTIONS, WORKER_TRIGGERS
 from cli.spec.errors import Diagnostics, SpecPath, did_you_mean
 from cli.spec.models import WorkflowActionSpec
 from cli.spec.resolve import Catalog
 
 JOB_TRIGGERS = ("on_jobs_ready", "on_jobs_complete")
-# Persistent unless the spec says otherwise: once per worker (Decision D15).
-WORKER_TRIGGERS = ("on_worker_start", "on_worker_complete")
-_SCHEDULE_FIELDS = (
-    "scheduler",
-    "scheduler_type",
-    "num_allocations",
-    "start_one_worker_per_node",
-    "max_parallel_jobs",
-)
+_SCHEDULE_FIELDS = ("scheduler", *SCHEDULE_NODES_OPTIONS)
 
 
 def action_records(

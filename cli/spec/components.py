@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
+from app.shared.contract import SLURM_SCHEDULER_OPTIONAL_FIELDS
 from cli.spec.errors import Diagnostics
 from cli.spec.models import (
     FailureHandlerSpec,
@@ -28,14 +29,13 @@ FORBIDDEN_SLURM_DEFAULTS = (
     "name",
     "job-name",
 )
-DEFAULT_MONITOR = {
+DEFAULT_MONITOR: dict[str, Any] = {
     "enabled": True,
     "granularity": "summary",
     "sample_interval_seconds": 5,
     "generate_plots": False,
 }
 _GRANULARITY_ALIASES = {"Summary": "summary", "TimeSeries": "time_series"}
-_OPTIONAL_SCHEDULER_FIELDS = ("gres", "mem", "ntasks_per_node", "partition", "qos", "tmp", "extra")
 
 
 def take_inline_resource_requirements(spec: WorkflowSpec) -> dict[int, str]:
@@ -180,9 +180,8 @@ def slurm_defaults(raw: dict[str, Any], diag: Diagnostics) -> dict[str, Any]:
 def slurm_scheduler_records(
     specs: list[SlurmSchedulerSpec], defaults: dict[str, Any], diag: Diagnostics
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    index = index_names(
-        [s.name for s in specs], range(len(specs)), "scheduler", "slurm_schedulers", diag
-    )
+    names = [cast(str, s.name) for s in specs]  # name_schedulers named every one
+    index = index_names(names, range(len(specs)), "scheduler", "slurm_schedulers", diag)
     records = []
     for position, spec in enumerate(specs):
         account = spec.account if spec.account is not None else defaults.get("account")
@@ -194,7 +193,7 @@ def slurm_scheduler_records(
             )
         record = {"name": spec.name, "account": account, "nodes": spec.nodes}
         record["walltime"] = spec.walltime
-        for key in _OPTIONAL_SCHEDULER_FIELDS:
+        for key in SLURM_SCHEDULER_OPTIONAL_FIELDS:
             if getattr(spec, key) is not None:
                 record[key] = getattr(spec, key)
         records.append(record)
@@ -202,8 +201,9 @@ def slurm_scheduler_records(
 
 
 def resource_monitor_config(spec: ResourceMonitorSpec | None, monitoring: bool) -> str:
-    """Monitoring is on by default (D10); the spec block overrides only the keys it names, and
-    ``monitoring=False`` (``--no-resource-monitoring``) turns it off whatever the spec says."""
+    """Monitoring is on by default (D10, docs/decisions.md); the spec block overrides only the
+    keys it names, and ``monitoring=False`` (``--no-resource-monitoring``) turns it off
+    whatever the spec says."""
     config = dict(DEFAULT_MONITOR)
     if spec is not None:
         given = {key: value for key, value in vars(spec).items() if value is not None}

@@ -1,11 +1,11 @@
 """Parameter expansion of jobs, files and user data into concrete, still name-based entries.
 
 A job whose name holds a placeholder of every parameter becomes one job per combination. A
-job expands over the parameters its name uses (D16): with none in its name it is ONE fan-in
-job (D3), with some it is one job per combination of those. The parameters its name does not
-use expand its templated list fields (depends_on, input/output files and user data, and all
-regexes) within each job, deduplicated in order; in its scalar fields (command, ...) they
-are not substituted.
+job expands over the parameters its name uses (D16, docs/decisions.md): with none in its name
+it is ONE fan-in job (D3, docs/decisions.md), with some one job per combination of those.
+The parameters its name does not use expand its templated list fields (depends_on,
+input/output files and user data, and all regexes) within each job, deduplicated in order;
+in its scalar fields (command, ...) they are not substituted.
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def _fan_in_jobs(
     diag: Diagnostics,
 ) -> list[ExpandedJob]:
     """One job per combination of the parameters in the name (one job if none is), each
-    with its lists expanded over the other parameters' values (D3, D16)."""
+    with its lists expanded over the other parameters' values (D3, D16: docs/decisions.md)."""
     compiler = TemplateCompiler(params)
     named = TemplateCompiler(params, only=in_name)  # substitutes the name's parameters only
     scalars = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,7 +188,8 @@ class _DuplicateKeyFound(Exception):
         self.key = key
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _reject_duplicates(given: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    pairs = list(given)
     result = dict(pairs)
     if len(result) != len(pairs):
         seen: set[str] = set()

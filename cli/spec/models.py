@@ -11,31 +11,21 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
+from app.shared.contract import ACTION_TYPES, JOBS_SORT_METHODS, SCHEDULER_TYPES, TRIGGER_TYPES
 from app.shared.units import parse_memory, parse_runtime
 
 # A problem message, or (message, path below the field) to point at a nested value.
-Problem = "str | tuple[str, tuple[str | int, ...]] | None"
+Problem: TypeAlias = "str | tuple[str, tuple[str | int, ...]] | None"
 Check = Callable[[Any], Problem]
 
 # The server stores integers as signed 64-bit values (and its JSON encoder cannot send more).
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
-JOBS_SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
 PARAMETER_MODES = ("product", "zip")
 GRANULARITIES = ("summary", "time_series", "Summary", "TimeSeries")
-TRIGGER_TYPES = (
-    "on_workflow_start",
-    "on_workflow_complete",
-    "on_jobs_ready",
-    "on_jobs_complete",
-    "on_worker_start",
-    "on_worker_complete",
-)
-ACTION_TYPES = ("run_commands", "schedule_nodes")
-SCHEDULER_TYPES = ("slurm", "local")
 # Slurm time limits: minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]]
 _WALLTIME = re.compile(r"^(\d+-\d{1,2}(:\d{1,2}){0,2}|\d+(:\d{1,2}){0,2})$")
 
@@ -233,15 +223,16 @@ class WorkflowActionSpec:
     num_allocations: int | None = field(default=None, metadata=at_least(1))
     start_one_worker_per_node: bool | None = None
     max_parallel_jobs: int | None = field(default=None, metadata=at_least(1))
-    # None: the trigger's default (D15: worker triggers run once per worker, others once).
+    # None: the trigger's default: once per worker for worker triggers (D15, docs/decisions.md).
     persistent: bool | None = None
 
 
 @dataclass(kw_only=True)
 class ResourceMonitorSpec:
-    """Every field is optional: a partial block overrides only the keys it names (D10).
+    """Every field is optional: a partial block overrides only the keys it names
+    (D10, docs/decisions.md).
     Other keys (upstream's own specs carry ``metrics:``) are ignored with a warning, as
-    upstream ignores them (D17)."""
+    upstream ignores them (D17, docs/decisions.md)."""
 
     ignores_unknown_fields: ClassVar[bool] = True
 

@@ -82,7 +82,9 @@ def _parse_list(inner: str) -> list[Value]:
 
 def _split_items(inner: str) -> list[str]:
     """Split on commas that are not inside single or double quotes."""
-    items, current, quote = [], [], ""
+    items: list[str] = []
+    current: list[str] = []
+    quote = ""
     for char in inner:
         if quote:
             quote = "" if char == quote else quote

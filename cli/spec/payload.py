@@ -13,8 +13,9 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from app.shared.contract import WORKFLOW_COMPUTE_NODE_FIELDS
 from cli.spec.actions import action_records
 from cli.spec.checks import check_scheduler_fit, heterogeneous_scheduler_warning
 from cli.spec.components import (
@@ -45,14 +46,7 @@ from cli.spec.resolve import Catalog, JobResolver, index_names
 from cli.spec.schema import build_workflow
 
 DEFAULT_JOBS_SORT_METHOD = "gpus_runtime_memory"
-_OPTIONAL_WORKFLOW_FIELDS = (
-    "description",
-    "compute_node_expiration_buffer_seconds",
-    "compute_node_wait_for_new_jobs_seconds",
-    "compute_node_ignore_workflow_completion",
-    "compute_node_wait_for_healthy_database_minutes",
-    "compute_node_min_time_for_new_jobs_seconds",
-)
+_OPTIONAL_WORKFLOW_FIELDS = ("description", *WORKFLOW_COMPUTE_NODE_FIELDS)
 
 
 @dataclass
@@ -225,7 +219,8 @@ class Compilation:
 
     def _scheduler_checks(self, spec: WorkflowSpec) -> None:
         resources = {rr.name: rr for rr in spec.resource_requirements}
-        schedulers = {s.name: s for s in spec.slurm_schedulers}
+        # Every scheduler has a name by now (components.name_schedulers).
+        schedulers = {cast(str, s.name): s for s in spec.slurm_schedulers}
         check_scheduler_fit(self.jobs, resources, schedulers, self.options.skip_checks, self.diag)
         warning = heterogeneous_scheduler_warning(
             self.jobs, spec.slurm_schedulers, spec.jobs_sort_method

@@ -1,8 +1,9 @@
 """Names to payload indexes: duplicates, references, regexes and ``${files...}`` placeholders.
 
 ``${files.input.NAME}``/``${files.output.NAME}`` become the file's path; ``${user_data...}``
-placeholders stay in the command for the server to replace with the record ID (D7). Both add
-the referenced entry to the job's input or output list, merged with the explicit lists (D9).
+placeholders stay in the command for the server to replace with the record ID
+(D7, docs/decisions.md). Both add the referenced entry to the job's input or output list,
+merged with the explicit lists (D9, docs/decisions.md).
 """
 
 from __future__ import annotations

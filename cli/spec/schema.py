@@ -142,7 +142,7 @@ def _convert(
         return value
     if _is_union(hint):
         return _convert_union(hint, value, spec_field, where, path, diag)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         label = spec_field.name if where == "workflow" else f"{where}, {spec_field.name}"
         built = _build(hint, value, label, path, diag)
         return _INVALID if built is None else built
@@ -219,7 +219,7 @@ def _convert_list(
             path,
         )
         return _INVALID
-    if dataclasses.is_dataclass(item_hint):
+    if isinstance(item_hint, type) and dataclasses.is_dataclass(item_hint):
         label = spec_field.metadata.get("item", spec_field.name)
         built = [
             _build(item_hint, item, _item_label(where, label, item, index), (*path, index), diag)

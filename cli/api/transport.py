@@ -1,4 +1,4 @@
-"""Moving bytes to and from the server, for ``cli.client.TorcClient`` only.
+"""Moving bytes to and from the server, for ``cli.client.TorcClient`` only (``cli.api.base``).
 
 Two transports with one shape: ``request(method, url, query, body, headers, timeout)`` returns
 a ``Reply`` or raises ``TransportError`` (no connection: worth retrying) or
@@ -98,7 +98,9 @@ class HttpTransport:
         timeout: float,
     ) -> Reply:
         parts = urlsplit(url)
-        target = parts.path + (f"?{urlencode(query, doseq=True)}" if query else "")
+        # A URL may carry its own query already (a forwarded request's, as it came).
+        queries = [text for text in (parts.query, urlencode(query, doseq=True)) if text]
+        target = parts.path + (f"?{'&'.join(queries)}" if queries else "")
         all_headers = {**self._auth, **(headers or {})}
         if body is None and method in ("POST", "PUT", "PATCH"):
             all_headers["Content-Length"] = "0"
@@ -106,9 +108,11 @@ class HttpTransport:
         # only when it is used, so a request that fails on a reused connection is sent once
         # more on a new one (the server never saw the first).
         for attempt in (1, 2):
-            reused = self._connection is not None and not self._dropped()
-            connection = self._connection if reused else self._connect(timeout)
-            if reused and connection.sock is not None:
+            connection = None if self._dropped() else self._connection
+            reused = connection is not None
+            if connection is None:
+                connection = self._connect(timeout)
+            elif connection.sock is not None:
                 connection.sock.settimeout(timeout)
             try:
                 connection.request(method, target, body=body, headers=all_headers)
