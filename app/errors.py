@@ -42,6 +42,18 @@ class Conflict(TorcError):
     kind = "Conflict"
 
 
+class PayloadTooLarge(TorcError):
+    status = 413
+    kind = "PayloadTooLarge"
+
+
+class ClientGone(TorcError):
+    """The requester hung up; the work done for it is rolled back (nobody reads the answer)."""
+
+    status = 499
+    kind = "ClientClosedRequest"
+
+
 class InvalidInput(TorcError):
     status = 422
     kind = "UnprocessableEntity"

@@ -91,32 +91,29 @@ def run(daemon: bool, pid_file: str, exit_when_idle: float | None, **given: Any)
 
 
 def serve(settings: dict[str, Any], exit_when_idle: float | None = None) -> None:
-    """Open the database, start the consumer, serve until SIGTERM/SIGINT (or, with
-    ``exit_when_idle``, until that many seconds pass without a request), stop both."""
-    from waitress.server import create_server
+    """Listen, open the database, start the consumer, serve until SIGTERM/SIGINT (or, with
+    ``exit_when_idle``, until that many seconds pass without a request), stop both.
 
+    The port is taken before the database is touched: a port in use is one error line and
+    leaves no new database file behind.
+    """
     from app import create_app
     from app.models.db import close_database, database_synchronous
+    from app.serving import LateApplication, listen
     from app.tasks import huey_path_for
 
     database = settings["database"] or "torc.db"
-    server = consumer = None
+    limits = request_limits(settings)
+    consumer = None
+    application = LateApplication()
+    server = listen(application, settings, max(limits.values()))
     _raise_on_signals()
     try:
         try:
-            app = create_app({"DATABASE": database})
+            app = create_app({"DATABASE": database, **limits})
         except Exception as exc:  # noqa: BLE001  (any failure to open is fatal and reported)
             raise click.ClickException(f"cannot open database {database}: {exc}") from None
-        wsgi_app: Any = IdleExit(app, exit_when_idle) if exit_when_idle else app
-        server = create_server(
-            wsgi_app,
-            host=settings["url"],
-            port=settings["port"],
-            threads=max(1, settings["threads"]),
-            ident="torc-server",
-            channel_timeout=300,
-            connection_limit=1000,
-        )
+        application.app = IdleExit(app, exit_when_idle) if exit_when_idle else app
         print(f"TORC_SERVER_PORT={server.effective_port}", flush=True)
         if exit_when_idle:  # an embedded server outlives the pipe its port was read from
             _stdout_to_devnull()
@@ -134,8 +131,7 @@ def serve(settings: dict[str, Any], exit_when_idle: float | None = None) -> None
         pass
     finally:
         logger.info("Shutting down")
-        if server is not None:
-            server.close()
+        server.close()
         if consumer is not None:
             consumer.stop(graceful=True)
         close_database()
@@ -178,6 +174,14 @@ def _stdout_to_devnull() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+
+
+def request_limits(settings: dict[str, Any]) -> dict[str, int]:
+    """The request body limits in bytes, as the Flask app's configuration."""
+    return {
+        "MAX_REQUEST_BYTES": int(settings["max_request_mb"] * 2**20),
+        "MAX_BULK_REQUEST_BYTES": int(settings["max_bulk_request_mb"] * 2**20),
+    }
 
 
 def _raise_on_signals() -> None:

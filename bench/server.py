@@ -23,9 +23,14 @@ class Server:
 
     pid: int | None = None
 
+    def __init__(self, threads: int = 4) -> None:
+        self.threads = threads
+
     def __enter__(self) -> str:
         self.dir = Path(tempfile.mkdtemp(prefix="torc-bench-server-"))
-        self.server = EmbeddedServer(self.dir / "torc.db", self.dir / "server.log", env=env())
+        self.server = EmbeddedServer(
+            self.dir / "torc.db", self.dir / "server.log", env=env(), threads=self.threads
+        )
         self.server.start()
         assert self.server.process is not None
         self.pid = self.server.process.pid

@@ -45,9 +45,11 @@ class EmbeddedServer:
         database: Path,
         log_path: Path,
         env: dict[str, str] | None = None,
+        threads: int = 4,
         idle_exit: float | None = None,
     ) -> None:
         self.database = database
+        self.threads = threads
         self.log_path = log_path
         self.env = dict(os.environ if env is None else env)
         self.idle_exit = idle_exit
@@ -79,7 +81,7 @@ class EmbeddedServer:
             "--database",
             str(self.database),
             "--threads",
-            "4",
+            str(self.threads),
             "--completion-check-interval-secs",
             "5",
         ]

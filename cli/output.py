@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import textwrap
@@ -20,7 +21,11 @@ Column = tuple[str, str]  # (header, key in the row dict)
 
 TABLE_WIDTH = 100  # without a terminal
 MIN_WIDTH = 20
-MAX_CELL_LINES = 20  # a longer value is cut, with an ellipsis
+# A longer value is cut in tables, its last line saying how much was left out: a 10 MB
+# description is not something to read in a table (``-f json`` has every value whole).
+MAX_CELL_LINES = 20
+MAX_CELL_CHARS = 2_000
+_CUT_NOTE = re.compile(r"\([\d,]+ more characters\)")
 
 
 def json_text(data: Any) -> str:
@@ -40,7 +45,20 @@ def cell(value: Any) -> str:
         return f"{value:.2f}" if abs(value) < 1e6 else f"{value:.3g}"
     if isinstance(value, list | dict):
         return orjson.dumps(value).decode()
-    return str(value)
+    return neutralised(str(value))
+
+
+# Control characters other than the line break, shown as escapes (ESC as \x1b): a name
+# holding an ANSI or OSC sequence must not recolour, retitle or rewrite the user's terminal.
+_CONTROLS: dict[int, str] = {
+    code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0)) if code != 0x0A
+}
+_CONTROLS[0x09] = " "  # a tab would only break the alignment
+
+
+def neutralised(text: str) -> str:
+    """``text`` with every terminal control character made visible (one pass, in C)."""
+    return text.translate(_CONTROLS)
 
 
 def print_table(rows: Iterable[dict], columns: Sequence[Column], title: str | None = None) -> None:
@@ -95,32 +113,49 @@ def _joined(columns: list[list[str]], widths: list[int]) -> list[str]:
 
 def cell_lines(text: str, width: int) -> list[str]:
     """``text`` in lines of at most ``width``: wrapped at spaces, a longer word cut to end in
-    an ellipsis, at most MAX_CELL_LINES lines (the last then ends in an ellipsis)."""
+    an ellipsis, at most MAX_CELL_LINES lines (the last then ends in an ellipsis). The note
+    of a value ``capped`` cut stays, as its last lines."""
     if len(text) <= width and "\n" not in text:
         return [text]
+    paragraphs = text.split("\n")
+    note: list[str] = []
+    if len(paragraphs) > 1 and _CUT_NOTE.fullmatch(paragraphs[-1]):
+        note = _wrapped(paragraphs.pop(), width)
+    room = MAX_CELL_LINES - len(note)
     lines: list[str] = []
-    for paragraph in text.split("\n"):
+    for paragraph in paragraphs:
         lines += textwrap.wrap(
             paragraph, width, break_long_words=False, break_on_hyphens=False
         ) or [""]
-        if len(lines) > MAX_CELL_LINES:
-            lines[MAX_CELL_LINES - 1] += "…"  # cut below
+        if len(lines) > room:
+            lines[room - 1] += "…"  # cut below
             break
-    return [
-        line if len(line) <= width else line[: max(width - 1, 0)] + "…"
-        for line in lines[:MAX_CELL_LINES]
-    ]
+    return _wrapped_to(lines[:room], width) + note
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    lines = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+    return _wrapped_to(lines or [""], width)
+
+
+def _wrapped_to(lines: list[str], width: int) -> list[str]:
+    return [line if len(line) <= width else line[: max(width - 1, 0)] + "…" for line in lines]
 
 
 def capped(text: str, width: int) -> str:
-    """At most MAX_CELL_LINES lines of ``width`` characters of ``text``, the rest replaced
-    by an ellipsis: a table is for reading (``-f json`` has every value whole), and later
-    steps then take time in proportion to the table, not to a 10 MB value."""
-    limit = MAX_CELL_LINES * width
+    """``text`` cut to what a table shows of it (at most MAX_CELL_LINES lines of ``width``
+    characters, and MAX_CELL_CHARS), then a line saying how many characters were left out:
+    a table is for reading (``-f json`` has every value whole), and later steps then take
+    time in proportion to the table, not to a 10 MB value."""
+    limit = min(MAX_CELL_CHARS, MAX_CELL_LINES * width)
     lines = text[: limit + 1].split("\n", MAX_CELL_LINES)
     if len(lines) > MAX_CELL_LINES:
-        return "\n".join(lines[:MAX_CELL_LINES]) + "…"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        kept = "\n".join(lines[:MAX_CELL_LINES])
+    elif len(text) > limit:
+        kept = text[:limit]
+    else:
+        return text
+    return f"{kept}…\n({len(text) - len(kept):,} more characters)"
 
 
 def fitted_widths(headers: Sequence[str], cells: list[list[str]], total: int) -> list[int]:
@@ -150,40 +185,35 @@ def fitted_widths(headers: Sequence[str], cells: list[list[str]], total: int) ->
         [3] * count,
     )
     for floors in passes:
-        if sum(widths) <= budget:
-            break
-        widths = _shrunk(widths, floors, sum(widths) - budget)
+        widths = _shrunk(widths, floors, budget)
     return widths
 
 
-def _shrunk(widths: list[int], floors: list[int], excess: int) -> list[int]:
-    """``widths`` less ``excess`` in all, taken from the widest columns down to one level
-    (none below its floor), as if the widest (the first of equals) lost one at a time."""
+def _shrunk(widths: list[int], floors: list[int], budget: int) -> list[int]:
+    """``widths`` after taking one column from the widest column above its floor (the
+    leftmost of equals) until they fit ``budget`` or none can give more.
 
-    def cut(level: int) -> int:
-        return sum(
-            max(0, width - max(level, floor)) for width, floor in zip(widths, floors, strict=True)
-        )
+    Computed without the steps, so a column a million characters wide costs no more than
+    a narrow one: every column above its floor ends at a common level L (or its floor),
+    with the rightmost of them one wider where the budget leaves room.
+    """
+    if sum(widths) <= budget:
+        return widths
 
-    if cut(0) <= excess:  # everything down to its floor, and still too wide
-        return [
-            min(width, floor) if width > floor else width
-            for width, floor in zip(widths, floors, strict=True)
-        ]
-    low, high = 0, max(widths)  # cut(low) > excess >= cut(high) = 0
+    def at(level: int) -> list[int]:
+        return [w if w <= f else max(f, min(w, level)) for w, f in zip(widths, floors, strict=True)]
+
+    low, high = 0, max(widths)  # at(high) is over budget; find the highest level that fits
+    if sum(at(low)) > budget:
+        return at(low)
     while high - low > 1:
         middle = (low + high) // 2
-        if cut(middle) > excess:
-            low = middle
-        else:
-            high = middle
-    level = high  # the highest level whose cut is at most the excess
-    shrunk = [min(width, max(level, floor)) for width, floor in zip(widths, floors, strict=True)]
-    short = excess - cut(level)  # one more from as many columns at the level, first ones first
-    for index, width in enumerate(shrunk):
-        if short and width == level and widths[index] >= level and floors[index] < level:
-            shrunk[index] -= 1
-            short -= 1
+        low, high = (middle, high) if sum(at(middle)) <= budget else (low, middle)
+    shrunk = at(low)
+    room = budget - sum(shrunk)
+    at_level = [i for i, (w, f) in enumerate(zip(widths, floors, strict=True)) if w > low >= f]
+    for index in at_level[len(at_level) - room :] if room else ():
+        shrunk[index] += 1
     return shrunk
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from app.shared.limits import MAX_JSON_DEPTH, too_deep
+
 
 def id_list(text: str | None) -> list[int] | None:
     """``"1,2 3"`` -> ``[1, 2, 3]``; None stays None."""
@@ -21,7 +23,15 @@ def id_list(text: str | None) -> list[int] | None:
 def json_value(text: str | None, what: str = "--data") -> Any:
     if text is None:
         return None
+    too_deep_error = click.BadParameter(
+        f"{what} is nested more than {MAX_JSON_DEPTH} levels deep (the server's limit)"
+    )
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"{what} must be JSON: {exc}") from None
+    except RecursionError:  # the decoder recurses per level
+        raise too_deep_error from None
+    if too_deep(value):
+        raise too_deep_error
+    return value

@@ -27,6 +27,12 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         "How long an embedded server (no api_url, ./torc.db) stays up for the next command",
     ),
+    Setting(
+        "max_jobs",
+        1_000_000,
+        int,
+        "Most jobs (or files, or user data records) a spec may expand to",
+    ),
     Setting("run.poll_interval", 5.0, float, "Job completion poll interval (seconds)"),
     Setting("run.output_dir", "output", str, "Output directory for job logs"),
     Setting("run.max_parallel_jobs", None, int, "Maximum parallel jobs (overrides resources)"),

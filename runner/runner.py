@@ -761,13 +761,13 @@ class JobRunner:
         }
 
     def _launch(self, job: dict, need: Need) -> None:
-        env = self._job_env(job)
-        argv = argv_for(job["command"], job.get("invocation_script"))
         stdout, stderr = self._stdio_path(job, "o"), self._stdio_path(job, "e")
         ready = self.log_files.take(stdout, stderr)
         try:
+            env = self._job_env(job)
+            argv = argv_for(job["command"], job.get("invocation_script"))
             process = JobProcess.launch(argv, env, stdout, stderr, None, files_ready=ready)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: e.g. a NUL byte in the command
             self._fail_to_launch(job, exc)
             return
         process.deadline = self._deadline(job)
@@ -798,7 +798,7 @@ class JobRunner:
             return None
         return time.monotonic() + requirement["runtime_seconds"]
 
-    def _fail_to_launch(self, job: dict, error: OSError) -> None:
+    def _fail_to_launch(self, job: dict, error: Exception) -> None:
         with open(self._stdio_path(job, "e"), "a") as stderr:
             stderr.write(f"torc: could not start the job: {error}\n")
         self.started.append(job["id"])

@@ -59,14 +59,18 @@ def start_server(
     cwd: Path | None = None,
     database: Path | None = None,
     timeout: float = 30,
+    prefix: tuple[str, ...] = (),
 ) -> ServerProcess:
-    """Start ``torc-server run --port 0`` and wait for its ``TORC_SERVER_PORT=`` line."""
+    """Start ``torc-server run --port 0`` and wait for its ``TORC_SERVER_PORT=`` line.
+
+    ``prefix`` runs the server through another command (``unshare ...``)."""
     directory.mkdir(parents=True, exist_ok=True)
     database = database or directory / "torc.db"
     log = directory / "server.log"
-    command = server_command(
-        "--url", "127.0.0.1", "--port", "0", "--database", str(database), *args
-    )
+    command = [
+        *prefix,
+        *server_command("--url", "127.0.0.1", "--port", "0", "--database", str(database), *args),
+    ]
     repo = Path(__file__).resolve().parent.parent
     full_env = {**os.environ, "PYTHONPATH": str(repo), **(env or {})}
     with log.open("w") as log_handle:

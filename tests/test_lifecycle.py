@@ -735,3 +735,33 @@ def test_cycle_is_refused_at_initialize(api: Api) -> None:
     assert "x" in body["message"] and "y" in body["message"]
     assert set(api.statuses(wf).values()) == {"uninitialized"}
     assert api.get(f"/workflows/{wf}/job_dependencies")["items"] == []
+
+
+def test_a_batch_reporting_one_job_twice_stores_it_once(api: Api) -> None:
+    """A runner resending after a lost answer once put a job twice in one batch: the second
+    result row broke the whole batch (500) on every retry, and the runner never got past it."""
+    wf = api.workflow()
+    job = api.job(wf, "a")
+    other = api.job(wf, "b")
+    api.initialize(wf)
+    node = api.compute_node(wf)
+    api.claim(wf)
+    run_id = api.run_id(wf)
+    report = {
+        "job_id": job, "status": "completed", "return_code": 0, "exec_time_minutes": 0.1,
+        "completion_time": "2025-01-01T00:00:00.000Z",
+    }  # fmt: skip
+    cycle = {
+        "compute_node_id": node,
+        "started": [job, other],
+        "completed": [report, {**report, "job_id": other}, report],
+        "retried": [],
+        "file_mtimes": [],
+        "resync": True,
+        "claim": None,
+    }
+    answer = api.post(f"/workflows/{wf}/runner_cycle/{run_id}", cycle)
+    assert all(outcome["ok"] for outcome in answer["completed"]), answer["completed"]
+    assert api.statuses(wf) == {"a": "completed", "b": "completed"}
+    results = api.get("/results", params={"workflow_id": wf})["items"]
+    assert sorted(r["job_id"] for r in results) == [job, other]

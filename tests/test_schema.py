@@ -11,13 +11,14 @@ import pytest
 from app.models import db as db_module
 from app.models.migrate import SchemaError
 from app.models.tables import ALL_MODELS
-from tests.helpers import Api, ServerProcess, spec_payload
+from tests.helpers import Api, ServerProcess, spec_payload, wait_for
 
 ALL_MIGRATIONS = [
     "0001_initial",
     "0002_ids_never_reused",
     "0003_ready_job_order_index",
-    "0004_resource_requirement_names_may_repeat",
+    "0004_workflow_purge",
+    "0005_resource_requirement_names_may_repeat",
 ]
 
 
@@ -246,16 +247,26 @@ def test_deleting_a_workflow_deletes_everything_it_owns(api: Api, server: Server
 
     deleted = api.delete(f"/workflows/{wf}")
     assert deleted["id"] == wf
+    # Its rows go in the background, in short transactions (app.models.purge).
+    wait_for(lambda: not rows_of(server.database, wf))
     with sqlite3.connect(server.database) as conn:
-        for model in ALL_MODELS:
-            if "workflow_id" not in model._meta.fields:
-                continue
-            table = model._meta.table_name
-            count = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE workflow_id = ?", (wf,))
-            assert count.fetchone()[0] == 0, table
         orphans = conn.execute(
             "SELECT COUNT(*) FROM workflow_action_job WHERE job_id NOT IN (SELECT id FROM job)"
         ).fetchone()[0]
         assert orphans == 0
     assert api.statuses(keep) == {"survivor": "uninitialized"}
     assert api.get(f"/access_groups/{group}")["name"] == "cascade-team"
+
+
+def rows_of(database: Path, workflow_id: int) -> list[str]:
+    """Tables that still hold rows of ``workflow_id``."""
+    with sqlite3.connect(database) as conn:
+        return [
+            model._meta.table_name
+            for model in ALL_MODELS
+            if "workflow_id" in model._meta.fields
+            and conn.execute(
+                f"SELECT 1 FROM {model._meta.table_name} WHERE workflow_id = ? LIMIT 1",
+                (workflow_id,),
+            ).fetchone()
+        ]

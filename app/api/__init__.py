@@ -14,6 +14,7 @@ from app.api import (
     events,
     failure_handlers,
     files,
+    guards,
     jobs,
     local_schedulers,
     relationships,
@@ -69,6 +70,7 @@ def prepare_app(app: Flask) -> None:
     app.url_map.converters["int"] = Int64Converter
     app.url_value_preprocessor(reject_bad_path_values)
     app.json = JsonProvider(app)
+    guards.install(app)
 
 
 def schema_name(schema: object) -> str:

@@ -17,6 +17,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import IntegerConverter, Map
 
 from app.api import wire
+from app.api.guards import check_json
 from app.api.schemas import WorkflowIdArgs, list_response
 from app.errors import BadRequest, InvalidInput, NotFound
 from app.models import records
@@ -39,11 +40,13 @@ class JsonBodyParser(FlaskParser):
         if not data:
             return core.missing  # no body: fine where the body is optional
         try:
-            return orjson.loads(data)
+            value = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             # Handled here, not by webargs: orjson reports bytes that are not UTF-8 with an
             # empty document, which webargs would take for a missing body.
             raise BadRequest(f"Invalid JSON body: {exc}") from None
+        check_json(data, value)
+        return value
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -56,7 +59,9 @@ class JsonProvider(DefaultJSONProvider):
     """``request.get_json()`` as strict as ``JsonBodyParser``; output stays Flask's own."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return orjson.loads(s)
+        value = orjson.loads(s)
+        check_json(s.encode() if isinstance(s, str) else s, value)
+        return value
 
 
 class BadPathValue(str):

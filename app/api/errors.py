@@ -12,6 +12,7 @@ Every error the API returns has the same JSON shape::
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import orjson
@@ -93,7 +94,38 @@ def register_error_handlers(app: Flask) -> None:
     def handle_integrity_error(exc: peewee.IntegrityError) -> Response:
         return error_response(409, "Conflict", f"Conflicts with existing data: {exc}")
 
+    @app.errorhandler(peewee.OperationalError)
+    @app.errorhandler(sqlite3.OperationalError)
+    def handle_database_error(exc: Exception) -> Response:
+        return _database_error_response(exc)
+
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Response:
         logger.exception("unhandled error")
         return error_response(500, "InternalError", f"An internal error occurred: {exc}")
+
+
+# SQLite errors that are about the server's machine, not the request: (status, what to say).
+DATABASE_CONDITIONS = {
+    "database or disk is full": (
+        507,
+        "InsufficientStorage",
+        "the server's disk is full (SQLite: database or disk is full); nothing was saved. "
+        "Reads still work; free space on the server's disk and retry",
+    ),
+    "disk I/O error": (
+        503,
+        "ServiceUnavailable",
+        "the server cannot write its database (SQLite: disk I/O error); nothing was saved",
+    ),
+}
+
+
+def _database_error_response(exc: Exception) -> Response:
+    text = str(exc)
+    for condition, (status, kind, message) in DATABASE_CONDITIONS.items():
+        if condition in text:
+            logger.error("request failed: %s", text)
+            return error_response(status, kind, message)
+    logger.exception("unhandled database error")
+    return error_response(500, "InternalError", f"An internal error occurred: {exc}")

@@ -366,6 +366,9 @@ class DefaultErrorResponse(Schema):
 
 class InitializeJobsResponse(Schema):
     message = fields.String(required=True)
+    initialized = fields.Boolean(
+        metadata={"description": "Extension (with if_uninitialized): whether this call did it"}
+    )
     ready = Integer(metadata={"description": "Extension: jobs now ready"})
     blocked = Integer(metadata={"description": "Extension: jobs now blocked"})
 
@@ -611,6 +614,15 @@ class ListLocalSchedulersArgs(WorkflowScopedArgs):
 class InitializeJobsArgs(Schema):
     only_uninitialized = fields.Boolean(load_default=False)
     clear_ephemeral_user_data = fields.Boolean(load_default=True)
+    if_uninitialized = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Extension: initialize only if every job is still uninitialized "
+            "(or disabled), checked in the same transaction, so of several runners started "
+            "together exactly one initializes; a workflow that ran before starts its next "
+            "run_id. `initialized` in the answer says whether this call did it."
+        },
+    )
 
 
 class ClaimNextJobsArgs(Schema):

@@ -7,6 +7,7 @@ from flask import Response, request
 
 from app.api import wire
 from app.api.common import Blueprint
+from app.api.guards import check_json
 from app.api.schemas import InitializeSpecArgs, WorkflowSpecCreated
 from app.errors import BadRequest
 from app.models.bulk import create_from_payload
@@ -36,8 +37,14 @@ PAYLOAD_DOC = {
 @blp.response(200, WorkflowSpecCreated)
 @blp.doc(operationId="create_workflow_from_spec", requestBody=PAYLOAD_DOC)
 def create_from_spec(args: dict) -> Response:
+    raw = request.get_data(cache=False)  # not kept twice
     try:
-        payload = orjson.loads(request.get_data(cache=False))  # not kept twice
+        payload = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Invalid JSON body: {exc}") from None
-    return wire.json_response(create_from_payload(payload, initialize=args["initialize"]))
+    check_json(raw, payload)
+    del raw
+    # waitress tells a handler whether its client is still connected.
+    client_gone = request.environ.get("waitress.client_disconnected")
+    created = create_from_payload(payload, initialize=args["initialize"], client_gone=client_gone)
+    return wire.json_response(created)

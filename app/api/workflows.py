@@ -27,8 +27,9 @@ from app.api.schemas import (
     list_response,
 )
 from app.models import jobs as job_records
-from app.models import lifecycle, records
+from app.models import lifecycle, purge, records
 from app.models.common import get_workflow
+from app.models.run_start import initialize_if_new
 from app.models.tables import Event, Workflow
 
 blp = Blueprint("workflows", __name__, description="Workflows and their run state")
@@ -79,7 +80,7 @@ def update_workflow(body: dict[str, Any], workflow_id: int) -> Response:
 @blp.response(200, WorkflowModel)
 @blp.doc(operationId="delete_workflow")
 def delete_workflow(workflow_id: int) -> Response:
-    return wire.json_response(wire.workflow(records.delete_workflow(workflow_id)))
+    return wire.json_response(wire.workflow(purge.delete_workflow(workflow_id)))
 
 
 @blp.route("/workflows/<int:workflow_id>/cancel", methods=["PUT"], endpoint="cancel_workflow")
@@ -97,6 +98,10 @@ def cancel_workflow(workflow_id: int) -> Response:
 @blp.response(200, InitializeJobsResponse)
 @blp.doc(operationId="initialize_jobs")
 def initialize_jobs(args: dict[str, Any], workflow_id: int) -> Response:
+    if args["if_uninitialized"]:
+        answer = initialize_if_new(workflow_id)
+        message = "Initialized job status" if answer["initialized"] else "Already initialized"
+        return wire.json_response({"message": message, **answer})
     counts = lifecycle.initialize_jobs(workflow_id, args["only_uninitialized"])
     return wire.json_response({"message": "Initialized job status", **counts})
 

@@ -8,15 +8,16 @@ payload leaves no trace.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import peewee as pw
 
-from app.errors import InvalidInput
+from app.errors import ClientGone, InvalidInput
 from app.models import actions as action_records
 from app.models import lifecycle
 from app.models.db import bulk_insert, next_ids, write_transaction
@@ -55,7 +56,11 @@ from app.shared.contract import (
 from app.shared.status import JobStatus
 from app.shared.units import MAX_INTEGER, MIN_INTEGER
 
+logger = logging.getLogger(__name__)
+
 Record = dict[str, Any]
+# How often (in rows) a long insert asks whether its client is still there.
+ABANDON_CHECK_ROWS = 10_000
 USER_DATA_PLACEHOLDER = re.compile(r"\$\{user_data\.(input|output)\.([^}]+)\}")
 JOB_LINKS = {
     "depends_on": (JobDependsOn, "depends_on_job_id", "jobs"),
@@ -288,9 +293,18 @@ def _check_actions(plan: Plan) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def create_from_payload(payload: Any, initialize: bool = False) -> dict[str, Any]:
-    """Check, then create everything in one transaction; optionally initialize the jobs."""
+def create_from_payload(
+    payload: Any, initialize: bool = False, client_gone: Callable[[], bool] | None = None
+) -> dict[str, Any]:
+    """Check, then create everything in one transaction; optionally initialize the jobs.
+
+    ``client_gone`` tells whether the requester has hung up: a creation nobody waits for any
+    more is rolled back rather than committed (a killed ``torc workflows create`` of millions
+    of jobs must not leave a workflow behind minutes later).
+    """
+    watch = _Watch(client_gone)
     plan = check_payload(payload)
+    watch.check()
     with write_transaction():
         workflow_id = create_workflow(plan.workflow)
         rr_ids = _insert_resource_requirements(workflow_id, plan.resource_requirements)
@@ -300,15 +314,36 @@ def create_from_payload(payload: Any, initialize: bool = False) -> dict[str, Any
         data_ids = _insert_user_data(workflow_id, plan.user_data)
         default_rr = _default_rr(workflow_id)
         job_ids = _insert_jobs(
-            workflow_id, plan, rr_ids, handler_ids, scheduler_ids, default_rr, data_ids
+            workflow_id, plan, rr_ids, handler_ids, scheduler_ids, default_rr, data_ids, watch
         )
         ids = {"jobs": job_ids, "files": file_ids, "user_data": data_ids}
+        watch.check()
         _insert_job_links(workflow_id, plan.jobs, ids)
         for action in plan.actions:
             _insert_action(workflow_id, action, job_ids, scheduler_ids)
         record_event(workflow_id, "workflow", "workflow_created_from_spec", jobs=len(job_ids))
+        watch.check()
         counts = lifecycle.initialize_jobs(workflow_id) if initialize else {}
+        watch.check()  # the last moment before the commit
     return {"workflow_id": workflow_id, "job_count": len(job_ids), **counts}
+
+
+class _Watch:
+    """Raises ClientGone once the requester has hung up (never, without a callback)."""
+
+    def __init__(self, client_gone: Callable[[], bool] | None) -> None:
+        self._client_gone = client_gone
+
+    def check(self) -> None:
+        if self._client_gone is not None and self._client_gone():
+            logger.warning("workflow creation abandoned: the client hung up; nothing is stored")
+            raise ClientGone("the client hung up before the workflow was created; nothing stored")
+
+    def rows(self, rows: Iterable[tuple]) -> Iterator[tuple]:
+        for count, row in enumerate(rows, 1):
+            if count % ABANDON_CHECK_ROWS == 0:
+                self.check()
+            yield row
 
 
 def _default_rr(workflow_id: int) -> int:
@@ -415,6 +450,7 @@ def _insert_jobs(
     scheduler_ids: list[int],
     default_rr: int,
     data_ids: list[int],
+    watch: _Watch,
 ) -> list[int]:
     ids = list(next_ids(Job, len(plan.jobs)))
 
@@ -443,7 +479,8 @@ def _insert_jobs(
             False,
         )
 
-    bulk_insert(Job, JOB_COLUMNS, (row(*pair) for pair in zip(ids, plan.jobs, strict=True)))
+    rows = (row(*pair) for pair in zip(ids, plan.jobs, strict=True))
+    bulk_insert(Job, JOB_COLUMNS, watch.rows(rows))
     return ids
 
 

@@ -27,6 +27,8 @@ class Backend(Protocol):
 
     def write_transaction(self) -> contextlib.AbstractContextManager[None]: ...
 
+    def unchecked_write_transaction(self) -> contextlib.AbstractContextManager[None]: ...
+
     def highest_id(self, table: str, key: str) -> int: ...
 
     def synchronous(self) -> str: ...
@@ -53,14 +55,17 @@ def open_database(url: str) -> peewee.Database:
     path = sqlite_path_from_url(url)
     if path is None:
         raise ValueError(f"unsupported database URL {url!r}: only SQLite paths are supported")
-    from app.models.sqlite import SqliteBackend
+    from app.models.migrate import migrate
+    from app.models.sqlite import SqliteBackend, schema_lock
 
     close_database()
-    _backend = SqliteBackend(path)
-    database.initialize(_backend.db)
-    from app.models.migrate import migrate
-
-    migrate(_backend.db)
+    # Several servers may open one database at the same moment (two `torc run` in one
+    # directory start one each): the first to take the lock creates and migrates the file,
+    # the others then find nothing left to do.
+    with schema_lock(path):
+        _backend = SqliteBackend(path)
+        database.initialize(_backend.db)
+        migrate(_backend.db)
     return _backend.db
 
 
@@ -127,4 +132,13 @@ def write_transaction() -> Iterator[None]:
     if _backend is None:
         raise RuntimeError("database is not open")
     with _backend.write_transaction():
+        yield
+
+
+@contextlib.contextmanager
+def unchecked_write_transaction() -> Iterator[None]:
+    """A write transaction without foreign-key checks or cascades (see the backend's)."""
+    if _backend is None:
+        raise RuntimeError("database is not open")
+    with _backend.unchecked_write_transaction():
         yield

@@ -197,11 +197,13 @@ def delete_job(job_id: int) -> dict[str, Any]:
 
 
 def delete_jobs(workflow_id: int) -> int:
+    from app.models.purge import delete_owned_rows  # in chunks: other requests go between
+
+    count = delete_owned_rows(Job, workflow_id)
     with write_transaction():
         get_workflow(workflow_id)
-        count = Job.delete().where(Job.workflow_id == workflow_id).execute()
         record_event(workflow_id, "job", "jobs_deleted", count=count)
-        return count
+    return count
 
 
 def link_user_data(

@@ -798,6 +798,14 @@ def complete_job(job_id: int, status: JobStatus, run_id: int, result: dict[str, 
 
 def complete_jobs(workflow_id: int, run_id: int, reports: list[Report]) -> Outcomes:
     """Store results and move jobs to their reported statuses; dependents follow at once."""
+    # A batch that reports one job twice (a runner resending after a lost answer) counts
+    # the first report: a second result row would break the whole batch, again and again.
+    first: dict[int, Report] = {}
+    for report in reports:
+        first.setdefault(report.job_id, report)
+    if len(first) < len(reports):
+        logger.warning("workflow %d: a batch reported a job more than once", workflow_id)
+    reports = list(first.values())
     with write_transaction():
         _check_run_id(workflow_id, run_id)
         jobs = _jobs_of(workflow_id, [report.job_id for report in reports])

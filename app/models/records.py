@@ -97,7 +97,11 @@ def _row_query(model: type[BaseModel]) -> tuple[str, tuple[tuple[str, bool], ...
     fields = model._meta.sorted_fields
     columns = ", ".join(field.column_name for field in fields)
     key = model._meta.primary_key.column_name
-    query = f"SELECT {columns} FROM {model._meta.table_name} WHERE {key} = ?"
+    table = model._meta.table_name
+    query = f"SELECT {columns} FROM {table} WHERE {key} = ?"
+    if "workflow_id" in model._meta.fields and model._meta.table_name != "workflow":
+        # A deleted workflow's rows linger until purged (app.models.purge): not found.
+        query += f" AND EXISTS (SELECT 1 FROM workflow WHERE workflow.id = {table}.workflow_id)"
     return query, tuple((field.name, isinstance(field, peewee.BooleanField)) for field in fields)
 
 
@@ -167,9 +171,9 @@ def delete_record(kind: Kind, record_id: int) -> dict[str, Any]:
 
 
 def delete_workflow_records(kind: Kind, workflow_id: int) -> int:
-    with write_transaction():
-        get_workflow(workflow_id)
-        return kind.model.delete().where(kind.model.workflow_id == workflow_id).execute()
+    from app.models.purge import delete_owned_rows  # in chunks: other requests go between
+
+    return delete_owned_rows(kind.model, workflow_id)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import peewee
 
@@ -42,6 +44,48 @@ def sqlite_pragmas() -> dict[str, object]:
         "cache_size": -64_000,
         "temp_store": "memory",
     }
+
+
+@contextlib.contextmanager
+def _original_error() -> Iterator[None]:
+    """Re-raise the error SQLite rolled back for, not the failed rollback that follows it.
+
+    On some errors (a full disk, an I/O error) SQLite ends the transaction itself; the
+    rollback Peewee then sends fails with "cannot rollback - no transaction is active", and
+    that would hide the cause ("database or disk is full") from the client and the log.
+    """
+    try:
+        yield
+    except (peewee.OperationalError, sqlite3.OperationalError) as exc:
+        cause: BaseException | None = exc
+        # Peewee re-raises the driver's error as its own: walk back past both.
+        while cause is not None and "no transaction is active" in str(cause):
+            cause = cause.__context__
+        if cause is not None and cause is not exc:
+            raise cause from None
+        raise
+
+
+@contextlib.contextmanager
+def schema_lock(path: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``<database>.lock`` while the schema is created or migrated.
+
+    SQLite's own locking is not enough here: switching a new file to WAL and creating its
+    tables are several steps, and a second process in between fails with "database is
+    locked" or a duplicate migration. An in-memory database needs no lock.
+    """
+    if path == ":memory:" or os.name != "posix":
+        yield
+        return
+    import fcntl
+
+    lock_path = Path(path).with_name(Path(path).name + ".lock")
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class SqliteBackend:
@@ -87,8 +131,27 @@ class SqliteBackend:
                 # the error and went on, and none does.
                 yield
             else:
-                with self.db.atomic("IMMEDIATE"):
+                with _original_error():
+                    with self.db.atomic("IMMEDIATE"):
+                        yield
+
+    @contextlib.contextmanager
+    def unchecked_write_transaction(self) -> Iterator[None]:
+        """A write transaction in which foreign keys are neither checked nor cascaded.
+
+        For removing rows whose owner is already gone, table by table, without SQLite
+        probing every child table for each deleted row. The switch is per connection and
+        only possible outside a transaction; it is switched back on before the lock is freed.
+        """
+        with self._write_lock:
+            if self.db.in_transaction():
+                raise RuntimeError("foreign keys cannot be switched off inside a transaction")
+            self.db.execute_sql("PRAGMA foreign_keys = OFF")
+            try:
+                with _original_error(), self.db.atomic("IMMEDIATE"):
                     yield
+            finally:
+                self.db.execute_sql("PRAGMA foreign_keys = ON")
 
     def close(self) -> None:
         if not self.db.is_closed():

@@ -71,7 +71,7 @@ class ResourceRequirements(BaseModel):
     runtime_seconds = pw.FloatField(default=60.0)
 
     class Meta:
-        # Not unique: upstream allows repeated names through the API (migration 0004).
+        # Not unique: upstream allows repeated names through the API (migration 0005).
         indexes = ((("workflow_id", "name"), False),)
 
 

@@ -48,6 +48,30 @@ SETTINGS: tuple[Setting, ...] = (
         "A runner silent for this long is considered dead and its jobs orphaned",
     ),
     Setting(
+        "max_connections",
+        1000,
+        int,
+        "Open connections at most; when full, the longest-idle ones are closed for newcomers",
+    ),
+    Setting(
+        "idle_timeout_secs",
+        120,
+        int,
+        "A connection silent this long is closed (clients reconnect by themselves)",
+    ),
+    Setting(
+        "max_request_mb",
+        16.0,
+        float,
+        "Largest request body in MiB; larger ones are refused with 413",
+    ),
+    Setting(
+        "max_bulk_request_mb",
+        1024.0,
+        float,
+        "Largest body in MiB of the bulk creations (POST /workflow_specs, /bulk_jobs)",
+    ),
+    Setting(
         "logging.log_dir",
         None,
         str,

@@ -48,6 +48,9 @@ class Every:
 
 COMPLETION_CHECK = Every(30.0)
 ORPHAN_CHECK = Every(30.0)
+# Rows of deleted workflows are removed in the background, a few seconds at a time.
+PURGE = Every(1.0)
+PURGE_BUDGET_SECONDS = 5.0
 
 
 class TaskSettings:

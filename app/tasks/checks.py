@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from app.models import lifecycle
-from app.tasks import COMPLETION_CHECK, ORPHAN_CHECK, huey, settings
+from app.models import lifecycle, purge
+from app.tasks import COMPLETION_CHECK, ORPHAN_CHECK, PURGE, PURGE_BUDGET_SECONDS, huey, settings
 
 logger = logging.getLogger(__name__)
 
@@ -14,7 +14,10 @@ logger = logging.getLogger(__name__)
 @huey.periodic_task(COMPLETION_CHECK, retries=0)
 def completion_check() -> None:
     """Release blocked jobs whose blockers are all done, and notice finished workflows."""
+    deleted = purge.purging()  # their leftover rows are on their way out
     for workflow_id in lifecycle.workflows_needing_sweep():
+        if workflow_id in deleted:
+            continue
         released = lifecycle.sweep_workflow(workflow_id)
         if released:
             logger.warning(
@@ -35,3 +38,11 @@ def orphan_check() -> None:
             counts["requeued"],
             counts["failed"],
         )
+
+
+@huey.periodic_task(PURGE, retries=0)
+def purge_deleted_workflows() -> None:
+    """Remove the rows of deleted workflows, in short transactions (see app.models.purge)."""
+    removed = purge.purge(PURGE_BUDGET_SECONDS)
+    if removed:
+        logger.info("removed %d rows of deleted workflows", removed)

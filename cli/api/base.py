@@ -95,7 +95,10 @@ class ClientBase:
     def _request(self, method: str, path: str, *, body: Any = None, **params: Any) -> Any:
         url = self.base_url + path
         query = {key: _query_value(value) for key, value in params.items() if value is not None}
-        data = None if body is None else orjson.dumps(body)
+        try:
+            data = None if body is None else orjson.dumps(body)
+        except orjson.JSONEncodeError as exc:  # e.g. nested past the encoder's 254 levels
+            raise TorcClientError(f"cannot encode the request to {path}: {exc}") from None
         headers = {"Content-Type": "application/json"} if data is not None else None
         response = self._send(method, url, query, data, headers)
         if response.status_code >= 400:

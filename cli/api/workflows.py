@@ -59,6 +59,11 @@ class WorkflowEndpoints(ClientBase):
             clear_ephemeral_user_data=clear_ephemeral_user_data,
         )
 
+    def initialize_if_uninitialized(self, workflow_id: int) -> Record:
+        """Initialize unless already done, atomically on the server; ``initialized`` says
+        whether this call did it (several runners may start the same workflow together)."""
+        return self.post(f"/workflows/{workflow_id}/initialize_jobs", if_uninitialized=True)
+
     def reset_workflow_status(self, workflow_id: int, force: bool = False) -> Record:
         return self.post(f"/workflows/{workflow_id}/reset_status", force=force)
 

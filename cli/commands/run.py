@@ -145,7 +145,11 @@ def server_session(
 
 def initialize_if_new(ctx: Context, workflow_id: int) -> None:
     """A workflow whose jobs are all uninitialized (or disabled) is initialized first, with
-    the input checks of `workflows initialize` (missing files or user data stop it)."""
+    the input checks of `workflows initialize` (missing files or user data stop it).
+
+    The server checks and initializes in one step: of several runners started together on a
+    new workflow, exactly one initializes it and the others join its run.
+    """
     client = ctx.client
     if not client.is_uninitialized(workflow_id):
         return
@@ -155,13 +159,8 @@ def initialize_if_new(ctx: Context, workflow_id: int) -> None:
         force=False,
         override=f"create them, or `torc workflows initialize {workflow_id} --force` first",
     )
-    status = client.workflow_status(workflow_id)
-    if status["run_id"] > 0:
-        client.update_workflow_status(
-            workflow_id, {**status, "run_id": status["run_id"] + 1, "is_canceled": False}
-        )
     record_mtimes(client, check.files, check.baseline)  # reinitialize's change baseline
-    client.initialize_jobs(workflow_id)
+    client.initialize_if_uninitialized(workflow_id)
 
 
 def run_workflow(

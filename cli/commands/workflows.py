@@ -121,7 +121,11 @@ def create_from_spec(
 
     if dry_run:  # every problem, even an unreadable file, is part of the validation result
         result = validate_spec(
-            file, user=user, resource_monitoring=monitoring, skip_checks=skip_checks
+            file,
+            user=user,
+            resource_monitoring=monitoring,
+            skip_checks=skip_checks,
+            max_jobs=ctx.settings["max_jobs"],
         )
         ctx.emit(result, text=format_validation(result))
         if not result["valid"]:
@@ -131,7 +135,11 @@ def create_from_spec(
         raise click.ClickException(f"{file}: no such file")
     loaded = load_spec(file)
     compiled = compile_spec(
-        loaded, user=user, resource_monitoring=monitoring, skip_checks=skip_checks
+        loaded,
+        user=user,
+        resource_monitoring=monitoring,
+        skip_checks=skip_checks,
+        max_jobs=ctx.settings["max_jobs"],
     )
     # Required input files that exist now give reinitialize its change-detection baseline.
     inputs = workflow_manager.baseline_payload_mtimes(compiled.payload)
@@ -169,7 +177,7 @@ def execution_plan_command(ctx: Context, spec_or_id: str) -> None:
     if is_spec_path(spec_or_id):
         from cli.spec import build_payload
 
-        payload = build_payload(spec_or_id)
+        payload = build_payload(spec_or_id, max_jobs=ctx.settings["max_jobs"])
     else:
         payload = execution_plan.from_workflow(ctx.client, workflow_id_arg(spec_or_id))
     result = execution_plan.plan(payload)

@@ -70,6 +70,9 @@ Decisions where the product docs are silent or ambiguous
 * ``skip_checks`` turns scheduler node checks (nodes, runtime vs walltime, memory vs mem,
   GPUs vs gres, for jobs with an explicit scheduler) into warnings.
 * ``resource_monitoring=False`` disables monitoring even if the spec enables it.
+* ``max_jobs`` (default 1,000,000; the client setting ``max_jobs``): a spec whose jobs, files
+  or user data would expand to more entries is refused before anything is expanded, naming
+  the entry that contributes most and how to raise the limit.
 * A slurm scheduler may omit ``account`` when ``slurm_defaults`` sets one. Its ``name`` is
   optional (the seed's reference): an unnamed one becomes ``scheduler_N`` (its position, or
   the next free number).
@@ -89,7 +92,7 @@ from typing import Any
 
 from cli.spec.errors import SpecError
 from cli.spec.loader import LoadedSpec, load_spec
-from cli.spec.payload import CompiledSpec, compile_spec
+from cli.spec.payload import DEFAULT_MAX_JOBS, CompiledSpec, compile_spec
 from cli.spec.validate import format_validation, validate_spec
 
 
@@ -99,10 +102,15 @@ def build_payload(
     user: str | None = None,
     resource_monitoring: bool = True,
     skip_checks: bool = False,
+    max_jobs: int = DEFAULT_MAX_JOBS,
 ) -> dict[str, Any]:
     """The expanded creation payload; raises SpecError on the first problem."""
     return compile_spec(
-        source, user=user, resource_monitoring=resource_monitoring, skip_checks=skip_checks
+        source,
+        user=user,
+        resource_monitoring=resource_monitoring,
+        skip_checks=skip_checks,
+        max_jobs=max_jobs,
     ).payload
 
 

@@ -10,12 +10,20 @@ in its scalar fields (command, ...) they are not substituted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from cli.spec.errors import Diagnostics, SpecPath, did_you_mean
 from cli.spec.models import FileSpec, JobSpec, UserDataSpec
-from cli.spec.parameters import Parameter, ParameterSet, Template, TemplateCompiler, parse_parameter
+from cli.spec.parameters import (
+    PLACEHOLDER,
+    Parameter,
+    ParameterSet,
+    Template,
+    TemplateCompiler,
+    parse_parameter,
+)
 
 JOB_SCALARS = (
     "command",
@@ -122,9 +130,24 @@ def parameter_set(
         return None
 
 
+def expansion_count(spec: JobSpec | FileSpec | UserDataSpec, params: ParameterSet | None) -> int:
+    """How many entries ``spec`` expands to, counted without expanding it.
+
+    A job is one per combination of the parameters its name uses (D16): one if it uses none
+    (a fan-in job). A file or user data entry is one per combination of all its parameters
+    (one if its name uses none: an error reported while expanding).
+    """
+    if params is None or spec.name is None:
+        return 1
+    used = {match.group(1) for match in PLACEHOLDER.finditer(spec.name)} & params.names.keys()
+    if not used:
+        return 1
+    return params.count(used) if isinstance(spec, JobSpec) else params.count()
+
+
 def expand_job(
     spec: JobSpec, index: int, params: ParameterSet | None, diag: Diagnostics
-) -> list[ExpandedJob]:
+) -> list[ExpandedJob] | Iterator[ExpandedJob]:
     fixed = _fixed_job_fields(spec, index)
     if params is None:
         return [ExpandedJob(name=spec.name, **fixed)]
@@ -150,19 +173,28 @@ def _fixed_job_fields(spec: JobSpec, index: int) -> dict[str, Any]:
 
 def _expand_job(
     spec: JobSpec, params: ParameterSet, compiler: TemplateCompiler, fixed: dict[str, Any]
-) -> list[ExpandedJob]:
+) -> Iterator[ExpandedJob]:
+    """The jobs of one parameterized entry, made one at a time as the caller takes them."""
     name = compiler.compile(spec.name)
     scalars = _varying_scalars(spec, compiler)
     lists = _varying_lists(spec, compiler)
-    jobs = []
+    return _render_jobs(params, name, scalars, lists, fixed)
+
+
+def _render_jobs(
+    params: ParameterSet,
+    name: Template,
+    scalars: list[tuple[str, Template]],
+    lists: list[tuple[str, tuple[Template, ...]]],
+    fixed: dict[str, Any],
+) -> Iterator[ExpandedJob]:
     for combination in params.combinations():
         values = dict(fixed)
         for field_name, template in scalars:
             values[field_name] = template.render(combination)
         for field_name, templates in lists:
             values[field_name] = tuple(t.render(combination) for t in templates)
-        jobs.append(ExpandedJob(name=name.render(combination), **values))
-    return jobs
+        yield ExpandedJob(name=name.render(combination), **values)
 
 
 def _varying_scalars(spec: JobSpec, compiler: TemplateCompiler) -> list[tuple[str, Template]]:

@@ -9,21 +9,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.shared.limits import MAX_JSON_DEPTH
 from cli.spec.errors import SpecError, SpecPath
 from cli.spec.positions import DuplicateKey, Positions, json5_positions
+from cli.spec.shape import shape_problem
 
 # The YAML, JSON5 and KDL parsers are imported by the first spec that needs them: together
 # they cost about 15 ms of start-up, which a JSON spec (generated ones usually are) never needs.
 
 # The extension's own parser comes first; the others are fallbacks for misnamed files. KDL goes
 # last for non-KDL files because KDL v2 accepts so much bare text that it would "succeed" on
-# broken YAML and then report confusing node errors.
+# broken YAML and then report confusing node errors. A .kdl file is read as KDL only: YAML
+# reads most broken KDL as some mapping, and its errors would then be about that mapping.
 _PARSER_ORDER = {
     ".yaml": ("yaml", "json5", "kdl"),
     ".yml": ("yaml", "json5", "kdl"),
     ".json": ("json", "json5", "yaml", "kdl"),
     ".json5": ("json5", "yaml", "kdl"),
-    ".kdl": ("kdl", "yaml", "json5"),
+    ".kdl": ("kdl",),
 }
 _UNKNOWN_EXTENSION_ORDER = ("yaml", "json", "json5", "kdl")
 _JSON5_ERROR = re.compile(r"^<string>:(\d+) (.*) at column (\d+)$", re.DOTALL)
@@ -66,12 +69,15 @@ def load_spec(path: str | Path) -> LoadedSpec:
     first_failure: ParseFailure | None = None
     for fmt in order:
         try:
-            return _parse(fmt, text, label, guessed=fmt != order[0])
+            spec = _parse(fmt, text, label, guessed=fmt != order[0])
         except ParseFailure as failure:
             first_failure = first_failure or failure
         except SpecError:
             if fmt == order[0]:
                 raise
+        else:
+            _check_shape(spec)
+            return spec
     assert first_failure is not None
     raise SpecError(first_failure.message, label, first_failure.line, first_failure.column)
 
@@ -88,7 +94,27 @@ def _read(path: Path, label: str) -> str:
     return text
 
 
+def _check_shape(spec: LoadedSpec) -> None:
+    problem = shape_problem(spec.data)
+    if problem is not None:
+        where = ".".join(str(part) for part in problem.path)
+        message = f"{where}: {problem.message}" if where else problem.message
+        raise SpecError(message, spec.path, *(spec.locate(problem.path) or (None, 1)))
+
+
 def _parse(fmt: str, text: str, label: str, guessed: bool = False) -> LoadedSpec:
+    try:
+        return _parse_as(fmt, text, label, guessed)
+    except RecursionError:
+        # The parsers (and PyYAML's composer) recurse per level: nesting a few hundred
+        # levels deep exhausts the stack long before any limit of ours is checked.
+        raise ParseFailure(
+            f"invalid {fmt.upper()}: nested too deeply to read (the server accepts at most "
+            f"{MAX_JSON_DEPTH} levels)"
+        ) from None
+
+
+def _parse_as(fmt: str, text: str, label: str, guessed: bool) -> LoadedSpec:
     """``guessed``: the file's extension names another format (or none), so a KDL reading
     must not keep nodes it does not know (broken YAML reads as KDL full of them)."""
     if fmt == "yaml":
@@ -112,7 +138,12 @@ def _parse_yaml(text: str) -> tuple[Any, Positions]:
 
     from cli.spec.yaml12 import CoreSchemaLoader, yaml_positions
 
-    loader = CoreSchemaLoader(text)
+    try:
+        # The reader checks every character first: control characters fail here.
+        loader = CoreSchemaLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line, column = _text_position(text, exc.position)
+        raise ParseFailure(f"invalid YAML: {_reader_problem(exc)}", line, column) from None
     try:
         node = loader.get_single_node()
         # Positions first: constructing flattens merge keys (<<) into the mapping nodes, which
@@ -123,10 +154,12 @@ def _parse_yaml(text: str) -> tuple[Any, Positions]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         context = f" ({exc.context})" if exc.context else ""
-        line, column = (mark.line + 1, mark.column + 1) if mark else (None, 1)
+        at_line = mark.line + 1 if mark else None
+        at_column = mark.column + 1 if mark else 1
         lines = text.splitlines()
         hint = placeholder_quoting_hint(lines[mark.line]) if mark and mark.line < len(lines) else ""
-        raise ParseFailure(f"invalid YAML{context}: {exc.problem}{hint}", line, column) from None
+        message = f"invalid YAML{context}: {exc.problem}{hint}"
+        raise ParseFailure(message, at_line, at_column) from None
     except yaml.YAMLError as exc:
         raise ParseFailure(f"invalid YAML: {exc}") from None
     except DuplicateKey as exc:
@@ -152,6 +185,18 @@ def placeholder_quoting_hint(line: str) -> str:
         f'; in YAML a value with a {{placeholder}} must be quoted, as in "{word}" '
         "(an unquoted { starts a mapping)"
     )
+
+
+def _reader_problem(exc: Exception) -> str:
+    character = getattr(exc, "character", "")
+    code = ord(character) if isinstance(character, str) and character else character
+    return f"control character #x{code:04x} is not allowed (only tabs and line breaks are)"
+
+
+def _text_position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of character ``offset``."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def _parse_kdl(text: str, label: str, keep_unknown: bool) -> tuple[dict[str, Any], Positions]:

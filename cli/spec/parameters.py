@@ -9,6 +9,7 @@ and floats with their shortest round-trip form (``0.1``, ``1.0``), never in expo
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ from typing import Any
 
 Value = int | float | str
 
+# Float ranges are made as lists: past this many values, "0:1e9:1e-9" is a typo, not a sweep.
+# (Integer ranges stay ranges; how many jobs a spec may expand to is limited by the client
+# setting max_jobs, counted before expansion.)
 MAX_VALUES = 10_000_000
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -30,7 +34,8 @@ PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}")
 @dataclass(frozen=True)
 class Parameter:
     name: str
-    values: tuple[Value, ...]
+    # A tuple, or a range for integer ranges: "1:1000000000" costs nothing until rendered.
+    values: Sequence[Value]
 
 
 def parse_parameter(name: str, raw: Any) -> Parameter:
@@ -39,12 +44,10 @@ def parse_parameter(name: str, raw: Any) -> Parameter:
         values = _parse_values(raw)
     except ValueError as exc:
         raise ValueError(f"parameter '{name}': {exc}") from None
-    if len(values) > MAX_VALUES:
-        raise ValueError(f"parameter '{name}' has {len(values)} values (limit {MAX_VALUES})")
-    return Parameter(name, tuple(values))
+    return Parameter(name, values if isinstance(values, range) else tuple(values))
 
 
-def _parse_values(raw: Any) -> list[Value]:
+def _parse_values(raw: Any) -> Sequence[Value]:
     if isinstance(raw, bool) or raw is None:
         raise ValueError(f"expected a range, list or single value, got {raw!r}")
     if isinstance(raw, int | float):
@@ -62,7 +65,7 @@ def _native_item(item: Any) -> Value:
     return item
 
 
-def _parse_text(text: str) -> list[Value]:
+def _parse_text(text: str) -> Sequence[Value]:
     if text.startswith("[") or text.endswith("]"):
         if not (text.startswith("[") and text.endswith("]")):
             raise ValueError(f"unbalanced brackets in list {text!r}")
@@ -113,7 +116,7 @@ def _scalar(text: str) -> Value:
     return text
 
 
-def _parse_range(text: str) -> list[Value]:
+def _parse_range(text: str) -> Sequence[Value]:
     parts = [part.strip() for part in text.split(":")]
     if len(parts) not in (2, 3) or not all(parts):
         raise ValueError(f"invalid range {text!r}: expected start:end or start:end:step")
@@ -126,10 +129,10 @@ def _parse_range(text: str) -> list[Value]:
     return _float_range(*numbers)
 
 
-def _int_range(start: int, end: int, step: int | None = None) -> list[Value]:
+def _int_range(start: int, end: int, step: int | None = None) -> range:
     step = (1 if end >= start else -1) if step is None else step
     _check_step(start, end, step)
-    return list(range(start, end + (1 if step > 0 else -1), step))
+    return range(start, end + (1 if step > 0 else -1), step)
 
 
 def _float_range(start: Decimal, end: Decimal, step: Decimal | None = None) -> list[Value]:
@@ -137,7 +140,7 @@ def _float_range(start: Decimal, end: Decimal, step: Decimal | None = None) -> l
     _check_step(start, end, step)
     count = int((end - start) / step) + 1
     if count > MAX_VALUES:
-        raise ValueError(f"range has {count} values (limit {MAX_VALUES})")
+        raise ValueError(f"range has {count:,} values (limit {MAX_VALUES:,})")
     return [float(start + index * step) for index in range(count)]
 
 
@@ -169,6 +172,13 @@ class ParameterSet:
         object.__setattr__(self, "names", {p.name: i for i, p in enumerate(self.parameters)})
         if self.mode == "zip":
             _check_zip_lengths(self.parameters)
+
+    def count(self, only: Collection[str] | None = None) -> int:
+        """How many combinations ``combinations`` yields (without making them); with
+        ``only``, how many distinct combinations of those parameters' values it holds."""
+        if self.mode == "zip":
+            return len(self.parameters[0].values)
+        return math.prod(len(p.values) for p in self.parameters if only is None or p.name in only)
 
     def combinations(self) -> Iterator[tuple[int, ...]]:
         """Index tuples into each parameter's values; product varies the FIRST slowest."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -35,13 +35,14 @@ from cli.spec.expand import (
     expand_file,
     expand_job,
     expand_user_data,
+    expansion_count,
     parameter_set,
     parse_shared_parameters,
 )
 from cli.spec.graph import blockers_of, describe_cycle, find_cycle
 from cli.spec.loader import LoadedSpec, load_spec
 from cli.spec.models import WorkflowSpec
-from cli.spec.parameters import PLACEHOLDER, Parameter
+from cli.spec.parameters import PLACEHOLDER, Parameter, ParameterSet
 from cli.spec.resolve import Catalog, JobResolver, index_names
 from cli.spec.schema import build_workflow
 
@@ -49,11 +50,21 @@ DEFAULT_JOBS_SORT_METHOD = "gpus_runtime_memory"
 _OPTIONAL_WORKFLOW_FIELDS = ("description", *WORKFLOW_COMPUTE_NODE_FIELDS)
 
 
+# The most jobs (and files, and user data records) a spec may expand to unless the client
+# setting max_jobs says otherwise: a million jobs take about 2 GB and a minute to expand and
+# store; a typo such as "1:1000000000" should not take the machine down first.
+DEFAULT_MAX_JOBS = 1_000_000
+_RAISE_LIMIT = (
+    "to allow more, set max_jobs in the [client] section of torc.toml or TORC_CLIENT__MAX_JOBS"
+)
+
+
 @dataclass
 class Options:
     user: str | None = None
     resource_monitoring: bool = True
     skip_checks: bool = False
+    max_jobs: int = DEFAULT_MAX_JOBS
 
 
 @dataclass
@@ -75,11 +86,13 @@ def compile_spec(
     user: str | None = None,
     resource_monitoring: bool = True,
     skip_checks: bool = False,
+    max_jobs: int = DEFAULT_MAX_JOBS,
 ) -> CompiledSpec:
     """Like build_payload, but also returns the warnings; raises SpecError on the first error."""
     loaded = as_loaded(source)
     diag = Diagnostics(loaded.path, loaded.locate, fail_fast=True)
-    compilation = Compilation(loaded, diag, Options(user, resource_monitoring, skip_checks))
+    options = Options(user, resource_monitoring, skip_checks, max_jobs)
+    compilation = Compilation(loaded, diag, options)
     return CompiledSpec(compilation.run(), diag.warnings, compilation)
 
 
@@ -98,6 +111,8 @@ class Compilation:
     payload: dict[str, Any] = field(default_factory=dict)
     # (collection key, spec index) -> the parameter names that entry expands over
     parameter_names: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
+    # (collection key, spec index) of entries whose parameters have errors
+    broken_parameters: set[tuple[str, int]] = field(default_factory=set)
 
     def run(self) -> dict[str, Any]:
         spec = self.spec = build_workflow(self.loaded.data, self.diag)
@@ -131,27 +146,83 @@ class Compilation:
 
     def _expand(self, spec: WorkflowSpec) -> None:
         shared = parse_shared_parameters(spec.parameters, self.diag)
-        self.files = _expand_all(
-            spec.files, "files", "file", shared, expand_file, self.diag, self.parameter_names
+        collections = (
+            ("files", "file", spec.files, expand_file),
+            ("user_data", "user data", spec.user_data, expand_user_data),
+            ("jobs", "job", spec.jobs, expand_job),
         )
-        self.user_data = _expand_all(
-            spec.user_data,
-            "user_data",
-            "user data",
-            shared,
-            expand_user_data,
-            self.diag,
-            self.parameter_names,
-        )
-        self.jobs = _expand_all(
-            spec.jobs, "jobs", "job", shared, expand_job, self.diag, self.parameter_names
-        )
+        planned = [
+            (key, label, self._parameter_sets(key, label, specs, shared), expander)
+            for key, label, specs, expander in collections
+        ]
+        # Counted before anything is expanded: a spec over the limit costs nothing (and
+        # nothing after it is checked: the spec's jobs are unknown).
+        if any(self._over_limit(key, label, sets) for key, label, sets, _ in planned):
+            raise StageFailed
+        expanded = {key: self._expanded(key, sets, expander) for key, _, sets, expander in planned}
+        self.files = cast(list[ExpandedFile], expanded["files"])
+        self.user_data = cast(list[ExpandedUserData], expanded["user_data"])
+        self.jobs = cast(list[ExpandedJob], expanded["jobs"])
         if not self.jobs and not self.diag.errors:
             self.diag.error(
                 "no jobs remain after parameter expansion (a parameter with no "
                 'values, such as "[]", removes the jobs that use it)',
                 ("jobs",),
             )
+
+    def _parameter_sets(
+        self, key: str, label: str, specs: Sequence[Any], shared: dict[str, Parameter]
+    ) -> list[tuple[Any, ParameterSet | None]]:
+        sets = []
+        for index, item in enumerate(specs):
+            where = f"{label} '{item.name}'" if item.name is not None else f"{label} #{index + 1}"
+            errors = len(self.diag.errors)
+            params = parameter_set(item, shared, where, (key, index), self.diag)
+            if len(self.diag.errors) > errors:
+                self.broken_parameters.add((key, index))
+            if params is not None:
+                self.parameter_names[(key, index)] = tuple(p.name for p in params.parameters)
+            sets.append((item, params))
+        return sets
+
+    def _expanded(
+        self, key: str, sets: list[tuple[Any, ParameterSet | None]], expander: Any
+    ) -> list[Any]:
+        """Every entry's expansion; an entry with errors (its parameters or its expansion) is
+        marked broken, since what it would have expanded to is unknown."""
+        expanded: list[Any] = []
+        for index, (item, params) in enumerate(sets):
+            errors = len(self.diag.errors)
+            expanded.extend(expander(item, index, params, self.diag))
+            if len(self.diag.errors) > errors or (key, index) in self.broken_parameters:
+                self.diag.mark_broken((key, index), item.name)
+        return expanded
+
+    def _over_limit(
+        self, key: str, label: str, sets: list[tuple[Any, ParameterSet | None]]
+    ) -> bool:
+        limit = self.options.max_jobs
+        counts = [expansion_count(item, params) for item, params in sets]
+        if sum(counts) > limit:
+            biggest = max(range(len(counts)), key=counts.__getitem__)
+            kind = "jobs" if key == "jobs" else f"{label} entries"
+            self.diag.error(
+                f"the spec expands to {sum(counts):,} {kind} ({counts[biggest]:,} from "
+                f"{label} '{sets[biggest][0].name}'), over the limit of {limit:,}; "
+                f"{_RAISE_LIMIT}",
+                (key, biggest),
+            )
+            return True
+        for index, (item, params) in enumerate(sets):
+            # A fan-in job is one job, but its lists are rendered once per combination.
+            if params is not None and params.count() > limit:
+                self.diag.error(
+                    f"{label} '{item.name}' fans in over {params.count():,} parameter "
+                    f"combinations, over the limit of {limit:,}; {_RAISE_LIMIT}",
+                    (key, index),
+                )
+                return True
+        return False
 
     def _components(self, spec: WorkflowSpec) -> Catalog:
         rr_records, rr_index = resource_requirements_records(spec.resource_requirements, self.diag)
@@ -227,31 +298,6 @@ class Compilation:
         )
         if warning:
             self.diag.warn(warning)
-
-
-Expander = Callable[[Any, int, Any, Diagnostics], list[Any]]
-
-
-def _expand_all(
-    specs: Sequence[Any],
-    key: str,
-    label: str,
-    shared: dict[str, Parameter],
-    expander: Expander,
-    diag: Diagnostics,
-    parameter_names: dict[tuple[str, int], tuple[str, ...]],
-) -> list[Any]:
-    expanded: list[Any] = []
-    for index, spec in enumerate(specs):
-        where = f"{label} '{spec.name}'" if spec.name is not None else f"{label} #{index + 1}"
-        errors = len(diag.errors)
-        params = parameter_set(spec, shared, where, (key, index), diag)
-        if params is not None:
-            parameter_names[(key, index)] = tuple(p.name for p in params.parameters)
-        expanded.extend(expander(spec, index, params, diag))
-        if len(diag.errors) > errors:  # what it would have expanded to is unknown
-            diag.mark_broken((key, index), spec.name)
-    return expanded
 
 
 def _unused_parameters_hint(kind: str, name: str, parameters: Sequence[str]) -> str:

@@ -199,7 +199,7 @@ class JobResolver:
         for position, pattern in enumerate(getattr(job, field_name)):
             where = (*path, field_name, position)
             try:
-                hits = [i for i in self._catalog.matchers[kind].match(pattern) if i != exclude]
+                every = self._catalog.matchers[kind].match(pattern)
             except re.error as exc:
                 self._diag.error(
                     f"job '{job.name}': invalid regular expression '{pattern}' in "
@@ -207,7 +207,14 @@ class JobResolver:
                     where,
                 )
                 continue
-            if not hits and not self._diag.has_broken(kind):  # else: perhaps a broken one's
+            hits = [i for i in every if i != exclude]
+            if not hits and every:  # a job never depends on itself
+                self._diag.error(
+                    f"{subject} regex '{pattern}' of job '{job.name}' matched only the job "
+                    "itself, and a job never waits for itself",
+                    where,
+                )
+            elif not hits and not self._diag.has_broken(kind):  # else: perhaps a broken one's
                 self._diag.error(
                     f"{subject} regex '{pattern}' did not match any "
                     f"{_KIND_WORDS[kind][1]} for job '{job.name}'",

@@ -7,7 +7,7 @@ from typing import Any
 
 from cli.spec.errors import Diagnostics, SpecError, StageFailed
 from cli.spec.loader import LoadedSpec
-from cli.spec.payload import Compilation, Options, as_loaded
+from cli.spec.payload import DEFAULT_MAX_JOBS, Compilation, Options, as_loaded
 
 _NO_SUBMISSION = (
     "No on_workflow_start schedule_nodes action; run locally with 'torc run' or generate "
@@ -24,6 +24,7 @@ def validate_spec(
     user: str | None = None,
     resource_monitoring: bool = True,
     skip_checks: bool = False,
+    max_jobs: int = DEFAULT_MAX_JOBS,
 ) -> dict[str, Any]:
     """``{"valid", "errors", "warnings", "summary"}``; spec problems never raise."""
     try:
@@ -31,7 +32,8 @@ def validate_spec(
     except SpecError as exc:
         return _result([str(exc)], [], summarize(None))
     diag = Diagnostics(loaded.path, loaded.locate, fail_fast=False)
-    compilation = Compilation(loaded, diag, Options(user, resource_monitoring, skip_checks))
+    options = Options(user, resource_monitoring, skip_checks, max_jobs)
+    compilation = Compilation(loaded, diag, options)
     try:
         compilation.run()
     except StageFailed:
