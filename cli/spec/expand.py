@@ -133,9 +133,9 @@ def parameter_set(
 def expansion_count(spec: JobSpec | FileSpec | UserDataSpec, params: ParameterSet | None) -> int:
     """How many entries ``spec`` expands to, counted without expanding it.
 
-    A job is one per combination of the parameters its name uses (D16): one if it uses none
-    (a fan-in job). A file or user data entry is one per combination of all its parameters
-    (one if its name uses none: an error reported while expanding).
+    A job is one per combination of the parameters its name uses (D16, docs/decisions.md),
+    so one if it uses none (a fan-in job). A file or user data entry is one per combination
+    of all its parameters (one if its name uses none: an error reported while expanding).
     """
     if params is None or spec.name is None:
         return 1
