@@ -35,7 +35,15 @@ from tests.helpers import ServerProcess
 NOT_ENDPOINTS = {"ClientBase", "clone", "close", "get", "post", "put", "delete", "paged", "forward"}
 SERVER_ONLY = {"api-docs.openapi_json", "static"}  # served for browsers and tools, not clients
 ANY_ANSWER = json.dumps(
-    {"items": [], "count": 0, "has_more": False, "jobs": [], "counts": {}, "is_uninitialized": True}
+    {
+        "items": [],
+        "count": 0,
+        "total_count": 0,
+        "has_more": False,
+        "jobs": [],
+        "counts": {},
+        "is_uninitialized": True,
+    }
 ).encode()
 
 
