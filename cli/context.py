@@ -63,11 +63,13 @@ class Context:
             if not self.url_configured and local.is_file():
                 self._use_local_database(local)
             else:
-                self._client = TorcClient(
-                    self.url, username=self.settings.get("username"), password=self._password()
-                )
+                self._client = self.client_for(self.url)
         assert self._client is not None  # _use_local_database sets it too
         return self._client
+
+    def client_for(self, url: str) -> TorcClient:
+        """A client for ``url`` with the configured credentials (the TUI's `u` uses it)."""
+        return TorcClient(url, username=self.settings.get("username"), password=self._password())
 
     def use_client(self, client: TorcClient) -> None:
         """Point every later call at ``client``."""

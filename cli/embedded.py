@@ -96,7 +96,7 @@ class EmbeddedServer:
                 text=True,
                 env={**self.env, "PYTHONPATH": _package_root(self.env)},
                 start_new_session=True,  # no terminal signals: it is stopped after the runner
-                preexec_fn=None if self.idle_exit else _die_with_parent(),
+                preexec_fn=None if self.idle_exit else die_with_parent(),
             )
         port = self._read_port()
         self.url = api_url("127.0.0.1", port)
@@ -183,8 +183,9 @@ def running_server(database: Path) -> str | None:
         return None
 
 
-def _die_with_parent():
-    """A pre-exec hook asking Linux to SIGTERM the server when ``torc`` dies (else None)."""
+def die_with_parent():
+    """A pre-exec hook asking Linux to SIGTERM the server when ``torc`` dies (else None).
+    Also used by ``torc tui`` for the server it manages."""
     if not sys.platform.startswith("linux"):
         return None
     try:

@@ -76,6 +76,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("cli.commands.misc", "version"),
     "completions": ("cli.commands.misc", "completions"),
     "plot-resources": ("cli.commands.plot_resources", "plot_resources_command"),
+    "tui": ("cli.commands.tui", "tui_command"),
 }
 
 

@@ -353,3 +353,87 @@ def reset_status(
         )
     client.reset_workflow_status(workflow_id, force=force)
     return client.reset_job_status(workflow_id, failed_only=failed_only)
+
+
+# --------------------------------------------------------------------------------------------
+# retry one job (the TUI's `y`)
+# --------------------------------------------------------------------------------------------
+
+RETRY_AS_ATTEMPT = ("failed", "terminated", "pending_failed")
+RETRYABLE_BY_USER = (*RETRY_AS_ATTEMPT, "canceled")
+
+
+def retry_job(client: TorcClient, workflow_id: int, job_id: int) -> dict[str, Any]:
+    """Run one finished job again; the job afterwards.
+
+    A failed, terminated or pending_failed job gets a new attempt (``attempt_id`` + 1, its
+    logs and result kept apart from the failed one's); a canceled job is re-evaluated
+    (ready, or blocked behind what it waits for). Dependents the failure canceled
+    (D11 (docs/decisions.md)) go back to waiting for it, so the rest of the graph runs too.
+    """
+    job = client.get_job(job_id)
+    if job["status"] not in RETRYABLE_BY_USER:
+        raise TorcClientError(
+            f"Job {job_id} is {job['status']}: only a failed, terminated, canceled or "
+            "pending_failed job can be retried"
+        )
+    run_id = client.workflow_status(workflow_id)["run_id"]
+    if job["status"] in RETRY_AS_ATTEMPT:
+        # A retry asked for by a person is not limited by a failure handler's count.
+        client.retry_job(job_id, run_id, max_retries=job["attempt_id"])
+    else:
+        client.manage_status_change(job_id, "uninitialized", run_id)
+    reset = [job_id] if job["status"] == "canceled" else []
+    for dependent in client.list_jobs(workflow_id, upstream_job_id=job_id):
+        if dependent["status"] == "canceled":
+            # Back to uninitialized, with everything downstream of it.
+            client.manage_status_change(dependent["id"], "uninitialized", run_id)
+            reset.append(dependent["id"])
+    if reset:
+        client.initialize_jobs(workflow_id, only_uninitialized=True)
+    return client.get_job(job_id)
+
+
+# --------------------------------------------------------------------------------------------
+# create a workflow from a spec file (`torc workflows create`, the TUI's `n`)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Created:
+    workflow_id: int
+    warnings: list[str]
+
+
+def create_from_spec_file(
+    client: TorcClient,
+    path: str,
+    *,
+    user: str | None = None,
+    monitoring: bool = True,
+    skip_checks: bool = False,
+    initialize: bool = False,
+    max_jobs: int | None = None,
+) -> Created:
+    """Validate, expand and send a spec file; the server creates the whole workflow in one
+    transaction, so on any error nothing exists afterwards. ``max_jobs`` caps the expansion
+    (default: the spec compiler's). Raises ``SpecError``; with ``initialize``, a
+    ``TorcClientError`` naming the missing inputs that `workflows initialize` would refuse,
+    before anything is made."""
+    from cli.spec import compile_spec, load_spec
+
+    loaded = load_spec(path)
+    limit = {} if max_jobs is None else {"max_jobs": max_jobs}
+    compiled = compile_spec(
+        loaded, user=user, resource_monitoring=monitoring, skip_checks=skip_checks, **limit
+    )
+    # Required input files that exist now give reinitialize its change-detection baseline.
+    inputs = baseline_payload_mtimes(compiled.payload)
+    problems = inputs.problems() if initialize else []
+    if problems:
+        raise TorcClientError(
+            f"{path}: {'; '.join(problems)} (create them first, or `torc workflows create` "
+            "the spec and `torc workflows initialize ID --force` to go ahead)"
+        )
+    created = client.create_workflow_from_spec(compiled.payload, initialize=initialize)
+    return Created(created["workflow_id"], list(compiled.warnings))

@@ -302,7 +302,6 @@ LATER_GROUPS = {
     "hpc",
     "submit",
     "submit-slurm",
-    "tui",
     "access-groups",
 }
 LATER_COMMANDS = {"workflows create-slurm", "workflows submit", "workflows sync-status"}

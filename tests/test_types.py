@@ -1,4 +1,4 @@
-"""mypy over app/, cli/ and runner/ at the settings in pyproject.toml ([tool.mypy])."""
+"""mypy over app/, cli/, runner/, tui/ and dash/ at the settings in pyproject.toml ([tool.mypy])."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from cli.api.base import ClientBase, Record, segment
+from cli.api.base import PAGE_SIZE, ClientBase, Record, segment
 
 
 class ComputeEndpoints(ClientBase):
@@ -55,6 +55,18 @@ class ComputeEndpoints(ClientBase):
         ``sort_by``, ``reverse_sort``."""
         return self.paged(
             "/scheduled_compute_nodes", limit=limit, workflow_id=workflow_id, **filters
+        )
+
+    def scheduled_compute_nodes_page(
+        self, workflow_id: int, *, offset: int = 0, limit: int = PAGE_SIZE, **filters: Any
+    ) -> Record:
+        """One page with its envelope (``items``, ``total_count``...); see ``jobs_page``."""
+        return self.get(
+            "/scheduled_compute_nodes",
+            workflow_id=workflow_id,
+            offset=offset,
+            limit=limit,
+            **filters,
         )
 
     def get_scheduled_compute_node(self, node_id: int) -> Record:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from cli.api.base import ClientBase, Record
+from cli.api.base import PAGE_SIZE, ClientBase, Record
 
 
 class DataEndpoints(ClientBase):
@@ -17,6 +17,12 @@ class DataEndpoints(ClientBase):
         """Filters: ``produced_by_job_id``, ``name``, ``path``, ``is_output``; ``offset``,
         ``sort_by``, ``reverse_sort``."""
         return self.paged("/files", limit=limit, workflow_id=workflow_id, **filters)
+
+    def files_page(
+        self, workflow_id: int, *, offset: int = 0, limit: int = PAGE_SIZE, **filters: Any
+    ) -> Record:
+        """One page with its envelope (``items``, ``total_count``...); see ``jobs_page``."""
+        return self.get("/files", workflow_id=workflow_id, offset=offset, limit=limit, **filters)
 
     def get_file(self, file_id: int) -> Record:
         return self.get(f"/files/{file_id}")

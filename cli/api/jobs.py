@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from cli.api.base import ClientBase, Record
+from cli.api.base import PAGE_SIZE, ClientBase, Record
 
 
 class JobEndpoints(ClientBase):
@@ -16,6 +16,13 @@ class JobEndpoints(ClientBase):
         ``include_relationships``, ``active_compute_node_id``; ``offset``, ``sort_by``,
         ``reverse_sort``."""
         return self.paged("/jobs", limit=limit, workflow_id=workflow_id, **filters)
+
+    def jobs_page(
+        self, workflow_id: int, *, offset: int = 0, limit: int = PAGE_SIZE, **filters: Any
+    ) -> Record:
+        """One page with its envelope (``items``, ``total_count``, ``has_more``...), for a
+        view that fetches the pages it shows (the TUI's jobs table)."""
+        return self.get("/jobs", workflow_id=workflow_id, offset=offset, limit=limit, **filters)
 
     def get_job(self, job_id: int) -> Record:
         return self.get(f"/jobs/{job_id}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from cli.api.base import ClientBase, Record
+from cli.api.base import PAGE_SIZE, ClientBase, Record
 
 
 class ResultEndpoints(ClientBase):
@@ -18,6 +18,12 @@ class ResultEndpoints(ClientBase):
         ``return_code``, ``status``, ``compute_node_id``, ``all_runs``; ``offset``,
         ``sort_by``, ``reverse_sort``."""
         return self.paged("/results", limit=limit, workflow_id=workflow_id, **filters)
+
+    def results_page(
+        self, workflow_id: int, *, offset: int = 0, limit: int = PAGE_SIZE, **filters: Any
+    ) -> Record:
+        """One page with its envelope (``items``, ``total_count``...); see ``jobs_page``."""
+        return self.get("/results", workflow_id=workflow_id, offset=offset, limit=limit, **filters)
 
     def get_result(self, result_id: int) -> Record:
         return self.get(f"/results/{result_id}")
@@ -42,6 +48,12 @@ class ResultEndpoints(ClientBase):
         """Filters: ``category``, ``after_timestamp`` (milliseconds since the epoch);
         ``offset``, ``sort_by``, ``reverse_sort``."""
         return self.paged("/events", limit=limit, workflow_id=workflow_id, **filters)
+
+    def events_page(
+        self, workflow_id: int, *, offset: int = 0, limit: int = PAGE_SIZE, **filters: Any
+    ) -> Record:
+        """One page with its envelope (``items``, ``total_count``...); see ``jobs_page``."""
+        return self.get("/events", workflow_id=workflow_id, offset=offset, limit=limit, **filters)
 
     def latest_event_timestamp(self, workflow_id: int) -> Record:
         """``{"timestamp": ms}`` of the workflow's newest event (to follow new ones)."""

@@ -117,7 +117,7 @@ def create_from_spec(
     The spec is checked in full before anything is sent, and the server creates the whole
     workflow in one transaction: on any error nothing exists afterwards.
     """
-    from cli.spec import compile_spec, format_validation, load_spec, validate_spec
+    from cli.spec import format_validation, validate_spec
 
     if dry_run:  # every problem, even an unreadable file, is part of the validation result
         result = validate_spec(
@@ -133,26 +133,18 @@ def create_from_spec(
         return None
     if not Path(file).exists():
         raise click.ClickException(f"{file}: no such file")
-    loaded = load_spec(file)
-    compiled = compile_spec(
-        loaded,
+    created = workflow_manager.create_from_spec_file(
+        ctx.client,
+        file,
         user=user,
-        resource_monitoring=monitoring,
+        monitoring=monitoring,
         skip_checks=skip_checks,
+        initialize=initialize,
         max_jobs=ctx.settings["max_jobs"],
     )
-    # Required input files that exist now give reinitialize its change-detection baseline.
-    inputs = workflow_manager.baseline_payload_mtimes(compiled.payload)
-    for warning in compiled.warnings:
+    for warning in created.warnings:
         click.echo(f"Warning: {warning}", err=True)
-    problems = inputs.problems() if initialize else []
-    if problems:  # what `workflows initialize` refuses, refused before anything is made
-        raise click.ClickException(
-            f"{file}: {'; '.join(problems)} (create them first, or `torc workflows create` "
-            "the spec and `torc workflows initialize ID --force` to go ahead)"
-        )
-    created = ctx.client.create_workflow_from_spec(compiled.payload, initialize=initialize)
-    return created["workflow_id"]
+    return created.workflow_id
 
 
 @group.command("new")
