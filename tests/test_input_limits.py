@@ -158,7 +158,7 @@ BAD_SPECS = [
         "jobs.0.command: holds a NUL character",
     ),
     ("broken.kdl", 'name "x"\njob "a" {\n    command "echo"\n', "invalid KDL"),
-    ("yaml_looking.kdl", "name: x\njobs:\n  - name: a\n    command: echo\n", "KDL node"),
+    ("yaml_looking.kdl", "name: x\njobs:\n  - name: a\n    command: echo\n", "field 'name:'"),
     ("yaml_inside.kdl", 'name: "wf"\njobs: [{name: a, command: echo}]\n', "invalid KDL"),
 ]
 

@@ -450,8 +450,8 @@ def test_dry_run_reports_every_error_in_one_pass(tmp_path: Path) -> None:
     )
     messages = [error.split(": ", 1)[1] for error in validate_spec(kdl)["errors"]]
     assert messages == [
-        "job 'a': unknown KDL node 'bogus'",
-        "job 'b': unknown KDL node 'commnd'; did you mean 'command'?",
+        "job 'a': unknown field 'bogus'",
+        "job 'b': unknown field 'commnd'; did you mean 'command'?",
         "job 'b': missing required field 'command'",
     ]
 

@@ -94,8 +94,6 @@ class Diagnostics:
     file: str
     locate: Locate
     fail_fast: bool = True
-    # What a key no field is called is, in messages: a KDL file's keys are its nodes.
-    key_word: str = "field"
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     broken_paths: set[SpecPath] = field(default_factory=set)

@@ -42,11 +42,6 @@ class LoadedSpec:
     _positions: Positions | None = field(default=None, repr=False)
     _build_positions: Callable[[], Positions] | None = field(default=None, repr=False)
 
-    @property
-    def key_word(self) -> str:
-        """What a key is called in messages: a KDL file's keys are its nodes."""
-        return "KDL node" if self.format == "kdl" else "field"
-
     def locate(self, path: SpecPath) -> tuple[int, int] | None:
         """Position of ``path`` or of its nearest ancestor that has one."""
         if self._positions is None:

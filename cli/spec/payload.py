@@ -90,7 +90,7 @@ def compile_spec(
 ) -> CompiledSpec:
     """Like build_payload, but also returns the warnings; raises SpecError on the first error."""
     loaded = as_loaded(source)
-    diag = Diagnostics(loaded.path, loaded.locate, fail_fast=True, key_word=loaded.key_word)
+    diag = Diagnostics(loaded.path, loaded.locate, fail_fast=True)
     options = Options(user, resource_monitoring, skip_checks, max_jobs)
     compilation = Compilation(loaded, diag, options)
     return CompiledSpec(compilation.run(), diag.warnings, compilation)

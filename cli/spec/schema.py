@@ -49,12 +49,11 @@ def _build(cls: type, raw: Any, where: str, path: SpecPath, diag: Diagnostics) -
     for key, value in raw.items():
         if key not in known and lenient:
             diag.warn(
-                f"{where}: unknown {diag.key_word} '{key}' is ignored{did_you_mean(key, known)}",
+                f"{where}: unknown field '{key}' is ignored{did_you_mean(key, known)}",
                 (*path, key),
             )
         elif key not in known:
-            hint = did_you_mean(key, known)
-            diag.error(f"{where}: unknown {diag.key_word} '{key}'{hint}", (*path, key))
+            diag.error(f"{where}: unknown field '{key}'{did_you_mean(key, known)}", (*path, key))
             valid = False
         elif value is not None:
             converted = _field_value(cls, known[key], value, where, (*path, key), diag)

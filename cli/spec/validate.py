@@ -31,7 +31,7 @@ def validate_spec(
         loaded = as_loaded(source)
     except SpecError as exc:
         return _result([str(exc)], [], summarize(None))
-    diag = Diagnostics(loaded.path, loaded.locate, fail_fast=False, key_word=loaded.key_word)
+    diag = Diagnostics(loaded.path, loaded.locate, fail_fast=False)
     options = Options(user, resource_monitoring, skip_checks, max_jobs)
     compilation = Compilation(loaded, diag, options)
     try:
