@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/torc-service/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
+    # An ``app.auth.policy.Policy``: who must log in, and whether access is enforced.
+    "POLICY": None,
+    "TIMING_ENABLED": False,
 }
 
 
@@ -28,8 +31,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from apispec.ext.marshmallow import MarshmallowPlugin
     from flask import Flask
 
-    from app.api import TorcApi, prepare_app, register_blueprints, schema_name
+    from app.api import TorcApi, access_guard, prepare_app, register_blueprints, schema_name, timing
     from app.api.errors import register_error_handlers
+    from app.auth.policy import Policy
+    from app.models.access import sync_admin_group
     from app.models.db import open_database
 
     app = Flask(__name__)
@@ -37,6 +42,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     open_database(str(app.config["DATABASE"]))
+    policy = app.config["POLICY"] or Policy()
+    sync_admin_group(policy.admin_users)
+    if app.config["TIMING_ENABLED"]:
+        timing.install(app)  # first, so the time includes authentication
+    access_guard.install(app, policy)
     prepare_app(app)
     api = TorcApi(
         app,

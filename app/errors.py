@@ -10,6 +10,7 @@ class TorcError(Exception):
 
     status = 500
     kind = "InternalError"
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, *, details: Any = None) -> None:
         super().__init__(message)
@@ -25,6 +26,7 @@ class BadRequest(TorcError):
 class Unauthorized(TorcError):
     status = 401
     kind = "Unauthorized"
+    headers = {"WWW-Authenticate": 'Basic realm="Torc"'}
 
 
 class Forbidden(TorcError):

@@ -6,8 +6,10 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,48 @@ class Shutdown(SystemExit):
 
 def _flags(**given: Any) -> dict[str, Any]:
     renames = {"log_dir": "logging.log_dir", "json_logs": "logging.json_logs"}
-    return {renames.get(key, key): value for key, value in given.items() if value is not None}
+    return {
+        renames.get(key, key): list(value) if isinstance(value, tuple) else value
+        for key, value in given.items()
+        if value is not None and value != ()
+    }
+
+
+def auth_options(function: Callable) -> Callable:
+    """Authentication, access control and HTTPS flags of ``run`` (see docs/security.md)."""
+    options = [
+        click.option("--auth-file", help="htpasswd file (bcrypt); enables authentication."),
+        click.option(
+            "--require-auth",
+            is_flag=True,
+            default=None,
+            help="Reject requests without valid credentials (401).",
+        ),
+        click.option(
+            "--credential-cache-ttl-secs",
+            type=float,
+            help="Seconds a verified password stays cached; 0 disables.  [default: 60]",
+        ),
+        click.option(
+            "--enforce-access-control",
+            is_flag=True,
+            default=None,
+            help="Users reach only their own workflows, those shared with their groups "
+            "(admins: all).",
+        ),
+        click.option(
+            "--admin-user",
+            "admin_users",
+            multiple=True,
+            help="System administrator (repeatable; env TORC_ADMIN_USERS=a,b).",
+        ),
+        click.option("--https", is_flag=True, default=None, help="Serve HTTPS."),
+        click.option("--tls-cert", help="PEM certificate (chain) for --https."),
+        click.option("--tls-key", help="PEM private key for --https."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
 
 
 def settings_help() -> str:
@@ -62,12 +105,17 @@ def cli(ctx: click.Context) -> None:
 @click.option("--heartbeat-timeout-secs", type=float, help="Runner silence that counts as dead.")
 @click.option("--log-dir", help="Also log to DIR/torc-server.log (rotated at 10 MiB, 5 kept).")
 @click.option("--json-logs", is_flag=True, default=None, help="Write the log file as JSON lines.")
+@auth_options
 @click.option(
     "--exit-when-idle",
     type=click.FloatRange(min=0, min_open=True),
     help="Stop after SECONDS without a request (the CLI's embedded server uses it).",
 )
-@click.option("--daemon", is_flag=True, help="Detach and run in the background (Unix).")
+@click.option(
+    "--daemon",
+    is_flag=True,
+    help="Run in the background (Unix; needs --log-dir); returns once the server answers.",
+)
 @click.option(
     "--pid-file",
     default="/var/run/torc-server.pid",
@@ -80,22 +128,57 @@ def run(daemon: bool, pid_file: str, exit_when_idle: float | None, **given: Any)
         settings = server_settings(_flags(**given))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    check_run_settings(settings, daemon)
+    on_ready = None
     if daemon:
-        _daemonize(pid_file)
+        on_ready = start_daemon(settings, Path(pid_file))
     from app.shared.logs import configure_logging
 
     configure_logging(
-        settings["log_level"], settings["logging.log_dir"], settings["logging.json_logs"]
+        settings["log_level"],
+        settings["logging.log_dir"],
+        settings["logging.json_logs"],
+        console=not daemon,
+        max_bytes=settings["logging.max_file_bytes"],
+        backups=settings["logging.max_files"],
     )
-    serve(settings, exit_when_idle)
+    serve(settings, on_ready, exit_when_idle)
 
 
-def serve(settings: dict[str, Any], exit_when_idle: float | None = None) -> None:
+def check_run_settings(settings: dict[str, Any], daemon: bool) -> None:
+    """Settings that cannot work, refused before anything starts."""
+    from app.auth.policy import PolicyError, check_settings
+
+    try:
+        check_settings(settings)
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if daemon and not settings["logging.log_dir"]:
+        raise click.ClickException(
+            "--daemon needs --log-dir (or TORC_LOG_DIR): a daemon has no console to log to"
+        )
+    if settings["https"] and not (settings["tls_cert"] and settings["tls_key"]):
+        raise click.ClickException("--https needs --tls-cert and --tls-key (PEM files)")
+
+
+def start_daemon(settings: dict[str, Any], pid_file: Path) -> Callable[[int], None]:
+    from app.daemon import daemonize
+
+    log_file = Path(settings["logging.log_dir"]) / "torc-server.log"
+    return daemonize(pid_file.absolute(), settings["url"], settings["https"], log_file)
+
+
+def serve(
+    settings: dict[str, Any],
+    on_ready: Callable[[int], None] | None = None,
+    exit_when_idle: float | None = None,
+) -> None:
     """Listen, open the database, start the consumer, serve until SIGTERM/SIGINT (or, with
     ``exit_when_idle``, until that many seconds pass without a request), stop both.
 
     The port is taken before the database is touched: a port in use is one error line and
-    leaves no new database file behind.
+    leaves no new database file behind. ``on_ready`` is called with the port once the server
+    listens (daemon mode).
     """
     from app import create_app
     from app.models.db import close_database, database_synchronous
@@ -106,31 +189,55 @@ def serve(settings: dict[str, Any], exit_when_idle: float | None = None) -> None
     limits = request_limits(settings)
     consumer = None
     application = LateApplication()
-    server = listen(application, settings, max(limits.values()))
+    front = _tls_front(settings)
+    try:
+        backend = front.backend if front is not None else None
+        server = listen(application, settings, max(limits.values()), unix_socket=backend)
+    except BaseException:
+        if front is not None:
+            front.close()
+        raise
     _raise_on_signals()
     try:
+        logger.info("Starting torc-server version=%s", __version__)
+        policy = _policy(settings)
         try:
-            app = create_app({"DATABASE": database, **limits})
+            app = create_app(
+                {
+                    "DATABASE": database,
+                    "POLICY": policy,
+                    "TIMING_ENABLED": settings["timing_enabled"],
+                    **limits,
+                }
+            )
         except Exception as exc:  # noqa: BLE001  (any failure to open is fatal and reported)
             raise click.ClickException(f"cannot open database {database}: {exc}") from None
         application.app = IdleExit(app, exit_when_idle) if exit_when_idle else app
-        print(f"TORC_SERVER_PORT={server.effective_port}", flush=True)
+        port = front.port if front is not None else server.effective_port
+        print(f"TORC_SERVER_PORT={port}", flush=True)
         if exit_when_idle:  # an embedded server outlives the pipe its port was read from
             _stdout_to_devnull()
         consumer = start_consumer(huey_path_for(database), settings)
         logger.info(
-            "Starting torc-server version=%s database=%s synchronous=%s threads=%s",
-            __version__,
+            "Serving database=%s synchronous=%s threads=%s",
             database,
             database_synchronous(),
             settings["threads"],
         )
-        logger.info("Listening on %s:%s", settings["url"], server.effective_port)
+        if front is not None:
+            front.start()
+        logger.info("Listening on %s:%s", settings["url"], port)
+        if front is not None:
+            logger.info("Serving HTTPS with certificate %s", settings["tls_cert"])
+        if on_ready is not None:
+            on_ready(port)
         server.run()  # returns when a signal raises Shutdown inside it
     except (Shutdown, KeyboardInterrupt):
         pass
     finally:
         logger.info("Shutting down")
+        if front is not None:
+            front.close()
         server.close()
         if consumer is not None:
             consumer.stop(graceful=True)
@@ -184,6 +291,45 @@ def request_limits(settings: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def _policy(settings: dict[str, Any]):
+    """Authentication and access control, loaded and announced (``app.auth.policy``)."""
+    from app.auth.htpasswd import HtpasswdError
+    from app.auth.policy import policy_from_settings
+
+    try:
+        return policy_from_settings(settings)
+    except (HtpasswdError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _tls_front(settings: dict[str, Any]):
+    """With ``--https``, the TLS listener on the public address (``app.tls``)."""
+    if not settings["https"]:
+        return None
+    from app.tls import TlsFront, TlsSetupError, server_context
+
+    try:
+        context = server_context(settings["tls_cert"], settings["tls_key"])
+    except TlsSetupError as exc:
+        raise click.ClickException(str(exc)) from None
+    backend = Path(tempfile.mkdtemp(prefix="torc-server-")) / "http.sock"
+    try:
+        return TlsFront(
+            settings["url"],
+            settings["port"],
+            context,
+            backend,
+            max_connections=max(1, settings["max_connections"]),
+            idle_seconds=max(1, settings["idle_timeout_secs"]),
+        )
+    except OSError as exc:
+        backend.parent.rmdir()
+        reason = (exc.strerror or str(exc)).lower()
+        raise click.ClickException(
+            f"cannot listen on {settings['url']}:{settings['port']}: {reason}"
+        ) from None
+
+
 def _raise_on_signals() -> None:
     def handle(signum: int, _frame: object) -> None:
         raise Shutdown(signal.Signals(signum).name)
@@ -223,18 +369,13 @@ def start_consumer(huey_file: Path | None, settings: dict[str, Any]):
     return consumer
 
 
-def _daemonize(pid_file: str) -> None:
-    if os.name != "posix":
-        raise click.ClickException("--daemon is only available on Unix")
-    if os.fork() > 0:
-        os._exit(0)
-    os.setsid()
-    if os.fork() > 0:
-        os._exit(0)
-    Path(pid_file).write_text(f"{os.getpid()}\n")
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for stream in (sys.stdin, sys.stdout, sys.stderr):
-        os.dup2(devnull, stream.fileno())
+def _add_service_commands() -> None:
+    from app.service import service
+
+    cli.add_command(service)
+
+
+_add_service_commands()
 
 
 def main() -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import resource
+import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -20,7 +22,7 @@ import orjson
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
-from waitress.server import MultiSocketServer, TcpWSGIServer
+from waitress.server import MultiSocketServer, TcpWSGIServer, UnixWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
 logger = logging.getLogger("torc.server")
@@ -72,15 +74,19 @@ class JsonErrorChannel(HTTPChannel):
     error_task_class = JsonErrorTask
 
 
-class BoundedServer(TcpWSGIServer):
-    """A waitress TCP server that, when full, closes its longest-idle connections."""
+class ClosesIdleWhenFull:
+    """For a waitress server: when full, close its longest-idle connections."""
 
     channel_class = JsonErrorChannel
+    accepting: bool
+    adj: Adjustments
+    active_channels: dict
+    _map: dict
 
     def readable(self) -> bool:
         if self.accepting and len(self._map) >= self.adj.connection_limit:
             self.close_idle_connections(time.time())
-        return super().readable()
+        return super().readable()  # type: ignore[misc]
 
     def close_idle_connections(self, now: float) -> int:
         """Close up to a tenth of the connection limit, longest idle first; return how many."""
@@ -105,13 +111,34 @@ class BoundedServer(TcpWSGIServer):
         return len(closing)
 
 
-def listen(application: Any, settings: dict[str, Any], request_limit_bytes: int) -> Any:
-    """The waitress server bound to the configured address; a clear error if it cannot be."""
+class BoundedServer(ClosesIdleWhenFull, TcpWSGIServer):
+    """A waitress TCP server that, when full, closes its longest-idle connections."""
+
+
+class BoundedUnixServer(ClosesIdleWhenFull, UnixWSGIServer):
+    """The same on a Unix socket: behind the TLS front of ``--https`` (``app.tls``)."""
+
+
+def listen(
+    application: Any,
+    settings: dict[str, Any],
+    request_limit_bytes: int,
+    unix_socket: Path | None = None,
+) -> Any:
+    """The waitress server bound to the configured address (or to ``unix_socket``, private to
+    the TLS front); a clear error if it cannot be."""
     connection_limit = max(1, settings["max_connections"])
-    _allow_open_files(connection_limit + SPARE_FILES)
+    # With --https each connection is also a TLS socket and a relay socket.
+    _allow_open_files(connection_limit * (3 if unix_socket else 1) + SPARE_FILES)
+    address: dict[str, Any] = {"host": settings["url"], "port": settings["port"]}
+    if unix_socket is not None:
+        address = {
+            "unix_socket": str(unix_socket),
+            "unix_socket_perms": "600",
+            "url_scheme": "https",
+        }
     adjustments = Adjustments(
-        host=settings["url"],
-        port=settings["port"],
+        **address,
         threads=max(1, settings["threads"]),
         ident="torc-server",
         channel_timeout=max(1, settings["idle_timeout_secs"]),
@@ -125,6 +152,12 @@ def listen(application: Any, settings: dict[str, Any], request_limit_bytes: int)
     )
     socket_map: dict = {}
     dispatcher = ThreadedTaskDispatcher()
+    if unix_socket is not None:
+        dispatcher.set_thread_count(adjustments.threads)
+        sockinfo = (socket.AF_UNIX, socket.SOCK_STREAM, None, None)
+        return BoundedUnixServer(
+            application, socket_map, dispatcher=dispatcher, adj=adjustments, sockinfo=sockinfo
+        )
     servers = []
     try:
         for sockinfo in adjustments.listen:

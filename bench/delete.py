@@ -92,7 +92,7 @@ def run(sizes: list[int], threads: list[int]) -> list[dict]:
     rows = []
     for size in sizes:
         for thread_count in threads:
-            server = Server(thread_count)
+            server = Server(threads=thread_count)
             with tempfile.TemporaryDirectory() as tmp, server as url:
                 workflow_id = create(url, size, Path(tmp))
                 measured = measure_delete(url, server.dir / "torc.db", workflow_id)

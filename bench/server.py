@@ -23,13 +23,18 @@ class Server:
 
     pid: int | None = None
 
-    def __init__(self, threads: int = 4) -> None:
+    def __init__(self, *args: str, threads: int = 4) -> None:
+        self.args = args  # more ``torc-server run`` options
         self.threads = threads
 
     def __enter__(self) -> str:
         self.dir = Path(tempfile.mkdtemp(prefix="torc-bench-server-"))
         self.server = EmbeddedServer(
-            self.dir / "torc.db", self.dir / "server.log", env=env(), threads=self.threads
+            self.dir / "torc.db",
+            self.dir / "server.log",
+            env=env(),
+            threads=self.threads,
+            server_args=self.args,
         )
         self.server.start()
         assert self.server.process is not None

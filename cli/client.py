@@ -25,7 +25,15 @@ from __future__ import annotations
 
 from cli.api.access import AccessEndpoints
 from cli.api.actions import ActionEndpoints
-from cli.api.base import API_PATH, DEFAULT_URL, PAGE_SIZE, Record, api_url
+from cli.api.base import (
+    API_PATH,
+    DEFAULT_URL,
+    PAGE_SIZE,
+    PASSWORD_VARIABLE,
+    USERNAME_VARIABLE,
+    Record,
+    api_url,
+)
 from cli.api.compute import ComputeEndpoints
 from cli.api.data import DataEndpoints
 from cli.api.errors import (
@@ -50,6 +58,7 @@ __all__ = [
     "API_PATH",
     "DEFAULT_URL",
     "PAGE_SIZE",
+    "PASSWORD_VARIABLE",
     "ApiError",
     "BadRequest",
     "Conflict",
@@ -60,6 +69,7 @@ __all__ = [
     "ServerUnreachable",
     "TorcClient",
     "TorcClientError",
+    "USERNAME_VARIABLE",
     "Unauthorized",
     "UnprocessableEntity",
     "api_url",
@@ -81,5 +91,8 @@ class TorcClient(
 
     ``TorcClient(url, username=..., password=..., timeout=120, retry_seconds=0)``:
     ``timeout`` bounds the wait for one answer, ``retry_seconds`` how long an unreachable
-    server is retried before ``ServerUnreachable``. Use it from one thread (see the module
+    server is retried before ``ServerUnreachable``; ``password_prompt``, if given, is called
+    once for a password when the server answers 401 to a request sent without one, and the
+    request is sent again with it. ``credential_env()`` hands the credentials to a process
+    Torc starts through its environment. Use it from one thread (see the module
     docstring); ``clone()`` for another thread or other limits; ``close()`` or ``with``."""

@@ -30,8 +30,20 @@ logger = logging.getLogger("torc.cli")
 DEFAULT_DATABASE = "torc.db"
 
 
-def current_user() -> str:
+def login_name() -> str:
     return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+
+
+def current_user() -> str:
+    """Who this command acts as: ``--username`` / ``[client] username``, else the login name.
+
+    New workflows are created with this owner, and it is the user name sent to a server
+    that requires authentication."""
+    click_context = click.get_current_context(silent=True)
+    context = click_context.find_object(Context) if click_context is not None else None
+    if context is not None and context.settings.get("username"):
+        return str(context.settings["username"])
+    return login_name()
 
 
 @dataclass
@@ -39,6 +51,7 @@ class Context:
     settings: dict[str, Any]
     format: str = "table"
     format_chosen: bool = False  # by -f, a config file or the environment (not the default)
+    prompt_password: bool = False  # --prompt-password: ask even without --username
     _client: TorcClient | None = field(default=None, repr=False)
     _embedded: EmbeddedServer | None = field(default=None, repr=False)
 
@@ -67,9 +80,32 @@ class Context:
         assert self._client is not None  # _use_local_database sets it too
         return self._client
 
-    def client_for(self, url: str) -> TorcClient:
-        """A client for ``url`` with the configured credentials (the TUI's `u` uses it)."""
-        return TorcClient(url, username=self.settings.get("username"), password=self._password())
+    def client_for(self, url: str, interactive: bool = True) -> TorcClient:
+        """A client for ``url`` with this command's credentials.
+
+        The user is ``--username`` / ``[client] username`` or the login name; the password
+        ``--password`` / ``TORC_PASSWORD`` / ``[client] password``, else a prompt: at once
+        with ``--prompt-password`` or an explicit user name, otherwise only if the server
+        answers 401 (so a server without authentication never prompts). A full-screen
+        program (the TUI) passes ``interactive=False``: nothing is asked once it owns the
+        terminal, so it calls ``ask_password_now`` before."""
+        user = current_user()
+        if interactive:
+            self.ask_password_now()
+        on_terminal = interactive and sys.stdin.isatty()
+        return TorcClient(
+            url,
+            username=user,
+            password=self.settings.get("password"),
+            password_prompt=(lambda: _ask_password(user)) if on_terminal else None,
+        )
+
+    def ask_password_now(self) -> None:
+        """With ``--prompt-password`` or an explicit user name and no password given, ask for
+        it on the terminal (once per command)."""
+        wants = self.prompt_password or self.settings.get("username")
+        if self.settings.get("password") is None and wants and sys.stdin.isatty():
+            self.settings["password"] = _ask_password(current_user())
 
     def use_client(self, client: TorcClient) -> None:
         """Point every later call at ``client``."""
@@ -131,13 +167,6 @@ class Context:
         else:
             atexit.register(self.detach_embedded)
 
-    def _password(self) -> str | None:
-        password = self.settings.get("password")
-        if self.settings.get("username") and password is None and sys.stdin.isatty():
-            password = getpass.getpass(f"Password for {self.settings['username']}: ")
-            self.settings["password"] = password
-        return password
-
     def emit(self, data: Any, **kwargs: Any) -> None:
         emit(data, self.format, **kwargs)
 
@@ -145,6 +174,13 @@ class Context:
         """A record that is JSON data (``user-data get``): JSON unless tables were asked for,
         so ``torc user-data get ID | jq '.data'`` works as the seed's tutorials write it."""
         emit(data, self.format if self.format_chosen else "json")
+
+
+def _ask_password(user: str) -> str | None:
+    try:
+        return getpass.getpass(f"Password for '{user}': ")
+    except (EOFError, KeyboardInterrupt):
+        return None
 
 
 def _answers(url: str) -> bool:

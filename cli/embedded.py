@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from cli.client import TorcClient, TorcClientError, api_url
@@ -38,7 +39,8 @@ class EmbeddedServer:
     """``torc-server run`` on a free loopback port, stopped when the context exits.
 
     The benchmarks (``bench/server.py``) start their server through this class too, with
-    their own environment (``env``, default: this process's)."""
+    their own environment (``env``, default: this process's) and more ``torc-server run``
+    options (``server_args``: authentication, for ``bench/auth.py``)."""
 
     def __init__(
         self,
@@ -47,12 +49,14 @@ class EmbeddedServer:
         env: dict[str, str] | None = None,
         threads: int = 4,
         idle_exit: float | None = None,
+        server_args: Sequence[str] = (),
     ) -> None:
         self.database = database
         self.threads = threads
         self.log_path = log_path
         self.env = dict(os.environ if env is None else env)
         self.idle_exit = idle_exit
+        self.server_args = list(server_args)
         self.process: subprocess.Popen | None = None
         self.url = ""
 
@@ -84,6 +88,7 @@ class EmbeddedServer:
             str(self.threads),
             "--completion-check-interval-secs",
             "5",
+            *self.server_args,
         ]
         if self.idle_exit:
             command += ["--exit-when-idle", str(self.idle_exit)]

@@ -76,6 +76,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("cli.commands.misc", "version"),
     "completions": ("cli.commands.misc", "completions"),
     "plot-resources": ("cli.commands.plot_resources", "plot_resources_command"),
+    "access-groups": ("cli.commands.access_groups", "group"),
     "tui": ("cli.commands.tui", "tui_command"),
 }
 
@@ -146,11 +147,22 @@ class TorcGroup(click.Group):
     help="Output format.  [default: table]",
 )
 @click.option("--url", help="URL of the torc server (env TORC_API_URL).")
-@click.option("--username", help="Username for basic authentication.")
-@click.option("--password", help="Password for basic authentication (env TORC_PASSWORD).")
+@click.option(
+    "--username",
+    help="User for basic authentication (default: client.username, else your login name).",
+)
+@click.option(
+    "--password",
+    help="Password for basic authentication (prefer env TORC_PASSWORD or a prompt).",
+)
+@click.option(
+    "--prompt-password",
+    is_flag=True,
+    help="Ask for the password on the terminal before the first request.",
+)
 @click.version_option(__version__, prog_name="torc")
 @click.pass_context
-def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
+def cli(ctx: click.Context, log_level, fmt, url, username, password, prompt_password) -> None:
     """Torc workflow orchestration system."""
     flags = {
         "log_level": log_level.lower() if log_level else None,
@@ -169,7 +181,12 @@ def cli(ctx: click.Context, log_level, fmt, url, username, password) -> None:
     configure_logging(settings["log_level"])
     logging.getLogger("torc").setLevel(logging.getLogger().level)
     chosen = fmt is not None or format_configured()
-    ctx.obj = Context(settings=settings, format=settings["format"], format_chosen=chosen)
+    ctx.obj = Context(
+        settings=settings,
+        format=settings["format"],
+        format_chosen=chosen,
+        prompt_password=prompt_password,
+    )
 
 
 def load_all(group: TorcGroup) -> TorcGroup:

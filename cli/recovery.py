@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from app.shared.status import FAILURE_NAMES, UNDERWAY_NAMES
+from app.shared.status import FAILURE_NAMES, ORPHAN_RETURN_CODE, UNDERWAY_NAMES
 from app.shared.units import (
     format_memory,
     format_runtime_minutes,
@@ -54,7 +54,7 @@ class RecoveryOptions:
 class Diagnosis:
     job_id: int
     job_name: str
-    cause: str  # oom, timeout or unknown
+    cause: str  # oom, timeout, runner_lost or unknown
     details: dict[str, Any]
 
 
@@ -228,6 +228,9 @@ def diagnose(client: TorcClient, workflow_id: int) -> list[Diagnosis]:
 
 
 def _cause(details: dict[str, Any]) -> str:
+    # A job whose runner died was cut off, not wrong: it runs again as it was.
+    if details.get("return_code") == ORPHAN_RETURN_CODE:
+        return "runner_lost"
     # The runner stopping a job at its runtime limit is certain; a peak above a memory
     # request (often the 1m default) is only a hint, so the timeout wins then.
     if details["timeout_reason"] == "runtime_limit":
@@ -346,6 +349,12 @@ def recover(
     requirements = {rr["id"]: rr for rr in client.list_resource_requirements(workflow_id)}
     report.changes = plan_changes(report.diagnoses, requirements, options)
     _say_changes(report, say)
+    for diagnosis in report.diagnoses:
+        if diagnosis.cause == "runner_lost":
+            say(
+                f"  Job {diagnosis.job_id} ({diagnosis.job_name}): its runner was lost while it "
+                f"ran (return code {ORPHAN_RETURN_CODE}); it runs again"
+            )
     include_unknown = options.retry_unknown or options.recovery_hook is not None
     for diagnosis in report.diagnoses:
         if diagnosis.cause != "unknown" or include_unknown:

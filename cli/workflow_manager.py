@@ -414,10 +414,12 @@ def create_from_spec_file(
     skip_checks: bool = False,
     initialize: bool = False,
     max_jobs: int | None = None,
+    default_user: str | None = None,
 ) -> Created:
     """Validate, expand and send a spec file; the server creates the whole workflow in one
     transaction, so on any error nothing exists afterwards. ``max_jobs`` caps the expansion
-    (default: the spec compiler's). Raises ``SpecError``; with ``initialize``, a
+    (default: the spec compiler's); ``default_user`` owns the workflow when neither ``user``
+    nor the spec names an owner. Raises ``SpecError``; with ``initialize``, a
     ``TorcClientError`` naming the missing inputs that `workflows initialize` would refuse,
     before anything is made."""
     from cli.spec import compile_spec, load_spec
@@ -425,7 +427,12 @@ def create_from_spec_file(
     loaded = load_spec(path)
     limit = {} if max_jobs is None else {"max_jobs": max_jobs}
     compiled = compile_spec(
-        loaded, user=user, resource_monitoring=monitoring, skip_checks=skip_checks, **limit
+        loaded,
+        user=user,
+        resource_monitoring=monitoring,
+        skip_checks=skip_checks,
+        default_user=default_user,
+        **limit,
     )
     # Required input files that exist now give reinitialize its change-detection baseline.
     inputs = baseline_payload_mtimes(compiled.payload)

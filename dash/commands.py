@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from cli.client import PASSWORD_VARIABLE, USERNAME_VARIABLE
 from dash.managed import find_program
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
@@ -54,8 +55,8 @@ class TorcCli:
         env["TORC_API_URL"] = self._api_url()
         env.pop("TORC_CLIENT__API_URL", None)
         if credentials is not None:
-            env["TORC_CLIENT__USERNAME"] = credentials.username
-            env["TORC_PASSWORD"] = credentials.password
+            env[USERNAME_VARIABLE] = credentials.username
+            env[PASSWORD_VARIABLE] = credentials.password
         return env
 
     def run(

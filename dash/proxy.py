@@ -6,6 +6,12 @@ as they came, and the answer comes back the same way, so the browser talks to th
 if directly (no CORS) and HTTP Basic credentials pass through untouched in the
 ``Authorization`` header. Only hop-by-hop headers, which describe one connection and not the
 message, are left out in each direction.
+
+One exception: the dashboard's own page marks its requests with ``PAGE_HEADER``, and a 401
+answering such a request carries its challenge under the scheme ``TorcDash`` instead of
+``Basic``. A browser meeting a ``Basic`` challenge on a script's request opens its own sign-in
+dialog (and a headless one waits for it forever); the page asks for credentials in its
+Configuration tab instead and sends them itself. Other clients get the answer untouched.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ HOP_BY_HOP = {
     "content-length",
 }
 
+PAGE_HEADER = "X-Torc-Dash"
+PAGE_SCHEME = "TorcDash"
+
 blueprint = Blueprint("proxy", __name__)
 
 
@@ -53,6 +62,9 @@ def forward(rest: str) -> Response:
     for name, value in reply.headers.items():
         if name not in HOP_BY_HOP:
             response.headers[name] = value
+    challenge = response.headers.get("WWW-Authenticate", "")
+    if request.headers.get(PAGE_HEADER) and challenge.lower().startswith("basic"):
+        response.headers["WWW-Authenticate"] = PAGE_SCHEME + challenge[len("basic") :]
     return response
 
 

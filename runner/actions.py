@@ -12,8 +12,8 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from cli.client import ApiError, TorcClient
-from runner.process import BASH
+from cli.client import Conflict, TorcClient
+from runner.launchers.local import BASH
 
 logger = logging.getLogger("torc.runner")
 
@@ -32,7 +32,7 @@ class ActionRunner:
         """Claim and run claimable actions of these triggers; return how many ran."""
         wanted = set(trigger_types)
         if pending is None:
-            pending = self.client.get(f"/workflows/{self.workflow_id}/actions/pending")
+            pending = self.client.pending_actions(self.workflow_id)
         ran = 0
         for action in pending:
             if action["trigger_type"] in wanted and self._claim(action):
@@ -43,13 +43,10 @@ class ActionRunner:
     def _claim(self, action: dict) -> bool:
         if action["id"] in self.done or action["action_type"] not in RUNNABLE:
             return False
-        path = f"/workflows/{self.workflow_id}/actions/{action['id']}/claim"
         try:
-            self.client.post(path, {"compute_node_id": self.compute_node_id})
-        except ApiError as exc:
-            if exc.status == 409:
-                return False  # another runner took it
-            raise
+            self.client.claim_action(self.workflow_id, action["id"], self.compute_node_id)
+        except Conflict:
+            return False  # another runner took it
         self.done.add(action["id"])
         return True
 

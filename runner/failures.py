@@ -14,15 +14,105 @@ import os
 import queue
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.shared.failure_rules import Rule, parse_rules
-from cli.client import ApiError, ServerUnreachable
-from runner.process import BASH
+from app.shared.failure_rules import Rule, decide, parse_rules
+from runner.launchers.local import BASH
+from runner.link import transient
 
 logger = logging.getLogger("torc.runner")
+
+
+@dataclass
+class Verdict:
+    """What becomes of a failed job: ``finish`` with ``report`` (failed or pending_failed)
+    or ``retry`` it (``max_retries`` from the rule that allows it)."""
+
+    job: dict[str, Any]
+    report: dict[str, Any]
+    action: str
+    max_retries: int = 0
+
+
+class FailureHandling:
+    """Applies a failed job's failure handler: retry, run a recovery script then retry, or
+    fail. ``judge`` decides at once or starts the script; ``collect`` gives the verdicts of
+    scripts that finished (the loop wakes on ``wake_fd``)."""
+
+    def __init__(
+        self,
+        client: Any,
+        use_pending_failed: bool,
+        script_setup: Callable[[dict[str, Any], int], tuple[dict[str, str], Path]],
+    ) -> None:
+        """``script_setup(job, return_code)``: the environment and log file of the job's
+        recovery script."""
+        self.handlers = HandlerCache(client)
+        self.scripts = RecoveryScripts()
+        self.use_pending_failed = use_pending_failed
+        self.script_setup = script_setup
+        self.awaiting: dict[int, tuple[dict[str, Any], dict[str, Any], int]] = {}
+
+    @property
+    def wake_fd(self) -> int:
+        return self.scripts.wake_fd
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.scripts.running)
+
+    def judge(self, job: dict[str, Any], report: dict[str, Any]) -> Verdict | None:
+        """The verdict, or None while the job's recovery script runs."""
+        try:
+            rules = self.handlers.rules(job.get("failure_handler_id"))
+        except HandlerUnavailable as exc:
+            logger.error("Job %s failed and its failure handler is unusable: %s", job["id"], exc)
+            return Verdict(job, report, "finish")  # CLARIFICATIONS 85: failed, never pending
+        decision = decide(rules, report["return_code"], job["attempt_id"], self.use_pending_failed)
+        if decision.action == "pending_failed":
+            return Verdict(job, {**report, "status": "pending_failed"}, "finish")
+        if decision.action == "fail":
+            if decision.rule is not None:
+                logger.info("Job %s used all %d retries", job["id"], decision.rule.max_retries)
+            return Verdict(job, report, "finish")
+        assert decision.rule is not None
+        if decision.action == "retry":
+            return Verdict(job, report, "retry", decision.rule.max_retries)
+        script = decision.rule.recovery_script or ""
+        env, log_path = self.script_setup(job, report["return_code"])
+        logger.info("Running recovery script for job %s: %s", job["id"], script)
+        self.awaiting[job["id"]] = (job, report, decision.rule.max_retries)
+        self.scripts.start(job["id"], script, env, log_path)
+        return None
+
+    def collect(self) -> list[Verdict]:
+        """Verdicts of recovery scripts that finished: retry after exit 0, else fail."""
+        verdicts = []
+        for recovery in self.scripts.finished():
+            job, report, max_retries = self.awaiting.pop(recovery.job_id)
+            if recovery.ok:
+                verdicts.append(Verdict(job, report, "retry", max_retries))
+                continue
+            logger.error(
+                "Recovery script for job %s failed with return code %s; the job is marked failed",
+                recovery.job_id,
+                recovery.return_code,
+            )
+            verdicts.append(Verdict(job, report, "finish"))
+        return verdicts
+
+    def abandon(self) -> list[Verdict]:
+        """The runner stops: jobs awaiting their script finish failed (the script is left to
+        end alone)."""
+        verdicts = [Verdict(job, report, "finish") for job, report, _ in self.awaiting.values()]
+        self.awaiting.clear()
+        return verdicts
+
+    def close(self) -> None:
+        self.scripts.close()
 
 
 @dataclass
@@ -106,23 +196,17 @@ class HandlerCache:
             return None
         if handler_id not in self._rules:
             try:
-                handler = self.client.get(f"/failure_handlers/{handler_id}")
+                handler = self.client.get_failure_handler(handler_id)
                 self._rules[handler_id] = parse_rules(handler["rules"])
             except Exception as exc:  # noqa: BLE001  (a broken handler must not stop the run)
                 logger.error("could not load failure handler %s: %s", handler_id, exc)
                 problem = HandlerUnavailable(
                     f"failure handler {handler_id} could not be loaded: {exc}"
                 )
-                if _transient(exc):
+                if transient(exc):
                     raise problem from None  # this job fails; the next one asks again
                 self._rules[handler_id] = problem
         rules = self._rules[handler_id]
         if isinstance(rules, HandlerUnavailable):
             raise rules
         return rules
-
-
-def _transient(error: Exception) -> bool:
-    return isinstance(error, ServerUnreachable) or (
-        isinstance(error, ApiError) and error.status >= 500
-    )

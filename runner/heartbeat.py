@@ -12,11 +12,9 @@ logger = logging.getLogger("torc.runner")
 
 class Heartbeat:
     def __init__(self, client: TorcClient, compute_node_id: int, interval: float) -> None:
-        # Its own session (sessions are not shared between threads), same server and login.
-        self._client = TorcClient(
-            client.base_url, username=client.username, password=client.password, timeout=30
-        )
-        self._path = f"/compute_nodes/{compute_node_id}/heartbeat"
+        # Its own connection (one per thread), same server and login.
+        self._client = client.clone(timeout=30, retry_seconds=0)
+        self._node_id = compute_node_id
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
@@ -25,7 +23,7 @@ class Heartbeat:
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._client.post(self._path)
+                self._client.heartbeat(self._node_id)
             except Exception as exc:  # noqa: BLE001  (keep beating; the server may come back)
                 logger.warning("heartbeat failed: %s", exc)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from runner.process import Exit
+from runner.launchers import Exit
 
 logger = logging.getLogger(__name__)
 
@@ -79,15 +79,11 @@ class Usage:
         self.memory_peak = max(self.memory_peak, memory)
 
 
-def summary(
-    usage: Usage | None, exit_info: Exit, elapsed: float, inherited_rss: int = 0
-) -> dict[str, float | int | None]:
-    """The four result fields, from samples when there are any, else from the exit.
-
-    ``inherited_rss`` is the runner's own peak RSS: an exit ``ru_maxrss`` not above it may be
-    the runner's memory rather than the job's, so it is not used.
+def summary(usage: Usage | None, exit_info: Exit, elapsed: float) -> dict[str, float | int | None]:
+    """The four result fields, from samples when there are any, else from the exit (whose
+    peak the launcher leaves out when it may be the runner's memory rather than the job's).
     """
-    rusage_peak = exit_info.max_rss_bytes if exit_info.max_rss_bytes > inherited_rss else None
+    rusage_peak = exit_info.max_rss_bytes
     rusage_cpu = (
         round(100.0 * exit_info.cpu_seconds / elapsed, 2)
         if elapsed >= MIN_RUSAGE_CPU_SECONDS

@@ -22,13 +22,21 @@ SHARED = REPO.parent / "shared"
 EMBEDDED_IDLE_SECONDS = "3"
 
 
+@pytest.fixture(scope="session")
+def _runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's own runtime directory for runner files (runner.supervision): a test
+    run never takes another run's dead runners for its own, nor the other way round."""
+    return tmp_path_factory.mktemp("runtime")
+
+
 @pytest.fixture(autouse=True)
-def _clean_torc_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_torc_env(monkeypatch: pytest.MonkeyPatch, _runtime_dir: Path) -> None:
     """No TORC_* setting of the developer's shell leaks into a test."""
     for name in list(os.environ):
         if name.startswith("TORC_") or name in ("DATABASE_URL", "RUST_LOG"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TORC_CLIENT__EMBEDDED_IDLE_SECONDS", EMBEDDED_IDLE_SECONDS)
+    monkeypatch.setenv("TORC_RUNTIME_DIR", str(_runtime_dir))
 
 
 @pytest.fixture(scope="session")

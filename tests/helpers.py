@@ -334,3 +334,37 @@ def wait_for(predicate, timeout: float = 30.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
+
+
+def watchdog_pid(runner_pid: int) -> int:
+    """The watchdog of a runner, from the runner's file in the runtime directory."""
+    import json
+
+    directory = Path(os.environ["TORC_RUNTIME_DIR"])
+    found: list[int] = []
+
+    def registered() -> bool:
+        for path in directory.glob("runner-*.json"):
+            try:
+                info = json.loads(path.read_text() or "{}")
+            except (OSError, ValueError):
+                continue
+            if info.get("runner_pid") == runner_pid and info.get("watchdog_pid"):
+                found.append(info["watchdog_pid"])
+                return True
+        return False
+
+    wait_for(registered)
+    return found[0]
+
+
+def kill_runner_and_watchdog(runner: subprocess.Popen) -> None:
+    """SIGKILL a runner together with its watchdog: a death nothing on the runner's side
+    reports, such as a lost node, left to orphan detection."""
+    import psutil
+
+    watchdog = psutil.Process(watchdog_pid(runner.pid))
+    watchdog.kill()  # dead (a zombie of the runner) before the runner dies
+    wait_for(lambda: watchdog.status() == psutil.STATUS_ZOMBIE)
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()

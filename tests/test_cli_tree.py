@@ -302,7 +302,6 @@ LATER_GROUPS = {
     "hpc",
     "submit",
     "submit-slurm",
-    "access-groups",
 }
 LATER_COMMANDS = {"workflows create-slurm", "workflows submit", "workflows sync-status"}
 # Flags that arrive with a later issue: Slurm auto-scheduling comes with the Slurm commands.

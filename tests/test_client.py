@@ -31,8 +31,21 @@ from cli.client import (
 )
 from tests.helpers import ServerProcess
 
-# Building blocks, and forward (the dashboard's proxy: any request, as it came).
-NOT_ENDPOINTS = {"ClientBase", "clone", "close", "get", "post", "put", "delete", "paged", "forward"}
+# Building blocks, forward (the dashboard's proxy: any request, as it came), and
+# detect_orphans_request (detect_orphans's path and body, which the runner's watchdog sends).
+NOT_ENDPOINTS = {
+    "ClientBase",
+    "clone",
+    "close",
+    "credential_env",
+    "get",
+    "post",
+    "put",
+    "delete",
+    "paged",
+    "forward",
+    "detect_orphans_request",
+}
 SERVER_ONLY = {"api-docs.openapi_json", "static"}  # served for browsers and tools, not clients
 ANY_ANSWER = json.dumps(
     {
@@ -166,7 +179,10 @@ def test_error_statuses_become_typed_errors_under_one_base() -> None:
                 assert type(caught.value) is kind
                 assert isinstance(caught.value, ApiError | TorcClientError)
                 assert caught.value.status == status
-                assert str(caught.value) == f"answer {status} (HTTP {status})"
+                text = str(caught.value)
+                assert text.startswith(f"answer {status} (HTTP {status})")
+                # Only a 401 adds how to fix it: where the password and the user name go.
+                assert ("TORC_PASSWORD" in text and "--username" in text) == (status == 401)
     finally:
         server.shutdown()
         server.server_close()

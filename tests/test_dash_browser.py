@@ -17,9 +17,11 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import bcrypt
 import pytest
 
 from tests.dash_support import REPO, DashProcess, launch_chromium, start_dash
+from tests.helpers import start_server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
@@ -395,3 +397,128 @@ def test_the_dag_draws_a_thousand_jobs(page, dash: DashProcess) -> None:  # noqa
     )
     page.wait_for_selector("#dag-node:not(.hidden):has-text('second_250')")
     print(f"\nDAG of 1,000 jobs drawn in {drawn_ms:.0f} ms")
+
+
+AUTH_SPEC = """\
+name: dash_shared
+jobs:
+  - {name: greet, command: 'echo "hello from greet"'}
+  - {name: after, command: 'echo "after greet"', depends_on: [greet]}
+"""
+
+
+def test_credentials_from_the_configuration_tab_reach_a_shared_server(
+    browser,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    """A server that requires authentication and enforces access control, a dashboard in front
+    of it: without credentials the page is refused (401); with alice's, given in Configuration
+    → Credentials as docs/dashboard.md says, the proxy, the CLI endpoints (create, run), the
+    event stream and the file reader all act as alice; with bob's, alice's workflow is out of
+    sight and its files refused (403). No password reaches any log."""
+    passwords = {"alice": "alice-Dash-pw-1", "bob": "bob-Dash-pw-2"}
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(
+        "".join(
+            f"{user}:{bcrypt.hashpw(secret.encode(), bcrypt.gensalt(rounds=4)).decode()}\n"
+            for user, secret in passwords.items()
+        )
+    )
+    server = start_server(
+        tmp_path / "server",
+        "--auth-file",
+        str(htpasswd),
+        "--require-auth",
+        "--enforce-access-control",
+    )
+    dash = start_dash(tmp_path / "dash", "--api-url", server.url)
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text)
+            if m.type == "error" and "Failed to load resource" not in m.text
+            else None
+        ),
+    )
+    try:
+        page.goto(dash.url)
+        page.wait_for_selector("body[data-ready=true]")
+        page.wait_for_selector("#toasts .toast.error:has-text('Cannot list workflows')")
+        assert "Authentication required" in page.inner_text("#toasts")
+
+        sign_in(page, "alice", passwords["alice"])
+        spec = tmp_path / "dash_shared.yaml"
+        spec.write_text(AUTH_SPEC)
+        page.click("#create-workflow-button")
+        page.set_input_files("#spec-file", str(spec))
+        page.wait_for_selector("#spec-file-name:has-text('dash_shared.yaml')")
+        page.click("#create-submit")
+        page.wait_for_selector("#create-modal.hidden", state="attached")
+        row = page.locator("#workflows-table tbody tr", has_text="dash_shared")
+        row.wait_for()
+        assert "alice" in row.inner_text()
+        workflow_id = int(row.locator("td").first.inner_text())
+
+        tab(page, "events")
+        page.wait_for_selector("#events-indicator[data-state=live]")
+        tab(page, "workflows")
+        row.locator("button[data-action=run-locally]").click()
+        page.wait_for_selector("#run-panel[data-exit-code]")
+        assert page.get_attribute("#run-panel", "data-exit-code") == "0", page.inner_text(
+            "#run-output"
+        )
+        tab(page, "events")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#events-list .event[data-type=job_completed]')"
+            ".length === 2"
+        )
+
+        tab(page, "debugging")
+        page.uncheck("#debug-failed-only")
+        page.click("#debug-generate")
+        greet = page.locator("#debug-table tbody tr", has_text="greet").first
+        greet.wait_for()
+        greet.click()
+        page.click("#log-tabs button[data-log=stdout]")
+        page.wait_for_selector("#log-content[data-stream=stdout][data-state=loaded]")
+        assert "hello from greet" in page.inner_text("#log-content")
+
+        sign_in(page, "bob", passwords["bob"])
+        page.wait_for_function(
+            "(id) => !Torc.state.workflows.some((w) => w.id === id)", arg=workflow_id
+        )
+        row.wait_for(state="detached")
+        refused = page.evaluate(
+            """(id) => Torc.api.request('POST', '/api/cli/read-file',
+                {workflow_id: String(id), output_dir: 'output', path: 'x'})
+                .then(() => 200, (err) => err.status)""",
+            workflow_id,
+        )
+        assert refused == 403
+        direct = page.evaluate(
+            "(id) => Torc.api.get(`/workflows/${id}`).then(() => 200, (err) => err.status)",
+            workflow_id,
+        )
+        assert direct == 403
+    finally:
+        page.close()
+        dash.stop()
+        server.stop()
+    assert problems == [], problems
+    logs = [dash.log, server.log, *(dash.workdir / "output").rglob("*.log")]
+    for log in logs:
+        text = log.read_text(errors="replace")
+        assert not any(secret in text for secret in passwords.values()), log
+
+
+def sign_in(page, user: str, password: str) -> None:  # noqa: ANN001
+    """Configuration → Credentials, as docs/dashboard.md describes; the workflows reload."""
+    tab(page, "config")
+    page.fill("#cfg-username", user)
+    page.fill("#cfg-password", password)
+    page.click("#cfg-save-credentials")
+    page.wait_for_selector(f"#toasts .toast:has-text('credentials of {user}')")
+    tab(page, "workflows")

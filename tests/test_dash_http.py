@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.server
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -195,16 +194,6 @@ def test_proxy_forwards_headers_and_authorization_untouched(tmp_path: Path) -> N
         upstream.server_close()
 
 
-def _server_has_auth() -> bool:
-    from tests.helpers import server_command
-
-    text = subprocess.run(
-        [*server_command("--help")], capture_output=True, text=True, check=False
-    ).stdout
-    return "--auth-file" in text
-
-
-@pytest.mark.skipif(not _server_has_auth(), reason="torc-server has no --auth-file (issue 16)")
 def test_credentials_reach_the_server_through_proxy_and_cli(tmp_path: Path) -> None:
     hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
     htpasswd = tmp_path / "htpasswd"
@@ -212,7 +201,16 @@ def test_credentials_reach_the_server_through_proxy_and_cli(tmp_path: Path) -> N
     server = start_server(tmp_path / "srv", "--auth-file", str(htpasswd), "--require-auth")
     dash = start_dash(tmp_path / "dash", "--api-url", server.url)
     try:
-        assert requests.get(f"{dash.url}{PROXY}/workflows", timeout=30).status_code == 401
+        refused_raw = requests.get(f"{dash.url}{PROXY}/workflows", timeout=30)
+        assert refused_raw.status_code == 401
+        assert refused_raw.headers["WWW-Authenticate"].startswith("Basic")  # untouched
+        # The dashboard's own page gets no Basic challenge (no browser sign-in dialog).
+        from_page = requests.get(
+            f"{dash.url}{PROXY}/workflows", headers={"X-Torc-Dash": "page"}, timeout=30
+        )
+        assert from_page.status_code == 401
+        assert from_page.headers["WWW-Authenticate"].startswith("TorcDash ")
+        assert from_page.json() == refused_raw.json()
         ok = requests.get(f"{dash.url}{PROXY}/workflows", auth=("alice", "s3cret"), timeout=30)
         assert ok.status_code == 200
         body = {"spec": SPEC, "is_file": False, "file_extension": "yaml"}

@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.helpers import (
     Api,
     ServerProcess,
+    kill_runner_and_watchdog,
     run_workflow,
     spec_payload,
     start_runner,
@@ -290,9 +291,8 @@ def test_killed_runner_is_detected_and_its_work_finished_by_another(make_server,
     first = start_runner(server.url, wf, tmp_path)
     wait_for(lambda: api.statuses(wf)["long"] == "running")
     wait_for(lambda: api.statuses(wf)["later1"] == "completed")
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    # The runner's jobs were left behind; after the heartbeat timeout they are orphans.
+    kill_runner_and_watchdog(first)
+    # Nothing told the server; after the heartbeat timeout the runner's jobs are orphans.
     wait_for(lambda: api.statuses(wf)["long"] != "running", timeout=30)
     long_job = next(
         j for j in api.get("/jobs", params={"workflow_id": wf})["items"] if j["name"] == "long"

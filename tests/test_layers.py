@@ -17,6 +17,7 @@ A broken rule is reported as ``path:line imports name (the rule)``, a raw path a
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -206,8 +207,6 @@ API_PATH_PREFIX = "/torc-service"
 CLIENT_SOURCES = ("cli/client.py", "cli/api/")
 # Code that calls the server and so must go through the client's methods.
 CALLERS = ("cli", "runner", "tui", "dash", "bench", "scripts")
-# runner call sites move in the runner split (issue 14 part 3).
-NOT_YET_CONVERTED = ("runner/",)
 
 
 def api_resources() -> set[str]:
@@ -235,9 +234,23 @@ def literal_text(node: ast.AST) -> tuple[str, str] | None:
     return None
 
 
+def after_placeholder(node: ast.AST) -> list[str]:
+    """An f-string's literal parts that follow a placeholder (``f"{url}/jobs"`` -> "/jobs")."""
+    if not isinstance(node, ast.JoinedStr):
+        return []
+    values = node.values
+    return [
+        part.value
+        for before, part in itertools.pairwise(values)
+        if isinstance(before, ast.FormattedValue)
+        and isinstance(part, ast.Constant)
+        and isinstance(part.value, str)
+    ]
+
+
 def raw_paths(path: Path, resources: set[str], root: Path = REPO) -> list[str]:
-    """``path:line: 'text'`` for each string that starts with an API path or names the API
-    prefix."""
+    """``path:line: 'text'`` for each string that starts with an API path, joins one to a base
+    URL, or names the API prefix."""
     endpoint = re.compile(rf"^/({'|'.join(sorted(resources))})(/|\?|$)")
     tree = ast.parse(path.read_text())
     inside_fstrings = {
@@ -252,7 +265,8 @@ def raw_paths(path: Path, resources: set[str], root: Path = REPO) -> list[str]:
         if text is None:
             continue
         leading, whole = text
-        if endpoint.match(leading) or API_PATH_PREFIX in whole:
+        joined = any(endpoint.match(part) for part in after_placeholder(node))
+        if endpoint.match(leading) or joined or API_PATH_PREFIX in whole:
             found.append((getattr(node, "lineno", 0), whole))
     return [f"{path.relative_to(root)}:{line}: {text!r}" for line, text in sorted(found)]
 
@@ -263,7 +277,7 @@ def test_only_the_client_writes_api_paths() -> None:
     callers = [
         path
         for path in sources(*CALLERS)
-        if not str(path.relative_to(REPO)).startswith(CLIENT_SOURCES + NOT_YET_CONVERTED)
+        if not str(path.relative_to(REPO)).startswith(CLIENT_SOURCES)
     ]
     found = [line for path in callers for line in raw_paths(path, resources)]
     assert found == [], "use (or add) a TorcClient method instead of an API path"
@@ -277,10 +291,13 @@ def test_the_path_check_finds_raw_paths(tmp_path: Path) -> None:
         'url = f"http://{host}/torc-service/v1"\n'
         'note = "see PUT /jobs/{id}/..."\n'
         'local = "/tmp/x"\n'
+        'report = f"{base_url}/workflows/{w}/detect_orphans"\n'
+        'log = f"{directory}/job_stdio/{name}"\n'
     )
     found = raw_paths(probe, {"workflows", "jobs"}, tmp_path)
     assert found == [
         "probe.py:1: '/workflows/{}/status'",
         "probe.py:2: '/jobs'",
         "probe.py:3: 'http://{}/torc-service/v1'",
+        "probe.py:6: '{}/workflows/{}/detect_orphans'",
     ]

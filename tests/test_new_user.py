@@ -507,7 +507,7 @@ def test_log_files_are_made_ahead_and_never_truncated_by_the_maker(tmp_path: Pat
     """The runner makes claimed jobs' log files before their launch (a new file and O_TRUNC
     cost up to a millisecond each on ext4); a file that existed, or whose job started first,
     is left to the launch to truncate, so no job output is ever touched."""
-    from runner.process import LogFileMaker
+    from runner.launchers.local import LogFileMaker
 
     maker = LogFileMaker()
     fresh = [str(tmp_path / "stdio" / f"job_{i}.{end}") for i in range(50) for end in "oe"]

@@ -13,6 +13,7 @@ import pytest
 from tests.helpers import (
     Api,
     ServerProcess,
+    kill_runner_and_watchdog,
     run_workflow,
     spec_payload,
     start_runner,
@@ -172,8 +173,7 @@ def test_recover_finds_a_dead_local_runner_at_once(api, server, tmp_path: Path):
     wf = create(api, [{"name": "long", "command": f"test -f {marker} || sleep 60"}])
     runner = start_runner(server.url, wf, tmp_path)
     wait_for(lambda: api.statuses(wf)["long"] == "running")
-    runner.send_signal(signal.SIGKILL)
-    runner.wait()
+    kill_runner_and_watchdog(runner)
     # No heartbeat timeout to wait for: the runner's PID on this host is gone.
     result = recover(server, wf, tmp_path, "--retry-unknown")
     assert result.returncode == 0, result.stderr
@@ -341,8 +341,7 @@ def test_watch_finds_orphans_while_polling_and_recovers_them(api, server, tmp_pa
     )
     runner = start_runner(server.url, wf, tmp_path)
     wait_for(lambda: api.statuses(wf) == {"quick": "completed", "long": "running"})
-    runner.send_signal(signal.SIGKILL)
-    runner.wait()
+    kill_runner_and_watchdog(runner)
     marker.touch()
     result = watch(server, wf, tmp_path, "-r", "--retry-unknown", "-m", "1")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -29,7 +29,7 @@ import pytest
 
 from app.version import __version__
 from tests.conftest import REPO
-from tests.helpers import Api, ServerProcess, torc, wait_for
+from tests.helpers import Api, ServerProcess, start_server, torc, wait_for
 
 UP = REPO / "scripts" / "sshd" / "up.sh"
 STATE = Path(os.environ.get("TORC_SSHD_DIR", "/var/tmp/torc-test-sshd"))
@@ -396,3 +396,81 @@ jobs:
         assert remote.status()["running"] == 0
     finally:
         remote.clean_up()
+
+
+def test_workers_carry_the_users_credentials_to_a_shared_server(
+    ssh_hosts: SshHosts, tmp_path: Path
+) -> None:
+    """A server that requires authentication and enforces access control: the workers on the
+    hosts act as the user who ran ``torc remote run`` (they report the jobs of a workflow only
+    its owner may reach), with the password in their environment, never on a command line
+    (checked across the machine while they run) nor in any log."""
+    import bcrypt
+
+    password = "remote-Worker-pw-7"
+    htpasswd = tmp_path / "htpasswd"
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    htpasswd.write_text(f"olivia:{hashed}\n")
+    shared = start_server(
+        tmp_path / "server",
+        "--auth-file",
+        str(htpasswd),
+        "--require-auth",
+        "--enforce-access-control",
+        "--completion-check-interval-secs",
+        "3600",
+    )
+    env = {**ssh_hosts.env, "USER": "olivia", "TORC_PASSWORD": password}
+    remote = Remote(shared, ssh_hosts, 0)
+    try:
+        spec = tmp_path / "workflow.yaml"
+        spec.write_text(
+            "name: remote_shared\njobs:\n"
+            "  - {name: 'job_{i}', command: 'sleep 1; echo {i}', parameters: {i: '1:6'}}\n"
+        )
+        done = torc("--url", shared.url, "-f", "json", "workflows", "create", str(spec), env=env)
+        assert done.returncode == 0, done.stderr
+        remote.workflow_id = wf = json.loads(done.stdout)["workflow_id"]
+        for args in (["add-workers", str(wf), "h1", "h2"],
+                     ["run", str(wf), "-o", remote.output_dir, "-p", "0.3"]):  # fmt: skip
+            done = torc("--url", shared.url, "remote", *args, env=env, timeout=180)
+            assert done.returncode == 0, done.stdout + done.stderr
+        owner = Api(shared.url)
+        owner.session.auth = ("olivia", password)
+        on_command_line = False
+
+        def finished() -> bool:
+            nonlocal on_command_line
+            on_command_line |= _password_in_command_lines(password)
+            return owner.get(f"/workflows/{wf}/is_complete")["is_complete"]
+
+        wait_for(finished, timeout=120)
+        assert not on_command_line
+        done_jobs = results(owner, wf)
+        assert len(done_jobs) == 6 and {r["return_code"] for r in done_jobs} == {0}
+        logs = [shared.log]
+        for alias in ("h1", "h2"):
+            directory = ssh_hosts.home(alias) / remote.output_dir
+            assert not list(directory.glob("*.env"))
+            logs += [path for path in directory.rglob("*") if path.is_file()]
+        assert any(path.name == f"torc_worker_{wf}.log" for path in logs)
+        for path in logs:
+            assert password not in path.read_text(errors="replace"), path
+    finally:
+        for args in (["stop", str(remote.workflow_id), "--output-dir", remote.output_dir,
+                      "--force"],
+                     ["delete-logs", str(remote.workflow_id), "--remote-output-dir",
+                      remote.output_dir]):  # fmt: skip
+            torc("--url", shared.url, "remote", *args, env=env, timeout=120)
+        shared.stop()
+
+
+def _password_in_command_lines(password: str) -> bool:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if password.encode() in (entry / "cmdline").read_bytes():
+                    return True
+            except OSError:
+                continue
+    return False

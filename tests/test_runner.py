@@ -9,11 +9,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import psutil
 import pytest
 
+from runner.claims import MIN_PREFETCH_ROUNDS, PREFETCH_ROUNDS, prefetch_rounds
 from tests.helpers import (
     Api,
     ServerProcess,
@@ -475,7 +477,7 @@ def test_handler_that_does_not_parse_is_unavailable() -> None:
     class Client:
         calls = 0
 
-        def get(self, path: str) -> dict:
+        def get_failure_handler(self, handler_id: int) -> dict:
             Client.calls += 1
             return {"rules": "[{not json"}
 
@@ -571,3 +573,38 @@ def test_bad_runner_flags_are_usage_errors(tmp_path: Path) -> None:
         assert "Invalid value for" in result.stderr and flags[0] in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "torc.db").exists()  # nothing was started or created
+
+
+def test_prefetch_holds_about_two_seconds_of_work() -> None:
+    assert prefetch_rounds(0.002) == PREFETCH_ROUNDS  # a claim per round costs more than jobs
+    assert prefetch_rounds(0.1) == 20
+    assert prefetch_rounds(0.5) == 4
+    assert prefetch_rounds(0.9) == MIN_PREFETCH_ROUNDS
+
+
+def test_two_runners_share_a_workflow_of_short_jobs(
+    api: Api, server: ServerProcess, tmp_path: Path
+) -> None:
+    """A runner that has found its jobs short does not claim the whole workflow ahead: a
+    second runner started a moment later gets a fair share (before the cap it found nothing
+    ready, the first runner holding 128 jobs claimed, and exited)."""
+    count = 120
+    jobs = [{"name": f"j{i}", "command": "sleep 0.1"} for i in range(count)]
+    wf = create(api, jobs, workflow={"compute_node_wait_for_new_jobs_seconds": 1})
+    first = start_runner(server.url, wf, tmp_path)
+    try:
+        wait_for(lambda: completed_jobs(api, wf) >= 10, timeout=60)
+        second = start_runner(server.url, wf, tmp_path)
+        assert first.wait(timeout=120) == 0
+        second.wait(timeout=60)
+    finally:
+        first.kill()
+    results = api.get("/results", params={"workflow_id": wf, "limit": 10000})["items"]
+    per_runner = Counter(result["compute_node_id"] for result in results)
+    assert sum(per_runner.values()) == count
+    assert len(per_runner) == 2 and min(per_runner.values()) >= count // 4, per_runner
+
+
+def completed_jobs(api: Api, workflow_id: int) -> int:
+    counts = api.get(f"/workflows/{workflow_id}/job_status_counts")["counts"]
+    return counts.get("completed", 0)

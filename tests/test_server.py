@@ -192,6 +192,12 @@ def test_help_lists_seed_flags() -> None:
         "--json-logs",
         "--daemon",
         "--pid-file",
+        "--auth-file",
+        "--require-auth",
+        "--credential-cache-ttl-secs",
+        "--enforce-access-control",
+        "--admin-user",
+        "--https",
     ):
         assert flag in result.stdout
 

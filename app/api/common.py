@@ -106,9 +106,11 @@ PATH_ID_LABELS = {
     "action_id": "Action",
 }
 RECORD_ID_LABELS: dict[str, str] = {}
+# The table a ``record_id`` path value names, by the collection it follows (for the guard).
+RECORD_MODELS: dict[str, type] = {}
 
 
-def _collection_before(name: str) -> str:
+def collection_before(name: str) -> str:
     """``/torc-service/v1/files/<int:record_id>`` -> ``files``."""
     rule = flask.request.url_rule
     segments = rule.rule.split("/") if rule is not None else []
@@ -125,7 +127,7 @@ def reject_bad_path_values(endpoint: str | None, values: dict[str, Any] | None) 
         if not isinstance(value, BadPathValue):
             continue
         label = PATH_ID_LABELS.get(name) or (
-            RECORD_ID_LABELS.get(_collection_before(name)) if name == "record_id" else None
+            RECORD_ID_LABELS.get(collection_before(name)) if name == "record_id" else None
         )
         if label:
             raise NotFound(f"{label} {value} not found")
@@ -196,6 +198,7 @@ def register_crud(
     model = crud.kind.model
     ops = crud.operation_ids
     RECORD_ID_LABELS[crud.path.strip("/")] = crud.kind.label
+    RECORD_MODELS[crud.path.strip("/")] = model
     update_record = update or (
         lambda record_id, body: records.update_record(crud.kind, record_id, body)
     )

@@ -16,7 +16,7 @@ from app.api.schemas import (
     HeartbeatResponse,
     ListComputeNodesArgs,
 )
-from app.models import lifecycle, records
+from app.models import orphans, records
 from app.models.records import COMPUTE_NODES
 from app.models.tables import ComputeNode
 from app.tasks import settings as task_settings
@@ -60,7 +60,7 @@ def heartbeat(record_id: int) -> Response:
 @blp.doc(operationId="detect_orphans")
 def detect_orphans(body: dict[str, Any], workflow_id: int) -> Response:
     """Extension: find this workflow's orphaned jobs now (``torc recover`` runs it first)."""
-    counts = lifecycle.detect_orphans(
+    counts = orphans.detect_orphans(
         workflow_id,
         body.get("lost_compute_node_ids") or [],
         time.time(),

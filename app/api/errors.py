@@ -84,7 +84,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(TorcError)
     def handle_torc_error(exc: TorcError) -> Response:
-        return error_response(exc.status, exc.kind, exc.message, exc.details)
+        return error_response(exc.status, exc.kind, exc.message, exc.details, exc.headers)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException) -> Response:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response
 
 from app.api import wire
-from app.api.common import RECORD_ID_LABELS, Blueprint, listed, page_of
+from app.api.common import RECORD_ID_LABELS, RECORD_MODELS, Blueprint, listed, page_of
 from app.api.schemas import FailureHandlerModel, OffsetLimitArgs, list_response
 from app.models import records
 from app.models.common import get_workflow
@@ -16,6 +16,7 @@ from app.models.tables import FailureHandler
 
 blp = Blueprint("failure_handlers", __name__, description="Retry rules for failed jobs")
 RECORD_ID_LABELS["failure_handlers"] = FAILURE_HANDLERS.label
+RECORD_MODELS["failure_handlers"] = FailureHandler
 
 
 @blp.route("/failure_handlers", methods=["POST"], endpoint="create_failure_handler")

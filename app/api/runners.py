@@ -10,8 +10,8 @@ from app.api import wire
 from app.api.claims import capacity_of, claimed_jobs
 from app.api.common import Blueprint
 from app.api.schemas import RunnerCycleBody, RunnerCycleResponse
-from app.models.cycle import ClaimRequest, Cycle, run_cycle
 from app.models.lifecycle import Outcomes, Report, Retry
+from app.models.runner_cycle import ClaimRequest, RunnerCycle, run_runner_cycle
 from app.shared.status import JobStatus
 
 blp = Blueprint(
@@ -35,7 +35,7 @@ def runner_cycle(body: dict[str, Any], workflow_id: int, run_id: int) -> Respons
     Each finished or started job gets its own outcome: one rejected job (for example one
     that a workflow cancel already finished) does not stop the others.
     """
-    outcome = run_cycle(_cycle(body, workflow_id, run_id))
+    outcome = run_runner_cycle(_cycle(body, workflow_id, run_id))
     return wire.json_response(
         {
             "completed": _outcomes(outcome["completed"]),
@@ -51,7 +51,7 @@ def runner_cycle(body: dict[str, Any], workflow_id: int, run_id: int) -> Respons
     )
 
 
-def _cycle(body: dict[str, Any], workflow_id: int, run_id: int) -> Cycle:
+def _cycle(body: dict[str, Any], workflow_id: int, run_id: int) -> RunnerCycle:
     claim = body.get("claim")
     request = None
     if claim is not None:
@@ -62,7 +62,7 @@ def _cycle(body: dict[str, Any], workflow_id: int, run_id: int) -> Cycle:
             sort_method=claim["sort_method"],
             strict_scheduler_match=claim["strict_scheduler_match"],
         )
-    return Cycle(
+    return RunnerCycle(
         workflow_id=workflow_id,
         run_id=run_id,
         compute_node_id=body["compute_node_id"],

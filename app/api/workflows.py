@@ -27,7 +27,7 @@ from app.api.schemas import (
     list_response,
 )
 from app.models import jobs as job_records
-from app.models import lifecycle, purge, records
+from app.models import lifecycle, purge, records, workflow_state
 from app.models.common import get_workflow
 from app.models.run_start import initialize_if_new
 from app.models.tables import Event, Workflow
@@ -112,7 +112,7 @@ def initialize_jobs(args: dict[str, Any], workflow_id: int) -> Response:
 @blp.response(200, IsCompleteResponse)
 @blp.doc(operationId="is_workflow_complete")
 def is_complete(workflow_id: int) -> Response:
-    return wire.json_response(lifecycle.is_complete(workflow_id))
+    return wire.json_response(workflow_state.is_complete(workflow_id))
 
 
 @blp.route(
@@ -123,7 +123,7 @@ def is_complete(workflow_id: int) -> Response:
 @blp.response(200, IsUninitializedResponse)
 @blp.doc(operationId="is_workflow_uninitialized")
 def is_uninitialized(workflow_id: int) -> Response:
-    return wire.json_response({"is_uninitialized": lifecycle.is_uninitialized(workflow_id)})
+    return wire.json_response({"is_uninitialized": workflow_state.is_uninitialized(workflow_id)})
 
 
 @blp.route(

@@ -2,6 +2,10 @@
 
 API handlers, Huey tasks and admin commands call these functions; nothing else writes
 ``job.status``. Each public function is one short write transaction (or joins the caller's).
+Each change names its row of the transition table (``transitions``), which refuses a move
+the table does not list. Beside this module: ``workflow_state`` (reads), ``dependencies``
+(the graph and its counters), ``results`` (storing attempts) and ``orphans`` (finding the
+jobs of lost runners).
 
 Dependents are released in the same transaction as the change that frees them
 (D2, docs/decisions.md): a blocked job carries ``unfinished_blockers``, decremented as each
@@ -10,8 +14,8 @@ blocker reaches a done status, so completing a job costs O(its dependents), neve
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -19,7 +23,7 @@ from typing import Any, cast
 import peewee
 
 from app.errors import InvalidInput, InvalidTransition, NotFound, TorcError
-from app.models import actions, sql
+from app.models import actions, dependencies, results, sql, workflow_state
 from app.models.common import (
     chunks,
     get_job,
@@ -28,32 +32,31 @@ from app.models.common import (
     require_same_workflow,
     run_state,
 )
-from app.models.db import bulk_insert, bulk_update, next_ids, write_transaction
+from app.models.db import bulk_update, write_transaction
 from app.models.events import id_list, record_event, record_events
 from app.models.fitting import Capacity, choose_fitting_jobs, fitting_requirements
 from app.models.inputs import compute_input_hashes
+from app.models.results import Attempt
 from app.models.tables import (
     ComputeNode,
     Job,
     JobDependsOn,
-    JobInputFile,
-    JobInputUserData,
-    JobOutputFile,
-    JobOutputUserData,
-    Result,
     ScheduledComputeNode,
     Workflow,
-    WorkflowResult,
+)
+from app.models.transitions import (
+    COMPLETABLE,
+    INITIALIZABLE,
+    RETRYABLE,
+    allowed_sources,
 )
 from app.shared.failure_rules import decide, parse_rules
-from app.shared.graph import cycle_members
 from app.shared.status import (
     ACTIVE,
     COMPLETE,
     DONE_FOR_UNBLOCKING,
-    DONE_FOR_WORKFLOW,
     FAILURE,
-    RESETTABLE_FAILED,
+    ORPHAN_RETURN_CODE,
     TERMINAL,
     JobStatus,
     codes,
@@ -63,31 +66,6 @@ from app.shared.units import utc_now_text
 logger = logging.getLogger(__name__)
 
 DONE_CODES = codes(DONE_FOR_UNBLOCKING)
-NOT_DONE_CODES = sorted(int(s) for s in JobStatus if s not in DONE_FOR_WORKFLOW)
-
-# Jobs that initialize_jobs (re)evaluates; others keep their status. Canceled jobs are cut
-# off before they finished, so they run again (the seed's "Restart After Cancellation"),
-# unless a failed blocker cancels them once more (D11, docs/decisions.md). Failed jobs stay failed
-# until ``reset-status --failed-only``.
-INITIALIZABLE = frozenset(
-    {
-        JobStatus.UNINITIALIZED,
-        JobStatus.BLOCKED,
-        JobStatus.READY,
-        JobStatus.CANCELED,
-        JobStatus.TERMINATED,
-        JobStatus.PENDING_FAILED,
-    }
-)
-
-# Downstream resets leave these alone: running work, and jobs the user switched off.
-KEEP_ON_RESET = [int(JobStatus.PENDING), int(JobStatus.RUNNING), int(JobStatus.DISABLED)]
-
-# Jobs a runner may report finished.
-COMPLETABLE = frozenset({JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PENDING_FAILED})
-
-# Return code recorded for jobs whose runner vanished (orphans).
-ORPHAN_RETURN_CODE = -128
 
 
 def label(code: int) -> str:
@@ -112,6 +90,11 @@ def poisons(status: JobStatus, return_code: int | None) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=128)
+def _source_codes(operation: str, new: JobStatus) -> list[int]:
+    return codes(allowed_sources(operation, new))
+
+
 @dataclass
 class Moves:
     """Jobs that changed status in one operation: job_id -> (old, new)."""
@@ -128,14 +111,22 @@ class Moves:
 
 
 def _move_jobs(
-    job_ids: Iterable[int], new: JobStatus, allowed_from: Iterable[int], **extra: Any
+    operation: str,
+    job_ids: Iterable[int],
+    new: JobStatus,
+    allowed_from: Iterable[int] | None = None,
+    **extra: Any,
 ) -> dict[int, int]:
-    """Conditionally set ``new`` on jobs currently in ``allowed_from``; return {id: old}.
+    """``operation`` (a row of the transition table) sets ``new`` on the jobs currently in
+    ``allowed_from`` (default: every status the row moves from); return {id: old}.
 
     The UPDATE re-checks the old status, so a concurrent writer can never be overwritten;
     only rows it actually changed are reported.
     """
-    allowed = [int(s) for s in allowed_from]
+    if allowed_from is None:
+        allowed = _source_codes(operation, new)
+    else:
+        allowed = codes(allowed_sources(operation, new, [JobStatus(s) for s in allowed_from]))
     allowed_marks = sql.marks(len(allowed))
     assignments = ", ".join(["status = ?", *(f"{column} = ?" for column in extra)])
     moved: dict[int, int] = {}
@@ -179,39 +170,10 @@ def _propagate(moves: Moves) -> None:
     for new, ids in by_new_status.items():
         actions.count_job_triggers(moves.workflow_id, ids, JobStatus(new))
     if became_undone:
-        _adjust_blocker_counts(_dependents_of(became_undone), +1)
+        dependencies.adjust_blocker_counts(dependencies.dependents_of(became_undone), +1)
     if became_done:
         _release_dependents(moves.workflow_id, became_done, moves.poisoned & set(became_done))
         check_workflow_complete(moves.workflow_id)
-
-
-def _dependents_of(blocker_ids: list[int]) -> list[tuple[int, int]]:
-    """(dependent, blocker) edges leaving ``blocker_ids``."""
-    edges: list[tuple[int, int]] = []
-    for part in chunks(blocker_ids):
-        edges.extend(
-            sql.fetch(
-                "SELECT job_id, depends_on_job_id FROM job_depends_on"
-                f" WHERE depends_on_job_id IN ({sql.marks(len(part))})",
-                part,
-            )
-        )
-    return edges
-
-
-def _adjust_blocker_counts(edges: list[tuple[int, int]], sign: int) -> None:
-    """Add ``sign`` per edge to each dependent's count of unfinished blockers."""
-    per_dependent = Counter(job_id for job_id, _ in edges)
-    by_amount: dict[int, list[int]] = {}
-    for job_id, amount in per_dependent.items():
-        by_amount.setdefault(amount, []).append(job_id)
-    for amount, ids in by_amount.items():
-        for part in chunks(ids):
-            sql.execute(
-                "UPDATE job SET unfinished_blockers = unfinished_blockers + ?"
-                f" WHERE id IN ({sql.marks(len(part))})",
-                [sign * amount, *part],
-            )
 
 
 def _release_dependents(workflow_id: int, finished: list[int], poisoned: set[int]) -> None:
@@ -223,19 +185,19 @@ def _release_dependents(workflow_id: int, finished: list[int], poisoned: set[int
     """
     frontier, frontier_poison = finished, poisoned
     while frontier:
-        edges = _dependents_of(frontier)
+        edges = dependencies.dependents_of(frontier)
         if not edges:
             return
-        _adjust_blocker_counts(edges, -1)
+        dependencies.adjust_blocker_counts(edges, -1)
         poisoned_dependents = {job_id for job_id, blocker in edges if blocker in frontier_poison}
         for part in chunks(list(poisoned_dependents)):
             sql.execute(
                 f"UPDATE job SET has_failed_blocker = ? WHERE id IN ({sql.marks(len(part))})",
                 [True, *part],
             )
-        to_ready, to_cancel = _split_releasable(list({job_id for job_id, _ in edges}))
-        released = _move_jobs(to_ready, JobStatus.READY, [JobStatus.BLOCKED])
-        canceled = _move_jobs(to_cancel, JobStatus.CANCELED, [JobStatus.BLOCKED])
+        to_ready, to_cancel = dependencies.split_releasable(list({job_id for job_id, _ in edges}))
+        released = _move_jobs("release", to_ready, JobStatus.READY)
+        canceled = _move_jobs("cascade", to_cancel, JobStatus.CANCELED)
         if released:
             actions.count_job_triggers(workflow_id, list(released), JobStatus.READY)
             record_event(workflow_id, "job", "jobs_ready", **id_list(list(released)))
@@ -252,67 +214,13 @@ def _release_dependents(workflow_id: int, finished: list[int], poisoned: set[int
         frontier_poison = set(canceled)
 
 
-def _mark_failed_blockers(
-    workflow_id: int, statuses: list[int], rerunning: list[int] | None = None
-) -> None:
-    """Flag the jobs in ``statuses`` that wait on a blocker whose finish poisons them.
-
-    For the paths that evaluate the graph afresh (initialization, the periodic sweep) rather
-    than one finishing job at a time: a failed or terminated blocker poisons, and so does one
-    the cascade canceled. Blockers in ``rerunning`` do not: they are about to run again.
-    """
-    poisoning = [int(JobStatus.FAILED), int(JobStatus.TERMINATED), int(JobStatus.CANCELED)]
-    present = sql.fetch(
-        "SELECT 1 FROM job WHERE workflow_id = ? AND status IN (?, ?, ?) LIMIT 1",
-        [workflow_id, *poisoning],
-    )
-    if not present:
-        return  # the common case (a fresh workflow): nothing can poison
-    rerunning = rerunning or []
-    sql.execute(
-        "UPDATE job SET has_failed_blocker = ? WHERE workflow_id = ?"
-        f" AND status IN ({sql.marks(len(statuses))}) AND EXISTS ("
-        " SELECT 1 FROM job_depends_on JOIN job AS blocker"
-        " ON blocker.id = job_depends_on.depends_on_job_id"
-        " WHERE job_depends_on.job_id = job.id"
-        f" AND blocker.status NOT IN ({sql.marks(len(rerunning))})"
-        " AND (blocker.status IN (?, ?) OR (blocker.status = ? AND blocker.has_failed_blocker)))",
-        [True, workflow_id, *statuses, *rerunning, *poisoning],
-    )
-
-
-def _split_releasable(candidate_ids: list[int]) -> tuple[list[int], list[int]]:
-    """Blocked jobs with no unfinished blocker left: those to release, those to cancel."""
-    to_ready: list[int] = []
-    to_cancel: list[int] = []
-    for part in chunks(candidate_ids):
-        rows = sql.fetch(
-            "SELECT id, has_failed_blocker, cancel_on_blocking_job_failure FROM job"
-            f" WHERE id IN ({sql.marks(len(part))}) AND status = ? AND unfinished_blockers <= 0",
-            [*part, int(JobStatus.BLOCKED)],
-        )
-        for job_id, failed_blocker, cancel_on_failure in rows:
-            (to_cancel if failed_blocker and cancel_on_failure else to_ready).append(job_id)
-    return to_ready, to_cancel
-
-
-def workflow_is_done(workflow_id: int) -> bool:
-    """True when no job is outside the done statuses (a workflow with no jobs is done)."""
-    rows = sql.fetch(
-        f"SELECT 1 FROM job WHERE workflow_id = ? AND status IN ({sql.marks(len(NOT_DONE_CODES))})"
-        " LIMIT 1",
-        [workflow_id, *NOT_DONE_CODES],
-    )
-    return not rows
-
-
 def check_workflow_complete(workflow_id: int, announce: bool = True) -> bool:
     """Fire on_workflow_complete once every job is done; return whether it is done.
 
     ``announce`` records the completion event; callers pass it when a job just finished,
     which is the one moment a workflow becomes complete.
     """
-    if not workflow_is_done(workflow_id):
+    if not workflow_state.workflow_is_done(workflow_id):
         return False
     if actions.trigger_workflow_complete(workflow_id):
         Workflow.update(has_detected_need_to_run_completion_script=True).where(
@@ -328,34 +236,6 @@ def check_workflow_complete(workflow_id: int, announce: bool = True) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def is_complete(workflow_id: int) -> dict[str, bool]:
-    rows = sql.fetch(
-        "SELECT is_canceled, has_detected_need_to_run_completion_script FROM workflow WHERE id = ?",
-        [workflow_id],
-    )
-    if not rows:
-        raise NotFound(f"Workflow {workflow_id} not found")
-    canceled, needs_script = (bool(value) for value in rows[0])
-    return {
-        "is_canceled": canceled,
-        "is_complete": canceled or workflow_is_done(workflow_id),
-        "needs_to_run_completion_script": needs_script,
-    }
-
-
-def is_uninitialized(workflow_id: int) -> bool:
-    get_workflow(workflow_id)
-    others = (
-        Job.select(Job.id)
-        .where(
-            Job.workflow_id == workflow_id,
-            Job.status.not_in([int(JobStatus.UNINITIALIZED), int(JobStatus.DISABLED)]),
-        )
-        .limit(1)
-    )
-    return not others.exists()
-
-
 def cancel_workflow(workflow_id: int) -> None:
     """Mark the workflow canceled; its pending and running jobs become canceled."""
     with write_transaction():
@@ -367,7 +247,9 @@ def cancel_workflow(workflow_id: int) -> None:
                 Job.workflow_id == workflow_id, Job.status.in_(codes(ACTIVE))
             )
         ]
-        moved = _move_jobs(active_ids, JobStatus.CANCELED, ACTIVE, active_compute_node_id=None)
+        moved = _move_jobs(
+            "cancel_workflow", active_ids, JobStatus.CANCELED, active_compute_node_id=None
+        )
         moves = Moves(workflow_id)
         for job_id, old in moved.items():
             moves.add(job_id, old, JobStatus.CANCELED)
@@ -429,8 +311,9 @@ def reset_job_status(workflow_id: int, failed_only: bool = False) -> int:
             has_failed_blocker=False,
             active_compute_node_id=None,
         ).where(Job.workflow_id == workflow_id)
-        if failed_only:
-            query = query.where(Job.status.in_(codes(RESETTABLE_FAILED)))
+        operation = "reset_failed" if failed_only else "reset_all"
+        sources = allowed_sources(operation, JobStatus.UNINITIALIZED)
+        query = query.where(Job.status.in_(codes(sources)))
         count = query.execute()
         record_event(
             workflow_id,
@@ -456,12 +339,12 @@ def initialize_jobs(workflow_id: int, only_uninitialized: bool = False) -> dict[
     """
     with write_transaction():
         workflow = get_workflow(workflow_id)
-        add_implicit_dependencies(workflow_id)
-        _refuse_cycles(workflow_id)
+        dependencies.add_implicit_dependencies(workflow_id)
+        dependencies.refuse_cycles(workflow_id)
         if only_uninitialized:
             _reset_downstream_of_uninitialized(workflow_id)
         counts = _evaluate_blockers(workflow_id)
-        _drop_results_of_unfinished_jobs(workflow_id)
+        results.drop_results_of_unfinished_jobs(workflow_id)
         actions.reset_for_initialize(workflow_id)
         run_id = workflow.run_id or 1
         Workflow.update(
@@ -480,72 +363,24 @@ def initialize_jobs(workflow_id: int, only_uninitialized: bool = False) -> dict[
         return counts
 
 
-def add_implicit_dependencies(workflow_id: int) -> None:
-    """Producer -> consumer edges from shared files and user data, added once."""
-    for output_link, input_link, column in (
-        (JobOutputFile, JobInputFile, "file_id"),
-        (JobOutputUserData, JobInputUserData, "user_data_id"),
-    ):
-        producer = output_link.alias("producer")
-        consumer = input_link.alias("consumer")
-        pairs = (
-            consumer.select(consumer.job_id, producer.job_id, consumer.workflow_id)
-            .join(
-                producer,
-                on=(getattr(producer, column) == getattr(consumer, column)),
-            )
-            .where(consumer.workflow_id == workflow_id, consumer.job_id != producer.job_id)
-            .distinct()
-        )
-        JobDependsOn.insert_from(
-            pairs, [JobDependsOn.job_id, JobDependsOn.depends_on_job_id, JobDependsOn.workflow_id]
-        ).on_conflict_ignore().execute()
-
-
-def _refuse_cycles(workflow_id: int) -> None:
-    """Reject a dependency cycle: its jobs could never run. Names the jobs involved."""
-    backward = sql.fetch(
-        "SELECT 1 FROM job_depends_on WHERE workflow_id = ? AND depends_on_job_id >= job_id"
-        " LIMIT 1",
-        [workflow_id],
-    )
-    if not backward:
-        return  # every job depends only on jobs created before it: no cycle is possible
-    edges = list(
-        JobDependsOn.select(JobDependsOn.job_id, JobDependsOn.depends_on_job_id)
-        .where(JobDependsOn.workflow_id == workflow_id)
-        .tuples()
-    )
-    if not edges:
-        return
-    remaining = cycle_members(edges)
-    if remaining:
-        names = [
-            row.name
-            for row in Job.select(Job.name).where(Job.id.in_(remaining[:20])).order_by(Job.id)
-        ]
-        raise InvalidInput(
-            "Circular dependency detected involving jobs: " + ", ".join(names),
-            details={"job_ids": remaining[:1000]},
-        )
-
-
 def _reset_downstream_of_uninitialized(workflow_id: int) -> None:
-    frontier = [
+    uninitialized = [
         row.id
         for row in Job.select(Job.id).where(
             Job.workflow_id == workflow_id, Job.status == int(JobStatus.UNINITIALIZED)
         )
     ]
-    seen = set(frontier)
-    while frontier:
-        dependents = {job_id for job_id, _ in _dependents_of(frontier)} - seen
-        seen |= dependents
-        frontier = list(dependents)
-        for part in chunks(frontier):
-            Job.update(status=int(JobStatus.UNINITIALIZED)).where(
-                Job.id.in_(part), Job.status.not_in(KEEP_ON_RESET)
-            ).execute()
+    _reset_downstream_jobs(dependencies.downstream_of(uninitialized))
+
+
+def _reset_downstream_jobs(job_ids: list[int]) -> None:
+    """Jobs downstream of a job that runs again go back to uninitialized (not running work,
+    nor jobs the user switched off)."""
+    sources = codes(allowed_sources("reset_downstream", JobStatus.UNINITIALIZED))
+    for part in chunks(job_ids):
+        Job.update(
+            status=int(JobStatus.UNINITIALIZED), unfinished_blockers=0, has_failed_blocker=False
+        ).where(Job.id.in_(part), Job.status.in_(sources)).execute()
 
 
 def _evaluate_blockers(workflow_id: int) -> dict[str, int]:
@@ -557,6 +392,8 @@ def _evaluate_blockers(workflow_id: int) -> dict[str, int]:
     travels down the graph as usual.
     """
     targets = codes(INITIALIZABLE)
+    for status in (JobStatus.BLOCKED, JobStatus.READY):
+        allowed_sources("initialize", status)  # the bulk moves below are the table's
     blocker = Job.alias("blocker")
     unfinished = (
         JobDependsOn.select(peewee.fn.COUNT(JobDependsOn.depends_on_job_id))
@@ -569,7 +406,7 @@ def _evaluate_blockers(workflow_id: int) -> dict[str, int]:
     Job.update(unfinished_blockers=unfinished, has_failed_blocker=False).where(
         Job.workflow_id == workflow_id, Job.status.in_(targets)
     ).execute()
-    _mark_failed_blockers(workflow_id, targets, rerunning=targets)
+    dependencies.mark_failed_blockers(workflow_id, targets, rerunning=targets)
     Job.update(status=int(JobStatus.BLOCKED)).where(
         Job.workflow_id == workflow_id, Job.status.in_(targets), Job.unfinished_blockers > 0
     ).execute()
@@ -577,7 +414,7 @@ def _evaluate_blockers(workflow_id: int) -> dict[str, int]:
     free = [Job.workflow_id == workflow_id, Job.status.in_(targets), Job.unfinished_blockers <= 0]
     to_cancel = [row.id for row in Job.select(Job.id).where(*free, poisoned)]
     Job.update(status=int(JobStatus.READY)).where(*free, ~poisoned).execute()
-    canceled = _move_jobs(to_cancel, JobStatus.CANCELED, INITIALIZABLE)
+    canceled = _move_jobs("initialize", to_cancel, JobStatus.CANCELED)
     if canceled:
         record_event(
             workflow_id,
@@ -600,15 +437,6 @@ def _evaluate_blockers(workflow_id: int) -> dict[str, int]:
     }
 
 
-def _drop_results_of_unfinished_jobs(workflow_id: int) -> None:
-    unfinished = Job.select(Job.id).where(
-        Job.workflow_id == workflow_id, Job.status.not_in(codes(COMPLETE))
-    )
-    WorkflowResult.delete().where(
-        WorkflowResult.workflow_id == workflow_id, WorkflowResult.job_id.in_(unfinished)
-    ).execute()
-
-
 # --------------------------------------------------------------------------------------------
 # Claiming
 # --------------------------------------------------------------------------------------------
@@ -629,9 +457,7 @@ def claim_next_jobs(workflow_id: int, limit: int, compute_node_id: int | None = 
 
 def _claim(workflow_id: int, job_ids: list[int], compute_node_id: int | None = None) -> list[int]:
     """ready -> pending; the claiming compute node is remembered so it can resynchronise."""
-    moved = _move_jobs(
-        job_ids, JobStatus.PENDING, [JobStatus.READY], active_compute_node_id=compute_node_id
-    )
+    moved = _move_jobs("claim", job_ids, JobStatus.PENDING, active_compute_node_id=compute_node_id)
     claimed = [job_id for job_id in job_ids if job_id in moved]
     if claimed:
         record_event(
@@ -707,10 +533,7 @@ def start_jobs(workflow_id: int, run_id: int, compute_node_id: int, job_ids: lis
             else:
                 startable.append(job_id)
         moved = _move_jobs(
-            startable,
-            JobStatus.RUNNING,
-            [JobStatus.PENDING],
-            active_compute_node_id=compute_node_id,
+            "start", startable, JobStatus.RUNNING, active_compute_node_id=compute_node_id
         )
         hashes = compute_input_hashes(list(moved))
         bulk_update(Job, "input_hash", [(hashes[job_id], job_id) for job_id in moved])
@@ -769,18 +592,6 @@ def _raise_first(outcomes: Outcomes) -> None:
             raise error
 
 
-RESULT_FIELDS = (
-    "compute_node_id",
-    "return_code",
-    "exec_time_minutes",
-    "completion_time",
-    "peak_memory_bytes",
-    "avg_memory_bytes",
-    "peak_cpu_percent",
-    "avg_cpu_percent",
-)
-
-
 @dataclass
 class Report:
     """One finished attempt as a runner reports it."""
@@ -819,7 +630,7 @@ def complete_jobs(workflow_id: int, run_id: int, reports: list[Report]) -> Outco
         moves = Moves(workflow_id)
         for status in {report.status for report in accepted}:
             ids = [r.job_id for r in accepted if r.status == status]
-            moved = _move_jobs(ids, status, COMPLETABLE, active_compute_node_id=None)
+            moved = _move_jobs("complete", ids, status, active_compute_node_id=None)
             for report in (r for r in accepted if r.status == status):
                 if report.job_id not in moved:
                     outcomes[report.job_id] = InvalidTransition(
@@ -851,6 +662,21 @@ def complete_jobs(workflow_id: int, run_id: int, reports: list[Report]) -> Outco
         return outcomes
 
 
+def _store_results(
+    workflow_id: int, run_id: int, jobs: dict[int, JobRow], reports: list[Report]
+) -> None:
+    attempts = [
+        Attempt(
+            report.job_id,
+            report.status,
+            report.result.get("attempt_id") or jobs[report.job_id].attempt_id,
+            report.result,
+        )
+        for report in reports
+    ]
+    results.store_results(workflow_id, run_id, attempts)
+
+
 def _completion_error(
     workflow_id: int, run_id: int, job: JobRow | None, report: Report
 ) -> TorcError | None:
@@ -875,43 +701,8 @@ def _completion_error(
     return None
 
 
-RESULT_COLUMNS = ["id", "job_id", "workflow_id", "run_id", "status", "attempt_id", *RESULT_FIELDS]
-
-
-def _store_results(
-    workflow_id: int, run_id: int, jobs: dict[int, JobRow], reports: list[Report]
-) -> None:
-    """Insert the results, and make each the job's latest (workflow_result)."""
-    ids = list(next_ids(Result, len(reports)))
-    rows = [
-        (
-            result_id,
-            report.job_id,
-            workflow_id,
-            run_id,
-            int(report.status),
-            report.result.get("attempt_id") or jobs[report.job_id].attempt_id,
-            *(report.result.get(key) for key in RESULT_FIELDS),
-        )
-        for result_id, report in zip(ids, reports, strict=True)
-    ]
-    bulk_insert(Result, RESULT_COLUMNS, rows)
-    job_ids = [report.job_id for report in reports]
-    for part in chunks(job_ids):
-        sql.execute(f"DELETE FROM workflow_result WHERE job_id IN ({sql.marks(len(part))})", part)
-    bulk_insert(
-        WorkflowResult,
-        ["workflow_id", "job_id", "result_id"],
-        [(workflow_id, job_id, result_id) for job_id, result_id in zip(job_ids, ids, strict=True)],
-    )
-
-
 # What a retry's record of the failed attempt must carry.
 RETRY_RESULT_FIELDS = ("compute_node_id", "return_code", "exec_time_minutes", "completion_time")
-
-RETRYABLE = frozenset(
-    {JobStatus.RUNNING, JobStatus.FAILED, JobStatus.TERMINATED, JobStatus.PENDING_FAILED}
-)
 
 
 @dataclass
@@ -972,6 +763,7 @@ def _retry_error(workflow_id: int, job: JobRow | None, retry: Retry) -> TorcErro
 
 def _reserve_retry(workflow_id: int, run_id: int, job: JobRow, retry: Retry) -> TorcError | None:
     moved = _move_jobs(
+        "retry",
         [job.id],
         JobStatus.READY,
         [job.status],
@@ -1011,12 +803,7 @@ def manage_status_change(job_id: int, status: JobStatus, run_id: int) -> None:
         _check_run_id(job.workflow_id, run_id)
         result = None
         if status in COMPLETE:
-            result = (
-                Result.select()
-                .where(Result.job_id == job_id, Result.run_id == run_id)
-                .order_by(Result.id.desc())
-                .first()
-            )
+            result = results.latest_result_of_run(job_id, run_id)
             if result is None:
                 raise InvalidTransition(
                     job_id, label(job.status), status.label, f"no result exists for run {run_id}"
@@ -1024,36 +811,30 @@ def manage_status_change(job_id: int, status: JobStatus, run_id: int) -> None:
         if job.status in COMPLETE and status not in COMPLETE:
             _reset_downstream(job.workflow_id, job_id)
         poison = result is not None and poisons(status, result.return_code)
-        extra: dict[str, Any] = {}
         if job.status == JobStatus.PENDING_FAILED and status == JobStatus.READY:
             # Reclassified as retryable: the rerun is a new attempt, with its own logs and
             # result, as a failure handler's retry is.
             extra = {"attempt_id": job.attempt_id + 1, "active_compute_node_id": None}
-        _set_status_by_hand(job, status, poison, **extra)
+            _set_status_by_hand("reclassify", job, status, poison, **extra)
+        else:
+            _set_status_by_hand("manage_status_change", job, status, poison)
 
 
 def _reset_downstream(workflow_id: int, job_id: int) -> None:
-    frontier, seen = [job_id], {job_id}
-    downstream: list[int] = []
-    while frontier:
-        dependents = {dependent for dependent, _ in _dependents_of(frontier)} - seen
-        seen |= dependents
-        frontier = list(dependents)
-        downstream.extend(frontier)
-    for part in chunks(downstream):
-        Job.update(
-            status=int(JobStatus.UNINITIALIZED), unfinished_blockers=0, has_failed_blocker=False
-        ).where(Job.id.in_(part), Job.status.not_in(KEEP_ON_RESET)).execute()
+    downstream = dependencies.downstream_of([job_id])
+    _reset_downstream_jobs(downstream)
     if downstream:
         record_event(
             workflow_id, "job", "jobs_reset", reason="upstream job reset", **id_list(downstream)
         )
 
 
-def _set_status_by_hand(job: Job, status: JobStatus, poison: bool, **extra: Any) -> None:
+def _set_status_by_hand(
+    operation: str, job: Job, status: JobStatus, poison: bool, **extra: Any
+) -> None:
     if job.status == status:
         return
-    moved = _move_jobs([job.id], status, [job.status], **extra)
+    moved = _move_jobs(operation, [job.id], status, [job.status], **extra)
     if not moved:
         raise InvalidTransition(job.id, label(job.status), status.label, "job changed status")
     record_event(
@@ -1076,7 +857,7 @@ def set_job_status(job_id: int, status: JobStatus) -> None:
     pending_failed job is classified as failed); consequences propagate as usual."""
     with write_transaction():
         job = get_job(job_id)
-        _set_status_by_hand(job, status, poison=poisons(status, None))
+        _set_status_by_hand("update_job", job, status, poison=poisons(status, None))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1104,7 +885,7 @@ def process_changed_job_inputs(workflow_id: int, dry_run: bool = False) -> list[
         changed = [job_id for job_id, (_, stored) in finished.items() if current[job_id] != stored]
         if changed and not dry_run:
             for part in chunks(changed):
-                Job.update(status=int(JobStatus.UNINITIALIZED)).where(Job.id.in_(part)).execute()
+                _move_jobs("inputs_changed", part, JobStatus.UNINITIALIZED)
             record_event(
                 workflow_id, "job", "jobs_reset", reason="inputs changed", **id_list(changed)
             )
@@ -1114,13 +895,6 @@ def process_changed_job_inputs(workflow_id: int, dry_run: bool = False) -> list[
 # --------------------------------------------------------------------------------------------
 # The periodic safety net
 # --------------------------------------------------------------------------------------------
-
-
-def workflows_needing_sweep() -> list[int]:
-    """Workflows with blocked jobs, or complete but with on_workflow_complete not yet fired."""
-    blocked = Job.select(Job.workflow_id).where(Job.status == int(JobStatus.BLOCKED)).distinct()
-    waiting = actions.workflows_awaiting_completion()
-    return sorted({row.workflow_id for row in blocked} | set(waiting))
 
 
 def sweep_workflow(workflow_id: int) -> int:
@@ -1139,7 +913,7 @@ def sweep_workflow(workflow_id: int) -> int:
         Job.update(unfinished_blockers=unfinished).where(
             Job.workflow_id == workflow_id, Job.status == int(JobStatus.BLOCKED)
         ).execute()
-        _mark_failed_blockers(workflow_id, [int(JobStatus.BLOCKED)])
+        dependencies.mark_failed_blockers(workflow_id, [int(JobStatus.BLOCKED)])
         free = [
             row.id
             for row in Job.select(Job.id).where(
@@ -1148,11 +922,11 @@ def sweep_workflow(workflow_id: int) -> int:
                 Job.unfinished_blockers <= 0,
             )
         ]
-        to_ready, to_cancel = _split_releasable(free)
+        to_ready, to_cancel = dependencies.split_releasable(free)
         moves = Moves(workflow_id)
-        for job_id, old in _move_jobs(to_ready, JobStatus.READY, [JobStatus.BLOCKED]).items():
+        for job_id, old in _move_jobs("release", to_ready, JobStatus.READY).items():
             moves.add(job_id, old, JobStatus.READY)
-        for job_id, old in _move_jobs(to_cancel, JobStatus.CANCELED, [JobStatus.BLOCKED]).items():
+        for job_id, old in _move_jobs("cascade", to_cancel, JobStatus.CANCELED).items():
             moves.add(job_id, old, JobStatus.CANCELED, poison=True)
         if moves.changes:
             record_event(
@@ -1165,124 +939,19 @@ def sweep_workflow(workflow_id: int) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# Orphans: jobs whose runner stopped heartbeating
+# Orphans: the jobs of a runner that is gone (``orphans`` finds them)
 # --------------------------------------------------------------------------------------------
 
 
-def silence_cutoff(now: float, timeout_seconds: float, server_started: float) -> float | None:
-    """Heartbeats older than this mean a runner is gone; None while none can be yet.
-
-    Silence counts from this server's start at the earliest: while the server was down no
-    runner could reach it, so after a restart every runner gets a full timeout to heartbeat
-    again before its jobs are taken for orphans.
-    """
-    cutoff = now - timeout_seconds
-    return cutoff if server_started <= cutoff else None
-
-
-def handle_orphans(now: float, timeout_seconds: float, server_started: float) -> dict[str, int]:
-    """Retire runners silent for ``timeout_seconds`` and deal with the jobs they held.
-
-    Jobs they had claimed but not started go back to ready (nothing ran). Jobs they were
-    running are finished as failed with return code -128, through the same path as any
-    other failure, so dependents are canceled or a failure handler / ``torc recover`` can
-    retry them. Runners that never sent a heartbeat are left alone, and so is everyone in
-    the first ``timeout_seconds`` after the server started (``silence_cutoff``).
-    """
-    counts = {"compute_nodes": 0, "requeued": 0, "failed": 0}
-    cutoff = silence_cutoff(now, timeout_seconds, server_started)
-    if cutoff is None:
-        return counts
-    with write_transaction():
-        stale = sql.fetch(
-            "SELECT id, workflow_id FROM compute_node WHERE is_active = ?"
-            " AND last_heartbeat IS NOT NULL AND last_heartbeat < ?",
-            [True, cutoff],
-        )
-        for node_id, workflow_id in stale:
-            sql.execute("UPDATE compute_node SET is_active = ? WHERE id = ?", [False, node_id])
-            record_event(workflow_id, "compute_node", "compute_node_lost", compute_node_id=node_id)
-            requeued, failed = _release_orphaned_jobs(workflow_id, node_id)
-            counts["compute_nodes"] += 1
-            counts["requeued"] += requeued
-            counts["failed"] += failed
-    return counts
-
-
-def detect_orphans(
-    workflow_id: int,
-    lost_node_ids: list[int],
-    now: float,
-    timeout_seconds: float,
-    server_started: float,
-) -> dict[str, int]:
-    """``torc recover``'s first step, for one workflow and at once.
-
-    Retires the runners the caller knows are gone (``lost_node_ids``, e.g. dead local PIDs)
-    and those silent past the heartbeat timeout (``silence_cutoff``), then treats as orphans
-    the running jobs whose runner is inactive or unknown, and the claimed jobs of inactive
-    runners.
-    """
-    counts = {"compute_nodes": 0, "requeued": 0, "failed": 0}
-    cutoff = silence_cutoff(now, timeout_seconds, server_started)
-    with write_transaction():
-        get_workflow(workflow_id)
-        lost = require_same_workflow(
-            ComputeNode, lost_node_ids, workflow_id, "lost_compute_node_ids"
-        )
-        silent = (
-            []
-            if cutoff is None
-            else sql.fetch(
-                "SELECT id FROM compute_node WHERE workflow_id = ? AND is_active = ?"
-                " AND last_heartbeat IS NOT NULL AND last_heartbeat < ?",
-                [workflow_id, True, cutoff],
-            )
-        )
-        for node_id in dict.fromkeys([*lost, *(row[0] for row in silent)]):
-            retired = sql.execute(
-                "UPDATE compute_node SET is_active = ? WHERE id = ? AND is_active = ?",
-                [False, node_id, True],
-            )
-            if retired:
-                counts["compute_nodes"] += 1
-                record_event(
-                    workflow_id, "compute_node", "compute_node_lost", compute_node_id=node_id
-                )
-        stranded = sql.fetch(
-            "SELECT job.id, job.status, job.active_compute_node_id FROM job"
-            " LEFT JOIN compute_node ON compute_node.id = job.active_compute_node_id"
-            " WHERE job.workflow_id = ? AND (compute_node.id IS NULL OR compute_node.is_active = ?)"
-            " AND (job.status = ? OR (job.status = ? AND compute_node.id IS NOT NULL))",
-            [workflow_id, False, int(JobStatus.RUNNING), int(JobStatus.PENDING)],
-        )
-        by_node: dict[int | None, list[tuple[int, int]]] = {}
-        for job_id, status, node_id in stranded:
-            by_node.setdefault(node_id, []).append((job_id, status))
-        for node_id, rows in by_node.items():
-            requeued, failed = _release_jobs(workflow_id, node_id, rows)
-            counts["requeued"] += requeued
-            counts["failed"] += failed
-    return counts
-
-
-def _release_orphaned_jobs(workflow_id: int, node_id: int) -> tuple[int, int]:
-    rows = sql.fetch(
-        "SELECT id, status FROM job WHERE active_compute_node_id = ? AND status IN (?, ?)",
-        [node_id, int(JobStatus.PENDING), int(JobStatus.RUNNING)],
-    )
-    return _release_jobs(workflow_id, node_id, rows)
-
-
-def _release_jobs(
+def release_lost_runner_jobs(
     workflow_id: int, node_id: int | None, rows: list[tuple[int, int]]
 ) -> tuple[int, int]:
-    """Claimed jobs of a lost runner go back to ready; its running jobs fail (rc -128)."""
+    """Claimed jobs of a lost runner go back to ready; its running jobs fail with
+    ``ORPHAN_RETURN_CODE`` (or go back to ready when their failure handler retries that).
+    ``rows`` are (job ID, status); returns (requeued, failed or retried)."""
     pending = [job_id for job_id, status in rows if status == JobStatus.PENDING]
     running = [job_id for job_id, status in rows if status == JobStatus.RUNNING]
-    requeued = _move_jobs(
-        pending, JobStatus.READY, [JobStatus.PENDING], active_compute_node_id=None
-    )
+    requeued = _move_jobs("requeue_orphan", pending, JobStatus.READY, active_compute_node_id=None)
     if requeued:
         actions.count_job_triggers(workflow_id, list(requeued), JobStatus.READY)
         record_event(

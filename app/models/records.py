@@ -16,6 +16,7 @@ import peewee
 
 from app.errors import Conflict, InvalidInput, not_found
 from app.models import sql
+from app.models.access import visible_condition
 from app.models.common import get_workflow, require_same_workflow
 from app.models.db import write_transaction
 from app.models.events import record_event
@@ -53,8 +54,14 @@ class Page:
 def list_page(
     model: type[BaseModel], conditions: list[Any], page: Page, sortable: set[str] | None = None
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of ``model`` rows matching ``conditions`` and the total number that match."""
+    """One page of ``model`` rows matching ``conditions`` and the total number that match.
+
+    When access control is enforced, only rows of workflows the viewer may reach count.
+    """
     query = model.select()
+    visible = visible_condition(model)
+    if visible is not None:
+        conditions = [*conditions, visible]
     if conditions:
         query = query.where(*conditions)
     total = query.count()

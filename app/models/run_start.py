@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.models import lifecycle
+from app.models import lifecycle, workflow_state
 from app.models.common import get_workflow
 from app.models.db import write_transaction
 
@@ -24,7 +24,7 @@ def initialize_if_new(workflow_id: int) -> dict[str, Any]:
     """
     with write_transaction():
         workflow = get_workflow(workflow_id)
-        if not lifecycle.is_uninitialized(workflow_id):
+        if not workflow_state.is_uninitialized(workflow_id):
             return {"initialized": False}
         if workflow.run_id > 0:
             lifecycle.update_workflow_status(

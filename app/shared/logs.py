@@ -50,8 +50,11 @@ def configure_logging(
     json_logs: bool = False,
     file_name: str = "torc-server.log",
     console: bool = True,
+    max_bytes: int = ROTATE_BYTES,
+    backups: int = ROTATE_KEEP,
 ) -> None:
-    """Console logging, plus a rotating file (10 MiB x 5) when ``log_dir`` is given."""
+    """Console logging, plus a rotating file (10 MiB x 5 by default) when ``log_dir`` is
+    given: ``torc-server.log`` moves to ``.1``, ``.1`` to ``.2`` … and the oldest is deleted."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -65,7 +68,7 @@ def configure_logging(
         from logging.handlers import RotatingFileHandler  # only the server writes a log file
 
         rotating = RotatingFileHandler(
-            Path(log_dir) / file_name, maxBytes=ROTATE_BYTES, backupCount=ROTATE_KEEP
+            Path(log_dir) / file_name, maxBytes=max_bytes, backupCount=backups
         )
         rotating.setFormatter(JsonFormatter() if json_logs else logging.Formatter(CONSOLE_FORMAT))
         root.addHandler(rotating)

@@ -48,6 +48,45 @@ SETTINGS: tuple[Setting, ...] = (
         "A runner silent for this long is considered dead and its jobs orphaned",
     ),
     Setting(
+        "auth_file",
+        None,
+        str,
+        "htpasswd file of bcrypt hashes; enables authentication (reloaded when it changes)",
+        "TORC_AUTH_FILE",
+    ),
+    Setting("require_auth", False, bool, "Refuse requests without valid credentials (401)"),
+    Setting(
+        "credential_cache_ttl_secs",
+        60.0,
+        float,
+        "Seconds a verified password stays cached (0 disables the cache)",
+        "TORC_CREDENTIAL_CACHE_TTL_SECS",
+    ),
+    Setting(
+        "enforce_access_control",
+        False,
+        bool,
+        "Limit each user to their own workflows, those shared with their groups, and "
+        "(for admins) all",
+    ),
+    Setting(
+        "admin_users",
+        [],
+        list,
+        "System administrators (kept as the members of the system admin group)",
+        "TORC_ADMIN_USERS",
+    ),
+    Setting("https", False, bool, "Serve HTTPS (needs tls_cert and tls_key)"),
+    Setting("tls_cert", None, str, "PEM certificate chain for HTTPS"),
+    Setting("tls_key", None, str, "PEM private key for HTTPS"),
+    Setting(
+        "timing_enabled",
+        False,
+        bool,
+        "Log the time spent on every request",
+        "TORC_TIMING_ENABLED",
+    ),
+    Setting(
         "max_connections",
         1000,
         int,
@@ -79,6 +118,13 @@ SETTINGS: tuple[Setting, ...] = (
         "TORC_LOG_DIR",
     ),
     Setting("logging.json_logs", False, bool, "Write the log file as JSON lines"),
+    Setting(
+        "logging.max_file_bytes",
+        10 * 1024 * 1024,
+        int,
+        "Size at which torc-server.log is rotated",
+    ),
+    Setting("logging.max_files", 5, int, "Rotated log files kept (torc-server.log.1 ...)"),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}

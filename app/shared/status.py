@@ -134,3 +134,6 @@ UNSUCCESSFUL_NAMES = labels(UNSUCCESSFUL)
 SETTLED_NAMES = labels(SETTLED)
 NOT_SUCCEEDED_NAMES = labels(NOT_SUCCEEDED)
 UNDERWAY_NAMES = labels(UNDERWAY)
+
+# The return code recorded for a job whose runner was lost while it ran (an orphan).
+ORPHAN_RETURN_CODE = -128

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from app.models import lifecycle, purge
+from app.models import lifecycle, orphans, purge, workflow_state
 from app.tasks import COMPLETION_CHECK, ORPHAN_CHECK, PURGE, PURGE_BUDGET_SECONDS, huey, settings
 
 logger = logging.getLogger(__name__)
@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 def completion_check() -> None:
     """Release blocked jobs whose blockers are all done, and notice finished workflows."""
     deleted = purge.purging()  # their leftover rows are on their way out
-    for workflow_id in lifecycle.workflows_needing_sweep():
+    for workflow_id in workflow_state.workflows_needing_sweep():
         if workflow_id in deleted:
             continue
         released = lifecycle.sweep_workflow(workflow_id)
@@ -28,7 +28,7 @@ def completion_check() -> None:
 @huey.periodic_task(ORPHAN_CHECK, retries=0)
 def orphan_check() -> None:
     """Runners silent past the heartbeat timeout are gone: their jobs are orphans."""
-    counts = lifecycle.handle_orphans(
+    counts = orphans.handle_orphans(
         time.time(), settings.heartbeat_timeout_seconds, settings.started_at
     )
     if counts["compute_nodes"]:

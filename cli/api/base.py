@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Self
 from urllib.parse import quote
 
@@ -25,6 +25,9 @@ logger = logging.getLogger("cli.client")
 API_PATH = "/torc-service/v1"
 DEFAULT_URL = f"http://localhost:8080{API_PATH}"
 PAGE_SIZE = 10_000  # the server's largest page
+# The variables that carry credentials to a process Torc starts (never its command line).
+PASSWORD_VARIABLE = "TORC_PASSWORD"
+USERNAME_VARIABLE = "TORC_CLIENT__USERNAME"
 
 Record = dict[str, Any]
 
@@ -50,6 +53,7 @@ class ClientBase:
         password: str | None = None,
         timeout: float = 120.0,
         retry_seconds: float = 0.0,
+        password_prompt: Callable[[], str | None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         # Seconds to wait for one answer before giving up (ServerUnreachable).
@@ -58,6 +62,8 @@ class ClientBase:
         self.retry_seconds = retry_seconds
         self.username = username
         self.password = password
+        # Asked once for a password when the server answers 401 to a request sent without one.
+        self.password_prompt = password_prompt
         try:
             self.transport = open_transport(self.base_url, username, password)
         except ValueError as exc:
@@ -66,7 +72,8 @@ class ClientBase:
     def clone(self, **overrides: Any) -> Self:
         """A client for the same server and user with its own connection, and any of
         ``timeout``, ``retry_seconds`` (or ``base_url``, ``username``, ``password``) changed:
-        for another thread, or for calls that need other limits than this client's."""
+        for another thread, or for calls that need other limits than this client's. A clone
+        never prompts for a password: it has the one this client holds (asked for or given)."""
         settings: dict[str, Any] = {
             "base_url": self.base_url,
             "username": self.username,
@@ -80,6 +87,25 @@ class ClientBase:
         settings.update(overrides)
         base_url = settings.pop("base_url")
         return type(self)(base_url, **settings)
+
+    def credential_env(self) -> dict[str, str]:
+        """Environment variables that give a process Torc starts (a job runner, a job, a
+        remote worker) this client's credentials without putting the password on its
+        command line."""
+        if not self.username or self.password is None:
+            return {}
+        return {USERNAME_VARIABLE: self.username, PASSWORD_VARIABLE: self.password}
+
+    def _ask_for_password(self) -> bool:
+        """Ask (once) for the password the server wants; reconnect with it if given."""
+        prompt, self.password_prompt = self.password_prompt, None
+        password = prompt() if prompt is not None else None
+        if password is None:
+            return False
+        self.password = password
+        self.transport.close()
+        self.transport = open_transport(self.base_url, self.username, password)
+        return True
 
     def close(self) -> None:
         self.transport.close()
@@ -101,6 +127,8 @@ class ClientBase:
             raise TorcClientError(f"cannot encode the request to {path}: {exc}") from None
         headers = {"Content-Type": "application/json"} if data is not None else None
         response = self._send(method, url, query, data, headers)
+        if response.status_code == 401 and self.password is None and self._ask_for_password():
+            response = self._send(method, url, query, data, headers)
         if response.status_code >= 400:
             message = _error_message(response)
             if response.status_code == 404 and _unknown_route(response, message):

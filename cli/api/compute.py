@@ -41,7 +41,14 @@ class ComputeEndpoints(ClientBase):
     def detect_orphans(self, workflow_id: int, lost_compute_node_ids: list[int]) -> Record:
         """Hand back the jobs of runners that are gone (silent, or ``lost_compute_node_ids``
         known dead); counts of the jobs failed and requeued."""
-        return self.post(
+        return self.post(*self.detect_orphans_request(workflow_id, lost_compute_node_ids))
+
+    def detect_orphans_request(
+        self, workflow_id: int, lost_compute_node_ids: list[int]
+    ) -> tuple[str, Record]:
+        """``detect_orphans``'s path and body, for a helper that cannot use this client: the
+        runner's watchdog (standard library only) sends it once the runner is gone."""
+        return (
             f"/workflows/{workflow_id}/detect_orphans",
             {"lost_compute_node_ids": lost_compute_node_ids},
         )

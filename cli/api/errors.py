@@ -41,11 +41,17 @@ class BadRequest(ApiError):
 
 
 class Unauthorized(ApiError):
-    """401: no credentials, or wrong ones."""
+    """401: the server requires credentials and got none, or wrong ones."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.message} (HTTP 401): give the password with TORC_PASSWORD, --password or "
+            "--prompt-password, and the user with --username if it is not your login name"
+        )
 
 
 class Forbidden(ApiError):
-    """403: the user may not do this (access control)."""
+    """403: the credentials are valid, but this user may not do this (access control)."""
 
 
 class NotFound(ApiError):

@@ -72,9 +72,10 @@ def open_transport(base_url: str, username: str | None, password: str | None) ->
 
 
 def _basic_auth(username: str | None, password: str | None) -> dict[str, str]:
-    if not username:
+    """The Authorization header; none without a password (the request is anonymous)."""
+    if not username or password is None:
         return {}
-    token = base64.b64encode(f"{username}:{password or ''}".encode()).decode("ascii")
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
     return {"Authorization": f"Basic {token}"}
 
 
@@ -186,8 +187,8 @@ class RequestsTransport:
 
         self._requests = requests
         self._session = requests.Session()
-        if username:
-            self._session.auth = (username, password or "")
+        if username and password is not None:
+            self._session.auth = (username, password)
 
     def request(
         self,

@@ -43,14 +43,7 @@ CLIENT_EXTRAS = (
     Setting("slurm.keep_submission_scripts", False, bool, "Keep generated sbatch scripts"),
     Setting("slurm.strict_scheduler_match", False, bool, "Fail when no scheduler fits a job"),
 )
-SERVER_EXTRAS = (
-    Setting("https", False, bool, "Serve HTTPS"),
-    Setting("auth_file", None, str, "Path to an htpasswd file"),
-    Setting("require_auth", False, bool, "Require authentication for every request"),
-    Setting("credential_cache_ttl_secs", 60, int, "How long verified credentials are cached"),
-    Setting("enforce_access_control", False, bool, "Restrict workflows to owners and groups"),
-    Setting("admin_users", [], list, "Users added to the admin group"),
-)
+SERVER_EXTRAS: tuple[Setting, ...] = ()
 PARTITION_SCHEMA = {
     "name": str,
     "cpus_per_node": int,

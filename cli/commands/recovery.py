@@ -257,11 +257,8 @@ class Watcher:
             return
         runner_log = f"watch_runner_{socket.gethostname()}_{self.workflow_id}.log"
         log = (self.output / runner_log).open("a")
-        env = dict(os.environ)
-        credentials = []
-        if self.client.username:
-            credentials = ["--username", self.client.username]
-            env["TORC_PASSWORD"] = self.client.password or ""
+        # Credentials travel in the environment: a command line is visible to every user.
+        env = {**os.environ, **self.client.credential_env()}
         self.runner = subprocess.Popen(
             [
                 sys.executable,
@@ -269,7 +266,6 @@ class Watcher:
                 "cli.main",
                 "--url",
                 self.client.base_url,
-                *credentials,
                 "workflows",
                 "run",
                 str(self.workflow_id),

@@ -289,12 +289,8 @@ def worker_environment(ctx: Context, url: str) -> dict[str, str]:
     """What a worker needs to reach the server as this user. It goes to a file only the
     worker's user can read, which the worker deletes once read: it is never on a command
     line (``ps`` on either machine would show it). Credentials ride here."""
-    environment = {"TORC_API_URL": url}
-    if ctx.settings.get("username"):
-        environment["TORC_CLIENT__USERNAME"] = ctx.settings["username"]
-    if ctx.settings.get("password"):
-        environment["TORC_PASSWORD"] = ctx.settings["password"]
-    return environment
+    # The client's own: the user it authenticates as and the password it was given or asked.
+    return {"TORC_API_URL": url, **ctx.client.credential_env()}
 
 
 def _torc_run_args(workflow_id: int, output_dir: str, resources: dict) -> list[str]:

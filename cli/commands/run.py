@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from app.shared.status import ORPHAN_RETURN_CODE
 from cli.client import TorcClient, TorcClientError
 from cli.commands.workflow_args import optional_id, pick_workflow
 from cli.commands.workflows import create_from_spec, is_spec_path, workflow_id_arg
@@ -175,7 +176,7 @@ def run_workflow(
     poll_interval=None,
 ) -> int:
     """Run the workflow's jobs here; return the process exit code (0: every job completed)."""
-    from runner.progress import RunProgress
+    from cli.run_progress import RunProgress
     from runner.runner import ForcedExit, JobRunner, RunnerOptions
 
     given = runner_settings(
@@ -205,10 +206,11 @@ def run_workflow(
     except BaseException:
         progress.close()
         raise
+    client = ctx.client
     if summary.stopped_by_signal is not None:
-        ctx.client.timeout = FINAL_COUNTS_TIMEOUT
+        client = ctx.client.clone(timeout=FINAL_COUNTS_TIMEOUT)
     try:
-        counts = ctx.client.job_status_counts(workflow_id)
+        counts = client.job_status_counts(workflow_id)
     except TorcClientError as exc:
         counts = None
         progress.close()
@@ -220,6 +222,8 @@ def run_workflow(
     if counts is not None:
         ran_here = sum(summary.counts.values())
         _report(workflow_id, statuses, time.monotonic() - started, ran_here, options.output_dir)
+        if statuses.get("failed"):
+            _hint_lost_runners(client, workflow_id)
     if summary.stopped_by_signal is not None:
         return 128 + summary.stopped_by_signal
     if counts is None or summary.stuck is not None:
@@ -265,6 +269,25 @@ def _report(
         f"Output: {output}",
         err=True,
     )
+
+
+def _hint_lost_runners(client: TorcClient, workflow_id: int) -> None:
+    """Failed jobs whose runner died are not broken: say how to run them again."""
+    try:
+        failed = {job["id"] for job in client.list_jobs(workflow_id, status="failed")}
+        lost = {
+            result["job_id"]
+            for result in client.list_results(workflow_id, return_code=ORPHAN_RETURN_CODE)
+            if result["job_id"] in failed
+        }
+    except TorcClientError:
+        return
+    if lost:
+        click.echo(
+            f"torc: {len(lost)} job(s) failed because the runner running them was lost "
+            f"(return code {ORPHAN_RETURN_CODE}); `torc recover {workflow_id}` runs them again",
+            err=True,
+        )
 
 
 @click.command("run")

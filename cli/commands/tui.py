@@ -38,8 +38,10 @@ def tui_command(ctx: Context, standalone: bool, port: int, database: str | None)
         raise click.ClickException("torc tui needs a terminal (stdin and stdout)")
     _log_away_from_the_screen(ctx.settings["log_level"])
     url = _url(ctx, standalone, port)
+    # Asked now, if at all: once the TUI owns the terminal nothing may prompt on it.
+    ctx.ask_password_now()
     try:
-        client = ctx.client_for(url)
+        client = ctx.client_for(url, interactive=False)
     except TorcClientError as exc:
         raise click.ClickException(str(exc)) from None
     options = Options(
@@ -49,7 +51,12 @@ def tui_command(ctx: Context, standalone: bool, port: int, database: str | None)
         database=database,
         max_jobs=ctx.settings.get("max_jobs"),
     )
-    run_tui(client, options, user=current_user(), client_factory=ctx.client_for)
+    run_tui(
+        client,
+        options,
+        user=current_user(),
+        client_factory=lambda url: ctx.client_for(url, interactive=False),
+    )
 
 
 def _log_away_from_the_screen(level: str) -> None:

@@ -139,6 +139,7 @@ def create_from_spec(
         user=user,
         monitoring=monitoring,
         skip_checks=skip_checks,
+        default_user=current_user(),
         initialize=initialize,
         max_jobs=ctx.settings["max_jobs"],
     )

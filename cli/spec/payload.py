@@ -64,6 +64,7 @@ class Options:
     user: str | None = None
     resource_monitoring: bool = True
     skip_checks: bool = False
+    default_user: str | None = None  # owner when neither ``user`` nor the spec names one
     max_jobs: int = DEFAULT_MAX_JOBS
 
 
@@ -86,12 +87,15 @@ def compile_spec(
     user: str | None = None,
     resource_monitoring: bool = True,
     skip_checks: bool = False,
+    default_user: str | None = None,
     max_jobs: int = DEFAULT_MAX_JOBS,
 ) -> CompiledSpec:
     """Like build_payload, but also returns the warnings; raises SpecError on the first error."""
     loaded = as_loaded(source)
     diag = Diagnostics(loaded.path, loaded.locate, fail_fast=True)
-    options = Options(user, resource_monitoring, skip_checks, max_jobs)
+    options = Options(
+        user, resource_monitoring, skip_checks, default_user=default_user, max_jobs=max_jobs
+    )
     compilation = Compilation(loaded, diag, options)
     return CompiledSpec(compilation.run(), diag.warnings, compilation)
 
@@ -263,7 +267,13 @@ class Compilation:
         return index_names(names, [i.spec_index for i in items], kind, key, self.diag, hint)
 
     def _workflow_record(self, spec: WorkflowSpec, defaults: dict[str, Any]) -> dict[str, Any]:
-        user = self.options.user or spec.user or os.environ.get("USER") or "unknown"
+        user = (
+            self.options.user
+            or spec.user
+            or self.options.default_user
+            or os.environ.get("USER")
+            or "unknown"
+        )
         record: dict[str, Any] = {"name": spec.name, "user": user}
         for key in _OPTIONAL_WORKFLOW_FIELDS:
             if getattr(spec, key) is not None:

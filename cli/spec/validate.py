@@ -32,7 +32,7 @@ def validate_spec(
     except SpecError as exc:
         return _result([str(exc)], [], summarize(None))
     diag = Diagnostics(loaded.path, loaded.locate, fail_fast=False)
-    options = Options(user, resource_monitoring, skip_checks, max_jobs)
+    options = Options(user, resource_monitoring, skip_checks, max_jobs=max_jobs)
     compilation = Compilation(loaded, diag, options)
     try:
         compilation.run()

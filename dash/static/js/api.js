@@ -8,15 +8,17 @@ Torc.api = (() => {
   const API = "/torc-service/v1";
   const PAGE = 10000; // the server's largest page
 
-  // Credentials for servers that require authentication: this browser session only.
+  // Credentials for servers that require authentication: this browser session only. The
+  // X-Torc-Dash header marks the page's own requests: the proxy then answers a 401 without a
+  // Basic challenge, which would open the browser's sign-in dialog (dash/proxy.py).
   function authHeaders() {
     const user = sessionStorage.getItem("torc.username");
-    if (!user) return {};
+    if (!user) return { "X-Torc-Dash": "page" };
     const password = sessionStorage.getItem("torc.password") || "";
     const bytes = new TextEncoder().encode(`${user}:${password}`);
     let binary = "";
     bytes.forEach((b) => { binary += String.fromCharCode(b); });
-    return { Authorization: "Basic " + btoa(binary) };
+    return { "X-Torc-Dash": "page", Authorization: "Basic " + btoa(binary) };
   }
 
   class ApiError extends Error {

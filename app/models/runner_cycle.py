@@ -1,4 +1,5 @@
-"""One job-runner round trip: report, start, claim — in a single short transaction.
+"""A job runner's round trip (``runner_cycle``): report, start, claim — in one short
+transaction.
 
 A runner that calls this once per loop turn needs no other request while it works: the
 answer carries the jobs it claimed, whether the workflow is complete or canceled, and the
@@ -11,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from app.models import actions, lifecycle, sql
+from app.models import actions, lifecycle, sql, workflow_state
 from app.models.common import chunks, get_workflow, require_same_workflow, run_state
 from app.models.db import bulk_update, write_transaction
 from app.models.fitting import Capacity
@@ -30,7 +31,7 @@ class ClaimRequest:
 
 
 @dataclass
-class Cycle:
+class RunnerCycle:
     workflow_id: int
     run_id: int
     compute_node_id: int
@@ -43,7 +44,7 @@ class Cycle:
     resync: bool = False
 
 
-def run_cycle(cycle: Cycle) -> dict[str, Any]:
+def run_runner_cycle(cycle: RunnerCycle) -> dict[str, Any]:
     with write_transaction():
         # A workflow deleted under a running runner: "Workflow N not found", so it stops.
         run_state(cycle.workflow_id)
@@ -62,7 +63,7 @@ def run_cycle(cycle: Cycle) -> dict[str, Any]:
         completed = lifecycle.complete_jobs(cycle.workflow_id, cycle.run_id, cycle.completed)
         retried = lifecycle.retry_jobs(cycle.workflow_id, cycle.run_id, cycle.retried)
         claimed, reason = _claim(cycle)
-        status = lifecycle.is_complete(cycle.workflow_id)
+        status = workflow_state.is_complete(cycle.workflow_id)
         assigned = _assigned(cycle) if cycle.resync else []
         pending = actions.pending_actions(cycle.workflow_id, ACTION_TRIGGERS_DURING_RUN)
     return {
@@ -78,7 +79,7 @@ def run_cycle(cycle: Cycle) -> dict[str, Any]:
     }
 
 
-def _assigned(cycle: Cycle) -> list[int]:
+def _assigned(cycle: RunnerCycle) -> list[int]:
     query = Job.select(Job.id).where(
         Job.workflow_id == cycle.workflow_id,
         Job.active_compute_node_id == cycle.compute_node_id,
@@ -95,7 +96,7 @@ def _record_mtimes(workflow_id: int, mtimes: list[tuple[int, float]]) -> None:
     bulk_update(File, "st_mtime", [(mtime, file_id) for file_id, mtime in mtimes])
 
 
-def _claim(cycle: Cycle) -> tuple[list[int], str | None]:
+def _claim(cycle: RunnerCycle) -> tuple[list[int], str | None]:
     request = cycle.claim
     if request is None or request.limit <= 0:
         return [], None

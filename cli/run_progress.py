@@ -1,5 +1,8 @@
 """What ``torc run`` shows: a live bar on a terminal, plain log lines otherwise.
 
+The job runner tells it what happens through ``runner.events.ProgressSink``; this is the
+CLI's rendering of those events.
+
 The counts are the workflow's, not only this runner's: they start from the server's status
 counts (jobs finished before this session) and end with them (jobs the server canceled in a
 cascade never pass through the runner). The rate counts only jobs this session ran.
