@@ -528,3 +528,31 @@ def test_log_files_are_made_ahead_and_never_truncated_by_the_maker(tmp_path: Pat
     late.prepare([started])
     late.close()
     assert Path(started).read_text() == "job output\n"
+
+
+def test_the_local_launcher_starts_jobs_on_the_log_files_it_made_ahead(tmp_path: Path) -> None:
+    """The runner hands claimed jobs' log paths to its launcher (``Launcher.prepare``); the
+    local launcher's child then opens the files made ahead, and its output lands in them."""
+    import os
+
+    from runner.clock import SystemClock
+    from runner.launchers import LaunchRequest
+    from runner.launchers.local import LocalLauncher
+    from runner.resources import Need
+
+    launcher = LocalLauncher(SystemClock())
+    stdout, stderr = str(tmp_path / "stdio" / "job_1.o"), str(tmp_path / "stdio" / "job_1.e")
+    try:
+        launcher.prepare([stdout, stderr])
+        launcher.log_files.close(timeout=30)  # its thread has made both and ended
+        assert Path(stdout).exists() and Path(stderr).exists()
+        request = LaunchRequest(
+            1, "job_1", "echo out; echo err >&2", None, dict(os.environ), stdout, stderr, Need()
+        )
+        handle = launcher.start(request)
+        exit_info = handle.wait(30)
+        handle.close()
+    finally:
+        launcher.close()
+    assert exit_info is not None and exit_info.return_code == 0
+    assert (Path(stdout).read_text(), Path(stderr).read_text()) == ("out\n", "err\n")
