@@ -3,8 +3,9 @@
 The client is made here and only here. With a server URL configured (``--url``,
 ``TORC_API_URL`` or ``client.api_url`` in a config file) it talks to that server. Without
 one, and with a ``./torc.db`` from an earlier zero-config ``torc run``, commands use an
-embedded server on that database for as long as the command runs (one another command in
-this directory already started is reused); ``torc run`` starts one in any case
+embedded server on that database (one another command in this directory left is reused); a
+new one stays up for the commands that follow until it has been idle for
+``embedded_idle_seconds`` (D27, docs/decisions.md). ``torc run`` starts one in any case
 (``start_embedded``).
 """
 
