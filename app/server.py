@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -105,6 +107,11 @@ def cli(ctx: click.Context) -> None:
 @click.option("--json-logs", is_flag=True, default=None, help="Write the log file as JSON lines.")
 @auth_options
 @click.option(
+    "--exit-when-idle",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after SECONDS without a request (the CLI's embedded server uses it).",
+)
+@click.option(
     "--daemon",
     is_flag=True,
     help="Run in the background (Unix; needs --log-dir); returns once the server answers.",
@@ -115,7 +122,7 @@ def cli(ctx: click.Context) -> None:
     show_default=True,
     help="PID file written in daemon mode.",
 )
-def run(daemon: bool, pid_file: str, **given: Any) -> None:
+def run(daemon: bool, pid_file: str, exit_when_idle: float | None, **given: Any) -> None:
     """Serve the API (the default command)."""
     try:
         settings = server_settings(_flags(**given))
@@ -135,7 +142,7 @@ def run(daemon: bool, pid_file: str, **given: Any) -> None:
         max_bytes=settings["logging.max_file_bytes"],
         backups=settings["logging.max_files"],
     )
-    serve(settings, on_ready)
+    serve(settings, on_ready, exit_when_idle)
 
 
 def check_run_settings(settings: dict[str, Any], daemon: bool) -> None:
@@ -161,8 +168,13 @@ def start_daemon(settings: dict[str, Any], pid_file: Path) -> Callable[[int], No
     return daemonize(pid_file.absolute(), settings["url"], settings["https"], log_file)
 
 
-def serve(settings: dict[str, Any], on_ready: Callable[[int], None] | None = None) -> None:
-    """Listen, open the database, start the consumer, serve until SIGTERM/SIGINT, stop both.
+def serve(
+    settings: dict[str, Any],
+    on_ready: Callable[[int], None] | None = None,
+    exit_when_idle: float | None = None,
+) -> None:
+    """Listen, open the database, start the consumer, serve until SIGTERM/SIGINT (or, with
+    ``exit_when_idle``, until that many seconds pass without a request), stop both.
 
     The port is taken before the database is touched: a port in use is one error line and
     leaves no new database file behind. ``on_ready`` is called with the port once the server
@@ -190,7 +202,7 @@ def serve(settings: dict[str, Any], on_ready: Callable[[int], None] | None = Non
         logger.info("Starting torc-server version=%s", __version__)
         policy = _policy(settings)
         try:
-            application.app = create_app(
+            app = create_app(
                 {
                     "DATABASE": database,
                     "POLICY": policy,
@@ -200,8 +212,11 @@ def serve(settings: dict[str, Any], on_ready: Callable[[int], None] | None = Non
             )
         except Exception as exc:  # noqa: BLE001  (any failure to open is fatal and reported)
             raise click.ClickException(f"cannot open database {database}: {exc}") from None
+        application.app = IdleExit(app, exit_when_idle) if exit_when_idle else app
         port = front.port if front is not None else server.effective_port
         print(f"TORC_SERVER_PORT={port}", flush=True)
+        if exit_when_idle:  # an embedded server outlives the pipe its port was read from
+            _stdout_to_devnull()
         consumer = start_consumer(huey_path_for(database), settings)
         logger.info(
             "Serving database=%s synchronous=%s threads=%s",
@@ -227,6 +242,45 @@ def serve(settings: dict[str, Any], on_ready: Callable[[int], None] | None = Non
         if consumer is not None:
             consumer.stop(graceful=True)
         close_database()
+
+
+class IdleExit:
+    """WSGI middleware that SIGTERMs its own process (a clean shutdown, as for any SIGTERM)
+    once no request has been in flight for ``seconds``."""
+
+    def __init__(self, app: Any, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._active = 0
+        self._last = time.monotonic()
+        threading.Thread(target=self._watch, name="idle-exit", daemon=True).start()
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        with self._lock:
+            self._active += 1
+        try:
+            yield from self.app(environ, start_response)
+        finally:
+            with self._lock:
+                self._active -= 1
+                self._last = time.monotonic()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(min(self.seconds / 4, 5.0))
+            with self._lock:
+                idle = self._active == 0 and time.monotonic() - self._last >= self.seconds
+            if idle:
+                logger.info("No request for %ss; stopping", self.seconds)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+
+def _stdout_to_devnull() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def request_limits(settings: dict[str, Any]) -> dict[str, int]:

@@ -2,7 +2,9 @@
 
 Every figure is the median of ``--repeat`` runs, each in fresh processes. torc is measured
 end to end through ``torc run``: against an already running server (as a deployed server
-is), and cold, where ``torc run`` starts its embedded server itself.
+is), and cold, where ``torc run`` starts its embedded server itself. W1 and W2 run once per
+``--workdir`` (by default tmpfs, then the disk): every system writes two new log files per
+job there, and a new file costs far more on some disks than the job itself.
 """
 
 from __future__ import annotations
@@ -65,17 +67,20 @@ def run_torc(workload: Workload, workdir: Path, server_url: str | None) -> float
         "--database",
         str(workdir / "torc.db"),
     ]
+    # Cold means the whole life of the embedded server, its stop included: it must not stay
+    # for the next commands (and run beside the next measurements).
+    cold = {} if server_url else {"TORC_CLIENT__EMBEDDED_IDLE_SECONDS": "0"}
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=workdir, env=env(), capture_output=True, text=True)
+    done = subprocess.run(
+        command, cwd=workdir, env={**env(), **cold}, capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"torc run failed: {done.stderr[-2000:]}")
     return elapsed
 
 
-def measure(
-    name: str, workload: Workload, repeat: int, server_url: str | None, base: Path | None
-) -> dict:
+def measure(name: str, workload: Workload, repeat: int, server_url: str | None, base: Path) -> dict:
     seconds = []
     for _ in range(repeat):
         prefix = f"bench-{name.replace(' ', '_').replace('(', '').replace(')', '')}-"
@@ -90,6 +95,8 @@ def measure(
     median = statistics.median(seconds)
     return {
         "system": name,
+        "workdir": str(base),
+        "filesystem": filesystem_of(base),
         "workload": workload.name,
         "jobs": len(workload.jobs),
         "seconds": seconds,
@@ -128,9 +135,30 @@ def report(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def default_workdir() -> Path | None:
+def default_workdirs() -> str:
+    """tmpfs (when there is one), then the disk under the temporary directory."""
     shm = Path("/dev/shm")
-    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+    tmpfs = [str(shm)] if shm.is_dir() and os.access(shm, os.W_OK) else []
+    return ",".join([*tmpfs, tempfile.gettempdir()])
+
+
+def filesystem_of(path: Path) -> str:
+    """The type of the file system ``path`` is on (from /proc/mounts), or "unknown"."""
+    target = str(Path(path).resolve())
+    best, kind = "", "unknown"
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return kind
+    for line in mounts:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) > len(best):
+            best, kind = point, fields[2]
+    return kind
 
 
 def parse_args() -> argparse.Namespace:
@@ -149,11 +177,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument(
         "--workdir",
-        type=Path,
-        default=default_workdir(),
-        help="Where each W1/W2 run's directory (job logs included) is made; default: /dev/shm "
-        "when there is one, so the figures measure the orchestrators and not the disk "
-        "(pass --workdir /tmp to include the disk's file creation cost)",
+        default=default_workdirs(),
+        help="Where each W1/W2 run's directory (every system's job log files included) is "
+        "made; several, comma-separated, give a table each. Default: /dev/shm (tmpfs, the "
+        "orchestrators alone) and the temporary directory (the disk, with its cost per new "
+        "file)",
     )
     return parser.parse_args()
 
@@ -164,12 +192,16 @@ def run_w1_w2(args: argparse.Namespace, keys: list[str]) -> list[dict]:
     systems = [s for s in args.systems.split(",") if s.startswith("torc") or available(s)]
     rows = []
     with Server() as url:
-        for key in keys:
-            workload = workloads[key]()
-            for system in systems:
-                row = measure(system, workload, args.repeat, url, args.workdir)
-                print(f"{key} {system}: {row['jobs_per_second']:.0f} jobs/s", file=sys.stderr)
-                rows.append(row)
+        for base in (Path(part) for part in args.workdir.split(",")):
+            for key in keys:
+                workload = workloads[key]()
+                for system in systems:
+                    row = measure(system, workload, args.repeat, url, base)
+                    print(
+                        f"{base} {key} {system}: {row['jobs_per_second']:.0f} jobs/s",
+                        file=sys.stderr,
+                    )
+                    rows.append(row)
     return rows
 
 
@@ -190,12 +222,16 @@ def main() -> None:
     results: dict = {
         "machine": machine_facts(),
         "command": " ".join(sys.argv),
-        "workdir": str(args.workdir or tempfile.gettempdir()),
+        "workdirs": args.workdir.split(","),
+        "load_average": os.getloadavg(),
     }
     tables = []
     if flows := [key for key in keys if key in ("W1", "W2")]:
         results["rows"] = run_w1_w2(args, flows)
-        tables.append("### W1, W2: jobs/s through `torc run`\n\n" + report(results["rows"]))
+        for workdir in dict.fromkeys(row["workdir"] for row in results["rows"]):
+            rows = [row for row in results["rows"] if row["workdir"] == workdir]
+            title = f"### W1, W2: jobs/s through `torc run`, in {workdir} ({rows[0]['filesystem']})"
+            tables.append(f"{title}\n\n{report(rows)}")
     if "W3" in keys:
         sizes = [int(size) for size in args.w3_sizes.split(",")]
         results["w3"] = create_bench.run(sizes, args.repeat)
@@ -206,9 +242,8 @@ def main() -> None:
         tables.append("### C: claim + start + complete\n\n" + claims_bench.table(results["c"]))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
-    text = f"Run directories (with the job logs) in `{results['workdir']}`.\n\n" + "\n\n".join(
-        tables
-    )
+    load = ", ".join(f"{value:.2f}" for value in results["load_average"])
+    text = f"Load average at the start: {load}.\n\n" + "\n\n".join(tables)
     (args.out / "results.md").write_text(text + "\n")
     print(text)
 

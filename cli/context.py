@@ -3,8 +3,9 @@
 The client is made here and only here. With a server URL configured (``--url``,
 ``TORC_API_URL`` or ``client.api_url`` in a config file) it talks to that server. Without
 one, and with a ``./torc.db`` from an earlier zero-config ``torc run``, commands use an
-embedded server on that database for as long as the command runs (one another command in
-this directory already started is reused); ``torc run`` starts one in any case
+embedded server on that database (one another command in this directory left is reused); a
+new one stays up for the commands that follow until it has been idle for
+``embedded_idle_seconds`` (D27, docs/decisions.md). ``torc run`` starts one in any case
 (``start_embedded``).
 """
 
@@ -50,6 +51,7 @@ def current_user() -> str:
 class Context:
     settings: dict[str, Any]
     format: str = "table"
+    format_chosen: bool = False  # by -f, a config file or the environment (not the default)
     prompt_password: bool = False  # --prompt-password: ask even without --username
     _client: TorcClient | None = field(default=None, repr=False)
     _embedded: EmbeddedServer | None = field(default=None, repr=False)
@@ -110,46 +112,69 @@ class Context:
         """Point every later call at ``client``."""
         self._client = client
 
-    def start_embedded(self, database: Path, log_path: Path) -> EmbeddedServer:
+    def start_embedded(
+        self, database: Path, log_path: Path, idle_exit: float | None = None
+    ) -> EmbeddedServer:
         """Start a private server on ``database``; every later call goes to it until
-        ``stop_embedded``."""
-        server = EmbeddedServer(database.resolve(), log_path)
+        ``stop_embedded`` (or ``detach_embedded``, with ``idle_exit``: see cli.embedded)."""
+        server = EmbeddedServer(database.resolve(), log_path, idle_exit=idle_exit)
         server.start()
         self._embedded = server
         self.use_client(TorcClient(server.url))
         return server
 
     def stop_embedded(self) -> None:
+        self._leave_embedded(stop=True)
+
+    def detach_embedded(self) -> None:
+        """Leave the embedded server up for the next commands (it stops when idle)."""
+        self._leave_embedded(stop=False)
+
+    def _leave_embedded(self, stop: bool) -> None:
         if self._embedded is None:
             return
         if self._client is not None:
             self._client.close()
             self._client = None
-        self._embedded.stop()
+        if stop:
+            self._embedded.stop()
+        else:
+            self._embedded.detach()
         self._embedded = None
 
-    def _use_local_database(self, database: Path) -> None:
-        """No URL configured, ``./torc.db`` here: serve it for the length of this command."""
+    def shared_server(self, database: Path) -> str | None:
+        """The URL of a live embedded server another command left on ``database``."""
         shared = running_server(database.resolve())
-        if shared is not None and _answers(shared):
-            logger.info("No server URL configured: using the torc server at %s", shared)
+        return shared if shared is not None and _answers(shared) else None
+
+    def _use_local_database(self, database: Path) -> None:
+        """No URL configured, ``./torc.db`` here: use the embedded server an earlier command
+        left on it, or start one that outlives this command by ``embedded_idle_seconds``."""
+        shared = self.shared_server(database)
+        if shared is not None:
+            logger.debug("No server URL configured: using the torc server at %s", shared)
             self.use_client(TorcClient(shared))
             return
         log_path = Path(self.settings.get("run.output_dir") or "output") / "torc_server.log"
-        server = self.start_embedded(database, log_path)
-        logger.info(
+        server = self.start_embedded(database, log_path, self.settings["embedded_idle_seconds"])
+        logger.debug(
             "No server URL configured: using an embedded torc server on ./%s (%s)",
             database,
             server.url,
         )
         click_context = click.get_current_context(silent=True)
         if click_context is not None:
-            click_context.find_root().call_on_close(self.stop_embedded)
+            click_context.find_root().call_on_close(self.detach_embedded)
         else:
-            atexit.register(self.stop_embedded)
+            atexit.register(self.detach_embedded)
 
     def emit(self, data: Any, **kwargs: Any) -> None:
         emit(data, self.format, **kwargs)
+
+    def emit_data(self, data: Any) -> None:
+        """A record that is JSON data (``user-data get``): JSON unless tables were asked for,
+        so ``torc user-data get ID | jq '.data'`` works as the seed's tutorials write it."""
+        emit(data, self.format if self.format_chosen else "json")
 
 
 def _ask_password(user: str) -> str | None:

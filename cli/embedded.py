@@ -2,10 +2,14 @@
 
 The server runs in its own session, so a Ctrl-C (SIGINT to the terminal's process group)
 reaches only the ``torc`` command: the runner stops its jobs and reports them while the
-server still answers, and the server is stopped last. On Linux the server also gets SIGTERM
-if the ``torc`` process dies without stopping it. While it runs, ``<database>.server``
-names its URL so other commands in the same directory can use it instead of starting
-another server on the same database.
+server still answers, and the server is stopped last. While it runs, ``<database>.server``
+names its URL so other commands in the same directory use it instead of starting another
+server on the same database.
+
+A server started with ``idle_exit`` may be *detached* when its command ends: it stays up for
+the commands that follow (each then takes a fraction of a second instead of starting a
+server) and stops by itself after that many seconds without a request. One started without
+it gets SIGTERM on Linux if the ``torc`` process dies without stopping it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from cli.client import TorcClient, TorcClientError, api_url
 logger = logging.getLogger("torc.cli")
 
 STARTUP_SECONDS = 60
+_DETACHED: list[subprocess.Popen] = []
 STOP_SECONDS = 30
 PR_SET_PDEATHSIG = 1
 
@@ -43,12 +48,14 @@ class EmbeddedServer:
         log_path: Path,
         env: dict[str, str] | None = None,
         threads: int = 4,
+        idle_exit: float | None = None,
         server_args: Sequence[str] = (),
     ) -> None:
         self.database = database
         self.threads = threads
         self.log_path = log_path
         self.env = dict(os.environ if env is None else env)
+        self.idle_exit = idle_exit
         self.server_args = list(server_args)
         self.process: subprocess.Popen | None = None
         self.url = ""
@@ -83,6 +90,8 @@ class EmbeddedServer:
             "5",
             *self.server_args,
         ]
+        if self.idle_exit:
+            command += ["--exit-when-idle", str(self.idle_exit)]
         with self.log_path.open("a") as log:
             self.process = subprocess.Popen(
                 command,
@@ -92,7 +101,7 @@ class EmbeddedServer:
                 text=True,
                 env={**self.env, "PYTHONPATH": _package_root(self.env)},
                 start_new_session=True,  # no terminal signals: it is stopped after the runner
-                preexec_fn=die_with_parent(),
+                preexec_fn=None if self.idle_exit else die_with_parent(),
             )
         port = self._read_port()
         self.url = api_url("127.0.0.1", port)
@@ -135,6 +144,18 @@ class EmbeddedServer:
             self.url_file.write_text(json.dumps({"url": self.url, "pid": self._started().pid}))
         except OSError as exc:  # a read-only directory: nobody can share it, that is all
             logger.debug("cannot write %s: %s", self.url_file, exc)
+
+    def detach(self) -> None:
+        """Leave the server running for the next commands (it stops itself when idle)."""
+        if self.process is None:
+            return
+        if not self.idle_exit:
+            self.stop()
+            return
+        if self.process.stdout:
+            self.process.stdout.close()
+        _DETACHED.append(self.process)  # not reaped (or warned about) while we run
+        self.process = None
 
     def stop(self) -> None:
         if self.process is None:

@@ -17,7 +17,7 @@ from app.shared.logs import configure_logging
 from app.version import __version__
 from cli.client import TorcClientError
 from cli.context import Context
-from cli.settings import LOG_LEVELS, client_settings, default_settings
+from cli.settings import LOG_LEVELS, client_settings, default_settings, format_configured
 
 
 class UsageLine(click.ClickException):
@@ -191,7 +191,13 @@ def cli(ctx: click.Context, log_level, fmt, url, username, password, prompt_pass
         settings = default_settings(flags)
     configure_logging(settings["log_level"])
     logging.getLogger("torc").setLevel(logging.getLogger().level)
-    ctx.obj = Context(settings=settings, format=settings["format"], prompt_password=prompt_password)
+    chosen = fmt is not None or format_configured()
+    ctx.obj = Context(
+        settings=settings,
+        format=settings["format"],
+        format_chosen=chosen,
+        prompt_password=prompt_password,
+    )
 
 
 # Errors of the shared vocabulary that are the user's to fix (Slurm said no, an unknown HPC
@@ -248,6 +254,7 @@ def _set_format(ctx: click.Context, _param: click.Parameter, value: str | None) 
     context = ctx.find_object(Context)
     if value and context is not None:
         context.format = value
+        context.format_chosen = True
 
 
 def main() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import sys
 import textwrap
 from collections.abc import Iterable, Sequence
@@ -10,14 +13,19 @@ from typing import Any
 import click
 import orjson
 
-# rich is imported when a table is drawn: it costs about 25 ms of start-up, which `-f json`,
-# `torc run` and the other commands that print no table never need.
+# Tables are laid out here rather than by rich's Table, which took about 1 ms a row (13 s
+# for a 10,000-job `jobs list`); the rules are this module's own anyway: widths fitted in
+# linear time, values wrapped at spaces, long words ending in an ellipsis.
 
 Column = tuple[str, str]  # (header, key in the row dict)
 
-TABLE_WIDTH = 100
-# A longer value is cut in tables: a 10 MB description is not something to read in a table.
+TABLE_WIDTH = 100  # without a terminal
+MIN_WIDTH = 20
+# A longer value is cut in tables, its last line saying how much was left out: a 10 MB
+# description is not something to read in a table (``-f json`` has every value whole).
+MAX_CELL_LINES = 20
 MAX_CELL_CHARS = 2_000
+_CUT_NOTE = re.compile(r"\([\d,]+ more characters\)")
 
 
 def json_text(data: Any) -> str:
@@ -54,61 +62,129 @@ def neutralised(text: str) -> str:
 
 
 def print_table(rows: Iterable[dict], columns: Sequence[Column], title: str | None = None) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    cells = [[clipped(cell(row.get(key))) for _, key in columns] for row in rows]
-    console = Console(width=_width(), highlight=False, soft_wrap=False)
+    """Rows under a header, fitted to the terminal: values wrap at spaces inside their
+    column, and a word longer than its column ends in an ellipsis (never cut in two)."""
+    total = _width()
+    cells = [[capped(cell(row.get(key)), total) for _, key in columns] for row in rows]
     if not cells:
-        console.print("(none)")
+        click.echo("(none)")
         return
-    table = Table(
-        title=title,
-        box=box.SIMPLE_HEAD,
-        header_style="bold",
-        title_justify="left",
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 1, 0, 0),
-    )
-    widths = fitted_widths([header for header, _ in columns], cells, console.width)
-    for (header, _), width in zip(columns, widths, strict=True):
-        table.add_column(header, width=width, overflow="fold")
-    for values in cells:
-        table.add_row(*values)
-    console.print(table)
+    headers = [header for header, _ in columns]
+    widths = fitted_widths(headers, cells, total)
+    lines = [title] if title else []
+    lines += table_lines(headers, cells, widths, bold=_styled())
+    click.echo("\n".join(lines))
 
 
-def clipped(text: str, limit: int = MAX_CELL_CHARS) -> str:
-    """A table cell of at most about ``limit`` characters (``-f json`` shows every one)."""
-    if len(text) <= limit:
+def table_lines(
+    headers: Sequence[str], cells: list[list[str]], widths: list[int], bold: bool = False
+) -> list[str]:
+    """The header (its lines at the bottom), a rule, then the rows (their lines at the
+    top); two spaces between columns, no trailing spaces."""
+    header_cells = [
+        cell_lines(header, width) for header, width in zip(headers, widths, strict=True)
+    ]
+    height = max(map(len, header_cells))
+    header_cells = [[""] * (height - len(lines)) + lines for lines in header_cells]
+    header_rows = _joined(header_cells, widths)
+    if bold:
+        header_rows = [f"\x1b[1m{line}\x1b[0m" for line in header_rows]
+    rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
+    body = [
+        line
+        for values in cells
+        for line in _joined(
+            [cell_lines(text, width) for text, width in zip(values, widths, strict=True)], widths
+        )
+    ]
+    return [*header_rows, rule, *body]
+
+
+def _joined(columns: list[list[str]], widths: list[int]) -> list[str]:
+    height = max(map(len, columns))
+    return [
+        "  ".join(
+            (lines[index] if index < len(lines) else "").ljust(width)
+            for lines, width in zip(columns, widths, strict=True)
+        ).rstrip()
+        for index in range(height)
+    ]
+
+
+def cell_lines(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width``: wrapped at spaces, a longer word cut to end in
+    an ellipsis, at most MAX_CELL_LINES lines (the last then ends in an ellipsis). The note
+    of a value ``capped`` cut stays, as its last lines."""
+    if len(text) <= width and "\n" not in text:
+        return [text]
+    paragraphs = text.split("\n")
+    note: list[str] = []
+    if len(paragraphs) > 1 and _CUT_NOTE.fullmatch(paragraphs[-1]):
+        note = _wrapped(paragraphs.pop(), width)
+    room = MAX_CELL_LINES - len(note)
+    lines: list[str] = []
+    for paragraph in paragraphs:
+        lines += textwrap.wrap(
+            paragraph, width, break_long_words=False, break_on_hyphens=False
+        ) or [""]
+        if len(lines) > room:
+            lines[room - 1] += "…"  # cut below
+            break
+    return _wrapped_to(lines[:room], width) + note
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    lines = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+    return _wrapped_to(lines or [""], width)
+
+
+def _wrapped_to(lines: list[str], width: int) -> list[str]:
+    return [line if len(line) <= width else line[: max(width - 1, 0)] + "…" for line in lines]
+
+
+def capped(text: str, width: int) -> str:
+    """``text`` cut to what a table shows of it (at most MAX_CELL_LINES lines of ``width``
+    characters, and MAX_CELL_CHARS), then a line saying how many characters were left out:
+    a table is for reading (``-f json`` has every value whole), and later steps then take
+    time in proportion to the table, not to a 10 MB value."""
+    limit = min(MAX_CELL_CHARS, MAX_CELL_LINES * width)
+    lines = text[: limit + 1].split("\n", MAX_CELL_LINES)
+    if len(lines) > MAX_CELL_LINES:
+        kept = "\n".join(lines[:MAX_CELL_LINES])
+    elif len(text) > limit:
+        kept = text[:limit]
+    else:
         return text
-    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+    return f"{kept}…\n({len(text) - len(kept):,} more characters)"
 
 
 def fitted_widths(headers: Sequence[str], cells: list[list[str]], total: int) -> list[int]:
     """Column widths that fit ``total``: each column keeps its natural width (its header or
     widest value) if it can. Otherwise columns give way widest first, in steps: first only
-    headers wrap (down to the widest value), then values wrap at spaces (down to their
-    longest word), then down to the header's longest word, then to 6 (words fold)."""
-    widths = [
-        max([len(header)] + [len(row[index]) for row in cells])
-        for index, header in enumerate(headers)
-    ]
+    headers wrap at spaces (down to the widest value), then values wrap at spaces (down to
+    their longest word), then headers' long words end in an ellipsis (down to 4), then
+    values' long words do (down to 6, then 3). A word is never cut in two. Linear in the
+    size of the cells."""
+    count = len(headers)
+    natural = [len(header) for header in headers]
+    values = [0] * count
     header_words = [_longest_word(header) for header in headers]
-    values = [max([0] + [len(row[index]) for row in cells]) for index in range(len(headers))]
-    value_words = [
-        max([header_words[index]] + [_longest_word(row[index]) for row in cells])
-        for index in range(len(headers))
-    ]
-    budget = total - 2 * (len(headers) - 1) - 1  # one pad and one separator between columns
+    value_words = [0] * count
+    for row in cells:
+        for index, text in enumerate(row):
+            width = max(map(len, text.split("\n"))) if "\n" in text else len(text)
+            values[index] = max(values[index], width)
+            value_words[index] = max(value_words[index], _longest_word(text))
+    widths = [max(n, v) for n, v in zip(natural, values, strict=True)]
+    budget = total - 2 * (count - 1) - 1  # one pad and one separator between columns
     passes = (
         [max(value, word) for value, word in zip(values, header_words, strict=True)],
-        value_words,
-        [max(6, word) for word in header_words],
+        [max(value, word) for value, word in zip(value_words, header_words, strict=True)],
+        [max(value, min(word, 4)) for value, word in zip(value_words, header_words, strict=True)],
+        [6] * count,
+        [3] * count,
     )
-    for floors in (*passes, [6] * len(widths)):
+    for floors in passes:
         widths = _shrunk(widths, floors, budget)
     return widths
 
@@ -135,8 +211,8 @@ def _shrunk(widths: list[int], floors: list[int], budget: int) -> list[int]:
         low, high = (middle, high) if sum(at(middle)) <= budget else (low, middle)
     shrunk = at(low)
     room = budget - sum(shrunk)
-    capped = [i for i, (w, f) in enumerate(zip(widths, floors, strict=True)) if w > low >= f]
-    for index in capped[len(capped) - room :] if room else ():
+    at_level = [i for i, (w, f) in enumerate(zip(widths, floors, strict=True)) if w > low >= f]
+    for index in at_level[len(at_level) - room :] if room else ():
         shrunk[index] += 1
     return shrunk
 
@@ -145,12 +221,18 @@ def _longest_word(text: str) -> int:
     return max((len(word) for word in text.split()), default=0)
 
 
-def _width() -> int:
-    if sys.stdout.isatty():
-        from rich.console import Console
+def _styled() -> bool:
+    """Bold headers on a terminal, unless NO_COLOR is set."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
-        return max(Console().width, 60)
-    return TABLE_WIDTH
+
+def _width() -> int:
+    """The terminal's width (COLUMNS wins, as everywhere); without a terminal, COLUMNS or
+    100 columns."""
+    if sys.stdout.isatty():
+        return max(shutil.get_terminal_size((TABLE_WIDTH, 24)).columns, MIN_WIDTH)
+    columns = os.environ.get("COLUMNS", "")
+    return max(int(columns), MIN_WIDTH) if columns.isdecimal() else TABLE_WIDTH
 
 
 def emit(

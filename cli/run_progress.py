@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from app.shared.status import NOT_SUCCEEDED_NAMES, SETTLED_NAMES
+from app.shared.status import SETTLED_NAMES
 
 if TYPE_CHECKING:  # rich is imported only for the live display (a terminal)
     from rich.console import Console
@@ -25,6 +25,9 @@ if TYPE_CHECKING:  # rich is imported only for the live display (a terminal)
 
 REFRESH_SECONDS = 0.1
 PLAIN_SECONDS = 5.0
+# Shown after "done" and "failed" when there are any: a canceled job did not fail (its
+# blocker did), as the summary line at the end says.
+OTHER_ENDS = ("terminated", "canceled", "pending_failed")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
@@ -114,8 +117,9 @@ class RunProgress:
         self._draw()
 
     def _describe(self) -> str:
-        failed = sum(self.counts[s] for s in NOT_SUCCEEDED_NAMES)
-        return f"done {self.counts['completed']}  failed {failed}  running {self.running}"
+        parts = [f"done {self.counts['completed']}", f"failed {self.counts['failed']}"]
+        parts += [f"{status} {self.counts[status]}" for status in OTHER_ENDS if self.counts[status]]
+        return "  ".join([*parts, f"running {self.running}"])
 
     def _draw(self, force: bool = False) -> None:
         now = time.monotonic()

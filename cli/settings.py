@@ -22,6 +22,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("username", None, str, "Username for basic authentication"),
     Setting("password", None, str, "Password for basic authentication", "TORC_PASSWORD"),
     Setting(
+        "embedded_idle_seconds",
+        300.0,
+        float,
+        "How long an embedded server (no api_url, ./torc.db) stays up for the next command",
+    ),
+    Setting(
         "max_jobs",
         1_000_000,
         int,
@@ -59,6 +65,16 @@ def client_settings(
         if value not in choices:
             raise ConfigError(f"client.{name}: {value!r} is not one of {', '.join(choices)}")
     return settings
+
+
+def format_configured(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a config file or the environment names an output format: commands whose output
+    is JSON data (``user-data get``) print JSON unless the user asked for tables."""
+    only_format = (Setting("format", None, str, ""),)
+    try:
+        return resolve_settings("client", only_format, None, environ)["format"] is not None
+    except ConfigError:  # reported by client_settings (or repaired by `torc config`)
+        return False
 
 
 def default_settings(flags: Mapping[str, Any] | None = None) -> dict[str, Any]:

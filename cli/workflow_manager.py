@@ -19,6 +19,8 @@ from app.shared.status import ACTIVE_NAMES, STATUS_NAMES, TERMINAL_NAMES
 from cli.client import TorcClient, TorcClientError
 
 JOB_STATUSES = STATUS_NAMES
+# Reinitialize runs these again whatever changed: they did not finish.
+UNFINISHED = ("canceled", "terminated", "pending_failed")
 HASH_REASON = "job definition or input user data changed"
 
 
@@ -74,16 +76,20 @@ class InputCheck:
     baseline: dict[int, float] = field(default_factory=dict)
     files: dict[int, dict] = field(default_factory=dict)
 
-    def raise_if_missing(self, workflow_id: int, force: bool) -> None:
+    def problems(self) -> list[str]:
         problems = []
         if self.missing_files:
             problems.append("missing required input files: " + ", ".join(self.missing_files))
         if self.missing_user_data:
             problems.append("missing user data: " + ", ".join(self.missing_user_data))
+        return problems
+
+    def raise_if_missing(
+        self, workflow_id: int, force: bool, override: str = "use --force to go ahead"
+    ) -> None:
+        problems = self.problems()
         if problems and not force:
-            raise TorcClientError(
-                f"workflow {workflow_id} has {'; '.join(problems)} (use --force to go ahead)"
-            )
+            raise TorcClientError(f"workflow {workflow_id} has {'; '.join(problems)} ({override})")
 
 
 def check_inputs(client: TorcClient, workflow_id: int) -> InputCheck:
@@ -110,22 +116,28 @@ def record_mtimes(client: TorcClient, files: dict[int, dict], mtimes: dict[int, 
         client.update_file(file_id, {**files[file_id], "st_mtime": mtime})
 
 
-def record_input_mtimes(client: TorcClient, workflow_id: int) -> None:
-    """Give change detection a baseline: the current st_mtime of each required input file."""
-    check = check_inputs(client, workflow_id)
-    record_mtimes(client, check.files, check.baseline)
-
-
-def baseline_payload_mtimes(payload: dict[str, Any]) -> None:
-    """Set st_mtime on the payload's files that jobs read, nobody writes, and exist on disk."""
+def baseline_payload_mtimes(payload: dict[str, Any]) -> InputCheck:
+    """Set st_mtime on the payload's files that jobs read, nobody writes, and exist on disk;
+    report those that do not exist, and the user data jobs read that nobody writes or sets
+    (what initialize would refuse)."""
     jobs = payload.get("jobs") or []
+    check = InputCheck()
     read = {index for job in jobs for index in job.get("input_files") or []}
     written = {index for job in jobs for index in job.get("output_files") or []}
     files = payload.get("files") or []
     for index in sorted(read - written):
         mtime = disk_mtime(files[index]["path"])
-        if mtime is not None:
+        if mtime is None:
+            check.missing_files.append(files[index]["path"])
+        else:
             files[index]["st_mtime"] = mtime
+    read = {index for job in jobs for index in job.get("input_user_data") or []}
+    written = {index for job in jobs for index in job.get("output_user_data") or []}
+    records = payload.get("user_data") or []
+    for index in sorted(read - written):
+        if records[index].get("data") is None:
+            check.missing_user_data.append(records[index]["name"])
+    return check
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,8 +207,9 @@ class ReinitializeReport:
     workflow_id: int
     run_id: int
     dry_run: bool
-    reset_jobs: list[str] = field(default_factory=list)
+    reset_jobs: list[str] = field(default_factory=list)  # for changed inputs (and downstream)
     reasons: dict[str, str] = field(default_factory=dict)
+    unfinished_jobs: dict[str, str] = field(default_factory=dict)  # name -> status, rerun too
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -204,6 +217,7 @@ class ReinitializeReport:
             "run_id": self.run_id,
             "reset_jobs": self.reset_jobs,
             "reasons": self.reasons,
+            "unfinished_jobs": self.unfinished_jobs,
             "dry_run": self.dry_run,
         }
 
@@ -265,6 +279,9 @@ def reinitialize(
     direct = _direct_reasons(changes, answer["reinitialized_jobs"])
     report = ReinitializeReport(workflow_id, next_run_id(status), dry_run)
     _add_downstream(client, workflow_id, changes.jobs, direct, report)
+    for job in sorted(changes.jobs.values(), key=lambda job: job["id"]):
+        if job["status"] in UNFINISHED and job["name"] not in report.reasons:
+            report.unfinished_jobs[job["name"]] = job["status"]
     if not dry_run:
         report.run_id = bump_run(client, workflow_id)
         client.initialize_jobs(workflow_id, only_uninitialized=True)
@@ -402,7 +419,9 @@ def create_from_spec_file(
     """Validate, expand and send a spec file; the server creates the whole workflow in one
     transaction, so on any error nothing exists afterwards. ``max_jobs`` caps the expansion
     (default: the spec compiler's); ``default_user`` owns the workflow when neither ``user``
-    nor the spec names an owner. Raises ``SpecError``."""
+    nor the spec names an owner. Raises ``SpecError``; with ``initialize``, a
+    ``TorcClientError`` naming the missing inputs that `workflows initialize` would refuse,
+    before anything is made."""
     from cli.spec import compile_spec, load_spec
 
     loaded = load_spec(path)
@@ -416,6 +435,12 @@ def create_from_spec_file(
         **limit,
     )
     # Required input files that exist now give reinitialize its change-detection baseline.
-    baseline_payload_mtimes(compiled.payload)
+    inputs = baseline_payload_mtimes(compiled.payload)
+    problems = inputs.problems() if initialize else []
+    if problems:
+        raise TorcClientError(
+            f"{path}: {'; '.join(problems)} (create them first, or `torc workflows create` "
+            "the spec and `torc workflows initialize ID --force` to go ahead)"
+        )
     created = client.create_workflow_from_spec(compiled.payload, initialize=initialize)
     return Created(created["workflow_id"], list(compiled.warnings))

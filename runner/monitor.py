@@ -43,11 +43,16 @@ class MonitorConfig:
     enabled: bool = True
     granularity: str = "summary"  # or "time_series"
     sample_interval_seconds: float = 5.0
+    # Turned off on purpose (`enabled: false`, --no-resource-monitoring): no usage figures at
+    # all. A workflow without a monitor config (made through the API) still gets the exit's
+    # rusage figures, which recovery uses to tell out-of-memory failures from others.
+    switched_off: bool = False
 
     @classmethod
     def from_workflow(cls, config: dict | None, default_enabled: bool = False) -> MonitorConfig:
         config = config or {}
         return cls(
+            switched_off=config.get("enabled") is False,
             enabled=bool(config.get("enabled", default_enabled)),
             granularity=str(config.get("granularity", "summary")).lower(),
             sample_interval_seconds=float(config.get("sample_interval_seconds") or 5),

@@ -326,6 +326,7 @@ class JobRunner:
         config = MonitorConfig.from_workflow(json.loads(raw) if raw else None)
         if self.options.resource_monitoring is not None:
             config.enabled = self.options.resource_monitoring
+            config.switched_off = not config.enabled
         return config
 
     def _metrics_path(self) -> Path:
@@ -532,9 +533,11 @@ class JobRunner:
             "completion_time": utc_now_text(),
             "attempt_id": job["attempt_id"],
         }
-        # Without monitoring the figures come from the exit's rusage, which costs nothing and
-        # lets recovery tell an out-of-memory failure from others.
-        report.update(summary(usage, exit_info, elapsed))
+        # Jobs without samples get their figures from the exit's rusage, which costs nothing
+        # and lets recovery tell an out-of-memory failure from others; with monitoring
+        # switched off nothing is recorded, as the seed says (D26, docs/decisions.md).
+        if not self.monitor.config.switched_off:
+            report.update(summary(usage, exit_info, elapsed))
         self._log_handler.info(
             f"Job process completed workflow_id={self.workflow_id} job_id={job['id']} "
             f"run_id={self.run_id} return_code={return_code} status={status} "
@@ -798,6 +801,8 @@ class JobRunner:
             self.queue.jobs.extend(claimed)
         if claimed:
             end_leftovers(self.watchdog.runner_id)  # before any of them starts here
+            # Their log files are made now, off the spawn path (the launcher decides how).
+            self.launcher.prepare(self._stdio_path(job, end) for job in claimed for end in "oe")
             self.progress.jobs_claimed(len(claimed))
         self.queue.adopt(response.get("assigned") or [], self.running.entries)
         self.summary.complete = response["is_complete"] and not response["is_canceled"]

@@ -17,6 +17,11 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
+# An embedded server a test's commands leave behind stops this soon after its last request
+# (users get client.embedded_idle_seconds, 300 s), so none outlives the suite for long.
+EMBEDDED_IDLE_SECONDS = "3"
+
+
 @pytest.fixture(scope="session")
 def _runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session's own runtime directory for runner files (runner.supervision): a test
@@ -30,6 +35,7 @@ def _clean_torc_env(monkeypatch: pytest.MonkeyPatch, _runtime_dir: Path) -> None
     for name in list(os.environ):
         if name.startswith("TORC_") or name in ("DATABASE_URL", "RUST_LOG"):
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TORC_CLIENT__EMBEDDED_IDLE_SECONDS", EMBEDDED_IDLE_SECONDS)
     monkeypatch.setenv("TORC_RUNTIME_DIR", str(_runtime_dir))
 
 

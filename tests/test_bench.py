@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_bench_harness_runs_every_workload(tmp_path: Path):
     command = [
-        sys.executable, "-m", "bench.run", "--repeat", "2", "--jobs", "20", "--w2-shape", "3x2",
+        sys.executable, "-m", "bench.run", "--repeat", "1", "--jobs", "20", "--w2-shape", "3x2",
         "--systems", "floor,floor (log files),torc", "--w3-sizes", "50", "--c-runners", "1,2",
         "--c-jobs", "100", "--out", str(tmp_path),
     ]  # fmt: skip
@@ -34,3 +34,5 @@ def test_bench_harness_runs_every_workload(tmp_path: Path):
     table = (tmp_path / "results.md").read_text()
     assert "### W3" in table and "### C" in table and "| W1 | torc |" in table
     assert "| W1 | floor (log files) |" in table
+    assert {row["filesystem"] for row in results["rows"]} >= {"tmpfs"}  # and the disk
+    assert len({row["workdir"] for row in results["rows"]}) == 2 and table.count("### W1, W2") == 2

@@ -373,8 +373,8 @@ def test_results_get_and_delete(server: ServerProcess, finished: dict) -> None:
         "Error: Result 987654 not found (HTTP 404)"
     )
     assert "'x' is not a valid integer" in failure(server.url, "results", "delete", "x", code=2)
-    assert "'done' is not one of" in failure(
-        server.url, "results", "list", str(finished["wf"]), "-s", "done", code=2
+    assert "'finished' is not one of" in failure(
+        server.url, "results", "list", str(finished["wf"]), "-s", "finished", code=2
     )
     assert failure(server.url, "results", "list", "987654") == (
         "Error: Workflow 987654 not found (HTTP 404)"

@@ -102,7 +102,8 @@ def test_list_follows_pages(
     monkeypatch.setattr(torc_client.TorcClient, "get", counting_get)
     listed = workflow_list(server, user=user)
     assert [w["id"] for w in listed] == ids
-    assert calls == [("/workflows", 0, 2), ("/workflows", 2, 2), ("/workflows", 4, 2)]
+    pages = [call for call in calls if call[2] != 1]  # limit=1: the other-users note's counts
+    assert pages == [("/workflows", 0, 2), ("/workflows", 2, 2), ("/workflows", 4, 2)]
 
 
 def test_archive_and_list_filters(server: ServerProcess, api: Api) -> None:

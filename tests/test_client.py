@@ -48,7 +48,15 @@ NOT_ENDPOINTS = {
 }
 SERVER_ONLY = {"api-docs.openapi_json", "static"}  # served for browsers and tools, not clients
 ANY_ANSWER = json.dumps(
-    {"items": [], "count": 0, "has_more": False, "jobs": [], "counts": {}, "is_uninitialized": True}
+    {
+        "items": [],
+        "count": 0,
+        "total_count": 0,
+        "has_more": False,
+        "jobs": [],
+        "counts": {},
+        "is_uninitialized": True,
+    }
 ).encode()
 
 

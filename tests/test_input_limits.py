@@ -158,7 +158,7 @@ BAD_SPECS = [
         "jobs.0.command: holds a NUL character",
     ),
     ("broken.kdl", 'name "x"\njob "a" {\n    command "echo"\n', "invalid KDL"),
-    ("yaml_looking.kdl", "name: x\njobs:\n  - name: a\n    command: echo\n", "KDL node"),
+    ("yaml_looking.kdl", "name: x\njobs:\n  - name: a\n    command: echo\n", "field 'name:'"),
     ("yaml_inside.kdl", 'name: "wf"\njobs: [{name: a, command: echo}]\n', "invalid KDL"),
 ]
 
@@ -247,6 +247,23 @@ def test_a_fan_in_over_too_many_combinations_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(SpecError, match="'gather' fans in over 2,000,000 parameter combinations"):
         build_payload(spec)
+
+
+def test_the_job_limit_counts_a_partial_fan_in_as_its_jobs(tmp_path: Path) -> None:
+    """D16 (docs/decisions.md): report_{dataset} over 3 datasets x 4 analyses is 3 jobs, not
+    12; with the 12 analyze jobs the spec is 15 jobs (it was counted as 24 and refused)."""
+    spec = tmp_path / "partial.yaml"
+    spec.write_text(
+        "name: p\nparameters:\n  dataset: '1:3'\n  analysis: '1:4'\njobs:\n"
+        "  - name: analyze_{dataset}_{analysis}\n    command: echo\n"
+        "    use_parameters: [dataset, analysis]\n"
+        "  - name: report_{dataset}\n    command: echo\n"
+        "    depends_on: ['analyze_{dataset}_{analysis}']\n"
+        "    use_parameters: [dataset, analysis]\n"
+    )
+    assert len(build_payload(spec, max_jobs=15)["jobs"]) == 15
+    with pytest.raises(SpecError, match="expands to 15 jobs .12 from job 'analyze_"):
+        build_payload(spec, max_jobs=14)
 
 
 def test_a_regex_dependency_matching_only_its_own_job_says_so(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from cli.client import TorcClient
@@ -64,6 +65,7 @@ class SubprocessLauncher:
     def __init__(self, cleanup_dir: Path) -> None:
         self.cleanup_dir = cleanup_dir
         self.started: list[LaunchRequest] = []
+        self.prepared: set[str] = set()
         self.closed = False
 
     def start(self, request: LaunchRequest) -> SubprocessJob:
@@ -85,6 +87,9 @@ class SubprocessLauncher:
         self.started.append(request)
         marker = self.cleanup_dir / f"cleaned-{request.job_id}"
         return SubprocessJob(process, Guard(process.pid, ("touch", str(marker))))
+
+    def prepare(self, log_paths: Iterable[str]) -> None:
+        self.prepared.update(log_paths)  # it opens (and truncates) them as it starts the job
 
     def close(self) -> None:
         self.closed = True
@@ -114,6 +119,9 @@ def test_the_loop_runs_a_workflow_through_another_launcher(
 
     assert summary.complete and launcher.closed
     assert sorted(request.name for request in launcher.started) == ["fails", "greets", "overruns"]
+    assert {path for r in launcher.started for path in (r.stdout_path, r.stderr_path)} <= (
+        launcher.prepared
+    )  # told each claimed job's log files before it started
     assert api.statuses(workflow_id) == {
         "greets": "completed",
         "fails": "failed",

@@ -118,6 +118,7 @@ def test_changed_input_file_reruns_its_readers_and_downstream(
             "post": "downstream of prep",
             "report": "downstream of post",
         },
+        "unfinished_jobs": {},
         "dry_run": True,
     }
     text = invoke(server.url, "workflows", "reinitialize", str(wf), "--dry-run").stdout
@@ -232,7 +233,8 @@ def test_restart_after_cancellation(server: ServerProcess, api: Api, workdir: Pa
 
     text = invoke(server.url, "workflows", "reinitialize", str(wf)).stdout
     assert text.splitlines() == [
-        "Reset 0 jobs due to changed inputs",
+        "Rerunning 1 jobs that did not finish (1 canceled)",
+        "- cut (canceled)",
         f"Reinitialized workflow {wf} (run 2)",
     ]
     assert api.statuses(wf) == {

@@ -94,24 +94,38 @@ def test_signal_to_the_process_group_of_an_embedded_run(tmp_path: Path, signum: 
     assert nodes.returncode == 0, nodes.stderr
     listed_nodes = next(v for v in json.loads(nodes.stdout).values() if isinstance(v, list))
     assert listed_nodes and not any(node["is_active"] for node in listed_nodes)
-    assert not server_processes(tmp_path / "torc.db")  # each command stops its server
+    # The follow-ups' server stays for the next command, and stops when idle.
+    wait_for(lambda: not server_processes(tmp_path / "torc.db"), timeout=60)
 
 
 def test_zero_config_follow_up_commands(tmp_path: Path) -> None:
+    """`torc run` leaves its embedded server for the commands that follow (each then needs
+    no server start of its own), which say nothing about it; it stops when idle."""
     (tmp_path / "quick.yaml").write_text(QUICK)
-    first = torc("run", "quick.yaml", cwd=tmp_path)
+    idle = {"TORC_CLIENT__EMBEDDED_IDLE_SECONDS": "30"}
+    first = torc("run", "quick.yaml", cwd=tmp_path, env=idle)
     assert first.returncode == 0, first.stderr
     assert "Started an embedded torc server" in first.stderr
-    results = torc("-f", "json", "results", "list", "1", cwd=tmp_path)
+    [server] = server_processes(tmp_path / "torc.db")
+    url = json.loads((tmp_path / "torc.db.server").read_text())["url"]
+    results = torc("-f", "json", "results", "list", "1", cwd=tmp_path, env=idle)
     assert results.returncode == 0, results.stderr
     assert len(json.loads(results.stdout)["results"]) == 2
-    quiet = torc("--log-level", "info", "jobs", "list", "1", cwd=tmp_path)
-    assert quiet.returncode == 0 and "embedded torc server on ./torc.db" in quiet.stderr
-    # `torc workflows run` uses an embedded server too; nothing is left to run.
-    again = torc("workflows", "run", "1", cwd=tmp_path)
+    quiet = torc("jobs", "list", "1", cwd=tmp_path, env=idle)
+    assert quiet.returncode == 0 and quiet.stderr == ""  # no INFO line about the server
+    told = torc("--log-level", "debug", "jobs", "list", "1", cwd=tmp_path, env=idle)
+    assert f"using the torc server at {url}" in told.stderr
+    # `torc workflows run` uses it too; nothing is left to run.
+    again = torc("workflows", "run", "1", cwd=tmp_path, env=idle)
     assert again.returncode == 0, again.stderr
     assert "Workflow 1: 2 completed in" in again.stderr and "none run here" in again.stderr
-    assert not server_processes(tmp_path / "torc.db")
+    assert "Started an embedded torc server" not in again.stderr
+    assert server_processes(tmp_path / "torc.db") == [server]  # the one server served all
+    server.terminate()
+    server.wait(timeout=60)
+    # Without it, a command starts one of its own, which stops after the idle time.
+    assert torc("jobs", "list", "1", cwd=tmp_path).returncode == 0
+    wait_for(lambda: not server_processes(tmp_path / "torc.db"), timeout=60)
 
 
 def test_a_configured_url_is_used_and_named(tmp_path: Path, server: ServerProcess) -> None:
@@ -166,7 +180,7 @@ def test_live_progress_on_a_terminal(tmp_path: Path, server: ServerProcess) -> N
         proc.kill()
         proc.wait()
     # The bar's last frame counts the job the server canceled in the cascade.
-    assert "done 2  failed 2  running 0" in screen, screen
+    assert "done 2  failed 1  canceled 1  running 0" in screen, screen
     assert "4/4" in screen
     summary = re.search(
         r"Workflow \d+: 1 canceled, 2 completed, 1 failed in [\d.]+s \((.*)\)", screen
@@ -180,7 +194,7 @@ def test_plain_lines_when_not_a_terminal(tmp_path: Path, server: ServerProcess) 
     result = torc("--url", server.url, "run", "mixed.yaml", cwd=tmp_path)
     assert result.returncode == 1
     assert "\x1b[" not in result.stderr  # no terminal control codes in a log
-    assert "Progress: 4/4  done 2  failed 2  running 0" in result.stderr, result.stderr
+    assert "Progress: 4/4  done 2  failed 1  canceled 1  running 0" in result.stderr, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert re.fullmatch(
         r"Workflow \d+: 1 canceled, 2 completed, 1 failed in [\d.]+s "

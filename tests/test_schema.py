@@ -18,6 +18,7 @@ ALL_MIGRATIONS = [
     "0002_ids_never_reused",
     "0003_ready_job_order_index",
     "0004_workflow_purge",
+    "0005_resource_requirement_names_may_repeat",
 ]
 
 

@@ -160,7 +160,7 @@ def test_kdl_accepts_v1_booleans(tmp_path: Path) -> None:
         ('name "x"\njob "a" { command "e" { x 1; }; }', "takes values only, not children"),
         ('name "x"\nparameters "1:3"\njob "a" { command "e"; }', "takes child nodes"),
         ('name "x"\naction "n" { trigger_type "on_workflow_start"; }', "takes no arguments"),
-        ('name "x"\njob "a" x=1 { command "e"; }', "unknown KDL node 'x' in job 'a'"),
+        ('name "x"\njob "a" x=1 { command "e"; }', "job 'a': unknown field 'x'"),
     ],
 )
 def test_kdl_structure_errors(tmp_path: Path, text: str, expected: str) -> None:

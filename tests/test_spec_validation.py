@@ -186,9 +186,9 @@ def test_action_selection_and_schedulers(tmp_path: Path) -> None:
                 "trigger_type": "on_workflow_start",
                 "action_type": "run_commands",
                 "commands": ["e"],
-                "jobs": ["a"],
+                "jobs": ["nope"],
             },
-            "'jobs' and 'job_name_regexes' only apply",
+            "lists unknown job 'nope'",  # on any trigger (D17, docs/decisions.md), if it exists
         ),
         (
             {
@@ -698,26 +698,19 @@ def test_slurm_schedulers_without_a_name_get_one(tmp_path: Path) -> None:
 
 
 def test_duplicate_names_from_unused_parameters_get_a_hint(tmp_path: Path) -> None:
-    spec = minimal(
-        jobs=[
-            {
-                "name": "collect_{a}",
-                "command": "e",
-                "parameters": {"a": "1:2", "b": "1:3", "c": "[x]"},
-            }
-        ]
+    """Files (and user data) whose name leaves out a parameter repeat their names; a job
+    like that is a partial fan-in instead (D16 in docs/decisions.md)."""
+    files = minimal(
+        files=[{"name": "f_{a}", "path": "p", "parameters": {"a": "1:2", "b": "1:3", "c": "[x]"}}]
     )
-    path = spec_file(tmp_path, spec)
+    path = spec_file(tmp_path, files)
     message = error_of(path)
-    assert (
-        "Duplicate job name: 'collect_1'; job 'collect_{a}' does not use its parameter(s) 'b', 'c'"
-        in message
+    assert "Duplicate file name: 'f_1'; file 'f_{a}' does not use its parameter(s) 'b', 'c'" in (
+        message
     )
     assert "add {b} to the name" in message
     result = validate_spec(path)
     assert len(result["errors"]) == 1  # one error for the entry, not one per repeated name
-    files = minimal(files=[{"name": "f_{a}", "path": "p", "parameters": {"a": "1:2", "b": "1:2"}}])
-    assert "file 'f_{a}' does not use its parameter(s) 'b'" in error_of(spec_file(tmp_path, files))
 
 
 def test_duplicate_names_of_two_entries_get_no_parameter_hint(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from app.models.common import chunks, get_workflow, require_same_workflow
 from app.models.db import write_transaction
 from app.models.events import record_event
 from app.models.tables import ComputeNode, Job, WorkflowAction, WorkflowActionJob
-from app.shared.contract import ACTION_TYPES, TRIGGER_TYPES
+from app.shared.contract import ACTION_TYPES, TRIGGER_TYPES, WORKER_TRIGGERS
 from app.shared.status import ACTION_COMPLETE_STATES, ACTION_READY_STATES, JobStatus, codes
 from app.shared.units import utc_now_text
 
@@ -51,7 +51,7 @@ def create_action(workflow_id: int, fields: dict[str, Any]) -> int:
             action_config=orjson.dumps(fields.get("action_config") or {}).decode(),
             job_ids=orjson.dumps(job_ids).decode() if job_ids else None,
             required_triggers=len(job_ids) if trigger_type in JOB_TRIGGERS else 1,
-            persistent=bool(fields.get("persistent")),
+            persistent=is_persistent(trigger_type, fields.get("persistent")),
             is_recovery=bool(fields.get("is_recovery")),
         ).execute()
         if trigger_type in JOB_TRIGGERS:
@@ -61,6 +61,13 @@ def create_action(workflow_id: int, fields: dict[str, Any]) -> int:
                 ).execute()
             _recount(workflow_id, action_id, trigger_type)
         return action_id
+
+
+def is_persistent(trigger_type: str, given: bool | None) -> bool:
+    """A worker trigger runs for every worker unless ``persistent: false``.
+
+    D15 (docs/decisions.md)."""
+    return trigger_type in WORKER_TRIGGERS if given is None else bool(given)
 
 
 def pending_actions(workflow_id: int, trigger_types: list[str]) -> list[dict]:

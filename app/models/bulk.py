@@ -514,6 +514,6 @@ def _insert_action(
             "action_type": action["action_type"],
             "action_config": config,
             "job_ids": [job_ids[index] for index in action["jobs"]],
-            "persistent": bool(action.get("persistent")),
+            "persistent": action.get("persistent"),
         },
     )

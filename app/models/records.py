@@ -34,6 +34,7 @@ from app.models.tables import (
     SlurmScheduler,
     UserData,
     Workflow,
+    WorkflowResult,
 )
 from app.shared.contract import JOBS_SORT_METHODS, WORKFLOW_FIELDS
 from app.shared.status import JobStatus
@@ -135,6 +136,8 @@ class Kind:
     model: type[BaseModel]
     label: str
     prepare: Callable[[dict[str, Any]], dict[str, Any]] = lambda values: values
+    # Runs in the creating transaction with the new ID and the prepared values.
+    created: Callable[[int, dict[str, Any]], None] | None = None
 
 
 def _columns(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +150,10 @@ def create_record(kind: Kind, values: dict[str, Any]) -> int:
         workflow_id = int(values["workflow_id"])
         get_workflow(workflow_id)
         prepared = kind.prepare(dict(values))
-        return kind.model.insert(**_columns(kind.model, prepared)).execute()
+        record_id = kind.model.insert(**_columns(kind.model, prepared)).execute()
+        if kind.created is not None:
+            kind.created(record_id, prepared)
+        return record_id
 
 
 def update_record(kind: Kind, record_id: int, values: dict[str, Any]) -> None:
@@ -263,6 +269,24 @@ def _prepare_result(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _make_current_result(result_id: int, values: dict[str, Any]) -> None:
+    """A result posted on its own (an imported one, a client's) becomes its job's current
+    result, which ``results list`` shows, unless the job has one from a later run."""
+    job_id = int(values["job_id"])
+    current = (
+        Result.select(Result.run_id)
+        .join(WorkflowResult, on=WorkflowResult.result_id == Result.id)
+        .where(WorkflowResult.job_id == job_id)
+        .first()
+    )
+    if current is not None and current.run_id > int(values["run_id"]):
+        return
+    WorkflowResult.delete().where(WorkflowResult.job_id == job_id).execute()
+    WorkflowResult.insert(
+        workflow_id=int(values["workflow_id"]), job_id=job_id, result_id=result_id
+    ).execute()
+
+
 def _prepare_compute_node(values: dict[str, Any]) -> dict[str, Any]:
     scheduler = values.get("scheduler")
     if isinstance(scheduler, str):
@@ -291,7 +315,7 @@ def _prepare_event(values: dict[str, Any]) -> dict[str, Any]:
 RESOURCE_REQUIREMENTS = Kind(ResourceRequirements, "Resource requirements", _reject_default_name)
 FILES = Kind(File, "File")
 USER_DATA = Kind(UserData, "User data", _prepare_json_text("data"))
-RESULTS = Kind(Result, "Result", _prepare_result)
+RESULTS = Kind(Result, "Result", _prepare_result, _make_current_result)
 EVENTS = Kind(Event, "Event", _prepare_event)
 COMPUTE_NODES = Kind(ComputeNode, "Compute node", _prepare_compute_node)
 SCHEDULED_COMPUTE_NODES = Kind(ScheduledComputeNode, "Scheduled compute node")

@@ -71,7 +71,8 @@ class ResourceRequirements(BaseModel):
     runtime_seconds = pw.FloatField(default=60.0)
 
     class Meta:
-        indexes = ((("workflow_id", "name"), True),)
+        # Not unique: upstream allows repeated names through the API (migration 0005).
+        indexes = ((("workflow_id", "name"), False),)
 
 
 class FailureHandler(BaseModel):

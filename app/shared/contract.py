@@ -66,6 +66,9 @@ TRIGGER_TYPES: tuple[str, ...] = (
     "on_worker_complete",
 )
 ACTION_TYPES: tuple[str, ...] = ("run_commands", "schedule_nodes")
+# Actions of these triggers are persistent (once per worker) unless created with
+# ``persistent: false`` (D15, docs/decisions.md; upstream defaults every trigger to false).
+WORKER_TRIGGERS: tuple[str, ...] = ("on_worker_start", "on_worker_complete")
 SCHEDULER_TYPES: tuple[str, ...] = ("slurm", "local")
 
 # The options of a ``schedule_nodes`` workflow action, besides its commands.

@@ -1,11 +1,11 @@
-"""Luigi with the local scheduler and ``slots`` workers; each task runs ``true``."""
+"""Luigi with the local scheduler and ``slots`` workers; each task runs ``true`` with its
+stdout and stderr in a file each."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -14,7 +14,10 @@ def main() -> None:
     import luigi
 
     workload = json.load(open(sys.argv[1]))
-    done = Path(tempfile.mkdtemp(prefix="luigi-bench-"))
+    done = Path("done").resolve()
+    stdio = Path("job_stdio").resolve()
+    done.mkdir()
+    stdio.mkdir()
     deps_of = dict(workload["jobs"])
 
     class Job(luigi.Task):
@@ -27,7 +30,9 @@ def main() -> None:
             return luigi.LocalTarget(str(done / self.job))
 
         def run(self):
-            subprocess.run(["true"], check=True)
+            stem = stdio / self.job
+            with open(f"{stem}.o", "w") as out, open(f"{stem}.e", "w") as err:
+                subprocess.run(["true"], stdout=out, stderr=err, check=True)
             Path(self.output().path).touch()
 
     started = time.perf_counter()

@@ -1,11 +1,10 @@
-"""Snakemake: one rule per job writing a marker file, ``-j slots``."""
+"""Snakemake: one rule per job writing a marker file and its ``log:`` files, ``-j slots``."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,13 +16,19 @@ def snakefile(jobs: list) -> str:
         lines += [f"rule {name}:"]
         if inputs:
             lines += [f"    input: {inputs}"]
-        lines += [f"    output: 'done/{name}'", "    shell: 'true && touch {output}'", ""]
+        lines += [
+            f"    output: 'done/{name}'",
+            f"    log: o='job_stdio/{name}.o', e='job_stdio/{name}.e'",
+            "    shell: 'true > {log.o} 2> {log.e} && touch {output}'",
+            "",
+        ]
     return "\n".join(lines)
 
 
 def main() -> None:
     workload = json.load(open(sys.argv[1]))
-    workdir = Path(tempfile.mkdtemp(prefix="snakemake-bench-"))
+    workdir = Path("snakemake").resolve()
+    workdir.mkdir()
     (workdir / "Snakefile").write_text(snakefile(workload["jobs"]))
     started = time.perf_counter()
     subprocess.run(

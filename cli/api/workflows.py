@@ -16,6 +16,10 @@ class WorkflowEndpoints(ClientBase):
         ``sort_by``, ``reverse_sort``."""
         return self.paged("/workflows", limit=limit, **filters)
 
+    def count_workflows(self, **filters: Any) -> int:
+        """How many workflows match (``total_count`` of a one-item page); filters as above."""
+        return self.get("/workflows", limit=1, **filters)["total_count"]
+
     def get_workflow(self, workflow_id: int) -> Record:
         return self.get(f"/workflows/{workflow_id}")
 

@@ -19,7 +19,20 @@ COLUMNS = [
     ("RR ID", "resource_requirements_id"),
     ("Command", "command"),
 ]
-STATUS_CHOICES = click.Choice(STATUS_NAMES)
+# The seed's CLI reference also lists upstream's older names for two statuses.
+STATUS_ALIASES = {"done": "completed", "scheduled": "pending"}
+
+
+class StatusChoice(click.Choice):
+    """A status name, or one of the older names the seed's CLI reference lists."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str):
+            value = STATUS_ALIASES.get(value.lower(), value)
+        return super().convert(value, param, ctx)
+
+
+STATUS_CHOICES = StatusChoice(STATUS_NAMES)
 
 
 @click.group("jobs")
@@ -151,6 +164,31 @@ def list_jobs(
     if not jobs:
         ctx.client.get_workflow(workflow_id)  # nothing listed: say so if the ID is unknown
     ctx.emit({"jobs": jobs}, rows=jobs, columns=COLUMNS)
+
+
+@group.command("list-by-status")
+@workflow_argument
+@pass_context
+def list_by_status(ctx: Context, workflow_id: int | None) -> None:
+    """Count a workflow's jobs by status and name them (seed: `watch torc jobs
+    list-by-status WF`)."""
+    workflow_id = resolve_workflow_id(ctx, workflow_id)
+    jobs = list(ctx.client.list_jobs(workflow_id))
+    if not jobs:
+        ctx.client.get_workflow(workflow_id)  # nothing listed: say so if the ID is unknown
+    grouped: dict[str, list[dict]] = {name: [] for name in STATUS_NAMES}
+    for job in jobs:
+        grouped[job["status"]].append({"id": job["id"], "name": job["name"]})
+    by_status = {status: listed for status, listed in grouped.items() if listed}
+    rows = [
+        {"status": status, "count": len(listed), "jobs": ", ".join(j["name"] for j in listed)}
+        for status, listed in by_status.items()
+    ]
+    ctx.emit(
+        {"workflow_id": workflow_id, "total": len(jobs), "jobs_by_status": by_status},
+        rows=rows,
+        columns=[("Status", "status"), ("Count", "count"), ("Jobs", "jobs")],
+    )
 
 
 @group.command("get")

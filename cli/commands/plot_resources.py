@@ -35,7 +35,7 @@ from cli.reporting.metrics_db import MetricsError, read_series
     type=click.Choice(["html", "json"]),
     default="html",
     show_default=True,
-    help="html: self-contained interactive pages; json: Plotly figure files.",
+    help="html: interactive pages (plotly.min.js is written beside them); json: Plotly figures.",
 )
 @pass_context
 def plot_resources_command(
@@ -59,14 +59,18 @@ def plot_resources_command(
     if not jobs:
         which = f" of jobs {job_ids}" if wanted else ""
         raise click.ClickException(f"no resource samples{which} in {', '.join(map(str, db_paths))}")
-    from cli.reporting.plots import write_plots  # plotly takes a moment to import
+    from cli.reporting.plots import PLOTLY_JS, write_plots  # plotly takes a moment to import
 
     try:
         files = write_plots(jobs, output_dir, prefix, plot_format)
     except OSError as exc:
         raise click.ClickException(f"cannot write plots to {output_dir}: {exc}") from None
     written = {"job_ids": [job.job_id for job in jobs], "files": [str(path) for path in files]}
-    ctx.emit(written, text=f"Wrote {len(files)} plots for {len(jobs)} jobs to {output_dir}")
+    text = f"Wrote {len(files)} plots for {len(jobs)} jobs to {output_dir}"
+    if plot_format == "html":
+        written["plotly_js"] = str(output_dir / PLOTLY_JS)
+        text += f" (they load {PLOTLY_JS} from there: keep it beside them)"
+    ctx.emit(written, text=text)
 
 
 COMMANDS = [plot_resources_command]

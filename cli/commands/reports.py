@@ -22,6 +22,13 @@ UTILIZATION_COLUMNS = [
     ("Peak Used", "peak_used"),
     ("Over-Utilization", "over_utilization"),
 ]
+# --all shows every check: the percentage is then a difference that is often negative
+# (headroom), so it is labelled as such and each row says whether it is a violation.
+ALL_CHECK_COLUMNS = [
+    *UTILIZATION_COLUMNS[:-1],
+    ("Peak vs Specified", "over_utilization"),
+    ("Verdict", "verdict"),
+]
 FAILED_JOB_COLUMNS = [
     ("Job ID", "job_id"),
     ("Job Name", "job_name"),
@@ -71,17 +78,34 @@ def check_resource_utilization(
 
 def _print_utilization(report: dict[str, Any], show_all: bool) -> None:
     count = report["over_utilization_count"]
-    if count:
-        click.echo(f"⚠ Found {count} resource over-utilization violations:")
-    rows = report["checks"] if show_all else report["violations"]
-    if rows:
-        print_table(rows, UTILIZATION_COLUMNS)
+    if show_all:
+        _print_all_checks(report["checks"], report["violations"])
+    else:
+        if count:
+            click.echo(f"⚠ Found {count} resource over-utilization violations:")
+        if report["violations"]:
+            print_table(report["violations"], UTILIZATION_COLUMNS)
     if not count:
         total = report["total_results"]
         click.echo(f"✓ All {total} jobs stayed within their specified resource requirements")
     if report["failed_jobs"]:
         click.echo(f"\nFailed jobs ({report['failed_jobs_count']}):")
         print_table([_failed_row(job) for job in report["failed_jobs"]], FAILED_JOB_COLUMNS)
+
+
+def _print_all_checks(checks: list[dict[str, Any]], violations: list[dict[str, Any]]) -> None:
+    if violations:
+        click.echo(f"⚠ Found {len(violations)} resource over-utilization violations (OVER below)")
+    if not checks:
+        return
+    jobs = len({check["job_id"] for check in checks})
+    click.echo(
+        f"All {len(checks)} checks of {jobs} jobs: peak use against the requirement "
+        "(negative: unused headroom)"
+    )
+    over = {id(violation) for violation in violations}  # the same row objects as in checks
+    rows = [{**check, "verdict": "OVER" if id(check) in over else "within"} for check in checks]
+    print_table(rows, ALL_CHECK_COLUMNS)
 
 
 def _failed_row(diagnosis: dict[str, Any]) -> dict[str, Any]:
@@ -135,10 +159,19 @@ def summary(ctx: Context, workflow_id: int | None) -> None:
     """Jobs by status, execution time and walltime (also while the workflow runs)."""
     workflow_id = resolve_workflow_id(ctx, workflow_id)
     client = ctx.client
+    completion = client.is_complete(workflow_id)
+    results = list(client.list_results(workflow_id))
+    runner_starts = []
+    if not completion.get("is_complete"):  # mid-run: the current run's figures so far
+        run_id = client.workflow_status(workflow_id)["run_id"]
+        results = [result for result in results if result.get("run_id") == run_id]
+        nodes = client.list_compute_nodes(workflow_id, is_active=True)
+        runner_starts = [node["start_time"] for node in nodes]
     report = summary_report(
         client.get_workflow(workflow_id),
         list(client.list_jobs(workflow_id)),
-        list(client.list_results(workflow_id)),
-        client.is_complete(workflow_id),
+        results,
+        completion,
+        runner_starts,
     )
     ctx.emit(report, text="\n".join(summary_lines(report)))

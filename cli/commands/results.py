@@ -95,11 +95,31 @@ def _display(result: dict) -> dict:
 
 
 @group.command("get")
-@click.argument("result_id", type=int)
+@click.argument("result_id", type=int, metavar="ID")
+@click.option(
+    "-j",
+    "--job-id",
+    type=int,
+    help="Then ID is a workflow: show this job's result in its latest run (as the seed's "
+    "how-tos write `torc results get WF --job-id N`).",
+)
 @pass_context
-def get(ctx: Context, result_id: int) -> None:
-    """Show one result."""
-    ctx.emit(ctx.client.get_result(result_id))
+def get(ctx: Context, result_id: int, job_id: int | None) -> None:
+    """Show one result by its ID, or a job's latest result (ID WORKFLOW_ID --job-id N)."""
+    if job_id is None:
+        ctx.emit(ctx.client.get_result(result_id))
+        return
+    workflow_id = result_id
+    job = ctx.client.get_job(job_id)
+    if job["workflow_id"] != workflow_id:
+        raise click.ClickException(f"job {job_id} is not in workflow {workflow_id}")
+    results = list(ctx.client.list_results(workflow_id, job_id=job_id))
+    if not results:
+        raise click.ClickException(
+            f"job {job_id} has no result in the latest run of workflow {workflow_id} "
+            f"(`torc results list {workflow_id} --job-id {job_id} --all-runs` shows all runs)"
+        )
+    ctx.emit({**results[-1], "job_name": job["name"]})
 
 
 @group.command("delete")

@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -16,7 +17,7 @@ from cli.commands.workflow_args import optional_id, pick_workflow
 from cli.commands.workflows import create_from_spec, is_spec_path, workflow_id_arg
 from cli.context import DEFAULT_DATABASE, Context, pass_context
 from cli.options import output_dir_option
-from cli.workflow_manager import record_input_mtimes
+from cli.workflow_manager import check_inputs, record_mtimes
 from runner.resources import detect
 
 FINAL_COUNTS_TIMEOUT = 5.0  # after a signal the server may be gone: do not wait long
@@ -45,7 +46,7 @@ def runner_options(function):
     return function
 
 
-@click.command("run")
+@click.command("run", context_settings={"allow_extra_args": True})
 @click.argument("spec_or_id")
 @runner_options
 @output_dir_option(
@@ -71,10 +72,13 @@ def run(
     **resources,
 ) -> None:
     """Run a workflow locally: create it from a spec file (or take an existing ID),
-    initialize it and run its jobs on this machine until it finishes."""
+    initialize it and run its jobs on this machine until it finishes.
+
+    The output directory may also follow as a second argument (`torc run 42 my_output`)."""
     runner_settings(ctx, **resources)  # bad flags fail before anything is created
+    output_dir = _output_dir_argument(output_dir)
     output = Path(output_dir or ctx.settings["run.output_dir"])
-    with server_session(ctx, database, output):
+    with server_session(ctx, database, output, resources.get("poll_interval")) as session:
         if is_spec_path(spec_or_id):
             created = create_from_spec(ctx, spec_or_id, skip_checks=skip_checks, initialize=True)
             assert created is not None  # only a dry run creates nothing
@@ -84,31 +88,65 @@ def run(
             workflow_id = workflow_id_arg(spec_or_id)
             initialize_if_new(ctx, workflow_id)
         exit_code = run_workflow(ctx, workflow_id, output, **resources)
+        session.keep_server = exit_code < 128  # not after a signal: then stop it too
     raise SystemExit(exit_code)
 
 
-@contextlib.contextmanager
-def server_session(ctx: Context, database: str | None, output: Path) -> Iterator[None]:
-    """The configured server, or an embedded one on a free loopback port.
+def _output_dir_argument(output_dir: str | None) -> str | None:
+    """The seed's how-tos write ``torc run ID OUTPUT_DIR``; its CLI reference ``-o``. Both
+    work (one positional beyond the spec or ID, not a second, different ``-o``)."""
+    extra = click.get_current_context().args
+    if not extra:
+        return output_dir
+    if len(extra) > 1:
+        raise click.UsageError(f"unexpected arguments: {' '.join(extra[1:])}")
+    if output_dir is not None and Path(output_dir) != Path(extra[0]):
+        raise click.UsageError(f"two output directories: -o {output_dir} and {extra[0]}")
+    return extra[0]
 
-    The embedded server is stopped only when the block is left, that is after the runner
-    has stopped its jobs and reported them.
+
+@dataclass
+class Session:
+    keep_server: bool = False  # leave an embedded server up for the commands that follow
+
+
+@contextlib.contextmanager
+def server_session(
+    ctx: Context, database: str | None, output: Path, poll_interval: float | None = None
+) -> Iterator[Session]:
+    """The configured server, the embedded one an earlier command left on the database, or
+    a new embedded one on a free loopback port.
+
+    A new embedded server is left when the block is left, after the runner has stopped its
+    jobs and reported them: up for the next commands when the session says so (it stops
+    itself when idle), else stopped.
     """
-    if ctx.url_configured or ctx.embedded is not None:
-        ctx.client.ping()  # a clear error naming the URL before anything else
-        yield
-        return
+    session = Session()
     db_path = Path(database or DEFAULT_DATABASE).resolve()
-    server = ctx.start_embedded(db_path, output / "torc_server.log")
+    shared = None if ctx.url_configured or ctx.embedded else ctx.shared_server(db_path)
+    if ctx.url_configured or ctx.embedded is not None or shared is not None:
+        if shared is not None:
+            ctx.use_client(TorcClient(shared))
+        ctx.client.ping()  # a clear error naming the URL before anything else
+        yield session
+        return
+    # Idle longer than the runner's polls, so it never leaves a run.
+    poll = poll_interval or ctx.settings["run.poll_interval"]
+    idle = ctx.settings["embedded_idle_seconds"]
+    server = ctx.start_embedded(db_path, output / "torc_server.log", idle and max(idle, 10 * poll))
     click.echo(f"Started an embedded torc server at {server.url} (database {db_path})", err=True)
     try:
-        yield
+        yield session
     finally:
-        ctx.stop_embedded()
+        if session.keep_server:
+            ctx.detach_embedded()
+        else:
+            ctx.stop_embedded()
 
 
 def initialize_if_new(ctx: Context, workflow_id: int) -> None:
-    """A workflow whose jobs are all uninitialized (or disabled) is initialized first.
+    """A workflow whose jobs are all uninitialized (or disabled) is initialized first, with
+    the input checks of `workflows initialize` (missing files or user data stop it).
 
     The server checks and initializes in one step: of several runners started together on a
     new workflow, exactly one initializes it and the others join its run.
@@ -116,7 +154,13 @@ def initialize_if_new(ctx: Context, workflow_id: int) -> None:
     client = ctx.client
     if not client.is_uninitialized(workflow_id):
         return
-    record_input_mtimes(client, workflow_id)  # the baseline for reinitialize's change checks
+    check = check_inputs(client, workflow_id)
+    check.raise_if_missing(
+        workflow_id,
+        force=False,
+        override=f"create them, or `torc workflows initialize {workflow_id} --force` first",
+    )
+    record_mtimes(client, check.files, check.baseline)  # reinitialize's change baseline
     client.initialize_if_uninitialized(workflow_id)
 
 
@@ -261,8 +305,9 @@ def workflows_run(
     """Run an existing workflow's jobs on this machine (picked on a terminal if no ID)."""
     runner_settings(ctx, **resources)
     output = Path(output_dir or ctx.settings["run.output_dir"])
-    with server_session(ctx, None, output):
+    with server_session(ctx, None, output, resources.get("poll_interval")) as session:
         workflow_id = pick_workflow(ctx, workflow_id)
         initialize_if_new(ctx, workflow_id)
         exit_code = run_workflow(ctx, workflow_id, output, **resources)
+        session.keep_server = exit_code < 128  # not after a signal: then stop it too
     raise SystemExit(exit_code)

@@ -75,8 +75,8 @@ def list_user_data(
 @click.argument("record_id", type=int)
 @pass_context
 def get(ctx: Context, record_id: int) -> None:
-    """Show one record (its data is under .data in JSON)."""
-    ctx.emit(ctx.client.get_user_data(record_id))
+    """Show one record as JSON (its data is under .data); -f table for aligned lines."""
+    ctx.emit_data(ctx.client.get_user_data(record_id))
 
 
 @group.command("update")

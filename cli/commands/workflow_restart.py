@@ -5,6 +5,8 @@ The logic lives in cli.workflow_manager; these commands ask, call it and render 
 
 from __future__ import annotations
 
+from collections import Counter
+
 import click
 
 from cli import workflow_manager
@@ -77,12 +79,22 @@ def reinitialize(ctx: Context, workflow_id: int | None, force: bool, dry_run: bo
 
 
 def _reinitialize_text(report: workflow_manager.ReinitializeReport) -> str:
-    count = len(report.reset_jobs)
-    if report.dry_run:
-        lines = [f"Dry run: {count} jobs would be reset due to changed inputs"]
-    else:
-        lines = [f"Reset {count} jobs due to changed inputs"]
-    lines += [f"- {name}" for name in report.reset_jobs]
+    """What reruns and why: jobs whose inputs changed (and their downstream), and jobs that
+    did not finish (canceled, terminated, pending_failed)."""
+    count, unfinished = len(report.reset_jobs), report.unfinished_jobs
+    lines = []
+    if count or not unfinished:
+        if report.dry_run:
+            lines.append(f"Dry run: {count} jobs would be reset due to changed inputs")
+        else:
+            lines.append(f"Reset {count} jobs due to changed inputs")
+        lines += [f"- {name}" for name in report.reset_jobs]
+    if unfinished:
+        by_status = Counter(unfinished.values())
+        which = ", ".join(f"{number} {status}" for status, number in by_status.items())
+        verb = "Would rerun" if report.dry_run else "Rerunning"
+        lines.append(f"{verb} {len(unfinished)} jobs that did not finish ({which})")
+        lines += [f"- {name} ({status})" for name, status in unfinished.items()]
     if not report.dry_run:
         lines.append(f"Reinitialized workflow {report.workflow_id} (run {report.run_id})")
     return "\n".join(lines)

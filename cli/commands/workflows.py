@@ -199,17 +199,29 @@ def list_workflows(
     if archived_only and include_archived:
         raise click.UsageError("--archived-only and --include-archived exclude each other")
     params = list_params(options)
-    workflows = list(
-        ctx.client.list_workflows(
-            user=None if all_users else user or current_user(),
-            is_archived=None if include_archived else archived_only,
-            **params,
-        )
-    )
+    owner = None if all_users else user or current_user()
+    archived = None if include_archived else archived_only
+    workflows = list(ctx.client.list_workflows(user=owner, is_archived=archived, **params))
+    if owner is not None:
+        _hint_at_other_users(ctx, owner, archived)
     # "items" holds the same list for scripts written against the seed's examples
     # (`torc workflows list -f json | jq '.items[].id'`); "workflows" is the named key the
     # other list commands use.
     ctx.emit({"workflows": workflows, "items": workflows}, rows=workflows, columns=LIST_COLUMNS)
+
+
+def _hint_at_other_users(ctx: Context, owner: str, archived: bool | None) -> None:
+    """Say on stderr how many workflows of other users the filter hides (a spec's ``user:``
+    makes a workflow someone else's)."""
+    others = ctx.client.count_workflows(is_archived=archived) - ctx.client.count_workflows(
+        user=owner, is_archived=archived
+    )
+    if others > 0:
+        click.echo(
+            f"Note: {others} workflow(s) of other users not shown (only {owner}'s are); "
+            "use --all-users, or -u USER",
+            err=True,
+        )
 
 
 @group.command("get")

@@ -3,9 +3,11 @@
 Each pattern has a type name, a category (memory, slurm, gpu, crash, python, filesystem,
 network) and a severity (critical, error, warning). A line is attributed to the first pattern
 that matches it, so the specific patterns (``CUDA out of memory``) come before the generic
-ones (``out of memory``). Slurm's state words (``FAILED``, ``CANCELLED``, ``TIMEOUT``) match
-case-sensitively as whole words, so a runner's ``status=failed`` is not an error; everything
-else ignores case.
+ones (``out of memory``). The runner's own log says when a job died of a signal
+(``return_code=-9 status=failed``, or 128 + the signal from a shell) and when it stopped a job
+at its runtime limit, which leave nothing in the job's own output. Slurm's state words
+(``FAILED``, ``CANCELLED``, ``TIMEOUT``) match case-sensitively as whole words, so a runner's
+``status=failed`` alone is not an error; everything else ignores case.
 """
 
 from __future__ import annotations
@@ -59,8 +61,17 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     _pattern("Segmentation Fault", "crash", "critical", r"Segmentation fault|\bSIGSEGV\b"),
     _pattern("Bus Error", "crash", "critical", r"Bus error|\bSIGBUS\b"),
     _pattern("Killed by Signal", "crash", "error", r"killed by signal"),
+    _pattern(
+        "Job Killed by Signal",
+        "crash",
+        "error",
+        r"\breturn_code=(?:-\d+|13[4-79]|143) status=failed\b",
+        exact_case=True,
+    ),
+    _pattern("Runtime Limit Exceeded", "timeout", "critical", r"exceeded its runtime"),
     _pattern("Core Dumped", "crash", "error", r"core dumped"),
-    _pattern("Process Killed", "crash", "error", r"^\s*Killed\b"),
+    # "Killed" alone (a shell's report), or bash's "line 1: 4242 Killed   sleep 30".
+    _pattern("Process Killed", "crash", "error", r"^\s*Killed\b|\bline \d+: +\d+ Killed\b"),
     _pattern("Python Traceback", "python", "error", r"Traceback \(most recent call last\)"),
     _pattern("Python Import Error", "python", "error", r"\b(?:ModuleNotFoundError|ImportError)\b"),
     _pattern("No Space Left on Device", "filesystem", "critical", r"No space left on device"),

@@ -80,13 +80,28 @@ def summary_figure(jobs: list[JobSeries]) -> go.Figure:
     return figure
 
 
+PLOTLY_JS = "plotly.min.js"
+
+
 def write_figure(figure: go.Figure, path: Path, fmt: str) -> Path:
-    """``path`` without extension; ``fmt`` is ``html`` or ``json``."""
+    """``path`` without extension; ``fmt`` is ``html`` or ``json``. A page loads plotly.js
+    from the PLOTLY_JS file beside it (written by ``write_plotly_js``): embedding it made
+    every page 4.8 MB, and compute nodes are often offline, so no CDN."""
     target = path.with_name(f"{path.name}.{fmt}")
     if fmt == "json":
         target.write_text(pio.to_json(figure))
     else:
-        figure.write_html(target, include_plotlyjs=True, full_html=True)
+        figure.write_html(target, include_plotlyjs="directory", full_html=True)
+    return target
+
+
+def write_plotly_js(output_dir: Path) -> Path:
+    """The plotly.js the pages load, once per directory (rewritten each time, so it matches
+    the version the pages were made with)."""
+    from plotly.offline import get_plotlyjs
+
+    target = output_dir / PLOTLY_JS
+    target.write_text(get_plotlyjs(), encoding="utf-8")
     return target
 
 
@@ -99,4 +114,6 @@ def write_plots(jobs: list[JobSeries], output_dir: Path, prefix: str, fmt: str) 
         (f"{prefix}_memory_all_jobs", overview_figure(jobs, "memory")),
         (f"{prefix}_summary", summary_figure(jobs)),
     ]
+    if fmt == "html":
+        write_plotly_js(output_dir)
     return [write_figure(figure, output_dir / name, fmt) for name, figure in figures]

@@ -1,4 +1,9 @@
-"""The ``reports summary`` report: job counts by status, execution time and walltime."""
+"""The ``reports summary`` report: job counts by status, execution time and walltime.
+
+Mid-run, execution time is that of the jobs that finished so far (running jobs are counted
+apart), and walltime runs from the current run's first start to now: the earliest start of
+its finished jobs, or of its active runners when none has finished yet.
+"""
 
 from __future__ import annotations
 
@@ -42,14 +47,43 @@ def walltime_seconds(results: list[dict[str, Any]]) -> float | None:
     return (max(end for _, end in spans) - min(start for start, _ in spans)).total_seconds()
 
 
+def walltime_so_far(
+    results: list[dict[str, Any]], runner_starts: list[str], now: datetime
+) -> float | None:
+    """From the run's first start (a finished job's, else a runner's) to ``now``."""
+    starts = []
+    for result in results:
+        end = _completion(result)
+        if end is not None:
+            starts.append(end - timedelta(minutes=float(result.get("exec_time_minutes") or 0.0)))
+    if not starts:
+        starts = [moment for moment in map(_moment, runner_starts) if moment is not None]
+    return (now - min(starts)).total_seconds() if starts else None
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def summary_report(
     workflow: dict[str, Any],
     jobs: list[dict[str, Any]],
     results: list[dict[str, Any]],
     completion: dict[str, Any],
+    runner_starts: list[str] | None = None,
 ) -> dict[str, Any]:
+    """``runner_starts``: start times of the workflow's active runners (for walltime mid-run,
+    when ``results`` are those of the current run)."""
     exec_minutes = sum(float(result.get("exec_time_minutes") or 0.0) for result in results)
-    walltime = walltime_seconds(results)
+    running = completion.get("is_complete") is False and not completion.get("is_canceled")
+    if running:
+        walltime = walltime_so_far(results, runner_starts or [], datetime.now(UTC))
+    else:
+        walltime = walltime_seconds(results)
     return {
         "workflow_id": workflow["id"],
         "workflow_name": workflow.get("name"),
@@ -82,9 +116,17 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         for status, count in counts.items()
         if count
     ]
-    lines += ["", f"Total Execution Time: {report['total_exec_time_formatted']}"]
+    in_progress = not report["is_complete"] and not report["is_canceled"]
+    executed = report["total_exec_time_formatted"]
+    if in_progress:
+        running = counts.get("running", 0)
+        executed += f" (finished jobs; {running} running)" if running else " (finished jobs)"
+    lines += ["", f"Total Execution Time: {executed}"]
     if report["walltime_formatted"] is not None:
-        lines.append(f"Walltime:             {report['walltime_formatted']}")
+        so_far = " so far" if in_progress else ""
+        lines.append(f"Walltime:             {report['walltime_formatted']}{so_far}")
+    elif in_progress:
+        lines.append("Walltime:             not started")
     return [*lines, "", state_line(report)]
 
 

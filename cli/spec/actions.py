@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from app.shared.contract import SCHEDULE_NODES_OPTIONS
+from app.shared.contract import SCHEDULE_NODES_OPTIONS, WORKER_TRIGGERS
 from cli.spec.errors import Diagnostics, SpecPath, did_you_mean
 from cli.spec.models import WorkflowActionSpec
 from cli.spec.resolve import Catalog
@@ -28,7 +28,9 @@ def _record(
     record: dict[str, Any] = {
         "trigger_type": spec.trigger_type,
         "action_type": spec.action_type,
-        "persistent": spec.persistent,
+        "persistent": (
+            spec.trigger_type in WORKER_TRIGGERS if spec.persistent is None else spec.persistent
+        ),
     }
     _job_selection(spec, where, path, catalog, diag, record)
     if spec.action_type == "run_commands":
@@ -48,11 +50,17 @@ def _job_selection(
 ) -> None:
     if spec.trigger_type not in JOB_TRIGGERS:
         if spec.jobs or spec.job_name_regexes:
-            diag.error(
-                f"{where}: 'jobs' and 'job_name_regexes' only apply to the "
-                f"{' and '.join(JOB_TRIGGERS)} triggers",
+            # Upstream accepts and records them (its own specs list the jobs a
+            # schedule_nodes action is for); they do not decide when this trigger fires.
+            diag.warn(
+                f"{where}: its jobs are recorded, but only the {' and '.join(JOB_TRIGGERS)} "
+                f"triggers wait for their jobs; {spec.trigger_type} does not",
                 path,
             )
+            selected = _named_jobs(spec, where, path, catalog, diag)
+            selected += _regex_jobs(spec, where, path, catalog, diag)
+            if selected:
+                record["jobs"] = list(dict.fromkeys(selected))
         return
     if not spec.jobs and not spec.job_name_regexes:
         diag.error(
@@ -79,6 +87,7 @@ def _named_jobs(
             diag.error(
                 f"{where} lists unknown job '{name}'{did_you_mean(name, catalog.jobs)}",
                 (*path, "jobs", position),
+                about=name,
             )
     return found
 
@@ -132,6 +141,7 @@ def _schedule_nodes(
             f"{where} uses unknown slurm scheduler '{spec.scheduler}'"
             f"{did_you_mean(spec.scheduler, schedulers)}",
             (*path, "scheduler"),
+            about=spec.scheduler,
         )
         return
     record["scheduler"] = schedulers[spec.scheduler]

@@ -2,7 +2,11 @@
 
 A :class:`Diagnostics` object is threaded through every stage. In *fail-fast* mode (used by
 ``build_payload``) the first error raises :class:`SpecError`; in *collect* mode (used by
-``validate_spec``) errors pile up until the end of the stage, when ``checkpoint`` stops the run.
+``validate_spec``, the dry run) errors pile up and the later stages still run, so one pass
+reports every problem it can: an entry that failed its schema check stays in, marked
+*broken*, and later errors inside a broken entry, or about a reference to its name, are
+left out (they follow from the first). ``checkpoint`` stops the run where a later stage
+cannot go on.
 """
 
 from __future__ import annotations
@@ -92,8 +96,14 @@ class Diagnostics:
     fail_fast: bool = True
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    broken_paths: set[SpecPath] = field(default_factory=set)
+    broken_names: list[re.Pattern[str]] = field(default_factory=list)
 
-    def error(self, message: str, path: SpecPath = ()) -> None:
+    def error(self, message: str, path: SpecPath = (), about: str | None = None) -> None:
+        """``about``: the name the message says is unknown (left out when that name is a
+        broken entry's)."""
+        if self.follows_from_broken(path, about):
+            return
         position = self.locate(path) if path else None
         line, column = position if position else (None, 1)
         err = SpecError(message, self.file, line, column)
@@ -112,3 +122,19 @@ class Diagnostics:
     def checkpoint(self) -> None:
         if self.errors:
             raise StageFailed
+
+    def mark_broken(self, path: SpecPath, name: Any) -> None:
+        """An entry with errors of its own; its ``{placeholder}`` name matches any value."""
+        self.broken_paths.add(path)
+        if isinstance(name, str) and name:
+            parts = re.split(r"\{[A-Za-z_][A-Za-z0-9_]*(?::[^{}]*)?\}", name)
+            self.broken_names.append(re.compile(".+".join(map(re.escape, parts))))
+
+    def has_broken(self, key: str) -> bool:
+        """Whether an entry of this collection (``jobs``, ``files``...) is broken."""
+        return any(path[0] == key for path in self.broken_paths)
+
+    def follows_from_broken(self, path: SpecPath, about: str | None = None) -> bool:
+        if any(path[: len(broken)] == broken for broken in self.broken_paths):
+            return True
+        return about is not None and any(p.fullmatch(about) for p in self.broken_names)

@@ -1,9 +1,11 @@
 """Parameter expansion of jobs, files and user data into concrete, still name-based entries.
 
-A job whose name holds a placeholder of its parameters becomes one job per combination. A job
-with parameters but no placeholder in its name is ONE fan-in job (D3, docs/decisions.md):
-each templated list field (depends_on, input/output files and user data, and all regexes)
-expands over every combination, deduplicated in order; its scalar fields are not substituted.
+A job whose name holds a placeholder of every parameter becomes one job per combination. A
+job expands over the parameters its name uses (D16, docs/decisions.md): with none in its name
+it is ONE fan-in job (D3, docs/decisions.md), with some one job per combination of those.
+The parameters its name does not use expand its templated list fields (depends_on,
+input/output files and user data, and all regexes) within each job, deduplicated in order;
+in its scalar fields (command, ...) they are not substituted.
 """
 
 from __future__ import annotations
@@ -131,15 +133,16 @@ def parameter_set(
 def expansion_count(spec: JobSpec | FileSpec | UserDataSpec, params: ParameterSet | None) -> int:
     """How many entries ``spec`` expands to, counted without expanding it.
 
-    A name that uses none of the parameters makes one entry (a fan-in job; for files and
-    user data an error reported while expanding).
+    A job is one per combination of the parameters its name uses (D16, docs/decisions.md),
+    so one if it uses none (a fan-in job). A file or user data entry is one per combination
+    of all its parameters (one if its name uses none: an error reported while expanding).
     """
     if params is None or spec.name is None:
         return 1
-    used = {match.group(1) for match in PLACEHOLDER.finditer(spec.name)}
-    if not used & params.names.keys():
+    used = {match.group(1) for match in PLACEHOLDER.finditer(spec.name)} & params.names.keys()
+    if not used:
         return 1
-    return params.count()
+    return params.count(used) if isinstance(spec, JobSpec) else params.count()
 
 
 def expand_job(
@@ -150,9 +153,10 @@ def expand_job(
         return [ExpandedJob(name=spec.name, **fixed)]
     compiler = TemplateCompiler(params)
     try:
-        if not compiler.uses_parameters(spec.name):
-            return [_fan_in_job(spec, index, params, compiler, fixed, diag)]
-        return _expand_job(spec, params, compiler, fixed)
+        in_name = compiler.used_parameters(spec.name)
+        if len(in_name) == len(params.parameters):
+            return _expand_job(spec, params, compiler, fixed)
+        return _fan_in_jobs(spec, index, params, in_name, fixed, diag)
     except ValueError as exc:
         diag.error(f"job '{spec.name}': {exc}", ("jobs", index))
         return []
@@ -215,27 +219,61 @@ def _varying_lists(
     ]
 
 
-def _fan_in_job(
+def _fan_in_jobs(
     spec: JobSpec,
     index: int,
     params: ParameterSet,
-    compiler: TemplateCompiler,
+    in_name: set[str],
     fixed: dict[str, Any],
     diag: Diagnostics,
-) -> ExpandedJob:
+) -> list[ExpandedJob]:
+    """One job per combination of the parameters in the name (one job if none is), each
+    with its lists expanded over the other parameters' values (D3, D16: docs/decisions.md)."""
+    compiler = TemplateCompiler(params)
+    named = TemplateCompiler(params, only=in_name)  # substitutes the name's parameters only
+    scalars = []
     for field_name in JOB_SCALARS:
         text = getattr(spec, field_name)
-        if text is not None and compiler.uses_parameters(text):
+        if text is None:
+            continue
+        left = compiler.used_parameters(text) - in_name
+        if left:
             diag.warn(
-                f"job '{spec.name}' has parameters but none in its name, so it is a single "
-                f"fan-in job; the placeholders in its {field_name} are left as they are",
-                ("jobs", index, field_name),
+                _fan_in_warning(spec.name, in_name, left, field_name), ("jobs", index, field_name)
             )
-    values = dict(fixed)
-    for field_name, templates in _varying_lists(spec, compiler):
-        rendered = (t.render(c) for t in templates for c in params.combinations())
-        values[field_name] = tuple(dict.fromkeys(rendered))
-    return ExpandedJob(name=spec.name, **values)
+        template = named.compile(text)
+        if template.constant is None:
+            scalars.append((field_name, template))
+    positions = [position for name, position in params.names.items() if name in in_name]
+    groups: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+    for combination in params.combinations():
+        groups.setdefault(tuple(combination[p] for p in positions), []).append(combination)
+    name = named.compile(spec.name)
+    lists = _varying_lists(spec, compiler)
+    jobs = []
+    for members in groups.values():
+        values = dict(fixed)
+        for field_name, template in scalars:
+            values[field_name] = template.render(members[0])
+        for field_name, templates in lists:
+            rendered = (t.render(c) for t in templates for c in members)
+            values[field_name] = tuple(dict.fromkeys(rendered))
+        jobs.append(ExpandedJob(name=name.render(members[0]), **values))
+    return jobs
+
+
+def _fan_in_warning(job: str, in_name: set[str], left: set[str], field_name: str) -> str:
+    if not in_name:
+        return (
+            f"job '{job}' has parameters but none in its name, so it is a single fan-in job; "
+            f"the placeholders in its {field_name} are left as they are"
+        )
+    per = ", ".join(sorted(in_name))
+    return (
+        f"job '{job}' uses only {per} of its parameters in its name, so it is one job per "
+        f"{per}; the placeholders of {', '.join(sorted(left))} in its {field_name} are left "
+        "as they are"
+    )
 
 
 def expand_file(

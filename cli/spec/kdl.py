@@ -20,6 +20,9 @@ from cli.spec.positions import Positions
 
 SCALAR, LIST, MAP, JSON, ITEMS = "scalar", "list", "map", "json", "items"
 SCALAR_OR_MAP = "scalar_or_map"  # one value, or child nodes / properties forming a mapping
+# A node no field is called: kept under its own name, so the schema check reports it with
+# every other problem ("unknown field", with a suggestion) instead of the first stopping all.
+UNKNOWN = "unknown"
 # How far past the first line with the right node name to look for one that also shows the
 # node's first argument.
 _HINT_LOOKAHEAD = 50
@@ -142,15 +145,17 @@ _TOP = {
 _DOCUMENT = Rule("", ITEMS, _TOP, "none", "document")
 
 
-def parse_kdl(text: str, file: str) -> tuple[dict[str, Any], Positions]:
-    """The spec mapping and its positions; raises ValueError (syntax) or SpecError (mapping)."""
+def parse_kdl(text: str, file: str, keep_unknown: bool = True) -> tuple[dict[str, Any], Positions]:
+    """The spec mapping and its positions; raises ValueError (syntax) or SpecError (mapping).
+    ``keep_unknown``: a node no field is called is kept for the schema check to report; else
+    it is an error at once (for a file that may not be KDL at all)."""
     try:
         document = ckdl.parse(text, version="any")
     except ckdl.ParseError as exc:
         line, column = locate_syntax_error(text, str(exc))
         hint = _equals_hint(text, line)
         raise KdlSyntaxError(f"invalid KDL: {exc}{hint}", line, column) from None
-    converter = _Converter(text, file)
+    converter = _Converter(text, file, keep_unknown)
     data, _end = converter.item(list(document.nodes), [], {}, _DOCUMENT, (), 0)
     return data, converter.positions
 
@@ -163,7 +168,8 @@ class KdlSyntaxError(ValueError):
 
 
 class _Converter:
-    def __init__(self, text: str, file: str) -> None:
+    def __init__(self, text: str, file: str, keep_unknown: bool = True) -> None:
+        self._keep_unknown = keep_unknown
         self._lines = text.splitlines()
         self._file = file
         self._patterns: dict[str, re.Pattern[str]] = {}
@@ -201,7 +207,7 @@ class _Converter:
         self, key: str, value: Any, rule: Rule, result: dict, path: SpecPath, line: int, where: str
     ) -> None:
         child_rule = self._rule_for(key, rule, line, where)
-        if child_rule.kind not in (SCALAR, LIST, SCALAR_OR_MAP):
+        if child_rule.kind not in (SCALAR, LIST, SCALAR_OR_MAP, UNKNOWN):
             self._fail(f"'{key}' cannot be given as a property of {where}", line)
         self._store(child_rule, [value], result, path, line)
 
@@ -220,6 +226,8 @@ class _Converter:
             return end
         if child_rule.kind in (SCALAR, LIST) and (node.children or node.properties):
             self._fail(f"KDL node '{node.name}' takes values only, not children", line)
+        if child_rule.kind == UNKNOWN and (node.children or node.properties):
+            return self._store_map(node, child_rule, result, path, line)
         if child_rule.kind in (MAP, JSON, SCALAR_OR_MAP) and (node.children or node.properties):
             if child_rule.kind == SCALAR_OR_MAP and node.args:
                 self._fail(f"KDL node '{node.name}' takes a value or child nodes, not both", line)
@@ -228,10 +236,12 @@ class _Converter:
         return line
 
     def _rule_for(self, name: str, rule: Rule, line: int, where: str) -> Rule:
-        if name not in rule.table:
+        if name in rule.table:
+            return rule.table[name]
+        if not self._keep_unknown:
             hint = did_you_mean(name, rule.table)
             self._fail(f"unknown KDL node '{name}' in {where}{hint}", line)
-        return rule.table[name]
+        return Rule(name, UNKNOWN)
 
     def _store(self, rule: Rule, values: list, result: dict, path: SpecPath, line: int) -> None:
         key_path = (*path, rule.key)
@@ -245,7 +255,9 @@ class _Converter:
             return
         self._check_unique(rule.key, result, line)
         self._mark(key_path, line, None)
-        if rule.kind == JSON:
+        if rule.kind == UNKNOWN:
+            result[rule.key] = _collapse(values)
+        elif rule.kind == JSON:
             result[rule.key] = self._json_value(values, line)
         elif rule.kind == MAP and values:
             self._fail(

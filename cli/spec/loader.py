@@ -69,7 +69,7 @@ def load_spec(path: str | Path) -> LoadedSpec:
     first_failure: ParseFailure | None = None
     for fmt in order:
         try:
-            spec = _parse(fmt, text, label)
+            spec = _parse(fmt, text, label, guessed=fmt != order[0])
         except ParseFailure as failure:
             first_failure = first_failure or failure
         except SpecError:
@@ -102,9 +102,9 @@ def _check_shape(spec: LoadedSpec) -> None:
         raise SpecError(message, spec.path, *(spec.locate(problem.path) or (None, 1)))
 
 
-def _parse(fmt: str, text: str, label: str) -> LoadedSpec:
+def _parse(fmt: str, text: str, label: str, guessed: bool = False) -> LoadedSpec:
     try:
-        return _parse_as(fmt, text, label)
+        return _parse_as(fmt, text, label, guessed)
     except RecursionError:
         # The parsers (and PyYAML's composer) recurse per level: nesting a few hundred
         # levels deep exhausts the stack long before any limit of ours is checked.
@@ -114,12 +114,14 @@ def _parse(fmt: str, text: str, label: str) -> LoadedSpec:
         ) from None
 
 
-def _parse_as(fmt: str, text: str, label: str) -> LoadedSpec:
+def _parse_as(fmt: str, text: str, label: str, guessed: bool) -> LoadedSpec:
+    """``guessed``: the file's extension names another format (or none), so a KDL reading
+    must not keep nodes it does not know (broken YAML reads as KDL full of them)."""
     if fmt == "yaml":
         data, positions = _parse_yaml(text)
         spec = LoadedSpec(data, label, fmt, _positions=positions)
     elif fmt == "kdl":
-        data, positions = _parse_kdl(text, label)
+        data, positions = _parse_kdl(text, label, keep_unknown=not guessed)
         spec = LoadedSpec(data, label, fmt, _positions=positions)
     else:
         data = _parse_json(text, fmt)
@@ -154,13 +156,35 @@ def _parse_yaml(text: str) -> tuple[Any, Positions]:
         context = f" ({exc.context})" if exc.context else ""
         at_line = mark.line + 1 if mark else None
         at_column = mark.column + 1 if mark else 1
-        raise ParseFailure(f"invalid YAML{context}: {exc.problem}", at_line, at_column) from None
+        lines = text.splitlines()
+        hint = placeholder_quoting_hint(lines[mark.line]) if mark and mark.line < len(lines) else ""
+        message = f"invalid YAML{context}: {exc.problem}{hint}"
+        raise ParseFailure(message, at_line, at_column) from None
     except yaml.YAMLError as exc:
         raise ParseFailure(f"invalid YAML: {exc}") from None
     except DuplicateKey as exc:
         raise ParseFailure(f"invalid YAML: {exc}", exc.line, exc.column) from None
     finally:
         loader.dispose()
+
+
+# An unquoted word holding a {placeholder}: YAML reads "{" as the start of a mapping.
+_UNQUOTED_PLACEHOLDER = re.compile(
+    r"(?<![\"'\w$])([^\s\[\],:'\"{}]*\{[A-Za-z_][A-Za-z0-9_]*(?::[^{}]*)?\}[^\s\[\],'\"]*)"
+)
+
+
+def placeholder_quoting_hint(line: str) -> str:
+    """``; quote values with {placeholders}: "model_{i}"`` for a YAML line that has one
+    unquoted (the seed's own ``output_files: [model_{i}]`` is such a line)."""
+    match = _UNQUOTED_PLACEHOLDER.search(line.split("#", 1)[0])
+    if match is None:
+        return ""
+    word = match.group(1)
+    return (
+        f'; in YAML a value with a {{placeholder}} must be quoted, as in "{word}" '
+        "(an unquoted { starts a mapping)"
+    )
 
 
 def _reader_problem(exc: Exception) -> str:
@@ -175,11 +199,11 @@ def _text_position(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
-def _parse_kdl(text: str, label: str) -> tuple[dict[str, Any], Positions]:
+def _parse_kdl(text: str, label: str, keep_unknown: bool) -> tuple[dict[str, Any], Positions]:
     from cli.spec.kdl import KdlSyntaxError, parse_kdl
 
     try:
-        return parse_kdl(text, label)
+        return parse_kdl(text, label, keep_unknown)
     except KdlSyntaxError as exc:
         raise ParseFailure(str(exc), exc.line, exc.column) from None
 

@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 from app.shared.contract import ACTION_TYPES, JOBS_SORT_METHODS, SCHEDULER_TYPES, TRIGGER_TYPES
 from app.shared.units import parse_memory, parse_runtime
@@ -223,13 +223,18 @@ class WorkflowActionSpec:
     num_allocations: int | None = field(default=None, metadata=at_least(1))
     start_one_worker_per_node: bool | None = None
     max_parallel_jobs: int | None = field(default=None, metadata=at_least(1))
-    persistent: bool = False
+    # None: the trigger's default: once per worker for worker triggers (D15, docs/decisions.md).
+    persistent: bool | None = None
 
 
 @dataclass(kw_only=True)
 class ResourceMonitorSpec:
     """Every field is optional: a partial block overrides only the keys it names
-    (D10, docs/decisions.md)."""
+    (D10, docs/decisions.md).
+    Other keys (upstream's own specs carry ``metrics:``) are ignored with a warning, as
+    upstream ignores them (D17, docs/decisions.md)."""
+
+    ignores_unknown_fields: ClassVar[bool] = True
 
     enabled: bool | None = None
     granularity: str | None = field(default=None, metadata=one_of(*GRANULARITIES))

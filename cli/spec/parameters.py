@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -173,11 +173,12 @@ class ParameterSet:
         if self.mode == "zip":
             _check_zip_lengths(self.parameters)
 
-    def count(self) -> int:
-        """How many combinations ``combinations`` yields (without making them)."""
+    def count(self, only: Collection[str] | None = None) -> int:
+        """How many combinations ``combinations`` yields (without making them); with
+        ``only``, how many distinct combinations of those parameters' values it holds."""
         if self.mode == "zip":
             return len(self.parameters[0].values)
-        return math.prod(len(p.values) for p in self.parameters)
+        return math.prod(len(p.values) for p in self.parameters if only is None or p.name in only)
 
     def combinations(self) -> Iterator[tuple[int, ...]]:
         """Index tuples into each parameter's values; product varies the FIRST slowest."""
@@ -223,12 +224,21 @@ class Template:
 class TemplateCompiler:
     """Compiles templates for one ParameterSet, rendering each (parameter, spec) only once."""
 
-    def __init__(self, parameters: ParameterSet) -> None:
+    def __init__(self, parameters: ParameterSet, only: Collection[str] | None = None) -> None:
+        """``only``: substitute just these parameters; the others' placeholders stay."""
         self._set = parameters
+        self._names = (
+            parameters.names
+            if only is None
+            else {name: index for name, index in parameters.names.items() if name in only}
+        )
         self._rendered: dict[tuple[str, str | None], list[str]] = {}
 
     def uses_parameters(self, text: str) -> bool:
-        return any(m.group(1) in self._set.names for m in PLACEHOLDER.finditer(text))
+        return any(m.group(1) in self._names for m in PLACEHOLDER.finditer(text))
+
+    def used_parameters(self, text: str) -> set[str]:
+        return {m.group(1) for m in PLACEHOLDER.finditer(text) if m.group(1) in self._names}
 
     def compile(self, text: str) -> Template:
         pieces: list[str] = []
@@ -236,7 +246,7 @@ class TemplateCompiler:
         last = 0
         for match in PLACEHOLDER.finditer(text):
             name, spec = match.group(1), match.group(2)
-            if name not in self._set.names:
+            if name not in self._names:
                 continue  # unknown names stay literal
             pieces.append(_escape(text[last : match.start()]) + "{" + str(len(slots)) + "}")
             slots.append((self._set.names[name], self._values(name, spec)))

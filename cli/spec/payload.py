@@ -1,8 +1,9 @@
 """The pipeline from a spec file to the creation payload, stage by stage.
 
 Stages: schema check -> parameter expansion -> named components -> job references -> cycles ->
-actions and scheduler checks. In collect mode each stage ends at a checkpoint, so a later stage
-never runs on the broken output of an earlier one.
+actions and scheduler checks. In collect mode (the dry run) every stage runs, so one pass
+reports every problem it can: an entry with errors is marked broken and what follows from it
+is not reported again (see ``errors``); only a workflow that could not be built stops it.
 """
 
 from __future__ import annotations
@@ -114,16 +115,18 @@ class Compilation:
     payload: dict[str, Any] = field(default_factory=dict)
     # (collection key, spec index) -> the parameter names that entry expands over
     parameter_names: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
+    # (collection key, spec index) of entries whose parameters have errors
+    broken_parameters: set[tuple[str, int]] = field(default_factory=set)
 
     def run(self) -> dict[str, Any]:
         spec = self.spec = build_workflow(self.loaded.data, self.diag)
-        self.diag.checkpoint()
-        if spec is None:  # unreachable: a failed build has reported errors above
+        if spec is None:  # the workflow itself could not be built: nothing more to check
             raise StageFailed
+        self._stage_done()
         inline_resources = take_inline_resource_requirements(spec)
         name_unnamed_schedulers(spec)
         self._expand(spec)
-        self.diag.checkpoint()
+        self._stage_done()
         if inline_resources:
             for job in self.jobs:
                 job.resource_requirements = inline_resources.get(
@@ -131,14 +134,19 @@ class Compilation:
                 )
         self.expanded = True
         catalog = self._components(spec)
-        self.diag.checkpoint()
+        self._stage_done()
         self._jobs(catalog)
-        self.diag.checkpoint()
+        self._stage_done()
         self._cycles()
         self.payload["actions"] = action_records(spec.actions, catalog, self.diag)
         self._scheduler_checks(spec)
         self.diag.checkpoint()
         return self.payload
+
+    def _stage_done(self) -> None:
+        """Fail fast stops at the first error anyway; collect mode goes on to the end."""
+        if self.diag.fail_fast:
+            self.diag.checkpoint()
 
     def _expand(self, spec: WorkflowSpec) -> None:
         shared = parse_shared_parameters(spec.parameters, self.diag)
@@ -151,14 +159,11 @@ class Compilation:
             (key, label, self._parameter_sets(key, label, specs, shared), expander)
             for key, label, specs, expander in collections
         ]
-        # Counted before anything is expanded: a spec over the limit costs nothing.
+        # Counted before anything is expanded: a spec over the limit costs nothing (and
+        # nothing after it is checked: the spec's jobs are unknown).
         if any(self._over_limit(key, label, sets) for key, label, sets, _ in planned):
-            return
-        expanded = {
-            key: [item for index, (item_spec, params) in enumerate(sets)
-                  for item in expander(item_spec, index, params, self.diag)]
-            for key, _, sets, expander in planned
-        }  # fmt: skip
+            raise StageFailed
+        expanded = {key: self._expanded(key, sets, expander) for key, _, sets, expander in planned}
         self.files = cast(list[ExpandedFile], expanded["files"])
         self.user_data = cast(list[ExpandedUserData], expanded["user_data"])
         self.jobs = cast(list[ExpandedJob], expanded["jobs"])
@@ -175,11 +180,27 @@ class Compilation:
         sets = []
         for index, item in enumerate(specs):
             where = f"{label} '{item.name}'" if item.name is not None else f"{label} #{index + 1}"
+            errors = len(self.diag.errors)
             params = parameter_set(item, shared, where, (key, index), self.diag)
+            if len(self.diag.errors) > errors:
+                self.broken_parameters.add((key, index))
             if params is not None:
                 self.parameter_names[(key, index)] = tuple(p.name for p in params.parameters)
             sets.append((item, params))
         return sets
+
+    def _expanded(
+        self, key: str, sets: list[tuple[Any, ParameterSet | None]], expander: Any
+    ) -> list[Any]:
+        """Every entry's expansion; an entry with errors (its parameters or its expansion) is
+        marked broken, since what it would have expanded to is unknown."""
+        expanded: list[Any] = []
+        for index, (item, params) in enumerate(sets):
+            errors = len(self.diag.errors)
+            expanded.extend(expander(item, index, params, self.diag))
+            if len(self.diag.errors) > errors or (key, index) in self.broken_parameters:
+                self.diag.mark_broken((key, index), item.name)
+        return expanded
 
     def _over_limit(
         self, key: str, label: str, sets: list[tuple[Any, ParameterSet | None]]

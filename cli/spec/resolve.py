@@ -150,6 +150,7 @@ class JobResolver:
                 self._diag.error(
                     f"job '{job.name}' uses unknown {word} '{name}'{did_you_mean(name, names)}",
                     (*path, field_name),
+                    about=name,
                 )
 
     def _dependencies(self, job: ExpandedJob, position: int, record: dict, path: SpecPath) -> None:
@@ -186,6 +187,7 @@ class JobResolver:
                 f"job '{job.name}' lists unknown {_KIND_WORDS[kind][0]} '{name}' in {field_name}"
                 f"{did_you_mean(name, names)}",
                 (*path, field_name, position),
+                about=name,
             )
         return resolved
 
@@ -212,7 +214,7 @@ class JobResolver:
                     "itself, and a job never waits for itself",
                     where,
                 )
-            elif not hits:
+            elif not hits and not self._diag.has_broken(kind):  # else: perhaps a broken one's
                 self._diag.error(
                     f"{subject} regex '{pattern}' did not match any "
                     f"{_KIND_WORDS[kind][1]} for job '{job.name}'",
@@ -258,6 +260,7 @@ class JobResolver:
                 f"'{name}' in '{placeholder}' in its {field_name}"
                 f"{did_you_mean(name, names)}",
                 path,
+                about=name,
             )
             return placeholder
         found.setdefault(f"{kind}.{direction}", []).append(name)

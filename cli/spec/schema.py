@@ -3,6 +3,11 @@
 Unknown fields, missing required fields, wrong types and bad values are reported with the
 field's path, so the message carries the line of the offending key. ``null`` counts as "not
 given" for optional fields.
+
+In collect mode (the dry run) an entry with errors is still built, from its valid fields and
+neutral values for the missing ones, and marked broken, so the later stages check the rest
+and every entry keeps its position. The workflow itself is built when only unknown keys are
+wrong at the top level.
 """
 
 from __future__ import annotations
@@ -39,19 +44,52 @@ def _build(cls: type, raw: Any, where: str, path: SpecPath, diag: Diagnostics) -
         return None
     known = _fields(cls)
     values: dict[str, Any] = {}
-    valid = True
+    valid = fields_valid = True
+    lenient = getattr(cls, "ignores_unknown_fields", False)
     for key, value in raw.items():
-        if key not in known:
+        if key not in known and lenient:
+            diag.warn(
+                f"{where}: unknown field '{key}' is ignored{did_you_mean(key, known)}",
+                (*path, key),
+            )
+        elif key not in known:
             diag.error(f"{where}: unknown field '{key}'{did_you_mean(key, known)}", (*path, key))
             valid = False
         elif value is not None:
             converted = _field_value(cls, known[key], value, where, (*path, key), diag)
-            valid = valid and converted is not _INVALID
-            values[key] = converted
+            if converted is _INVALID:
+                valid = fields_valid = False
+            else:
+                values[key] = converted
     for name in _missing_required(known, raw):
         diag.error(f"{where}: missing required field '{name}'", path)
-        valid = False
-    return cls(**values) if valid else None
+        valid = fields_valid = False
+    if valid:
+        return cls(**values)
+    if diag.fail_fast:
+        return None
+    if fields_valid:  # only unknown keys: reported, and the entry is whole without them
+        return cls(**values)
+    return _partial(cls, values, raw, path, diag) if path else None
+
+
+def _partial(cls: type, values: dict[str, Any], raw: dict, path: SpecPath, diag: Any) -> Any:
+    """Collect mode: the entry from its valid fields, neutral values for required ones that
+    are missing or wrong, marked broken (the workflow itself is not: its entries are)."""
+    for name, spec_field in _fields(cls).items():
+        if name not in values and _is_required(spec_field):
+            values[name] = _neutral(_without_none(_hints(cls)[name]))
+    if path:
+        diag.mark_broken(path, raw.get("name"))
+    return cls(**values)
+
+
+def _neutral(hint: Any) -> Any:
+    if typing.get_origin(hint) is list:
+        return []
+    if typing.get_origin(hint) is dict:
+        return {}
+    return {str: "", int: 0, float: 0.0, bool: False}.get(hint)
 
 
 def _missing_required(known: dict[str, dataclasses.Field], raw: dict[str, Any]) -> list[str]:
@@ -116,9 +154,21 @@ def _convert(
     if _is_instance(hint, value):
         return _in_range(value, spec_field.name, where, path, diag)
     diag.error(
-        f"{where}: field '{spec_field.name}' must be {_expected(hint)}, got {describe(value)}", path
+        f"{where}: field '{spec_field.name}' must be {_expected(hint)}, got {describe(value)}"
+        f"{_braces_hint(value)}",
+        path,
     )
     return _INVALID
+
+
+def _braces_hint(value: Any) -> str:
+    """YAML reads an unquoted ``{model}`` as the mapping ``{model: null}``: say so."""
+    if isinstance(value, list):
+        value = next((item for item in value if isinstance(item, dict)), None)
+    if isinstance(value, dict) and len(value) == 1 and None in value.values():
+        [key] = value
+        return f' (an unquoted {{{key}}} is a mapping in YAML: quote it, "{{{key}}}")'
+    return ""
 
 
 def _is_union(hint: Any) -> bool:
@@ -164,7 +214,9 @@ def _convert_list(
     expected = f"a list of {_expected(item_hint, plural=True)}"
     if not isinstance(value, list):
         diag.error(
-            f"{where}: field '{spec_field.name}' must be {expected}, got {describe(value)}", path
+            f"{where}: field '{spec_field.name}' must be {expected}, got {describe(value)}"
+            f"{_braces_hint(value)}",
+            path,
         )
         return _INVALID
     if isinstance(item_hint, type) and dataclasses.is_dataclass(item_hint):
@@ -178,7 +230,7 @@ def _convert_list(
         if not _is_instance(item_hint, item):
             diag.error(
                 f"{where}: field '{spec_field.name}' must be {expected}, but item "
-                f"{index + 1} is {describe(item)}",
+                f"{index + 1} is {describe(item)}{_braces_hint(item)}",
                 (*path, index),
             )
             return _INVALID

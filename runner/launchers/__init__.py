@@ -25,7 +25,7 @@ the runner writes down beside its file for the watchdog.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -103,6 +103,11 @@ class Launcher(Protocol):
 
     def start(self, request: LaunchRequest) -> JobHandle:
         """Start the job; raise ``LaunchFailed`` when it cannot be started."""
+        ...
+
+    def prepare(self, log_paths: Iterable[str]) -> None:
+        """Jobs were claimed and start soon: get ready what can be made before their launch
+        (their stdout/stderr files, off the spawn path), or nothing."""
         ...
 
     def close(self) -> None:

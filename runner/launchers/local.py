@@ -6,19 +6,22 @@ its own session (process group), so terminating it reaches every process it star
 
 This is the hot path of ``torc run`` (a spawn costs about 0.4 ms here, more than the rest of
 a short job's handling together): one ``posix_spawn`` with its three file actions, a pidfd
-to wake the loop, nothing else.
+to wake the loop, nothing else. The log files the child opens are made ahead, when the jobs
+are claimed (``LogFileMaker``), so the spawn does not create them.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import re
 import resource
 import select
 import shlex
 import shutil
 import signal
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -28,6 +31,7 @@ from runner.launchers import Exit, Guard, LaunchFailed, LaunchRequest
 SHELL_SYNTAX = re.compile(r"[|&;<>()$`*?\[\]#~{}!\n\\]")
 BASH = shutil.which("bash") or "/bin/sh"
 OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+READY_FLAGS = os.O_WRONLY | os.O_CREAT  # for log files made (empty) ahead: no truncation
 OWN_RSS_REFRESH_SECONDS = 1.0
 HAVE_PIDFD = hasattr(os, "pidfd_open")
 
@@ -64,6 +68,71 @@ def _split(command: str, invocation_script: str | None = None) -> list[str]:
 @lru_cache(maxsize=64)
 def _ensure_dir(path: str) -> None:
     os.makedirs(path, exist_ok=True)
+
+
+class LogFileMaker:
+    """Makes claimed jobs' stdout/stderr files ahead, in a thread of its own.
+
+    ``posix_spawn`` opens a job's two log files in the child while the runner's one-thread
+    loop waits for it. On ext4 creating a file, and truncating one (``O_TRUNC`` is a journal
+    transaction even for an empty file), costs up to a millisecond of kernel time each: two
+    per job held the loop up longer than spawning itself. So the thread creates each file
+    (``O_EXCL``: new and empty) before its job starts, and the child then opens it with no
+    ``O_TRUNC``. A file that already existed, or a job that starts before the thread got to
+    its files, is opened as before (``O_TRUNC``); the thread never truncates or writes, so it
+    cannot touch a job's output. The lock guards only the bookkeeping, never a system call.
+    """
+
+    _MAKING, _READY, _LAUNCHED = "making", "ready", "launched"
+
+    def __init__(self) -> None:
+        self._paths: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._state: dict[str, str] = {}  # only paths the thread and the launches both know
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def prepare(self, paths: Iterable[str]) -> None:
+        for path in paths:
+            self._paths.put(path)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._make, name="log-files", daemon=True)
+            self._thread.start()
+
+    def take(self, *paths: str) -> bool:
+        """Called at a launch: whether every one of ``paths`` was made new and empty, and may
+        be opened as it is; the thread leaves them all alone from now on."""
+        with self._lock:
+            ready = all(self._state.get(path) == self._READY for path in paths)
+            for path in paths:
+                if self._state.pop(path, None) != self._READY:
+                    self._state[path] = self._LAUNCHED
+            return ready
+
+    def close(self, timeout: float = 1.0) -> None:
+        if self._thread is not None:
+            self._paths.put(None)
+            self._thread.join(timeout)
+
+    def _make(self) -> None:
+        while (path := self._paths.get()) is not None:
+            with self._lock:
+                if self._state.pop(path, None) == self._LAUNCHED:
+                    continue  # its job started first and opened it itself
+                self._state[path] = self._MAKING
+            made = _create_new(path)
+            with self._lock:
+                if self._state.pop(path, None) == self._MAKING and made:
+                    self._state[path] = self._READY
+
+
+def _create_new(path: str) -> bool:
+    """Create ``path`` empty; False if it existed (or cannot be made: the launch says why)."""
+    try:
+        _ensure_dir(os.path.dirname(path))
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except OSError:
+        return False
+    return True
 
 
 def signal_group(pgid: int, signum: int) -> None:
@@ -125,12 +194,18 @@ class LocalLauncher:
         self.clock = clock
         self._own_rss = 0  # the runner's peak RSS (bytes): what a spawned job may inherit
         self._own_rss_at = -OWN_RSS_REFRESH_SECONDS
+        self.log_files = LogFileMaker()  # claimed jobs' log files, made before their launch
+
+    def prepare(self, log_paths: Iterable[str]) -> None:
+        self.log_files.prepare(log_paths)
 
     def start(self, request: LaunchRequest) -> LocalJob:
+        ready = self.log_files.take(request.stdout_path, request.stderr_path)
+        flags = READY_FLAGS if ready else OPEN_FLAGS
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, request.stdout_path, OPEN_FLAGS, 0o644),
-            (os.POSIX_SPAWN_OPEN, 2, request.stderr_path, OPEN_FLAGS, 0o644),
+            (os.POSIX_SPAWN_OPEN, 1, request.stdout_path, flags, 0o644),
+            (os.POSIX_SPAWN_OPEN, 2, request.stderr_path, flags, 0o644),
         ]
         try:
             _ensure_dir(os.path.dirname(request.stdout_path))
@@ -157,7 +232,7 @@ class LocalLauncher:
         return pid, (os.pidfd_open(pid) if HAVE_PIDFD else None)
 
     def close(self) -> None:
-        pass
+        self.log_files.close()
 
     def own_peak(self, max_rss: int, started: float) -> int | None:
         """A finished job's ``ru_maxrss`` when it is its own: a process spawned with vfork

@@ -31,6 +31,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from runner.clock import Clock
@@ -125,6 +126,9 @@ class SrunLauncher(LocalLauncher):
         if request.cwd is not None:
             argv.append(f"--chdir={request.cwd}")
         return argv + argv_for(request.command, request.invocation_script)
+
+    def prepare(self, log_paths: Iterable[str]) -> None:
+        """Nothing to make ahead: slurmstepd opens a step's files itself, on the step's node."""
 
     def start(self, request: LaunchRequest) -> SrunJob:
         os.makedirs(os.path.dirname(request.stdout_path), exist_ok=True)
