@@ -115,6 +115,7 @@ def build_fixture(owner: Api, group_id: int, database: Path) -> Fixture:
         "status": "completed",
         "limit": 1,
         "worker": "worker1",
+        "request_id": "0" * 32,  # a Slurm regeneration nobody queued: found or not, never leaked
         "user_name": MEMBER,
     }
     return fixture
