@@ -85,9 +85,10 @@ def kill_leftover_runners(root: Path) -> None:
     kill_process_trees(leftovers)
 
 
-def cancel_open_allocations(server: ServerProcess) -> None:
+def cancel_open_allocations(server: ServerProcess, auth: tuple[str, str] | None = None) -> None:
     """Leave no test allocation queued or running behind (a failed test may)."""
     api = Api(server.url)
+    api.session.auth = auth
     try:
         ids = []
         for workflow in api.get("/workflows", params={"limit": 10000})["items"]:
@@ -835,3 +836,69 @@ def _step_processes(marker: str) -> list[psutil.Process]:
         if len(cmdline) == 2 and cmdline[0].endswith("sleep") and cmdline[1] == marker:
             found.append(process)
     return found
+
+
+# --------------------------------------------------------------------------------------------
+# A server a team shares: runners in allocations log in as the user who submitted
+# --------------------------------------------------------------------------------------------
+
+
+def _password_in_command_lines(password: str) -> bool:
+    for process in psutil.process_iter(["cmdline"]):
+        if password in " ".join(process.info["cmdline"] or []):
+            return True
+    return False
+
+
+def test_runners_in_allocations_carry_the_users_credentials(site: Site, tmp_path: Path) -> None:
+    """On a server that requires authentication and enforces access control, the runner
+    sbatch starts reports the jobs of a workflow only its owner may reach: it has the user's
+    credentials from the submission environment, never from a command line (checked across
+    the machine while it runs), the generated script or any log."""
+    import bcrypt
+    import requests
+
+    password = "slurm-Runner-pw-5"
+    htpasswd = tmp_path / "htpasswd"
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    htpasswd.write_text(f"olivia:{hashed}\n")
+    shared = start_server(
+        tmp_path / "server",
+        "--auth-file",
+        str(htpasswd),
+        "--require-auth",
+        "--enforce-access-control",
+        "--orphan-check-interval-secs",
+        str(CHECK_SECONDS),
+    )
+    owner = Api(shared.url)
+    owner.session.auth = ("olivia", password)
+    try:
+        directory = site.workdir("shared_server")
+        spec = write_spec(directory, {**ONE_JOB_SPEC, "name": "slurm_shared"})
+        env = {"USER": "olivia", "TORC_PASSWORD": password}
+        submitted = site.torc(
+            directory, "submit-slurm", "--account", ACCOUNT, str(spec), server=shared, **env
+        )
+        workflow_id = created_id(submitted)
+        anonymous = requests.get(f"{shared.url}/workflows/{workflow_id}", timeout=10)
+        assert anonymous.status_code == 401
+        on_command_line = False
+
+        def finished() -> bool:
+            nonlocal on_command_line
+            on_command_line |= _password_in_command_lines(password)
+            return owner.statuses(workflow_id)["hello"] == "completed"
+
+        wait_until(finished, 90)
+        assert not on_command_line
+        runners = owner.get("/compute_nodes", params={"workflow_id": workflow_id})["items"]
+        assert {r["compute_node_type"] for r in runners} == {"slurm"}
+        files = [shared.log, *(path for path in directory.rglob("*") if path.is_file())]
+        assert any(path.name.startswith("job_runner_slurm_") for path in files)
+        for path in files:
+            assert password not in path.read_text(errors="replace"), path
+    finally:
+        owner.close()
+        cancel_open_allocations(shared, ("olivia", password))
+        shared.stop()
