@@ -368,3 +368,15 @@ def kill_runner_and_watchdog(runner: subprocess.Popen) -> None:
     wait_for(lambda: watchdog.status() == psutil.STATUS_ZOMBIE)
     runner.send_signal(signal.SIGKILL)
     runner.wait()
+
+
+def password_in_command_lines(password: str) -> bool:
+    """Whether any process on this machine has ``password`` in its command line now."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if password.encode() in (entry / "cmdline").read_bytes():
+                    return True
+            except OSError:
+                continue
+    return False

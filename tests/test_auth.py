@@ -19,7 +19,13 @@ from app.auth import authenticator as authenticator_module
 from app.auth.authenticator import Authenticator
 from app.auth.htpasswd import HtpasswdError, HtpasswdFile, cost_of, hash_password
 from tests.auth_support import PASSWORDS, QUIET, session, write_htpasswd
-from tests.helpers import assert_error_shape, server_command, start_server, torc
+from tests.helpers import (
+    assert_error_shape,
+    password_in_command_lines,
+    server_command,
+    start_server,
+    torc,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -553,7 +559,7 @@ def test_runner_and_jobs_carry_credentials_without_command_lines(
     )
     seen_password_on_command_line = False
     while runner.poll() is None:
-        seen_password_on_command_line |= _password_in_command_lines(password)
+        seen_password_on_command_line |= password_in_command_lines(password)
         time.sleep(0.1)
     output = runner.stdout.read()
     runner.stdout.close()
@@ -565,14 +571,3 @@ def test_runner_and_jobs_carry_credentials_without_command_lines(
     assert any("job_stdio" in str(path) for path in written)
     for path in [*written, required_server.log]:
         assert password not in path.read_text(errors="replace"), path
-
-
-def _password_in_command_lines(password: str) -> bool:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if password.encode() in (entry / "cmdline").read_bytes():
-                    return True
-            except OSError:
-                continue
-    return False

@@ -29,7 +29,14 @@ import pytest
 
 from app.version import __version__
 from tests.conftest import REPO
-from tests.helpers import Api, ServerProcess, start_server, torc, wait_for
+from tests.helpers import (
+    Api,
+    ServerProcess,
+    password_in_command_lines,
+    start_server,
+    torc,
+    wait_for,
+)
 
 UP = REPO / "scripts" / "sshd" / "up.sh"
 STATE = Path(os.environ.get("TORC_SSHD_DIR", "/var/tmp/torc-test-sshd"))
@@ -441,7 +448,7 @@ def test_workers_carry_the_users_credentials_to_a_shared_server(
 
         def finished() -> bool:
             nonlocal on_command_line
-            on_command_line |= _password_in_command_lines(password)
+            on_command_line |= password_in_command_lines(password)
             return owner.get(f"/workflows/{wf}/is_complete")["is_complete"]
 
         wait_for(finished, timeout=120)
@@ -463,14 +470,3 @@ def test_workers_carry_the_users_credentials_to_a_shared_server(
                       remote.output_dir]):  # fmt: skip
             torc("--url", shared.url, "remote", *args, env=env, timeout=120)
         shared.stop()
-
-
-def _password_in_command_lines(password: str) -> bool:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if password.encode() in (entry / "cmdline").read_bytes():
-                    return True
-            except OSError:
-                continue
-    return False

@@ -24,7 +24,7 @@ import psutil
 import pytest
 import yaml
 
-from tests.helpers import Api, ServerProcess, start_server, torc
+from tests.helpers import Api, ServerProcess, password_in_command_lines, start_server, torc
 
 CHECK_SECONDS = 2.0  # the fast server's orphan (and Slurm allocation) check interval
 ACCOUNT = "torcproj"
@@ -843,13 +843,6 @@ def _step_processes(marker: str) -> list[psutil.Process]:
 # --------------------------------------------------------------------------------------------
 
 
-def _password_in_command_lines(password: str) -> bool:
-    for process in psutil.process_iter(["cmdline"]):
-        if password in " ".join(process.info["cmdline"] or []):
-            return True
-    return False
-
-
 def test_runners_in_allocations_carry_the_users_credentials(site: Site, tmp_path: Path) -> None:
     """On a server that requires authentication and enforces access control, the runner
     sbatch starts reports the jobs of a workflow only its owner may reach: it has the user's
@@ -887,7 +880,7 @@ def test_runners_in_allocations_carry_the_users_credentials(site: Site, tmp_path
 
         def finished() -> bool:
             nonlocal on_command_line
-            on_command_line |= _password_in_command_lines(password)
+            on_command_line |= password_in_command_lines(password)
             return owner.statuses(workflow_id)["hello"] == "completed"
 
         wait_until(finished, 90)
