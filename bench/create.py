@@ -1,13 +1,16 @@
 """Create + initialize from a spec file, end to end: ``python -m bench.create [--sizes ...]``.
 
 For each size: write a spec (independent jobs, and 1 -> N-2 -> 1 fan-out/fan-in), then time
-parse + expand (client) and send + store + initialize (one request to a running server).
+parse + expand (client) and send + store + initialize (one request to a running server), and
+the peak memory of the client and of the server.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -53,23 +56,42 @@ def peak_rss(pid: int) -> int:
 
 
 def measure(url: str, spec: dict, workdir: Path, server_pid: int) -> dict:
+    """One creation; the client (compile + send) runs in a child process of its own, so its
+    peak memory is that creation's alone."""
     path = workdir / f"{spec['name']}.yaml"
     path.write_text(yaml.safe_dump(spec))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.create", "--client", url, str(path)],
+        stdout=subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"the client failed on {path} (exit {child.returncode})")
+    row = json.loads(output)
+    return {
+        "spec": spec["name"],
+        **row,
+        "client_peak_rss_mb": usage.ru_maxrss / 1024,
+        "server_peak_rss_mb": peak_rss(server_pid) / 1024**2,
+    }
+
+
+def create_as_client(url: str, path: str) -> dict:
+    """What ``torc workflows create --initialize`` does, timed by stage."""
     started = time.perf_counter()
     compiled = compile_spec(path)
     expanded = time.perf_counter()
-    client = TorcClient(url, timeout=3600)
-    created = client.create_workflow_from_spec(compiled.payload, initialize=True)
+    with TorcClient(url, timeout=3600) as client, compiled.request_body() as body:
+        created = client.create_workflow_from_spec(body, initialize=True)
     finished = time.perf_counter()
-    client.close()
-    rss = peak_rss(server_pid)
     return {
-        "spec": spec["name"],
         "jobs": created["job_count"],
         "expand_seconds": expanded - started,
         "create_initialize_seconds": finished - expanded,
         "total_seconds": finished - started,
-        "server_peak_rss_mb": rss / 1024**2,
     }
 
 
@@ -86,7 +108,8 @@ def run(sizes: list[int], repeat: int) -> list[dict]:
                     runs.append(measure(server_url, make_spec(size), Path(tmp), server.pid))
             runs.sort(key=lambda row: row["total_seconds"])
             row = runs[len(runs) // 2]
-            row["server_peak_rss_mb"] = max(r["server_peak_rss_mb"] for r in runs)
+            for key in ("client_peak_rss_mb", "server_peak_rss_mb"):
+                row[key] = max(r[key] for r in runs)
             print(json.dumps(row), file=sys.stderr)
             rows.append(row)
     return rows
@@ -94,13 +117,14 @@ def run(sizes: list[int], repeat: int) -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| spec | jobs | expand s | create+initialize s | total s | server peak RSS MB |",
-        "|---|---|---|---|---|---|",
+        "| spec | jobs | expand s | create+initialize s | total s | client peak RSS MB "
+        "| server peak RSS MB |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {r['spec']} | {r['jobs']} | {r['expand_seconds']:.2f} | "
         f"{r['create_initialize_seconds']:.2f} | {r['total_seconds']:.2f} | "
-        f"{r['server_peak_rss_mb']:.0f} |"
+        f"{r['client_peak_rss_mb']:.0f} | {r['server_peak_rss_mb']:.0f} |"
         for r in rows
     ]
     return "\n".join(lines)
@@ -110,7 +134,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--client", nargs=2, metavar=("URL", "SPEC"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.client:
+        print(json.dumps(create_as_client(*args.client)))
+        return
     print(table(run([int(s) for s in args.sizes.split(",")], args.repeat)))
 
 

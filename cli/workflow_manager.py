@@ -120,21 +120,23 @@ def baseline_payload_mtimes(payload: dict[str, Any]) -> InputCheck:
     """Set st_mtime on the payload's files that jobs read, nobody writes, and exist on disk;
     report those that do not exist, and the user data jobs read that nobody writes or sets
     (what initialize would refuse)."""
-    jobs = payload.get("jobs") or []
+    read: dict[str, set[int]] = {"files": set(), "user_data": set()}
+    written: dict[str, set[int]] = {"files": set(), "user_data": set()}
+    for job in payload.get("jobs") or []:  # once: the jobs may be JSON text read back
+        read["files"].update(job.get("input_files") or ())
+        written["files"].update(job.get("output_files") or ())
+        read["user_data"].update(job.get("input_user_data") or ())
+        written["user_data"].update(job.get("output_user_data") or ())
     check = InputCheck()
-    read = {index for job in jobs for index in job.get("input_files") or []}
-    written = {index for job in jobs for index in job.get("output_files") or []}
     files = payload.get("files") or []
-    for index in sorted(read - written):
+    for index in sorted(read["files"] - written["files"]):
         mtime = disk_mtime(files[index]["path"])
         if mtime is None:
             check.missing_files.append(files[index]["path"])
         else:
             files[index]["st_mtime"] = mtime
-    read = {index for job in jobs for index in job.get("input_user_data") or []}
-    written = {index for job in jobs for index in job.get("output_user_data") or []}
     records = payload.get("user_data") or []
-    for index in sorted(read - written):
+    for index in sorted(read["user_data"] - written["user_data"]):
         if records[index].get("data") is None:
             check.missing_user_data.append(records[index]["name"])
     return check
@@ -442,5 +444,6 @@ def create_from_spec_file(
             f"{path}: {'; '.join(problems)} (create them first, or `torc workflows create` "
             "the spec and `torc workflows initialize ID --force` to go ahead)"
         )
-    created = client.create_workflow_from_spec(compiled.payload, initialize=initialize)
+    with compiled.request_body() as body:
+        created = client.create_workflow_from_spec(body, initialize=initialize)
     return Created(created["workflow_id"], list(compiled.warnings))

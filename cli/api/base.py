@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Self
+from typing import IO, Any, Self
 from urllib.parse import quote
 
 import orjson
@@ -30,6 +30,8 @@ PASSWORD_VARIABLE = "TORC_PASSWORD"
 USERNAME_VARIABLE = "TORC_CLIENT__USERNAME"
 
 Record = dict[str, Any]
+# A request body: JSON bytes, or a JSON file (read as it is sent, for bodies too big to copy).
+Body = bytes | IO[bytes] | None
 
 
 def api_url(host: str, port: int) -> str:
@@ -121,11 +123,8 @@ class ClientBase:
     def _request(self, method: str, path: str, *, body: Any = None, **params: Any) -> Any:
         url = self.base_url + path
         query = {key: _query_value(value) for key, value in params.items() if value is not None}
-        try:
-            data = None if body is None else orjson.dumps(body)
-        except orjson.JSONEncodeError as exc:  # e.g. nested past the encoder's 254 levels
-            raise TorcClientError(f"cannot encode the request to {path}: {exc}") from None
-        headers = {"Content-Type": "application/json"} if data is not None else None
+        data = _encode(body, path)
+        headers = _body_headers(data)
         response = self._send(method, url, query, data, headers)
         if response.status_code == 401 and self.password is None and self._ask_for_password():
             response = self._send(method, url, query, data, headers)
@@ -146,12 +145,14 @@ class ClientBase:
         method: str,
         url: str,
         query: dict[str, Any],
-        data: bytes | None,
+        data: Body,
         headers: dict[str, str] | None,
     ) -> Reply:
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.5
         while True:
+            if data is not None and not isinstance(data, bytes):
+                data.seek(0)  # a file body is read again for each attempt
             try:
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug("%s %s %s", method, url, query or "")
@@ -242,3 +243,22 @@ def _short_reason(exc: Exception) -> str:
     if "Connection refused" in text:
         return "connection refused"
     return text.split("(Caused by")[-1].strip(" )") if "(Caused by" in text else text
+
+
+def _encode(body: Any, path: str) -> Body:
+    """JSON bytes for a Python value; a binary file (``read``) is sent as it is."""
+    if body is None or hasattr(body, "read"):
+        return body
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:  # e.g. nested past the encoder's 254 levels
+        raise TorcClientError(f"cannot encode the request to {path}: {exc}") from None
+
+
+def _body_headers(data: Body) -> dict[str, str] | None:
+    if data is None:
+        return None
+    if isinstance(data, bytes):
+        return {"Content-Type": "application/json"}
+    size = data.seek(0, 2)  # a length, so the body is not sent in chunks
+    return {"Content-Type": "application/json", "Content-Length": str(size)}

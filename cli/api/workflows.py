@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 from cli.api.base import ClientBase, Record
 
@@ -26,8 +26,11 @@ class WorkflowEndpoints(ClientBase):
     def create_workflow(self, fields: Record) -> Record:
         return self.post("/workflows", fields)
 
-    def create_workflow_from_spec(self, payload: Record, initialize: bool = False) -> Record:
-        """A whole workflow in one request: the records refer to each other by position."""
+    def create_workflow_from_spec(
+        self, payload: Record | IO[bytes], initialize: bool = False
+    ) -> Record:
+        """A whole workflow in one request: the records refer to each other by position.
+        ``payload`` may be a JSON file (``CompiledSpec.request_body()``), sent as it is."""
         return self.post("/workflow_specs", payload, initialize=initialize)
 
     def update_workflow(self, workflow_id: int, record: Record) -> Record:

@@ -142,7 +142,8 @@ def create_generated(
     workflow_manager.baseline_payload_mtimes(compiled.payload)
     for warning in compiled.warnings:
         click.echo(f"Warning: {warning}", err=True)
-    return ctx.client.create_workflow_from_spec(compiled.payload)["workflow_id"]
+    with compiled.request_body() as body:
+        return ctx.client.create_workflow_from_spec(body)["workflow_id"]
 
 
 def hpc_options(function):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ def generate_spec(
     return GeneratedSpec(data, plan, profile, source)
 
 
-def plan_jobs(payload: dict[str, Any], expanded: list[Any]) -> list[PlanJob]:
+def plan_jobs(payload: dict[str, Any], expanded: Sequence[Any]) -> list[PlanJob]:
     """The compiled jobs as planner input: requirements, and blockers among them (explicit
     dependencies and the producers of their input files and user data)."""
     records = payload["jobs"]
@@ -145,7 +146,9 @@ def plan_jobs(payload: dict[str, Any], expanded: list[Any]) -> list[PlanJob]:
     return planned
 
 
-def _with_plan(base: dict[str, Any], plan: SchedulerPlan, expanded: list[Any]) -> dict[str, Any]:
+def _with_plan(
+    base: dict[str, Any], plan: SchedulerPlan, expanded: Sequence[Any]
+) -> dict[str, Any]:
     data = copy.deepcopy(base)
     by_spec_job: dict[int, str] = {}
     for job in expanded:

@@ -104,14 +104,16 @@ def build_payload(
     skip_checks: bool = False,
     max_jobs: int = DEFAULT_MAX_JOBS,
 ) -> dict[str, Any]:
-    """The expanded creation payload; raises SpecError on the first problem."""
-    return compile_spec(
+    """The expanded creation payload, its jobs as a list of dicts; raises SpecError on the
+    first problem. (``compile_spec`` keeps the jobs as JSON text, for big specs.)"""
+    payload = compile_spec(
         source,
         user=user,
         resource_monitoring=resource_monitoring,
         skip_checks=skip_checks,
         max_jobs=max_jobs,
     ).payload
+    return {**payload, "jobs": list(payload["jobs"])}
 
 
 __all__ = [

@@ -55,6 +55,8 @@ def check_scheduler_fit(
     diag: Diagnostics,
 ) -> None:
     """Each distinct (resource requirements, scheduler) pair is checked once, for its first job."""
+    if not schedulers:  # nothing to check: do not make every job once more
+        return
     first_job: dict[tuple[str, str], ExpandedJob] = {}
     for job in jobs:
         if job.scheduler in schedulers and job.resource_requirements in resources:

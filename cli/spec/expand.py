@@ -10,9 +10,11 @@ in its scalar fields (command, ...) they are not substituted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import bisect
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from cli.spec.errors import Diagnostics, SpecPath, did_you_mean
 from cli.spec.models import FileSpec, JobSpec, UserDataSpec
@@ -147,7 +149,9 @@ def expansion_count(spec: JobSpec | FileSpec | UserDataSpec, params: ParameterSe
 
 def expand_job(
     spec: JobSpec, index: int, params: ParameterSet | None, diag: Diagnostics
-) -> list[ExpandedJob] | Iterator[ExpandedJob]:
+) -> Sequence[ExpandedJob]:
+    """The jobs of one entry: a list, or for a parameter sweep a ``ParameterizedJobs`` that
+    makes each job when it is read (template errors are found here, before any is made)."""
     fixed = _fixed_job_fields(spec, index)
     if params is None:
         return [ExpandedJob(name=spec.name, **fixed)]
@@ -155,7 +159,13 @@ def expand_job(
     try:
         in_name = compiler.used_parameters(spec.name)
         if len(in_name) == len(params.parameters):
-            return _expand_job(spec, params, compiler, fixed)
+            return ParameterizedJobs(
+                params,
+                compiler.compile(spec.name),
+                _varying_scalars(spec, compiler),
+                _varying_lists(spec, compiler),
+                fixed,
+            )
         return _fan_in_jobs(spec, index, params, in_name, fixed, diag)
     except ValueError as exc:
         diag.error(f"job '{spec.name}': {exc}", ("jobs", index))
@@ -171,30 +181,110 @@ def _fixed_job_fields(spec: JobSpec, index: int) -> dict[str, Any]:
     return fields
 
 
-def _expand_job(
-    spec: JobSpec, params: ParameterSet, compiler: TemplateCompiler, fixed: dict[str, Any]
-) -> Iterator[ExpandedJob]:
-    """The jobs of one parameterized entry, made one at a time as the caller takes them."""
-    name = compiler.compile(spec.name)
-    scalars = _varying_scalars(spec, compiler)
-    lists = _varying_lists(spec, compiler)
-    return _render_jobs(params, name, scalars, lists, fixed)
+class ParameterizedJobs(Sequence[ExpandedJob]):
+    """The jobs of one entry whose name uses every parameter, one per combination, made each
+    time they are read: a million-job sweep costs its templates, not a million objects."""
 
+    def __init__(
+        self,
+        params: ParameterSet,
+        name: Template,
+        scalars: list[tuple[str, Template]],
+        lists: list[tuple[str, tuple[Template, ...]]],
+        fixed: dict[str, Any],
+    ) -> None:
+        self._params = params
+        self._name = name
+        self._scalars = scalars
+        self._lists = lists
+        self.fixed = fixed  # what every job of the entry shares (spec_index included)
+        self._count = params.count()
 
-def _render_jobs(
-    params: ParameterSet,
-    name: Template,
-    scalars: list[tuple[str, Template]],
-    lists: list[tuple[str, tuple[Template, ...]]],
-    fixed: dict[str, Any],
-) -> Iterator[ExpandedJob]:
-    for combination in params.combinations():
-        values = dict(fixed)
-        for field_name, template in scalars:
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[ExpandedJob]:
+        return map(self._job, self._params.combinations())
+
+    @overload
+    def __getitem__(self, position: int) -> ExpandedJob: ...
+    @overload
+    def __getitem__(self, position: slice) -> Sequence[ExpandedJob]: ...
+    def __getitem__(self, position: int | slice) -> ExpandedJob | Sequence[ExpandedJob]:
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(self._count))]
+        if not -self._count <= position < self._count:
+            raise IndexError(position)
+        return self._job(self._params.combination_at(position % self._count))
+
+    def names(self) -> Iterator[str]:
+        return map(self._name.render, self._params.combinations())
+
+    def _job(self, combination: tuple[int, ...]) -> ExpandedJob:
+        values = dict(self.fixed)
+        for field_name, template in self._scalars:
             values[field_name] = template.render(combination)
-        for field_name, templates in lists:
+        for field_name, templates in self._lists:
             values[field_name] = tuple(t.render(combination) for t in templates)
-        yield ExpandedJob(name=name.render(combination), **values)
+        return ExpandedJob(name=self._name.render(combination), **values)
+
+
+class ExpandedJobs(Sequence[ExpandedJob]):
+    """Every job of a spec in order, entry after entry, made as they are read (see
+    ``ParameterizedJobs``); ``names()`` renders the names alone, for the name index."""
+
+    def __init__(self, groups: Iterable[Sequence[ExpandedJob]]) -> None:
+        self._groups = [group for group in groups if len(group)]
+        self._ends = list(itertools.accumulate(len(group) for group in self._groups))
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    def __iter__(self) -> Iterator[ExpandedJob]:
+        return itertools.chain.from_iterable(self._groups)
+
+    @overload
+    def __getitem__(self, position: int) -> ExpandedJob: ...
+    @overload
+    def __getitem__(self, position: slice) -> Sequence[ExpandedJob]: ...
+    def __getitem__(self, position: int | slice) -> ExpandedJob | Sequence[ExpandedJob]:
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(len(self)))]
+        group, offset = self._locate(position)
+        return group[offset]
+
+    def names(self) -> Iterator[str]:
+        for group in self._groups:
+            if isinstance(group, ParameterizedJobs):
+                yield from group.names()
+            else:
+                yield from (job.name for job in group)
+
+    def spec_index(self, position: int) -> int:
+        group, offset = self._locate(position)
+        if isinstance(group, ParameterizedJobs):
+            return group.fixed["spec_index"]
+        return group[offset].spec_index
+
+    def assign_resource_requirements(self, names: dict[int, str]) -> None:
+        """Give the jobs of entry ``i`` the resource requirements ``names[i]``."""
+        for group in self._groups:
+            if isinstance(group, ParameterizedJobs):
+                spec_index = group.fixed["spec_index"]
+                if spec_index in names:
+                    group.fixed["resource_requirements"] = names[spec_index]
+                continue
+            for job in group:
+                job.resource_requirements = names.get(job.spec_index, job.resource_requirements)
+
+    def _locate(self, position: int) -> tuple[Sequence[ExpandedJob], int]:
+        total = len(self)
+        if not -total <= position < total:
+            raise IndexError(position)
+        position %= total
+        number = bisect.bisect_right(self._ends, position)
+        start = self._ends[number - 1] if number else 0
+        return self._groups[number], position - start
 
 
 def _varying_scalars(spec: JobSpec, compiler: TemplateCompiler) -> list[tuple[str, Template]]:

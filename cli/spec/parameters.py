@@ -187,6 +187,16 @@ class ParameterSet:
             return zip(*ranges, strict=True)
         return itertools.product(*ranges)
 
+    def combination_at(self, position: int) -> tuple[int, ...]:
+        """The ``position``-th tuple ``combinations`` yields, computed without the others."""
+        if self.mode == "zip":
+            return (position,) * len(self.parameters)
+        indexes = []
+        for parameter in reversed(self.parameters):
+            position, index = divmod(position, len(parameter.values))
+            indexes.append(index)
+        return tuple(reversed(indexes))
+
 
 def _check_zip_lengths(parameters: Sequence[Parameter]) -> None:
     first = parameters[0]
@@ -199,7 +209,9 @@ def _check_zip_lengths(parameters: Sequence[Parameter]) -> None:
             )
 
 
-Slot = tuple[int, list[str]]
+Slot = tuple[int, Sequence[str]]
+# Integer ranges up to this long are rendered once, ahead (fast); longer ones as they are read.
+_RENDER_AHEAD = 100_000
 
 
 @dataclass(frozen=True)
@@ -232,7 +244,7 @@ class TemplateCompiler:
             if only is None
             else {name: index for name, index in parameters.names.items() if name in only}
         )
-        self._rendered: dict[tuple[str, str | None], list[str]] = {}
+        self._rendered: dict[tuple[str, str | None], Sequence[str]] = {}
 
     def uses_parameters(self, text: str) -> bool:
         return any(m.group(1) in self._names for m in PLACEHOLDER.finditer(text))
@@ -254,12 +266,29 @@ class TemplateCompiler:
         pieces.append(_escape(text[last:]))
         return Template(text, "".join(pieces), tuple(slots))
 
-    def _values(self, name: str, spec: str | None) -> list[str]:
+    def _values(self, name: str, spec: str | None) -> Sequence[str]:
         key = (name, spec)
         if key not in self._rendered:
             values = self._set.parameters[self._set.names[name]].values
-            self._rendered[key] = [_render(name, value, spec) for value in values]
+            if isinstance(values, range) and len(values) > _RENDER_AHEAD:
+                self._rendered[key] = _RenderedRange(name, values, spec)
+            else:
+                self._rendered[key] = [_render(name, value, spec) for value in values]
         return self._rendered[key]
+
+
+class _RenderedRange(Sequence[str]):
+    """A long integer range's values, rendered when read: "1:100000000" stays a range."""
+
+    def __init__(self, name: str, values: range, spec: str | None) -> None:
+        self._name, self._values, self._spec = name, values, spec
+        _render(name, values[0], spec)  # a spec that does not fit fails now, as a list would
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getitem__(self, index: Any) -> Any:
+        return _render(self._name, self._values[index], self._spec)
 
 
 def _escape(literal: str) -> str:

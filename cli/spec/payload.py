@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 from app.shared.contract import WORKFLOW_COMPUTE_NODE_FIELDS
 from cli.spec.actions import action_records
@@ -30,7 +30,7 @@ from cli.spec.components import (
 from cli.spec.errors import Diagnostics, StageFailed
 from cli.spec.expand import (
     ExpandedFile,
-    ExpandedJob,
+    ExpandedJobs,
     ExpandedUserData,
     expand_file,
     expand_job,
@@ -39,10 +39,11 @@ from cli.spec.expand import (
     parameter_set,
     parse_shared_parameters,
 )
-from cli.spec.graph import blockers_of, describe_cycle, find_cycle
+from cli.spec.graph import DependencyGraph, describe_cycle
 from cli.spec.loader import LoadedSpec, load_spec
 from cli.spec.models import WorkflowSpec
 from cli.spec.parameters import PLACEHOLDER, Parameter, ParameterSet
+from cli.spec.records import JobRecords, request_body
 from cli.spec.resolve import Catalog, JobResolver, index_names
 from cli.spec.schema import build_workflow
 
@@ -70,11 +71,16 @@ class Options:
 
 @dataclass
 class CompiledSpec:
-    """The payload to POST, the warnings found on the way, and the dry-run summary counts."""
+    """The payload to POST, the warnings found on the way, and the dry-run summary counts.
+    The payload's ``jobs`` are ``JobRecords`` (JSON text, read back on demand)."""
 
     payload: dict[str, Any]
     warnings: list[str]
     compilation: Compilation
+
+    def request_body(self) -> IO[bytes]:
+        """The payload as a JSON file to send (the job records copied, never parsed)."""
+        return request_body(self.payload)
 
 
 def as_loaded(source: str | Path | LoadedSpec) -> LoadedSpec:
@@ -108,11 +114,13 @@ class Compilation:
     diag: Diagnostics
     options: Options
     spec: WorkflowSpec | None = None
-    jobs: list[ExpandedJob] = field(default_factory=list)
+    # Made as they are read (expand.ExpandedJobs); their records stream into payload["jobs"].
+    jobs: ExpandedJobs = field(default_factory=lambda: ExpandedJobs([]))
     files: list[ExpandedFile] = field(default_factory=list)
     user_data: list[ExpandedUserData] = field(default_factory=list)
     expanded: bool = False
     payload: dict[str, Any] = field(default_factory=dict)
+    graph: DependencyGraph = field(default_factory=DependencyGraph)
     # (collection key, spec index) -> the parameter names that entry expands over
     parameter_names: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
     # (collection key, spec index) of entries whose parameters have errors
@@ -128,10 +136,7 @@ class Compilation:
         self._expand(spec)
         self._stage_done()
         if inline_resources:
-            for job in self.jobs:
-                job.resource_requirements = inline_resources.get(
-                    job.spec_index, job.resource_requirements
-                )
+            self.jobs.assign_resource_requirements(inline_resources)
         self.expanded = True
         catalog = self._components(spec)
         self._stage_done()
@@ -164,9 +169,9 @@ class Compilation:
         if any(self._over_limit(key, label, sets) for key, label, sets, _ in planned):
             raise StageFailed
         expanded = {key: self._expanded(key, sets, expander) for key, _, sets, expander in planned}
-        self.files = cast(list[ExpandedFile], expanded["files"])
-        self.user_data = cast(list[ExpandedUserData], expanded["user_data"])
-        self.jobs = cast(list[ExpandedJob], expanded["jobs"])
+        self.files = [item for group in expanded["files"] for item in group]
+        self.user_data = [item for group in expanded["user_data"] for item in group]
+        self.jobs = ExpandedJobs(expanded["jobs"])
         if not self.jobs and not self.diag.errors:
             self.diag.error(
                 "no jobs remain after parameter expansion (a parameter with no "
@@ -191,13 +196,13 @@ class Compilation:
 
     def _expanded(
         self, key: str, sets: list[tuple[Any, ParameterSet | None]], expander: Any
-    ) -> list[Any]:
+    ) -> list[Sequence[Any]]:
         """Every entry's expansion; an entry with errors (its parameters or its expansion) is
         marked broken, since what it would have expanded to is unknown."""
-        expanded: list[Any] = []
+        expanded: list[Sequence[Any]] = []
         for index, (item, params) in enumerate(sets):
             errors = len(self.diag.errors)
-            expanded.extend(expander(item, index, params, self.diag))
+            expanded.append(expander(item, index, params, self.diag))
             if len(self.diag.errors) > errors or (key, index) in self.broken_parameters:
                 self.diag.mark_broken((key, index), item.name)
         return expanded
@@ -247,9 +252,21 @@ class Compilation:
             ],
         )
         return Catalog(
-            jobs=self._index(self.jobs, "job", "jobs", spec.jobs),
-            files=self._index(self.files, "file", "files", spec.files),
-            user_data=self._index(self.user_data, "user data", "user_data", spec.user_data),
+            jobs=self._index(self.jobs.names(), _SpecIndexes(self.jobs), "job", "jobs", spec.jobs),
+            files=self._index(
+                (f.name for f in self.files),
+                [f.spec_index for f in self.files],
+                "file",
+                "files",
+                spec.files,
+            ),
+            user_data=self._index(
+                (u.name for u in self.user_data),
+                [u.spec_index for u in self.user_data],
+                "user data",
+                "user_data",
+                spec.user_data,
+            ),
             resource_requirements=rr_index,
             failure_handlers=fh_index,
             slurm_schedulers=scheduler_index,
@@ -257,14 +274,18 @@ class Compilation:
         )
 
     def _index(
-        self, items: Sequence[Any], kind: str, key: str, specs: Sequence[Any]
+        self,
+        names: Iterable[str],
+        spec_indexes: Sequence[int],
+        kind: str,
+        key: str,
+        specs: Sequence[Any],
     ) -> dict[str, int]:
         def hint(spec_index: int) -> str:
             names = self.parameter_names.get((key, spec_index), ())
             return _unused_parameters_hint(kind, specs[spec_index].name, names)
 
-        names = [i.name for i in items]
-        return index_names(names, [i.spec_index for i in items], kind, key, self.diag, hint)
+        return index_names(names, spec_indexes, kind, key, self.diag, hint)
 
     def _workflow_record(self, spec: WorkflowSpec, defaults: dict[str, Any]) -> dict[str, Any]:
         user = (
@@ -288,15 +309,21 @@ class Compilation:
         return record
 
     def _jobs(self, catalog: Catalog) -> None:
+        """Each job is made, resolved, and stored as JSON text in turn: none is kept whole."""
         resolver = JobResolver(catalog, self.diag)
-        self.payload["jobs"] = [resolver.resolve(job, i) for i, job in enumerate(self.jobs)]
+        records = self.payload["jobs"] = JobRecords()
+        for position, job in enumerate(self.jobs):
+            record = resolver.resolve(job, position)
+            records.append(record)
+            self.graph.add(record)
 
     def _cycles(self) -> None:
-        records = self.payload["jobs"]
-        cycle = find_cycle(blockers_of(records))
+        cycle = self.graph.find_cycle()
         if cycle:
-            first = self.jobs[cycle[0]]
-            self.diag.error(describe_cycle(cycle, records), ("jobs", first.spec_index))
+            self.diag.error(
+                describe_cycle(cycle, self.payload["jobs"]),
+                ("jobs", self.jobs.spec_index(cycle[0])),
+            )
 
     def _scheduler_checks(self, spec: WorkflowSpec) -> None:
         resources = {rr.name: rr for rr in spec.resource_requirements}
@@ -308,6 +335,19 @@ class Compilation:
         )
         if warning:
             self.diag.warn(warning)
+
+
+class _SpecIndexes(Sequence[int]):
+    """Position -> spec index of the expanded jobs, looked up only for duplicates."""
+
+    def __init__(self, jobs: ExpandedJobs) -> None:
+        self._jobs = jobs
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def __getitem__(self, position: Any) -> Any:
+        return self._jobs.spec_index(position)
 
 
 def _unused_parameters_hint(kind: str, name: str, parameters: Sequence[str]) -> str:

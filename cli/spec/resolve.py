@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,7 @@ _REGEX_FIELDS = {
 
 
 def index_names(
-    names: Sequence[str],
+    names: Iterable[str],
     spec_indexes: Sequence[int],
     kind: str,
     key: str,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.spec.errors import Diagnostics, SpecError, StageFailed
+from cli.spec.expand import ExpandedJobs
 from cli.spec.loader import LoadedSpec
 from cli.spec.payload import DEFAULT_MAX_JOBS, Compilation, Options, as_loaded
 
@@ -68,7 +69,7 @@ def summarize(compilation: Compilation | None) -> dict[str, Any]:
             a.trigger_type == "on_workflow_start" and a.action_type == "schedule_nodes"
             for a in actions
         ),
-        "job_names": [job.name for job in jobs],
+        "job_names": list(jobs.names()) if isinstance(jobs, ExpandedJobs) else [],
         "scheduler_names": [s.name for s in spec.slurm_schedulers] if spec else [],
     }
 
