@@ -133,8 +133,8 @@ def baseline_payload_mtimes(payload: dict[str, Any]) -> InputCheck:
         mtime = disk_mtime(files[index]["path"])
         if mtime is None:
             check.missing_files.append(files[index]["path"])
-        else:
-            files[index]["st_mtime"] = mtime
+        else:  # assigned, not changed in place: the files may be made as they are read
+            files[index] = {**files[index], "st_mtime": mtime}
     records = payload.get("user_data") or []
     for index in sorted(read["user_data"] - written["user_data"]):
         if records[index].get("data") is None:

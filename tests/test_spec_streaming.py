@@ -16,11 +16,18 @@ import cli.spec.records as records_module
 from cli.client import TorcClient
 from cli.spec import build_payload, compile_spec
 from cli.spec.errors import Diagnostics
-from cli.spec.expand import ExpandedJobs, ParameterizedJobs, expand_job, parameter_set
+from cli.spec.expand import (
+    ExpandedFiles,
+    ExpandedJobs,
+    ParameterizedJobs,
+    expand_file,
+    expand_job,
+    parameter_set,
+)
 from cli.spec.graph import DependencyGraph, find_cycle
-from cli.spec.models import JobSpec
+from cli.spec.models import FileSpec, JobSpec
 from cli.spec.parameters import ParameterSet, parse_parameter
-from cli.spec.records import JobRecords, request_body
+from cli.spec.records import JobRecords, Mapped, request_body
 from cli.workflow_manager import create_from_spec_file
 from tests.helpers import Api, ServerProcess
 
@@ -118,6 +125,36 @@ def test_records_spill_to_a_file_and_read_back_whole(monkeypatch: pytest.MonkeyP
         assert orjson.loads(body.read()) == {**payload, "jobs": expected}
     with request_body({"jobs": records}) as body:
         assert orjson.loads(body.read()) == {"jobs": expected}
+
+
+def test_mapped_records_are_made_when_read_and_keep_what_is_assigned() -> None:
+    made: list[int] = []
+
+    def convert(number: int) -> dict:
+        made.append(number)
+        return {"n": number}
+
+    mapped = Mapped(range(100_000_000), convert)
+    assert len(mapped) == 100_000_000 and mapped[-1] == {"n": 99_999_999} and made == [99_999_999]
+    small = Mapped(range(5), convert)
+    small[2] = {**small[2], "st_mtime": 1.5}
+    assert list(small) == [{"n": 0}, {"n": 1}, {"n": 2, "st_mtime": 1.5}, {"n": 3}, {"n": 4}]
+    with request_body({"files": small, "name": "x"}) as body:
+        assert orjson.loads(body.read()) == {"files": list(small), "name": "x"}
+
+
+def test_a_huge_file_sweep_is_made_as_it_is_read() -> None:
+    spec = FileSpec(name="out_{i}", path="out/{i:08d}.txt", parameters={"i": "1:10000000"})
+    tracemalloc.start()
+    try:
+        params = parameter_set(spec, {}, "file", ("files", 0), _diag())
+        files = ExpandedFiles([expand_file(spec, 0, params, _diag())])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20  # before: ten million ExpandedFile objects (over a gigabyte)
+    assert len(files) == 10_000_000
+    assert files[9_999_999].name == "out_10000000" and files.path(0) == "out/00000001.txt"
 
 
 def _reference_has_cycle(blockers: list[list[int]]) -> bool:

@@ -104,8 +104,8 @@ def build_payload(
     skip_checks: bool = False,
     max_jobs: int = DEFAULT_MAX_JOBS,
 ) -> dict[str, Any]:
-    """The expanded creation payload, its jobs as a list of dicts; raises SpecError on the
-    first problem. (``compile_spec`` keeps the jobs as JSON text, for big specs.)"""
+    """The expanded creation payload, its jobs and files as lists of dicts; raises SpecError
+    on the first problem. (``compile_spec`` makes them as they are read, for big specs.)"""
     payload = compile_spec(
         source,
         user=user,
@@ -113,7 +113,7 @@ def build_payload(
         skip_checks=skip_checks,
         max_jobs=max_jobs,
     ).payload
-    return {**payload, "jobs": list(payload["jobs"])}
+    return {**payload, "jobs": list(payload["jobs"]), "files": list(payload["files"])}
 
 
 __all__ = [

@@ -14,7 +14,7 @@ import bisect
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from cli.spec.errors import Diagnostics, SpecPath, did_you_mean
 from cli.spec.models import FileSpec, JobSpec, UserDataSpec
@@ -181,9 +181,45 @@ def _fixed_job_fields(spec: JobSpec, index: int) -> dict[str, Any]:
     return fields
 
 
-class ParameterizedJobs(Sequence[ExpandedJob]):
-    """The jobs of one entry whose name uses every parameter, one per combination, made each
-    time they are read: a million-job sweep costs its templates, not a million objects."""
+Item = TypeVar("Item", ExpandedJob, ExpandedFile)
+
+
+class Sweep(Sequence[Item]):
+    """The entries one spec entry expands to, one per parameter combination, made each time
+    they are read: a million-job sweep costs its templates, not a million objects."""
+
+    def __init__(self, params: ParameterSet, name: Template, spec_index: int) -> None:
+        self._params = params
+        self._name = name
+        self.spec_index = spec_index
+        self._count = params.count()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Item]:
+        return map(self._make, self._params.combinations())
+
+    @overload
+    def __getitem__(self, position: int) -> Item: ...
+    @overload
+    def __getitem__(self, position: slice) -> Sequence[Item]: ...
+    def __getitem__(self, position: int | slice) -> Item | Sequence[Item]:
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(self._count))]
+        if not -self._count <= position < self._count:
+            raise IndexError(position)
+        return self._make(self._params.combination_at(position % self._count))
+
+    def names(self) -> Iterator[str]:
+        return map(self._name.render, self._params.combinations())
+
+    def _make(self, combination: tuple[int, ...]) -> Item:
+        raise NotImplementedError
+
+
+class ParameterizedJobs(Sweep[ExpandedJob]):
+    """The jobs of an entry whose name uses every parameter."""
 
     def __init__(
         self,
@@ -193,34 +229,12 @@ class ParameterizedJobs(Sequence[ExpandedJob]):
         lists: list[tuple[str, tuple[Template, ...]]],
         fixed: dict[str, Any],
     ) -> None:
-        self._params = params
-        self._name = name
+        super().__init__(params, name, fixed["spec_index"])
         self._scalars = scalars
         self._lists = lists
-        self.fixed = fixed  # what every job of the entry shares (spec_index included)
-        self._count = params.count()
+        self.fixed = fixed  # what every job of the entry shares
 
-    def __len__(self) -> int:
-        return self._count
-
-    def __iter__(self) -> Iterator[ExpandedJob]:
-        return map(self._job, self._params.combinations())
-
-    @overload
-    def __getitem__(self, position: int) -> ExpandedJob: ...
-    @overload
-    def __getitem__(self, position: slice) -> Sequence[ExpandedJob]: ...
-    def __getitem__(self, position: int | slice) -> ExpandedJob | Sequence[ExpandedJob]:
-        if isinstance(position, slice):
-            return [self[i] for i in range(*position.indices(self._count))]
-        if not -self._count <= position < self._count:
-            raise IndexError(position)
-        return self._job(self._params.combination_at(position % self._count))
-
-    def names(self) -> Iterator[str]:
-        return map(self._name.render, self._params.combinations())
-
-    def _job(self, combination: tuple[int, ...]) -> ExpandedJob:
+    def _make(self, combination: tuple[int, ...]) -> ExpandedJob:
         values = dict(self.fixed)
         for field_name, template in self._scalars:
             values[field_name] = template.render(combination)
@@ -229,25 +243,38 @@ class ParameterizedJobs(Sequence[ExpandedJob]):
         return ExpandedJob(name=self._name.render(combination), **values)
 
 
-class ExpandedJobs(Sequence[ExpandedJob]):
-    """Every job of a spec in order, entry after entry, made as they are read (see
-    ``ParameterizedJobs``); ``names()`` renders the names alone, for the name index."""
+class ParameterizedFiles(Sweep[ExpandedFile]):
+    def __init__(self, params: ParameterSet, name: Template, path: Template, index: int) -> None:
+        super().__init__(params, name, index)
+        self._path = path
 
-    def __init__(self, groups: Iterable[Sequence[ExpandedJob]]) -> None:
-        self._groups = [group for group in groups if len(group)]
+    def _make(self, combination: tuple[int, ...]) -> ExpandedFile:
+        name, path = self._name.render(combination), self._path.render(combination)
+        return ExpandedFile(name, path, self.spec_index)
+
+    def path(self, position: int) -> str:
+        return self._path.render(self._params.combination_at(position))
+
+
+class Expanded(Sequence[Item]):
+    """Every job (or file) of a spec in order, entry after entry, made as they are read (see
+    ``Sweep``); ``names()`` renders the names alone, for the name index."""
+
+    def __init__(self, groups: Iterable[Sequence[Item]]) -> None:
+        self._groups: list[Sequence[Item]] = [group for group in groups if len(group)]
         self._ends = list(itertools.accumulate(len(group) for group in self._groups))
 
     def __len__(self) -> int:
         return self._ends[-1] if self._ends else 0
 
-    def __iter__(self) -> Iterator[ExpandedJob]:
+    def __iter__(self) -> Iterator[Item]:
         return itertools.chain.from_iterable(self._groups)
 
     @overload
-    def __getitem__(self, position: int) -> ExpandedJob: ...
+    def __getitem__(self, position: int) -> Item: ...
     @overload
-    def __getitem__(self, position: slice) -> Sequence[ExpandedJob]: ...
-    def __getitem__(self, position: int | slice) -> ExpandedJob | Sequence[ExpandedJob]:
+    def __getitem__(self, position: slice) -> Sequence[Item]: ...
+    def __getitem__(self, position: int | slice) -> Item | Sequence[Item]:
         if isinstance(position, slice):
             return [self[i] for i in range(*position.indices(len(self)))]
         group, offset = self._locate(position)
@@ -255,29 +282,16 @@ class ExpandedJobs(Sequence[ExpandedJob]):
 
     def names(self) -> Iterator[str]:
         for group in self._groups:
-            if isinstance(group, ParameterizedJobs):
+            if isinstance(group, Sweep):
                 yield from group.names()
             else:
-                yield from (job.name for job in group)
+                yield from (item.name for item in group)
 
     def spec_index(self, position: int) -> int:
         group, offset = self._locate(position)
-        if isinstance(group, ParameterizedJobs):
-            return group.fixed["spec_index"]
-        return group[offset].spec_index
+        return group.spec_index if isinstance(group, Sweep) else group[offset].spec_index
 
-    def assign_resource_requirements(self, names: dict[int, str]) -> None:
-        """Give the jobs of entry ``i`` the resource requirements ``names[i]``."""
-        for group in self._groups:
-            if isinstance(group, ParameterizedJobs):
-                spec_index = group.fixed["spec_index"]
-                if spec_index in names:
-                    group.fixed["resource_requirements"] = names[spec_index]
-                continue
-            for job in group:
-                job.resource_requirements = names.get(job.spec_index, job.resource_requirements)
-
-    def _locate(self, position: int) -> tuple[Sequence[ExpandedJob], int]:
+    def _locate(self, position: int) -> tuple[Sequence[Item], int]:
         total = len(self)
         if not -total <= position < total:
             raise IndexError(position)
@@ -285,6 +299,25 @@ class ExpandedJobs(Sequence[ExpandedJob]):
         number = bisect.bisect_right(self._ends, position)
         start = self._ends[number - 1] if number else 0
         return self._groups[number], position - start
+
+
+class ExpandedFiles(Expanded[ExpandedFile]):
+    def path(self, position: int) -> str:
+        """The path of file ``position``, rendered alone (for ``${files...}`` references)."""
+        group, offset = self._locate(position)
+        return group.path(offset) if isinstance(group, ParameterizedFiles) else group[offset].path
+
+
+class ExpandedJobs(Expanded[ExpandedJob]):
+    def assign_resource_requirements(self, names: dict[int, str]) -> None:
+        """Give the jobs of entry ``i`` the resource requirements ``names[i]``."""
+        for group in self._groups:
+            if isinstance(group, ParameterizedJobs):
+                if group.spec_index in names:
+                    group.fixed["resource_requirements"] = names[group.spec_index]
+                continue
+            for job in group:
+                job.resource_requirements = names.get(job.spec_index, job.resource_requirements)
 
 
 def _varying_scalars(spec: JobSpec, compiler: TemplateCompiler) -> list[tuple[str, Template]]:
@@ -368,7 +401,7 @@ def _fan_in_warning(job: str, in_name: set[str], left: set[str], field_name: str
 
 def expand_file(
     spec: FileSpec, index: int, params: ParameterSet | None, diag: Diagnostics
-) -> list[ExpandedFile]:
+) -> Sequence[ExpandedFile]:
     if params is None:
         return [ExpandedFile(spec.name, spec.path, index)]
     compiler = TemplateCompiler(params)
@@ -380,7 +413,7 @@ def expand_file(
     except ValueError as exc:
         diag.error(f"file '{spec.name}': {exc}", ("files", index))
         return []
-    return [ExpandedFile(name.render(c), path.render(c), index) for c in params.combinations()]
+    return ParameterizedFiles(params, name, path, index)
 
 
 def expand_user_data(

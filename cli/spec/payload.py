@@ -29,7 +29,9 @@ from cli.spec.components import (
 )
 from cli.spec.errors import Diagnostics, StageFailed
 from cli.spec.expand import (
+    Expanded,
     ExpandedFile,
+    ExpandedFiles,
     ExpandedJobs,
     ExpandedUserData,
     expand_file,
@@ -43,7 +45,7 @@ from cli.spec.graph import DependencyGraph, describe_cycle
 from cli.spec.loader import LoadedSpec, load_spec
 from cli.spec.models import WorkflowSpec
 from cli.spec.parameters import PLACEHOLDER, Parameter, ParameterSet
-from cli.spec.records import JobRecords, request_body
+from cli.spec.records import JobRecords, Mapped, request_body
 from cli.spec.resolve import Catalog, JobResolver, index_names
 from cli.spec.schema import build_workflow
 
@@ -116,7 +118,7 @@ class Compilation:
     spec: WorkflowSpec | None = None
     # Made as they are read (expand.ExpandedJobs); their records stream into payload["jobs"].
     jobs: ExpandedJobs = field(default_factory=lambda: ExpandedJobs([]))
-    files: list[ExpandedFile] = field(default_factory=list)
+    files: ExpandedFiles = field(default_factory=lambda: ExpandedFiles([]))
     user_data: list[ExpandedUserData] = field(default_factory=list)
     expanded: bool = False
     payload: dict[str, Any] = field(default_factory=dict)
@@ -169,7 +171,7 @@ class Compilation:
         if any(self._over_limit(key, label, sets) for key, label, sets, _ in planned):
             raise StageFailed
         expanded = {key: self._expanded(key, sets, expander) for key, _, sets, expander in planned}
-        self.files = [item for group in expanded["files"] for item in group]
+        self.files = ExpandedFiles(expanded["files"])
         self.user_data = [item for group in expanded["user_data"] for item in group]
         self.jobs = ExpandedJobs(expanded["jobs"])
         if not self.jobs and not self.diag.errors:
@@ -245,7 +247,7 @@ class Compilation:
             resource_requirements=rr_records,
             failure_handlers=fh_records,
             slurm_schedulers=scheduler_records,
-            files=[{"name": f.name, "path": f.path} for f in self.files],
+            files=Mapped(self.files, _file_record),
             user_data=[
                 {"name": u.name, "data": u.data, "is_ephemeral": u.is_ephemeral}
                 for u in self.user_data
@@ -254,8 +256,8 @@ class Compilation:
         return Catalog(
             jobs=self._index(self.jobs.names(), _SpecIndexes(self.jobs), "job", "jobs", spec.jobs),
             files=self._index(
-                (f.name for f in self.files),
-                [f.spec_index for f in self.files],
+                self.files.names(),
+                _SpecIndexes(self.files),
                 "file",
                 "files",
                 spec.files,
@@ -270,7 +272,7 @@ class Compilation:
             resource_requirements=rr_index,
             failure_handlers=fh_index,
             slurm_schedulers=scheduler_index,
-            file_paths=[f.path for f in self.files],
+            file_path=self.files.path,
         )
 
     def _index(
@@ -338,16 +340,20 @@ class Compilation:
 
 
 class _SpecIndexes(Sequence[int]):
-    """Position -> spec index of the expanded jobs, looked up only for duplicates."""
+    """Position -> spec index of expanded jobs or files, looked up only for duplicates."""
 
-    def __init__(self, jobs: ExpandedJobs) -> None:
-        self._jobs = jobs
+    def __init__(self, expanded: Expanded[Any]) -> None:
+        self._expanded = expanded
 
     def __len__(self) -> int:
-        return len(self._jobs)
+        return len(self._expanded)
 
     def __getitem__(self, position: Any) -> Any:
-        return self._jobs.spec_index(position)
+        return self._expanded.spec_index(position)
+
+
+def _file_record(file: ExpandedFile) -> dict[str, Any]:
+    return {"name": file.name, "path": file.path}
 
 
 def _unused_parameters_hint(kind: str, name: str, parameters: Sequence[str]) -> str:

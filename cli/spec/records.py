@@ -8,12 +8,13 @@ order by iterating) and copied as they are into the request body.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 import weakref
 from array import array
-from collections.abc import Iterator, Sequence
-from typing import IO, Any, overload
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import IO, Any, TypeVar, overload
 
 import orjson
 
@@ -21,6 +22,9 @@ import orjson
 SPOOL_BYTES = 8 * 2**20
 _READ_BLOCK = 2**20
 _WRITE_BLOCK = 2**16
+_BATCH = 10_000  # records encoded at a time when a body is written from a Mapped sequence
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 
 class JobRecords(Sequence[dict[str, Any]]):
@@ -96,19 +100,70 @@ class JobRecords(Sequence[dict[str, Any]]):
         self._closer()
 
 
+class Mapped(Sequence[Out]):
+    """``items[i]`` passed through ``convert`` each time it is read, so a million files'
+    records are never all made; an entry assigned to replaces it (as in a list)."""
+
+    def __init__(self, items: Sequence[In], convert: Callable[[In], Out]) -> None:
+        self._items = items
+        self._convert = convert
+        self._assigned: dict[int, Out] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, position: int) -> Out: ...
+    @overload
+    def __getitem__(self, position: slice) -> list[Out]: ...
+    def __getitem__(self, position: int | slice) -> Out | list[Out]:
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(len(self)))]
+        if not -len(self) <= position < len(self):
+            raise IndexError(position)
+        position %= len(self)
+        if position in self._assigned:
+            return self._assigned[position]
+        return self._convert(self._items[position])
+
+    def __setitem__(self, position: int, value: Out) -> None:
+        if not -len(self) <= position < len(self):
+            raise IndexError(position)
+        self._assigned[position % len(self)] = value
+
+    def __iter__(self) -> Iterator[Out]:
+        converted = map(self._convert, self._items)
+        if not self._assigned:
+            return converted
+        return (self._assigned.get(i, item) for i, item in enumerate(converted))
+
+
 def request_body(payload: dict[str, Any], spool_bytes: int | None = None) -> IO[bytes]:
-    """The payload as a JSON file ready to send, rewound (the caller closes it); its
-    ``jobs`` may be JobRecords (copied as they are, never parsed) or a list."""
-    records = payload.get("jobs")
+    """The payload as a JSON file ready to send, rewound (the caller closes it). JobRecords
+    are copied as they are, never parsed; other sequences that are not lists (``Mapped``)
+    are written a batch at a time."""
     body: IO[bytes] = tempfile.SpooledTemporaryFile(
         max_size=SPOOL_BYTES if spool_bytes is None else spool_bytes
     )
-    if not isinstance(records, JobRecords):
-        body.write(orjson.dumps(payload))
-    else:
-        rest = orjson.dumps({key: value for key, value in payload.items() if key != "jobs"})
-        body.write(rest[:-1] + (b',"jobs":' if len(rest) > 2 else b'"jobs":'))
-        records.copy_array_to(body)
-        body.write(b"}")
+    body.write(b"{")
+    for number, (key, value) in enumerate(payload.items()):
+        body.write((b"," if number else b"") + orjson.dumps(key) + b":")
+        if isinstance(value, JobRecords):
+            value.copy_array_to(body)
+        elif isinstance(value, Sequence) and not isinstance(value, list | tuple | str):
+            _write_array(body, value)
+        else:
+            body.write(orjson.dumps(value))
+    body.write(b"}")
     body.seek(0)
     return body
+
+
+def _write_array(out: IO[bytes], items: Iterable[Any]) -> None:
+    out.write(b"[")
+    remaining = iter(items)
+    separator = b""
+    while batch := list(itertools.islice(remaining, _BATCH)):
+        out.write(separator + orjson.dumps(batch)[1:-1])
+        separator = b","
+    out.write(b"]")

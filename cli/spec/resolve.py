@@ -103,7 +103,7 @@ class Catalog:
     resource_requirements: dict[str, int]
     failure_handlers: dict[str, int]
     slurm_schedulers: dict[str, int]
-    file_paths: list[str]
+    file_path: Callable[[int], str]  # a file's path by its position
     matchers: dict[str, RegexMatcher] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -264,7 +264,7 @@ class JobResolver:
             )
             return placeholder
         found.setdefault(f"{kind}.{direction}", []).append(name)
-        return self._catalog.file_paths[names[name]] if kind == "files" else placeholder
+        return self._catalog.file_path(names[name]) if kind == "files" else placeholder
 
 
 def malformed_placeholder(text: str, catalog: Catalog) -> str:
