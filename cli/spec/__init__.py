@@ -73,6 +73,10 @@ Decisions where the product docs are silent or ambiguous
 * ``max_jobs`` (default 1,000,000; the client setting ``max_jobs``): a spec whose jobs, files
   or user data would expand to more entries is refused before anything is expanded, naming
   the entry that contributes most and how to raise the limit.
+* Expansion streams: ``compile_spec`` makes jobs and files as they are read (``Sweep``),
+  keeps job records as JSON text (``JobRecords``, spilled to a temporary file) and files as
+  ``Mapped`` views; ``CompiledSpec.request_body()`` is the body to send. ``build_payload``
+  returns plain lists.
 * A slurm scheduler may omit ``account`` when ``slurm_defaults`` sets one. Its ``name`` is
   optional (the seed's reference): an unnamed one becomes ``scheduler_N`` (its position, or
   the next free number).

@@ -292,10 +292,12 @@ class Expanded(Sequence[Item]):
         return group.spec_index if isinstance(group, Sweep) else group[offset].spec_index
 
     def _locate(self, position: int) -> tuple[Sequence[Item], int]:
-        total = len(self)
+        total = self._ends[-1] if self._ends else 0
         if not -total <= position < total:
             raise IndexError(position)
         position %= total
+        if len(self._groups) == 1:
+            return self._groups[0], position
         number = bisect.bisect_right(self._ends, position)
         start = self._ends[number - 1] if number else 0
         return self._groups[number], position - start

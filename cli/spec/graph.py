@@ -62,16 +62,17 @@ class DependencyGraph(Sequence[Sequence[int]]):
         self._ends.append(len(self._values))
 
     def _add_io(self, job: int, record: dict[str, Any]) -> None:
-        reads = False
         for kind, (input_key, output_key) in enumerate(_IMPLIED):
             items = record.get(input_key)
             if items:
-                self._values.extend(~(2 * item + kind) for item in items)
-                reads = True
-            for item in record.get(output_key, ()):
-                self._producers[kind].add(item, job)
-        if reads:
-            self._readers.append(job)
+                self._values.extend([~(2 * item + kind) for item in items])
+                if not self._readers or self._readers[-1] != job:
+                    self._readers.append(job)
+            outputs = record.get(output_key)
+            if outputs:
+                producers = self._producers[kind]
+                for item in outputs:
+                    producers.add(item, job)
 
     def __len__(self) -> int:
         return len(self._ends)

@@ -189,7 +189,7 @@ class ParameterSet:
 
     def combination_at(self, position: int) -> tuple[int, ...]:
         """The ``position``-th tuple ``combinations`` yields, computed without the others."""
-        if self.mode == "zip":
+        if self.mode == "zip" or len(self.parameters) == 1:
             return (position,) * len(self.parameters)
         indexes = []
         for parameter in reversed(self.parameters):
