@@ -10,11 +10,9 @@ standard error, and the last lines are kept to explain a server that fails to st
 from __future__ import annotations
 
 import collections
-import ctypes
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cli.client import api_url
+from cli.embedded import die_with_parent
 
 logger = logging.getLogger("torc.dash")
 
@@ -57,16 +56,6 @@ def find_program(name: str) -> str:
         return found
     beside = Path(sys.executable).parent / name
     return str(beside) if beside.exists() else name
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: the kernel sends SIGTERM when the dashboard dies, so a
-    killed dashboard leaves no server behind (Linux; elsewhere nothing happens)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 class ManagedServer:
@@ -144,7 +133,7 @@ class ManagedServer:
                     stderr=subprocess.PIPE,
                     text=True,
                     bufsize=1,
-                    preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                    preexec_fn=die_with_parent(),  # a killed dashboard leaves no server
                 )
             except OSError as exc:
                 raise ServerStartError(

@@ -177,6 +177,9 @@ def test_a_runner_dead_with_its_watchdog_has_its_cleanups_run_by_the_next(tmp_pa
         os.waitpid(watchdog.pid, 0)
         watchdog.close(clean=False)  # the runner's end: nothing is left to act on it
         assert watchdog.lock_path.exists() and cleanups.exists()
+        # The watchdog's `cat` (its session, holding the lock) ends once the pipe is closed:
+        # until then the lock is held, as by a live watchdog.
+        wait_for(lambda: not _group_alive(watchdog.pid), timeout=10)
 
         (leftover,) = supervision.clear_leftovers()
         assert leftover.gone and leftover.killed == 1
@@ -186,3 +189,17 @@ def test_a_runner_dead_with_its_watchdog_has_its_cleanups_run_by_the_next(tmp_pa
     finally:
         job.kill()
         job.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    """A process of the group is alive (zombies hold no files: an orphan may stay one)."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{name}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False

@@ -823,14 +823,12 @@ class TorcTUI:
         if job is None:
             return
 
-        def go() -> None:
-            self.call(
-                lambda client: model.change_job_status(client, job["id"], status),
-                lambda _job: self._after_action(done_text.format(job["name"])),
-                title,
-            )
-
-        self.confirm(title, [question.format(job["name"])], go)
+        self.confirm_call(
+            title,
+            [question.format(job["name"])],
+            lambda client: model.change_job_status(client, job["id"], status),
+            lambda _job: self._after_action(done_text.format(job["name"])),
+        )
 
     def cmd_retry_job(self) -> None:
         job = self._focused("jobs")
@@ -850,14 +848,13 @@ class TorcTUI:
                 f"Job '{job['name']}' queued for retry (attempt {attempt}, {status})"
             )
 
-        def go() -> None:
-            self.call(
-                lambda client: workflow_manager.retry_job(client, workflow_id, job["id"]),
-                retried,
-                "Retry job",
-            )
-
-        self.confirm("Retry Job", [f"Retry job '{job['name']}'?"], go)
+        self.confirm_call(
+            "Retry Job",
+            [f"Retry job '{job['name']}'?"],
+            lambda client: workflow_manager.retry_job(client, workflow_id, job["id"]),
+            retried,
+            "Retry job",
+        )
 
     def cmd_view_file(self) -> None:
         record = self._focused("files")
@@ -945,16 +942,6 @@ class TorcTUI:
         verb = "Re-initialize" if reinitialize else "Initialize"
         plan_fn = model.plan_reinitialize if reinitialize else model.plan_initialize
 
-        def apply(plan: model.InitPlan, delete: bool) -> Callable[[], None]:
-            def go() -> None:
-                self.call(
-                    lambda client: model.apply_plan(client, plan, delete),
-                    self._after_action,
-                    verb,
-                )
-
-            return go
-
         def planned(plan: model.InitPlan) -> None:
             self.say("")
             if plan.existing_outputs:
@@ -964,11 +951,18 @@ class TorcTUI:
                 if len(plan.existing_outputs) > len(shown):
                     lines.append(f"  ... and {len(plan.existing_outputs) - len(shown)} more.")
                 lines += ["", f"Delete these files and {verb.lower()} workflow '{name}'?"]
-                title = f"{verb} with Existing Files"
-                self.confirm(title, lines, apply(plan, True), danger=True)
+                title, delete, danger = f"{verb} with Existing Files", True, True
             else:
                 lines = [f"{verb} workflow '{name}'?", plan.summary]
-                self.confirm(f"{verb} Workflow", lines, apply(plan, False), danger=reinitialize)
+                title, delete, danger = f"{verb} Workflow", False, reinitialize
+            self.confirm_call(
+                title,
+                lines,
+                lambda client: model.apply_plan(client, plan, delete),
+                self._after_action,
+                verb,
+                danger=danger,
+            )
 
         self.say(f"Checking workflow '{name}'…")
         self.call(lambda client: plan_fn(client, workflow_id), planned, verb)
@@ -979,19 +973,14 @@ class TorcTUI:
             return
         workflow_id, name = workflow["id"], workflow["name"]
 
-        def go() -> None:
-            self.call(
-                lambda client: workflow_manager.reset_status(client, workflow_id),
-                lambda answer: self._after_action(
-                    f"Workflow '{name}' status reset ({answer.get('updated_count', 0)} job(s))"
-                ),
-                "Reset",
-            )
-
-        self.confirm(
+        self.confirm_call(
             "Reset Workflow",
             [f"Reset workflow '{name}' status?", "This will clear all job statuses."],
-            go,
+            lambda client: workflow_manager.reset_status(client, workflow_id),
+            lambda answer: self._after_action(
+                f"Workflow '{name}' status reset ({answer.get('updated_count', 0)} job(s))"
+            ),
+            "Reset",
             danger=True,
         )
 
@@ -1001,14 +990,13 @@ class TorcTUI:
             return
         workflow_id, name = workflow["id"], workflow["name"]
 
-        def go() -> None:
-            self.call(
-                lambda client: client.cancel_workflow(workflow_id),
-                lambda _answer: self._after_action(f"Workflow '{name}' canceled"),
-                "Cancel workflow",
-            )
-
-        self.confirm("Cancel Workflow", [f"Cancel workflow '{name}'?"], go)
+        self.confirm_call(
+            "Cancel Workflow",
+            [f"Cancel workflow '{name}'?"],
+            lambda client: client.cancel_workflow(workflow_id),
+            lambda _answer: self._after_action(f"Workflow '{name}' canceled"),
+            "Cancel workflow",
+        )
 
     def cmd_delete_workflow(self) -> None:
         workflow = self.target_workflow()
@@ -1022,15 +1010,12 @@ class TorcTUI:
             self.say(f"Workflow '{name}' deleted", "ok")
             self.refresh_workflows()
 
-        def go() -> None:
-            self.call(
-                lambda client: client.delete_workflow(workflow_id), deleted, "Delete workflow"
-            )
-
-        self.confirm(
+        self.confirm_call(
             "Delete Workflow",
             [f"DELETE workflow '{name}'?", "This action cannot be undone!"],
-            go,
+            lambda client: client.delete_workflow(workflow_id),
+            deleted,
+            "Delete workflow",
             danger=True,
         )
 
@@ -1256,6 +1241,23 @@ class TorcTUI:
     def close_popup(self) -> None:
         if self.popups:
             self.top.holder.original_widget = self.popups.pop()
+
+    def confirm_call(
+        self,
+        title: str,
+        lines: list[str],
+        request: Callable[[TorcClient], Any],
+        done: Callable[[Any], None],
+        label: str | None = None,
+        danger: bool = False,
+    ) -> None:
+        """Ask; on yes, make ``request`` in the background (``call``) and hand its answer to
+        ``done``. ``label`` names the action in an error (default: the title)."""
+
+        def go() -> None:
+            self.call(request, done, label or title)
+
+        self.confirm(title, lines, go, danger=danger)
 
     def confirm(
         self, title: str, lines: list[str], on_yes: Callable[[], None], danger: bool = False
