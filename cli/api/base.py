@@ -151,8 +151,6 @@ class ClientBase:
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.5
         while True:
-            if data is not None and not isinstance(data, bytes):
-                data.seek(0)  # a file body is read again for each attempt
             try:
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug("%s %s %s", method, url, query or "")

@@ -118,8 +118,7 @@ class HttpTransport:
                 connection = self._connect(timeout)
             elif connection.sock is not None:
                 connection.sock.settimeout(timeout)
-            if body is not None and not isinstance(body, bytes):
-                body.seek(0)  # a file body read by the first attempt is sent whole again
+            _rewind(body)
             try:
                 connection.request(method, target, body=body, headers=all_headers)
                 response = connection.getresponse()
@@ -180,6 +179,12 @@ class HttpTransport:
         self.close()
 
 
+def _rewind(body: bytes | IO[bytes] | None) -> None:
+    """A file body is sent from its start on every attempt (a retry, a resent request)."""
+    if body is not None and not isinstance(body, bytes):
+        body.seek(0)
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
@@ -206,6 +211,7 @@ class RequestsTransport:
         headers: dict[str, str] | None,
         timeout: float,
     ) -> Reply:
+        _rewind(body)
         try:
             response = self._session.request(
                 method, url, params=query, data=body, headers=headers, timeout=timeout

@@ -14,9 +14,10 @@ import bisect
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 from cli.spec.errors import Diagnostics, SpecPath, did_you_mean
+from cli.spec.lazy import LazySequence
 from cli.spec.models import FileSpec, JobSpec, UserDataSpec
 from cli.spec.parameters import (
     PLACEHOLDER,
@@ -184,7 +185,7 @@ def _fixed_job_fields(spec: JobSpec, index: int) -> dict[str, Any]:
 Item = TypeVar("Item", ExpandedJob, ExpandedFile)
 
 
-class Sweep(Sequence[Item]):
+class Sweep(LazySequence[Item]):
     """The entries one spec entry expands to, one per parameter combination, made each time
     they are read: a million-job sweep costs its templates, not a million objects."""
 
@@ -200,16 +201,8 @@ class Sweep(Sequence[Item]):
     def __iter__(self) -> Iterator[Item]:
         return map(self._make, self._params.combinations())
 
-    @overload
-    def __getitem__(self, position: int) -> Item: ...
-    @overload
-    def __getitem__(self, position: slice) -> Sequence[Item]: ...
-    def __getitem__(self, position: int | slice) -> Item | Sequence[Item]:
-        if isinstance(position, slice):
-            return [self[i] for i in range(*position.indices(self._count))]
-        if not -self._count <= position < self._count:
-            raise IndexError(position)
-        return self._make(self._params.combination_at(position % self._count))
+    def _at(self, position: int) -> Item:
+        return self._make(self._params.combination_at(position))
 
     def names(self) -> Iterator[str]:
         return map(self._name.render, self._params.combinations())
@@ -256,7 +249,7 @@ class ParameterizedFiles(Sweep[ExpandedFile]):
         return self._path.render(self._params.combination_at(position))
 
 
-class Expanded(Sequence[Item]):
+class Expanded(LazySequence[Item]):
     """Every job (or file) of a spec in order, entry after entry, made as they are read (see
     ``Sweep``); ``names()`` renders the names alone, for the name index."""
 
@@ -270,13 +263,7 @@ class Expanded(Sequence[Item]):
     def __iter__(self) -> Iterator[Item]:
         return itertools.chain.from_iterable(self._groups)
 
-    @overload
-    def __getitem__(self, position: int) -> Item: ...
-    @overload
-    def __getitem__(self, position: slice) -> Sequence[Item]: ...
-    def __getitem__(self, position: int | slice) -> Item | Sequence[Item]:
-        if isinstance(position, slice):
-            return [self[i] for i in range(*position.indices(len(self)))]
+    def _at(self, position: int) -> Item:
         group, offset = self._locate(position)
         return group[offset]
 
@@ -288,14 +275,11 @@ class Expanded(Sequence[Item]):
                 yield from (item.name for item in group)
 
     def spec_index(self, position: int) -> int:
-        group, offset = self._locate(position)
+        group, offset = self._locate(self._checked(position))
         return group.spec_index if isinstance(group, Sweep) else group[offset].spec_index
 
     def _locate(self, position: int) -> tuple[Sequence[Item], int]:
-        total = self._ends[-1] if self._ends else 0
-        if not -total <= position < total:
-            raise IndexError(position)
-        position %= total
+        """The entry holding ``position`` (in range, not negative) and the offset in it."""
         if len(self._groups) == 1:
             return self._groups[0], position
         number = bisect.bisect_right(self._ends, position)
@@ -306,7 +290,7 @@ class Expanded(Sequence[Item]):
 class ExpandedFiles(Expanded[ExpandedFile]):
     def path(self, position: int) -> str:
         """The path of file ``position``, rendered alone (for ``${files...}`` references)."""
-        group, offset = self._locate(position)
+        group, offset = self._locate(self._checked(position))
         return group.path(offset) if isinstance(group, ParameterizedFiles) else group[offset].path
 
 

@@ -7,8 +7,10 @@ The graph is gathered while the job records stream by and is kept in flat intege
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, overload
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from cli.spec.lazy import LazySequence
 
 _IMPLIED = (("input_files", "output_files"), ("input_user_data", "output_user_data"))
 _IO_KEYS = frozenset(key for pair in _IMPLIED for key in pair)
@@ -35,7 +37,7 @@ class _Producers:
         return [self._first[item], *self._more.get(item, ())]
 
 
-class DependencyGraph(Sequence[Sequence[int]]):
+class DependencyGraph(LazySequence[Sequence[int]]):
     """``graph[j]``: the jobs job ``j`` waits for, its explicit ``depends_on`` plus every
     producer of a file or user data entry it reads. Records are added in job order.
 
@@ -77,13 +79,7 @@ class DependencyGraph(Sequence[Sequence[int]]):
     def __len__(self) -> int:
         return len(self._ends)
 
-    @overload
-    def __getitem__(self, job: int) -> Sequence[int]: ...
-    @overload
-    def __getitem__(self, job: slice) -> Sequence[Sequence[int]]: ...
-    def __getitem__(self, job: int | slice) -> Sequence[int] | Sequence[Sequence[int]]:
-        if isinstance(job, slice):
-            return [self[i] for i in range(*job.indices(len(self)))]
+    def _at(self, job: int) -> Sequence[int]:
         start = self._ends[job - 1] if job else 0
         waits = self._values[start : self._ends[job]]
         if not self._readers or min(waits, default=0) >= 0:
@@ -94,21 +90,14 @@ class DependencyGraph(Sequence[Sequence[int]]):
         return blockers
 
     def __iter__(self) -> Iterator[Sequence[int]]:
-        return map(self.__getitem__, range(len(self)))
+        return map(self._at, range(len(self)))
 
     def find_cycle(self) -> list[int] | None:
         """As ``find_cycle``, without searching when every job waits only for jobs before it
         (the common case, checked at C speed: no cycle is possible then)."""
-        if self._backward and all(max(self[job], default=-1) < job for job in self._readers):
+        if self._backward and all(max(self._at(job), default=-1) < job for job in self._readers):
             return None
         return find_cycle(self)
-
-
-def blockers_of(jobs: Iterable[dict[str, Any]]) -> DependencyGraph:
-    graph = DependencyGraph()
-    for job in jobs:
-        graph.add(job)
-    return graph
 
 
 def find_cycle(blockers: Sequence[Sequence[int]]) -> list[int] | None:

@@ -14,9 +14,11 @@ import tempfile
 import weakref
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, Any, TypeVar, overload
+from typing import IO, Any, TypeVar
 
 import orjson
+
+from cli.spec.lazy import LazySequence
 
 # Records held in memory before they move to a temporary file (in TMPDIR).
 SPOOL_BYTES = 8 * 2**20
@@ -27,7 +29,7 @@ In = TypeVar("In")
 Out = TypeVar("Out")
 
 
-class JobRecords(Sequence[dict[str, Any]]):
+class JobRecords(LazySequence[dict[str, Any]]):
     """Append-only; each record is one JSON object, the records separated by commas, so the
     file's content is the inside of the payload's ``jobs`` array."""
 
@@ -60,16 +62,7 @@ class JobRecords(Sequence[dict[str, Any]]):
     def __len__(self) -> int:
         return len(self._ends)
 
-    @overload
-    def __getitem__(self, position: int) -> dict[str, Any]: ...
-    @overload
-    def __getitem__(self, position: slice) -> list[dict[str, Any]]: ...
-    def __getitem__(self, position: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
-        if isinstance(position, slice):
-            return [self[i] for i in range(*position.indices(len(self)))]
-        if not -len(self) <= position < len(self):
-            raise IndexError(position)
-        position %= len(self)
+    def _at(self, position: int) -> dict[str, Any]:
         self._flush()
         start = self._ends[position - 1] + 1 if position else 0
         self._file.seek(start)
@@ -100,7 +93,7 @@ class JobRecords(Sequence[dict[str, Any]]):
         self._closer()
 
 
-class Mapped(Sequence[Out]):
+class Mapped(LazySequence[Out]):
     """``items[i]`` passed through ``convert`` each time it is read, so a million files'
     records are never all made; an entry assigned to replaces it (as in a list)."""
 
@@ -112,24 +105,13 @@ class Mapped(Sequence[Out]):
     def __len__(self) -> int:
         return len(self._items)
 
-    @overload
-    def __getitem__(self, position: int) -> Out: ...
-    @overload
-    def __getitem__(self, position: slice) -> list[Out]: ...
-    def __getitem__(self, position: int | slice) -> Out | list[Out]:
-        if isinstance(position, slice):
-            return [self[i] for i in range(*position.indices(len(self)))]
-        if not -len(self) <= position < len(self):
-            raise IndexError(position)
-        position %= len(self)
+    def _at(self, position: int) -> Out:
         if position in self._assigned:
             return self._assigned[position]
         return self._convert(self._items[position])
 
     def __setitem__(self, position: int, value: Out) -> None:
-        if not -len(self) <= position < len(self):
-            raise IndexError(position)
-        self._assigned[position % len(self)] = value
+        self._assigned[self._checked(position)] = value
 
     def __iter__(self) -> Iterator[Out]:
         converted = map(self._convert, self._items)
